@@ -1,0 +1,122 @@
+"""Training checkpoints as one safetensors file: tensors in the body, everything else as
+JSON in the header's metadata. Loading parses JSON and raw tensors only; nothing is
+unpickled, so a checkpoint cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import safe_open
+
+from .errors import CheckpointError
+from .io import write_tensors
+
+CHECKPOINT_FILE = "checkpoint.safetensors"
+_TENSOR = "__tensor__"
+_TUPLE = "__tuple__"
+_INT_KEYS = "__int_keys__"
+
+
+def split_tensors(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """Replace each tensor in a nested structure by a reference, collecting the tensors."""
+    if isinstance(obj, torch.Tensor):
+        key = prefix.lstrip(".")
+        tensors[key] = obj
+        return {_TENSOR: key}
+    if isinstance(obj, dict):
+        out = {str(k): split_tensors(v, f"{prefix}.{k}", tensors) for k, v in obj.items()}
+        # JSON keys are strings; the optimizer's state is keyed by parameter index.
+        if obj and all(isinstance(k, int) for k in obj):
+            return {_INT_KEYS: out}
+        return out
+    if isinstance(obj, tuple):
+        return {_TUPLE: [split_tensors(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [split_tensors(v, f"{prefix}.{i}", tensors) for i, v in enumerate(obj)]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def join_tensors(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    """Inverse of :func:`split_tensors`."""
+    if isinstance(obj, dict):
+        if _TENSOR in obj:
+            try:
+                return tensors[obj[_TENSOR]]
+            except KeyError:
+                raise CheckpointError(
+                    f"checkpoint refers to missing tensor {obj[_TENSOR]!r}"
+                ) from None
+        if _TUPLE in obj:
+            return tuple(join_tensors(v, tensors) for v in obj[_TUPLE])
+        if _INT_KEYS in obj:
+            try:
+                return {int(k): join_tensors(v, tensors) for k, v in obj[_INT_KEYS].items()}
+            except ValueError:
+                raise CheckpointError(
+                    "corrupt checkpoint: non-integer key in an integer-keyed map"
+                ) from None
+        return {k: join_tensors(v, tensors) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [join_tensors(v, tensors) for v in obj]
+    return obj
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Write a nested state (tensors and JSON values) atomically to ``path``."""
+    tensors: dict[str, torch.Tensor] = {}
+    skeleton = split_tensors(state, "", tensors)
+    write_tensors(path, tensors, metadata={"aekit_state": json.dumps(skeleton)})
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"no checkpoint at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+            tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
+    except Exception as exc:  # safetensors raises several types for corrupt files
+        raise CheckpointError(f"{path} is not a valid checkpoint ({exc})") from None
+    if "aekit_state" not in metadata:
+        raise CheckpointError(f"{path} is not an aekit checkpoint (no aekit_state metadata)")
+    try:
+        skeleton = json.loads(metadata["aekit_state"])
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: corrupt checkpoint metadata ({exc})") from None
+    state = join_tensors(skeleton, tensors)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: checkpoint state is not an object")
+    return state
+
+
+def rng_state() -> dict[str, Any]:
+    """Every random number generator training may touch."""
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "numpy": np.random.get_state(),
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(list(state["cuda"]))

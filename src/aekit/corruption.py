@@ -1,0 +1,93 @@
+"""Input corruptions for denoising autoencoders (Vincent et al. 2008, 2010).
+
+The model applies its corruption only in training mode, and the reconstruction loss
+compares with the clean input. Adding a corruption is one registered class here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+from torch import Tensor
+
+from .parts import Part, require
+from .registry import Registry
+
+CORRUPTIONS: Registry[type[Corruption]] = Registry("corruption", name_attr="name")
+
+
+@dataclasses.dataclass(frozen=True)
+class Corruption(Part):
+    """Maps a clean batch ``x`` to a randomly corrupted copy of the same shape."""
+
+    registry = CORRUPTIONS
+
+    def __call__(self, x: Tensor) -> Tensor:
+        raise NotImplementedError
+
+
+def _check_fraction(nu: float) -> None:
+    require(0.0 <= nu < 1.0, f"nu (the corrupted fraction) must be in [0, 1), got {nu}")
+
+
+@CORRUPTIONS.register("gaussian")
+@dataclasses.dataclass(frozen=True)
+class GaussianNoise(Corruption):
+    """Additive isotropic Gaussian noise: ``x + sigma * N(0, I)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.zeros(1000, 50)
+    >>> round(GaussianNoise(sigma=0.3)(x).std().item(), 1)
+    0.3
+    """
+
+    sigma: float = 0.3
+
+    def validate(self) -> None:
+        require(self.sigma >= 0.0, f"sigma (noise std) must be >= 0, got {self.sigma}")
+
+    def __call__(self, x: Tensor) -> Tensor:
+        return x + self.sigma * torch.randn_like(x)
+
+
+@CORRUPTIONS.register("masking")
+@dataclasses.dataclass(frozen=True)
+class Masking(Corruption):
+    """Masking noise: each input component is set to 0 with probability ``nu``.
+
+    Components are chosen independently, as in the reference Theano implementation of
+    stacked denoising autoencoders; the corrupted fraction is ``nu`` on average.
+    """
+
+    nu: float = 0.25
+
+    def validate(self) -> None:
+        _check_fraction(self.nu)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        keep = torch.rand_like(x) >= self.nu
+        return x * keep
+
+
+@CORRUPTIONS.register("salt_and_pepper")
+@dataclasses.dataclass(frozen=True)
+class SaltAndPepper(Corruption):
+    """Salt-and-pepper noise: a fraction ``nu`` of components is set to ``low`` or ``high``
+    (by a fair coin flip each); the defaults are the range of data scaled to [0, 1]."""
+
+    nu: float = 0.25
+    low: float = 0.0
+    high: float = 1.0
+
+    def validate(self) -> None:
+        _check_fraction(self.nu)
+        require(self.low < self.high, f"low must be < high, got low={self.low}, high={self.high}")
+
+    def __call__(self, x: Tensor) -> Tensor:
+        u = torch.rand_like(x)
+        # u < nu picks the corrupted components; within them, the lower half gets `low`.
+        salt = torch.where(u < self.nu / 2, self.low, self.high).to(x.dtype)
+        return torch.where(u < self.nu, salt, x)

@@ -1,0 +1,418 @@
+"""Data: validation, the built-in sources (scikit-learn digits, MNIST in IDX format,
+.npy/.npz/.csv files) and the batch iterators the trainer consumes.
+
+All data is held as float32 ``(samples, features)``; images are flattened and their
+``(C, H, W)`` shape travels alongside, for convolutional models and pictures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import math
+import os
+import shutil
+import tempfile
+import urllib.request
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Union
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .errors import DataError
+
+ArrayLike = Union[np.ndarray, Tensor, Sequence[Any]]  # noqa: UP007
+
+# ---- validation ------------------------------------------------------------------------------
+
+
+def to_tensor(x: Any, name: str = "data") -> Tensor:
+    """Validate ``x`` and return it as a float32 ``(samples, features)`` tensor.
+
+    Arrays with more than two dimensions (images) are flattened per sample. Raises
+    :class:`DataError` for non-numeric, empty, 0-/1-D or non-finite data.
+
+    Examples
+    --------
+    >>> to_tensor([[0.0, 1.0], [0.5, 0.5]]).shape
+    torch.Size([2, 2])
+    >>> to_tensor([[0.0, float("nan")]])
+    Traceback (most recent call last):
+    ...
+    aekit.errors.DataError: data contains 1 NaN value(s) (first in sample 0); remove or impute them
+    """
+    if isinstance(x, Tensor):
+        t = x.detach()
+    else:
+        try:
+            arr = np.asarray(x)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"{name} cannot be read as a numeric array: {exc}") from None
+        if arr.dtype.kind not in "biuf":
+            raise DataError(
+                f"{name} must be numeric, got dtype {arr.dtype} "
+                "(strings or Python objects); convert it to numbers first"
+            )
+        t = torch.from_numpy(np.ascontiguousarray(arr))
+    if t.is_complex():
+        raise DataError(f"{name} must be real-valued, got dtype {t.dtype}")
+    if t.ndim < 2:
+        raise DataError(
+            f"{name} must be 2-D (samples, features), got shape {tuple(t.shape)}; "
+            "for one sample use x.reshape(1, -1)"
+        )
+    if t.shape[0] == 0:
+        raise DataError(f"{name} is empty: 0 samples")
+    t = t.reshape(t.shape[0], -1)
+    if t.shape[1] == 0:
+        raise DataError(f"{name} has no features: shape {tuple(t.shape)}")
+    t = t.to(torch.float32)
+    finite = torch.isfinite(t)
+    if not bool(finite.all()):
+        bad = ~finite
+        n_nan = int(torch.isnan(t).sum())
+        n_inf = int(bad.sum()) - n_nan
+        first = int(bad.any(dim=1).nonzero()[0, 0])
+        what = " and ".join(
+            s for s in (f"{n_nan} NaN" if n_nan else "", f"{n_inf} infinite" if n_inf else "") if s
+        )
+        raise DataError(
+            f"{name} contains {what} value(s) (first in sample {first}); remove or impute them"
+        )
+    return t
+
+
+def check_range(t: Tensor, low: float, high: float, name: str, why: str) -> None:
+    lo, hi = float(t.min()), float(t.max())
+    if lo < low or hi > high:
+        raise DataError(
+            f"{name} has values in [{lo:g}, {hi:g}], outside [{low:g}, {high:g}]: {why}; "
+            "scale the data (e.g. divide by its maximum) or use output_activation='linear'"
+        )
+
+
+# ---- data sets ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Dataset:
+    """Training data, optional held-out test data, image shape and labels (when known)."""
+
+    name: str
+    train: Tensor
+    test: Tensor | None = None
+    image_shape: tuple[int, int, int] | None = None
+    train_labels: np.ndarray | None = None
+    test_labels: np.ndarray | None = None
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.train.shape[1])
+
+
+def load_digits() -> Dataset:
+    """scikit-learn's 1,797 8x8 digits scaled to [0, 1]; a fixed stratified 80/20 split."""
+    from sklearn.datasets import load_digits as sk_load_digits
+    from sklearn.model_selection import train_test_split
+
+    X, y = sk_load_digits(return_X_y=True)
+    X = (X / 16.0).astype(np.float32)
+    X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, random_state=0, stratify=y)
+    return Dataset("digits", torch.from_numpy(X_tr), torch.from_numpy(X_te), (1, 8, 8), y_tr, y_te)
+
+
+# ---- IDX files (MNIST) ---------------------------------------------------------------------
+
+_IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (the MNIST format), gzip-compressed or raw.
+
+    Raises :class:`DataError` for a bad magic number, an unknown type, or a body shorter or
+    longer than its header promises.
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except FileNotFoundError:
+        raise DataError(f"IDX file not found: {path}") from None
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path} is not a readable gzip file: {exc}") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or raw[3] == 0:
+        raise DataError(
+            f"{path} is not an IDX file: bad magic number {raw[:4].hex() or '(empty)'}; "
+            "expected 00 00 <type> <ndim>, e.g. 00000803 for MNIST images"
+        )
+    dtype = np.dtype(_IDX_TYPES[raw[2]])
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(
+            f"{path} is truncated: its header needs {header} bytes, the file has {len(raw)}"
+        )
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    expected = header + math.prod(shape) * dtype.itemsize
+    if len(raw) != expected:
+        state = "truncated" if len(raw) < expected else "longer than its header says"
+        raise DataError(
+            f"{path} is {state}: shape {shape} needs {expected} bytes, the file has {len(raw)}"
+        )
+    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+MNIST_FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+MNIST_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+
+
+def mnist_mirrors() -> tuple[str, ...]:
+    """Download mirrors: ``$AEKIT_MNIST_MIRRORS`` (comma-separated URLs) or the defaults."""
+    env = os.environ.get("AEKIT_MNIST_MIRRORS")
+    return tuple(u.strip() for u in env.split(",") if u.strip()) if env else MNIST_MIRRORS
+
+
+def mnist_search_dirs(data_dir: str | Path | None = None) -> list[Path]:
+    """Folders searched for the MNIST files: ``data_dir`` if given; else ``$AEKIT_DATA``
+    (and its ``mnist/`` subfolder), then the cache ``$XDG_CACHE_HOME/aekit/mnist``."""
+    if data_dir is not None:
+        return [Path(data_dir)]
+    dirs = []
+    if os.environ.get("AEKIT_DATA"):
+        root = Path(os.environ["AEKIT_DATA"])
+        dirs += [root / "mnist", root]
+    return [*dirs, mnist_cache_dir()]
+
+
+def mnist_cache_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache) / "aekit" / "mnist"
+
+
+def _find(folder: Path, stem: str) -> Path | None:
+    for name in (stem + ".gz", stem):
+        if (folder / name).is_file():
+            return folder / name
+    return None
+
+
+def load_mnist(
+    data_dir: str | Path | None = None,
+    *,
+    download: bool = True,
+    mirrors: Sequence[str] | None = None,
+) -> Dataset:
+    """MNIST's 60,000 training and 10,000 test images, scaled to [0, 1], with labels.
+
+    Looks for the four standard files (``.gz`` or raw) in :func:`mnist_search_dirs`; if no
+    folder holds all four and ``download`` is true, downloads them into ``data_dir`` (or
+    the cache) from ``mirrors`` (default :func:`mnist_mirrors`). Offline, it raises
+    :class:`DataError` naming the files and folders.
+    """
+    dirs = mnist_search_dirs(data_dir)
+    for folder in dirs:
+        found = {key: _find(folder, stem) for key, stem in MNIST_FILES.items()}
+        if all(found.values()):
+            return _mnist_from_files(found)  # type: ignore[arg-type]
+    target = dirs[0] if data_dir is not None else mnist_cache_dir()
+    names = ", ".join(s + ".gz" for s in MNIST_FILES.values())
+    where = ", ".join(str(d) for d in dirs)
+    if not download:
+        raise DataError(f"MNIST files not found: looked for {names} (or uncompressed) in {where}")
+    created = not target.exists()
+    try:
+        urls = mirrors if mirrors is not None else mnist_mirrors()
+        found = {
+            key: download_file(stem + ".gz", target, urls) for key, stem in MNIST_FILES.items()
+        }
+    except DataError as exc:
+        if created and target.is_dir() and not any(target.iterdir()):
+            target.rmdir()
+        raise DataError(
+            f"MNIST files not found: looked for {names} (or uncompressed) in {where}, and the "
+            f"download failed ({exc}); download them by hand into one of those folders, "
+            "or pass --data-dir / set AEKIT_DATA"
+        ) from None
+    return _mnist_from_files(found)
+
+
+def _mnist_from_files(files: dict[str, Path]) -> Dataset:
+    arrays = {key: read_idx(path) for key, path in files.items()}
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise DataError(
+                f"MNIST {split} files do not match: images {images.shape}, labels {labels.shape}"
+            )
+    h, w = arrays["train_images"].shape[1:]
+
+    def scale(images: np.ndarray) -> Tensor:
+        return torch.from_numpy(images.reshape(len(images), -1).astype(np.float32) / 255.0)
+
+    return Dataset(
+        "mnist",
+        scale(arrays["train_images"]),
+        scale(arrays["test_images"]),
+        (1, h, w),
+        arrays["train_labels"].astype(np.int64),
+        arrays["test_labels"].astype(np.int64),
+    )
+
+
+def download_file(name: str, folder: Path, mirrors: Sequence[str], timeout: float = 30.0) -> Path:
+    """Download ``name`` from the first mirror that has it into ``folder``, atomically
+    (a partial download never takes the final name)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for mirror in mirrors:
+        url = mirror.rstrip("/") + "/" + name
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+                shutil.copyfileobj(resp, out)
+            read_idx(tmp)  # a truncated or HTML error page fails here, not later
+            final = folder / name
+            os.replace(tmp, final)
+            return final
+        except (OSError, DataError) as exc:
+            errors.append(f"{url}: {exc}")
+            Path(tmp).unlink(missing_ok=True)
+    raise DataError("; ".join(errors))
+
+
+# ---- array files -------------------------------------------------------------------------------
+
+
+def load_array(path: str | Path, key: str | None = None) -> np.ndarray:
+    """Read a .npy, .npz (array ``key``, or ``X``/``data``/the only one) or .csv file
+    (comma-separated numbers; a header line is skipped). Never unpickles."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"data file not found: {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            return np.load(path, allow_pickle=False)
+        if suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                keys = list(archive.keys())
+                if key is None:
+                    key = next((k for k in ("X", "data", "x") if k in keys), None)
+                    if key is None and len(keys) == 1:
+                        key = keys[0]
+                if key not in keys:
+                    raise DataError(
+                        f"{path}: choose the array to use; it holds {', '.join(keys) or 'none'}"
+                    )
+                return archive[key]
+        if suffix in (".csv", ".txt"):
+            return _load_csv(path)
+    except DataError:
+        raise
+    except (ValueError, OSError, EOFError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+    raise DataError(f"unsupported data file type {suffix!r} ({path}); use .npy, .npz or .csv")
+
+
+def _load_csv(path: Path) -> np.ndarray:
+    with path.open() as f:
+        first = f.readline()
+    tokens = [t.strip() for t in first.split(",")]
+    header = all(tokens) and not any(_is_number(t) for t in tokens)
+    try:
+        arr = np.loadtxt(path, delimiter=",", skiprows=int(header), dtype=np.float64, ndmin=2)
+    except ValueError as exc:
+        raise DataError(f"{path} is not a numeric CSV: {exc}") from None
+    return arr
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
+
+
+def image_shape_of(arr: np.ndarray) -> tuple[int, int, int] | None:
+    """(C, H, W) of image arrays shaped (N, H, W) or (N, C, H, W), else None."""
+    if arr.ndim == 3:
+        return (1, arr.shape[1], arr.shape[2])
+    if arr.ndim == 4:
+        return (arr.shape[1], arr.shape[2], arr.shape[3])
+    return None
+
+
+def load_source(source: str, data_dir: str | None = None, test: str | None = None) -> Dataset:
+    """A data set by name ("digits", "mnist") or from an array file."""
+    if source == "digits":
+        return load_digits()
+    if source == "mnist":
+        return load_mnist(data_dir)
+    arr = load_array(source)
+    data = Dataset(Path(source).name, to_tensor(arr, str(source)), image_shape=image_shape_of(arr))
+    if test is not None:
+        test_arr = load_array(test)
+        data.test = to_tensor(test_arr, str(test))
+        if data.test.shape[1] != data.input_dim:
+            raise DataError(
+                f"{test} has {data.test.shape[1]} features but {source} has {data.input_dim}"
+            )
+    return data
+
+
+# ---- batches -------------------------------------------------------------------------------------
+
+
+class InMemoryBatches:
+    """Mini-batches of a tensor held on the training device, reshuffled each epoch by
+    indexing (no per-sample Python work). The order comes from ``generator``, so saving its
+    state at the start of an epoch is enough to replay that epoch's order."""
+
+    def __init__(self, data: Tensor, batch_size: int, generator: torch.Generator) -> None:
+        self.data = data
+        self.batch_size = batch_size
+        self.generator = generator
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.data) / self.batch_size)
+
+    def epoch(self, start_step: int = 0) -> Iterator[Tensor]:
+        order = torch.randperm(len(self.data), generator=self.generator).to(self.data.device)
+        for batch in order.split(self.batch_size)[start_step:]:
+            yield self.data[batch]
+
+
+class StreamBatches:
+    """Mini-batches from an iterable such as a ``torch.utils.data.DataLoader`` (data that
+    does not fit in memory or is produced on the fly). Items may be tensors or tuples whose
+    first element is the input batch."""
+
+    def __init__(self, loader: Iterable[Any], device: torch.device) -> None:
+        self.loader = loader
+        self.device = device
+
+    def __len__(self) -> int:
+        try:
+            return len(self.loader)  # type: ignore[arg-type]
+        except TypeError:
+            return 0
+
+    def epoch(self, start_step: int = 0) -> Iterator[Tensor]:
+        for i, item in enumerate(self.loader):
+            if i < start_step:
+                continue
+            x = item[0] if isinstance(item, tuple | list) else item
+            yield to_tensor(x, "batch").to(self.device, non_blocking=True)

@@ -1,0 +1,222 @@
+"""The autoencoder: encoder + decoder + optional corruption + optional code penalties +
+a reconstruction loss. Every kind in the family is this one class with different parts."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .config import ModelConfig
+from .corruption import Corruption
+from .data import ArrayLike, check_range, to_tensor
+from .errors import DataError
+from .losses import LOSSES
+from .nets import activation, conv_decoder, conv_encoder, mlp_decoder, mlp_encoder
+from .penalties import Penalty
+from .presets import model_config
+
+
+class AutoEncoder(nn.Module):
+    """An autoencoder ``r = g(f(x))`` trained to reconstruct ``x``.
+
+    Build one from a preset with :meth:`build`, from a :class:`ModelConfig` with
+    :meth:`from_config`, or from your own encoder and decoder modules.
+
+    Parameters
+    ----------
+    encoder, decoder : modules on flat ``(batch, features)`` tensors; the decoder returns
+        pre-activation outputs (logits).
+    output_activation : name of the activation that maps logits to reconstructions.
+    loss : ``"mse"`` or ``"bce"`` (see :mod:`aekit.losses`).
+    corruption : applied to the input in training mode only (denoising).
+    penalties : code penalties added to the loss.
+    config : the config the parts were built from (needed to save the model).
+
+    Examples
+    --------
+    >>> import aekit, numpy as np
+    >>> model = aekit.AutoEncoder.build(input_dim=64, hidden=[32], code_dim=8,
+    ...                                 penalty=aekit.KLSparsity(rho=0.05, beta=3.0))
+    >>> X = np.random.default_rng(0).random((10, 64), dtype=np.float32)
+    >>> model.encode(X).shape, model.reconstruct(X).shape
+    ((10, 8), (10, 64))
+    >>> loss, terms = model.loss(torch.as_tensor(X))
+    >>> sorted(terms)
+    ['kl_sparsity', 'reconstruction']
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        *,
+        output_activation: str = "sigmoid",
+        loss: str = "mse",
+        corruption: Corruption | None = None,
+        penalties: Sequence[Penalty] = (),
+        config: ModelConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.output_activation = activation(output_activation)
+        self.output_activation_name = output_activation
+        self.reconstruction_loss = LOSSES.get(loss)
+        self.corruption = corruption
+        self.penalties = tuple(penalties)
+        self.config = config
+
+    # ---- construction -------------------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, config: ModelConfig) -> AutoEncoder:
+        """Build the model a config describes (fresh weights from the current torch seed)."""
+        c = config
+        if c.architecture == "conv":
+            assert c.image_shape is not None
+            args = (c.image_shape, c.conv_channels, c.kernel_size, c.hidden, c.code_dim)
+            encoder = conv_encoder(*args, c.activation, c.code_activation, c.top_k)
+            decoder = conv_decoder(*args, c.activation, encoder if c.tied else None)
+        else:
+            sizes = [c.input_dim, *c.hidden, c.code_dim]
+            encoder = mlp_encoder(sizes, c.activation, c.code_activation, c.top_k)
+            decoder = mlp_decoder(sizes[::-1], c.activation, encoder if c.tied else None)
+        for penalty in c.penalties:
+            penalty.check_model(c.code_activation, encoder)
+        if c.code_dim >= c.input_dim and not c.regularized:
+            warnings.warn(
+                f"the code ({c.code_dim} units) is as large as the input ({c.input_dim} "
+                "features) and nothing regularizes it: the model can learn the identity. "
+                "Add a penalty, a corruption or top_k, or make the code smaller.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return cls(
+            encoder,
+            decoder,
+            output_activation=c.output_activation,
+            loss=c.loss,
+            corruption=c.corruption,
+            penalties=c.penalties,
+            config=c,
+        )
+
+    @classmethod
+    def build(
+        cls,
+        kind: str = "undercomplete",
+        *,
+        penalty: Penalty | None = None,
+        **settings: Any,
+    ) -> AutoEncoder:
+        """Build a model of preset ``kind`` ("undercomplete", "linear", "sparse",
+        "sparse_l1", "topk", "contractive", "denoising", "deep"); any
+        :class:`ModelConfig` field given in ``settings`` overrides the preset, and
+        ``penalty`` is shorthand for ``penalties=[penalty]``."""
+        if penalty is not None:
+            settings["penalties"] = [*settings.get("penalties", []), penalty]
+        return cls.from_config(model_config(kind, **settings))
+
+    # ---- the data flow --------------------------------------------------------------------
+
+    def loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Total training loss of a batch and its named terms.
+
+        corrupt (training only) -> encode -> penalise the code -> decode -> compare with
+        the clean input.
+        """
+        inputs = self.corruption(x) if self.training and self.corruption is not None else x
+        code = self.encoder(inputs)
+        logits = self.decoder(code)
+        terms = {"reconstruction": self.reconstruction_loss(logits, x, self.output_activation)}
+        for penalty in self.penalties:
+            terms[penalty.name] = penalty(code, inputs, self.encoder)
+        return sum(terms.values()), terms  # type: ignore[return-value]
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Reconstruction of a batch (no corruption)."""
+        return self.output_activation(self.decoder(self.encoder(x)))
+
+    def encode(self, x: Tensor | ArrayLike) -> Any:
+        """Codes ``f(x)``: a tensor for a tensor (with autograd), an array for an array
+        (validated, computed in inference mode in large batches)."""
+        if isinstance(x, Tensor):
+            return self.encoder(x)
+        return self._infer(self.encoder, self.check_input(x))
+
+    def decode(self, h: Tensor | ArrayLike) -> Any:
+        """Reconstructions ``g(h)`` from codes; tensor or array like :meth:`encode`."""
+        if isinstance(h, Tensor):
+            return self.output_activation(self.decoder(h))
+        codes = to_tensor(h, "codes")
+        if codes.shape[1] != self.code_dim:
+            raise DataError(
+                f"codes have {codes.shape[1]} units but the model's code has {self.code_dim}"
+            )
+        return self._infer(lambda b: self.output_activation(self.decoder(b)), codes)
+
+    def reconstruct(self, x: Tensor | ArrayLike) -> Any:
+        """Reconstructions ``g(f(x))``; tensor or array like :meth:`encode`."""
+        if isinstance(x, Tensor):
+            return self(x)
+        return self._infer(self, self.check_input(x))
+
+    # ---- helpers --------------------------------------------------------------------------
+
+    @property
+    def input_dim(self) -> int:
+        return self._config().input_dim
+
+    @property
+    def code_dim(self) -> int:
+        return self._config().code_dim
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def check_input(self, x: ArrayLike, name: str = "data", *, targets: bool = False) -> Tensor:
+        """Validate data for this model and return it as a float32 CPU tensor.
+
+        ``targets=True`` also checks that values fit the output activation's range (data
+        the model must reconstruct, as in training and evaluation).
+        """
+        t = to_tensor(x, name)
+        if t.shape[1] != self.input_dim:
+            raise DataError(
+                f"{name} has {t.shape[1]} features but the model expects {self.input_dim}"
+            )
+        if targets and self.output_activation_name == "sigmoid":
+            check_range(
+                t,
+                0.0,
+                1.0,
+                name,
+                "the model's sigmoid output (and BCE loss) can only produce values in [0, 1]",
+            )
+        return t
+
+    def _infer(
+        self, fn: Callable[[Tensor], Tensor], x: Tensor, batch_size: int = 4096
+    ) -> np.ndarray:
+        device = self.device
+        with torch.inference_mode():
+            out = [fn(b.to(device, non_blocking=True)).cpu() for b in x.split(batch_size)]
+        return torch.cat(out).numpy()
+
+    def _config(self) -> ModelConfig:
+        if self.config is None:
+            raise AttributeError("this model was built from custom modules and has no config")
+        return self.config
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into folder ``path``."""
+        from .io import save_model
+
+        return save_model(self, path)

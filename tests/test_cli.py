@@ -1,0 +1,294 @@
+"""The ``aekit`` command end to end on digits, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import aekit
+from aekit.cli import main
+
+from .conftest import run_cli
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    """A run trained by the real command in a subprocess."""
+    cwd = tmp_path_factory.mktemp("cli")
+    proc = run_cli(
+        "train",
+        "--kind",
+        "sparse",
+        "--arch",
+        "64-32-16",
+        "--epochs",
+        "5",
+        "--out",
+        "run",
+        "--no-progress",
+        cwd=cwd,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "trained sparse 64-32-16 on digits" in proc.stdout
+    return cwd / "run"
+
+
+def test_train_writes_a_complete_run_folder(trained_run):
+    names = {p.name for p in trained_run.iterdir()}
+    assert {
+        "config.json",
+        "model.safetensors",
+        "checkpoint.safetensors",
+        "metrics.csv",
+        "metrics.json",
+        "reconstructions.png",
+        "curves.png",
+    } <= names
+    assert (trained_run / "reconstructions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    config = json.loads((trained_run / "config.json").read_text())
+    assert config["model"]["kind"] == "sparse" and config["training"]["epochs"] == 5
+    assert config["data"]["source"] == "digits" and config["result"]["epochs_trained"] == 5
+    assert len((trained_run / "metrics.csv").read_text().splitlines()) == 6
+
+
+def test_evaluate_encode_reconstruct_info(trained_run, tmp_path):
+    proc = run_cli("evaluate", str(trained_run), "--json")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads(proc.stdout)
+    assert metrics["squared_error"] > 0 and "mean_activation" in metrics
+    model = aekit.load(trained_run)
+    assert metrics["squared_error"] == pytest.approx(
+        aekit.evaluate(model, aekit.load_digits().test)["squared_error"]
+    )
+
+    assert (
+        run_cli("encode", str(trained_run), "digits", "-o", str(tmp_path / "codes.npy")).returncode
+        == 0
+    )
+    codes = np.load(tmp_path / "codes.npy")
+    assert codes.shape == (360, 16)
+    np.testing.assert_allclose(codes, model.encode(aekit.load_digits().test.numpy()), rtol=1e-6)
+
+    proc = run_cli(
+        "reconstruct", str(trained_run), "digits", "-o", str(tmp_path / "grid.png"), "-n", "6"
+    )
+    assert proc.returncode == 0 and (tmp_path / "grid.png").stat().st_size > 1000
+
+    proc = run_cli("info", str(trained_run))
+    assert proc.returncode == 0
+    assert "kind         sparse" in proc.stdout and "kl_sparsity(rho=0.05, beta=3.0)" in proc.stdout
+
+
+def test_help_for_every_command():
+    for command in ("train", "evaluate", "encode", "reconstruct", "info"):
+        with pytest.raises(SystemExit) as info:
+            main([command, "--help"])
+        assert info.value.code == 0
+
+
+@pytest.mark.parametrize("kind", sorted(aekit.KINDS))
+def test_every_kind_trains_from_the_cli(kind, tmp_path, capsys):
+    code = main(
+        ["train", "--kind", kind, "--epochs", "2", "--out", str(tmp_path / kind), "--no-progress"]
+    )
+    assert code == 0, capsys.readouterr().err
+    assert aekit.load(tmp_path / kind).config.kind == kind
+
+
+def test_parts_and_training_options_from_flags(tmp_path, capsys):
+    out = tmp_path / "r"
+    code = main(
+        [
+            "train",
+            "--kind",
+            "denoising",
+            "--corruption",
+            "gaussian:sigma=0.2",
+            "--penalty",
+            "l1:lam=0.001",
+            "--arch",
+            "64-48-24",
+            "--activation",
+            "tanh",
+            "--tied",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "32",
+            "--lr",
+            "0.01",
+            "--schedule",
+            "cosine",
+            "--seed",
+            "7",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    cfg = aekit.load(out).config
+    assert cfg.corruption == aekit.GaussianNoise(0.2) and cfg.penalties == [aekit.L1Sparsity(0.001)]
+    assert cfg.hidden == [48] and cfg.code_dim == 24 and cfg.tied and cfg.activation == "tanh"
+    training = json.loads((out / "config.json").read_text())["training"]
+    assert (training["batch_size"], training["lr"], training["schedule"], training["seed"]) == (
+        32,
+        0.01,
+        "cosine",
+        7,
+    )
+
+
+def test_config_file_and_flag_override(tmp_path, capsys):
+    config = {
+        "kind": "contractive",
+        "model": {"code_dim": 12, "penalties": [{"name": "contractive", "lam": 0.05}]},
+        "training": {"epochs": 3, "lr": 0.005},
+        "data": {"source": "digits"},
+    }
+    (tmp_path / "cfg.json").write_text(json.dumps(config))
+    out = tmp_path / "r"
+    assert (
+        main(
+            [
+                "train",
+                "--config",
+                str(tmp_path / "cfg.json"),
+                "--epochs",
+                "2",
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["training"]["epochs"] == 2 and saved["training"]["lr"] == 0.005
+    assert saved["model"]["code_dim"] == 12 and saved["model"]["penalties"][0]["lam"] == 0.05
+    # a finished run's config.json retrains the same model
+    out2 = tmp_path / "r2"
+    assert (
+        main(["train", "--config", str(out / "config.json"), "--out", str(out2), "--no-progress"])
+        == 0
+    )
+    assert aekit.load(out2).config == aekit.load(out).config
+
+
+def test_resume_from_the_cli(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["train", "--epochs", "2", "--out", str(out), "--no-progress"]) == 0
+    assert main(["train", "--resume", str(out), "--epochs", "4", "--no-progress"]) == 0
+    assert len((out / "metrics.csv").read_text().splitlines()) == 5
+
+
+@pytest.fixture
+def files(tmp_path):
+    np.save(tmp_path / "nan.npy", np.full((10, 64), np.nan, np.float32))
+    np.save(tmp_path / "empty.npy", np.zeros((0, 64), np.float32))
+    np.save(tmp_path / "big.npy", np.full((10, 64), 5.0, np.float32))
+    np.save(tmp_path / "ten.npy", np.zeros((10, 10), np.float32))
+    (tmp_path / "text.csv").write_text("1,2\nx,y\n")
+    (tmp_path / "bad.json").write_text("{nope")
+    (tmp_path / "keys.json").write_text('{"trainig": {}}')
+    (tmp_path / "types.json").write_text('{"training": {"epochs": "ten"}}')
+    (tmp_path / "existing").mkdir()
+    (tmp_path / "existing" / "file").write_text("x")
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "config.json").write_text("{")
+    return tmp_path
+
+
+BAD_TRAIN = [
+    (["--data", "{d}/missing.npy"], "not found"),
+    (["--data", "{d}/nan.npy"], "NaN"),
+    (["--data", "{d}/empty.npy"], "empty"),
+    (["--data", "{d}/big.npy"], "outside [0, 1]"),
+    (["--data", "{d}/text.csv"], "not a numeric CSV"),
+    (["--data", "mnist", "--data-dir", "{d}/nomnist"], "train-images-idx3-ubyte"),
+    (["--kind", "sparce"], "invalid choice: 'sparce'"),
+    (["--penalty", "kl_sparsity:rho=2"], "rho"),
+    (["--penalty", "wobble"], "unknown penalty"),
+    (["--corruption", "gaussian:sigma=-1"], "sigma"),
+    (["--top-k", "100"], "top_k"),
+    (["--arch", "10-5"], "data has 64 features"),
+    (["--arch", "64-x"], "--arch"),
+    (["--epochs", "-1"], "epochs"),
+    (["--batch-size", "0"], "batch_size"),
+    (["--lr", "abc"], "invalid float"),
+    (["--config", "{d}/bad.json"], "not valid JSON"),
+    (["--config", "{d}/keys.json"], "unknown key"),
+    (["--config", "{d}/types.json"], "expected int"),
+    (["--config", "{d}/none.json"], "not found"),
+    (["--out", "{d}/existing"], "already exists"),
+    (["--resume", "{d}/corrupt"], "not valid JSON"),
+    (["--resume", "{d}/nothing"], "not found"),
+]
+
+
+@pytest.mark.parametrize("args, message", BAD_TRAIN, ids=[" ".join(a) for a, _ in BAD_TRAIN])
+def test_bad_train_input_is_one_line_exit_2_and_no_run_folder(
+    args, message, files, capsys, monkeypatch
+):
+    monkeypatch.setenv("AEKIT_MNIST_MIRRORS", "http://127.0.0.1:9/")
+    monkeypatch.chdir(files)
+    before = set(files.rglob("*"))
+    argv = ["train", *[a.format(d=files) for a in args], "--no-progress"]
+    if "--out" not in args:
+        argv += ["--out", str(files / "new-run")]
+    with pytest.raises(SystemExit) if "invalid" in message else _nullcontext() as info:
+        code = main(argv)
+    if info is not None:
+        code = info.value.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("aekit") and "Traceback" not in err
+    assert set(files.rglob("*")) == before  # nothing written
+
+
+class _nullcontext:
+    def __enter__(self):
+        return None
+
+    def __exit__(self, *exc):
+        return False
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["evaluate", "{d}/nothing"], "run folder not found"),
+        (["evaluate", "{d}/corrupt"], "not valid JSON"),
+        (["info", "{d}/corrupt"], "not valid JSON"),
+        (
+            ["encode", "{run}", "{d}/ten.npy", "-o", "{d}/c.npy"],
+            "10 features but the model expects 64",
+        ),
+        (["encode", "{run}", "{d}/nan.npy", "-o", "{d}/c.npy"], "NaN"),
+        (["encode", "{run}", "digits", "-o", "{d}/c.txt"], ".npy or .csv"),
+        (["encode", "{run}", "digits", "-o", "{d}/no/such/c.npy"], "does not exist"),
+        (["reconstruct", "{run}", "digits", "-o", "{d}/g.png", "-n", "0"], "-n must be"),
+        (["evaluate", "{run}", "--data", "{d}/big.npy"], "outside [0, 1]"),
+    ],
+)
+def test_bad_input_to_other_commands(argv, message, files, trained_run, capsys):
+    before = set(files.rglob("*"))
+    code = main([a.format(d=files, run=trained_run) for a in argv])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert set(files.rglob("*")) == before
+
+
+def test_a_real_process_reports_bad_data_in_one_line(files):
+    proc = run_cli(
+        "train", "--data", str(files / "nan.npy"), "--out", str(files / "x"), "--no-progress"
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        f"aekit: error: {files / 'nan.npy'} contains 640 NaN value(s) (first in sample 0); remove or impute them"
+    ]
+    assert not (files / "x").exists()

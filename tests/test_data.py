@@ -1,0 +1,173 @@
+"""Data sources: digits, IDX/MNIST (local, downloaded, offline), array files, validation."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import http.server
+import shutil
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+import aekit
+from aekit.data import MNIST_FILES, load_source, mnist_search_dirs, to_tensor
+
+
+def test_digits_are_scaled_to_unit_interval(digits):
+    assert digits.train.dtype == torch.float32
+    assert digits.train.shape == (1437, 64) and digits.test.shape == (360, 64)
+    assert digits.train.min() == 0.0 and digits.train.max() == 1.0
+    assert digits.image_shape == (1, 8, 8)
+
+
+def write_idx(path, array: np.ndarray, type_code: int = 0x08, compress: bool = False) -> None:
+    header = bytes([0, 0, type_code, array.ndim]) + b"".join(
+        int(n).to_bytes(4, "big") for n in array.shape
+    )
+    raw = header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+    path.write_bytes(gzip.compress(raw) if compress else raw)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_read_idx_round_trip(tmp_path, compress):
+    arr = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    write_idx(tmp_path / "a.idx", arr, compress=compress)
+    np.testing.assert_array_equal(aekit.read_idx(tmp_path / "a.idx"), arr)
+    floats = np.linspace(0, 1, 6, dtype=np.float32).reshape(2, 3)
+    write_idx(tmp_path / "f.idx", floats, type_code=0x0D)
+    np.testing.assert_array_equal(aekit.read_idx(tmp_path / "f.idx"), floats)
+
+
+def test_read_idx_rejects_bad_magic_and_truncated_bodies(tmp_path):
+    arr = np.zeros((10, 4, 4), np.uint8)
+    write_idx(tmp_path / "ok.idx", arr)
+    raw = (tmp_path / "ok.idx").read_bytes()
+    (tmp_path / "magic.idx").write_bytes(b"\x12\x34" + raw[2:])
+    with pytest.raises(aekit.DataError, match="bad magic number 1234"):
+        aekit.read_idx(tmp_path / "magic.idx")
+    (tmp_path / "type.idx").write_bytes(raw[:2] + b"\x07" + raw[3:])
+    with pytest.raises(aekit.DataError, match="bad magic"):
+        aekit.read_idx(tmp_path / "type.idx")
+    (tmp_path / "short.idx").write_bytes(raw[:-5])
+    with pytest.raises(aekit.DataError, match="truncated"):
+        aekit.read_idx(tmp_path / "short.idx")
+    (tmp_path / "long.idx").write_bytes(raw + b"\0")
+    with pytest.raises(aekit.DataError, match="longer than its header"):
+        aekit.read_idx(tmp_path / "long.idx")
+    (tmp_path / "gz.idx").write_bytes(gzip.compress(raw)[:-10])
+    with pytest.raises(aekit.DataError, match="gzip"):
+        aekit.read_idx(tmp_path / "gz.idx")
+    (tmp_path / "empty.idx").write_bytes(b"")
+    with pytest.raises(aekit.DataError, match="empty"):
+        aekit.read_idx(tmp_path / "empty.idx")
+
+
+def test_mnist_loads_from_the_shared_folder(mnist_dir):
+    data = aekit.load_mnist(mnist_dir, download=False)
+    assert data.train.shape == (60000, 784) and data.test.shape == (10000, 784)
+    assert data.train.dtype == torch.float32
+    assert float(data.train.min()) == 0.0 and float(data.train.max()) == 1.0
+    assert data.image_shape == (1, 28, 28)
+    assert data.train_labels.shape == (60000,) and set(np.unique(data.test_labels)) == set(
+        range(10)
+    )
+
+
+def test_mnist_is_found_through_aekit_data(mnist_dir, tmp_path, monkeypatch):
+    shutil.copytree(mnist_dir, tmp_path / "mnist")
+    monkeypatch.setenv("AEKIT_DATA", str(tmp_path))
+    assert tmp_path / "mnist" in mnist_search_dirs()
+    assert aekit.load_mnist(download=False).test.shape == (10000, 784)
+
+
+def test_mnist_offline_without_files_names_files_and_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("AEKIT_DATA", raising=False)
+    with pytest.raises(aekit.DataError) as info:
+        # Port 9 (discard) on localhost refuses connections: a real failed download.
+        aekit.load_mnist(tmp_path / "empty", mirrors=["http://127.0.0.1:9/"])
+    message = str(info.value)
+    for stem in MNIST_FILES.values():
+        assert stem in message
+    assert str(tmp_path / "empty") in message and "download failed" in message
+    # nothing is left behind: not even the folder the download would have filled
+    assert not (tmp_path / "empty").exists()
+
+
+def test_mnist_downloads_from_a_mirror(mnist_dir, tmp_path):
+    """The real download code against a local HTTP server serving the MNIST files."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mnist_dir))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        mirror = f"http://127.0.0.1:{server.server_address[1]}/"
+        data = aekit.load_mnist(tmp_path / "dl", mirrors=["http://127.0.0.1:9/", mirror])
+    finally:
+        server.shutdown()
+    assert data.test.shape == (10000, 784)
+    assert sorted(p.name for p in (tmp_path / "dl").iterdir()) == sorted(
+        s + ".gz" for s in MNIST_FILES.values()
+    )
+
+
+def test_array_files(tmp_path, X):
+    np.save(tmp_path / "x.npy", X)
+    np.savez(tmp_path / "x.npz", X=X, y=np.zeros(len(X)))
+    np.savetxt(tmp_path / "x.csv", X[:20], delimiter=",")
+    (tmp_path / "h.csv").write_text("a,b,c\n1,2,3\n4,5,6\n")
+    np.testing.assert_array_equal(aekit.load_array(tmp_path / "x.npy"), X)
+    np.testing.assert_array_equal(aekit.load_array(tmp_path / "x.npz"), X)
+    np.testing.assert_allclose(aekit.load_array(tmp_path / "x.csv"), X[:20], rtol=1e-6)
+    np.testing.assert_array_equal(aekit.load_array(tmp_path / "h.csv"), [[1, 2, 3], [4, 5, 6]])
+    images = np.zeros((5, 6, 7), np.float32)
+    np.save(tmp_path / "img.npy", images)
+    data = load_source(str(tmp_path / "img.npy"))
+    assert data.train.shape == (5, 42) and data.image_shape == (1, 6, 7)
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("bad.csv", "1,2,3\n4,five,6\n", "not a numeric CSV"),
+        ("ragged.csv", "1,2,3\n4,5\n", "not a numeric CSV"),
+        ("x.parquet", "", "unsupported data file type"),
+        ("obj.npy", None, "cannot read"),
+        ("two.npz", None, "choose the array"),
+    ],
+)
+def test_bad_array_files(tmp_path, name, content, message):
+    path = tmp_path / name
+    if name == "obj.npy":
+        np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    elif name == "two.npz":
+        np.savez(path, a=np.zeros(3), b=np.zeros(3))
+    else:
+        path.write_text(content)
+    with pytest.raises(aekit.DataError, match=message):
+        aekit.load_array(path)
+
+
+def test_missing_data_file(tmp_path):
+    with pytest.raises(aekit.DataError, match="not found"):
+        aekit.load_array(tmp_path / "none.npy")
+
+
+def test_to_tensor_reports_counts_and_position():
+    x = np.ones((5, 3), np.float32)
+    x[3, 1] = np.nan
+    x[4, 0] = np.inf
+    with pytest.raises(
+        aekit.DataError, match=r"1 NaN and 1 infinite value\(s\) \(first in sample 3\)"
+    ):
+        to_tensor(x)
+    with pytest.raises(aekit.DataError, match="no features"):
+        to_tensor(np.zeros((3, 0)))
+    with pytest.raises(aekit.DataError, match="numeric"):
+        to_tensor(np.array([[1 + 2j]]))
+    with pytest.raises(aekit.DataError, match="cannot be read"):
+        to_tensor([[1, 2], [3]])

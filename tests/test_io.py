@@ -1,0 +1,130 @@
+"""Run folders: a save/load round trip rebuilds the exact model; missing or corrupt
+folders are clear errors; nothing is unpickled."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+import aekit
+from aekit.io import CONFIG_FILE, WEIGHTS_FILE
+
+MODELS = {
+    "undercomplete": dict(hidden=[32]),
+    "sparse": dict(hidden=[32]),
+    "topk": dict(top_k=3),
+    "contractive": dict(),
+    "denoising": dict(corruption=aekit.GaussianNoise(0.2)),
+    "tied": dict(hidden=[32], tied=True),
+    "conv": dict(architecture="conv", image_shape=(1, 8, 8), conv_channels=[4, 8], tied=True),
+    "bce": dict(loss="bce"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_save_load_round_trip_gives_equal_outputs(name, X, tmp_path):
+    kind = name if name in aekit.KINDS else "undercomplete"
+    model = aekit.AutoEncoder.build(kind, input_dim=64, code_dim=8, **MODELS[name])
+    aekit.fit(model, X, epochs=2, progress=False)
+    model.save(tmp_path / "run")
+    loaded = aekit.load(tmp_path / "run")
+    assert loaded.config == model.config
+    np.testing.assert_array_equal(loaded.encode(X), model.encode(X))
+    np.testing.assert_array_equal(loaded.reconstruct(X), model.reconstruct(X))
+    for (k, a), (k2, b) in zip(
+        model.state_dict().items(), loaded.state_dict().items(), strict=True
+    ):
+        assert k == k2 and torch.equal(a, b)
+
+
+def test_config_json_is_readable(X, tmp_path):
+    model = aekit.AutoEncoder.build("sparse", input_dim=64, code_dim=8)
+    model.save(tmp_path / "run")
+    config = json.loads((tmp_path / "run" / CONFIG_FILE).read_text())
+    assert config["aekit_version"] == aekit.__version__
+    assert config["model"]["kind"] == "sparse"
+    assert config["model"]["penalties"] == [{"name": "kl_sparsity", "rho": 0.05, "beta": 3.0}]
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = aekit.AutoEncoder.build(input_dim=64, hidden=[16], code_dim=8)
+    return model.save(tmp_path / "run")
+
+
+def _edit_config(run, edit):
+    path = run / CONFIG_FILE
+    config = json.loads(path.read_text())
+    edit(config)
+    path.write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize(
+    "damage, message",
+    [
+        (lambda run: (run / WEIGHTS_FILE).unlink(), "missing"),
+        (lambda run: (run / CONFIG_FILE).unlink(), "missing"),
+        (
+            lambda run: (run / WEIGHTS_FILE).write_bytes((run / WEIGHTS_FILE).read_bytes()[:100]),
+            "not a valid safetensors",
+        ),
+        (
+            lambda run: (run / WEIGHTS_FILE).write_bytes(np.random.default_rng(0).bytes(5000)),
+            "not a valid safetensors",
+        ),
+        (lambda run: (run / WEIGHTS_FILE).write_bytes(b""), "not a valid safetensors"),
+        (lambda run: (run / CONFIG_FILE).write_text("{not json"), "not valid JSON"),
+        (lambda run: _edit_config(run, lambda c: c.update(colour="red")), "unknown key"),
+        (lambda run: _edit_config(run, lambda c: c["model"].update(colour="red")), "unknown key"),
+        (lambda run: _edit_config(run, lambda c: c["model"].update(code_dim="8")), "expected int"),
+        (
+            lambda run: _edit_config(run, lambda c: c["model"].update(hidden=[20])),
+            "does not match the architecture",
+        ),
+        (
+            lambda run: _edit_config(run, lambda c: c["model"].update(tied=True)),
+            "does not match the architecture",
+        ),
+        (
+            lambda run: _edit_config(run, lambda c: c.update(aekit_version="99.0.0")),
+            "newer than this aekit",
+        ),
+        (lambda run: _edit_config(run, lambda c: c.pop("model")), "no 'model' section"),
+    ],
+)
+def test_damaged_run_folders_are_clear_errors(saved, damage, message):
+    damage(saved)
+    with pytest.raises(aekit.CheckpointError, match=message):
+        aekit.load(saved)
+
+
+def test_missing_run_folder(tmp_path):
+    with pytest.raises(aekit.CheckpointError, match="run folder not found"):
+        aekit.load(tmp_path / "nope")
+
+
+def test_a_pickle_in_place_of_the_weights_is_rejected_without_running_it(saved, tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    (saved / WEIGHTS_FILE).write_bytes(pickle.dumps(Exploit()))
+    with pytest.raises(aekit.CheckpointError):
+        aekit.load(saved)
+    assert not marker.exists()
+    torch.save({"weight": torch.zeros(3), "evil": Exploit()}, saved / WEIGHTS_FILE)
+    with pytest.raises(aekit.CheckpointError):
+        aekit.load(saved)
+    assert not marker.exists()
+
+
+def test_custom_models_cannot_be_saved(tmp_path):
+    model = aekit.AutoEncoder(torch.nn.Linear(4, 2), torch.nn.Linear(2, 4))
+    with pytest.raises(aekit.AekitError, match="config"):
+        model.save(tmp_path / "x")

@@ -1,0 +1,220 @@
+"""The training loop: reproducible, validates, stops early, streams, schedules, resumes,
+and stops clearly (or rolls back) on a non-finite loss."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+import aekit
+from aekit.train import Trainer
+
+
+def weights(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def same_weights(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_training_lowers_the_loss_and_records_history(X):
+    model = aekit.AutoEncoder.build(input_dim=64, hidden=[32], code_dim=8)
+    result = aekit.fit(model, X, epochs=10, progress=False)
+    h = result.history
+    assert [row["epoch"] for row in h] == list(range(1, 11))
+    assert h[-1]["train_loss"] < h[0]["train_loss"] * 0.7
+    assert h[-1]["val_loss"] < h[0]["val_loss"]
+    assert {"train_reconstruction", "val_reconstruction", "lr", "seconds"} <= set(h[-1])
+    assert result.steps == 10 * int(np.ceil(len(X) * 0.9 / 64))
+
+
+def test_same_seed_same_weights_different_seed_different_weights(X):
+    def run(seed):
+        torch.manual_seed(seed)
+        model = aekit.AutoEncoder.build("denoising", input_dim=64, code_dim=8)
+        aekit.fit(model, X, epochs=2, seed=seed, progress=False)
+        return weights(model)
+
+    assert same_weights(run(1), run(1))
+    assert not same_weights(run(1), run(2))
+
+
+def test_explicit_validation_data_and_no_validation(X, digits):
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
+    result = aekit.fit(model, X, val=digits.test.numpy(), epochs=1, progress=False)
+    assert result.steps == int(np.ceil(len(X) / 64))  # all training data used
+    assert "val_loss" in result.final
+    result = aekit.fit(model, X, epochs=1, val_fraction=0, progress=False)
+    assert "val_loss" not in result.final
+
+
+def test_early_stopping_stops_and_restores_the_best_weights(X):
+    # A learning rate this high makes the validation loss stall quickly.
+    model = aekit.AutoEncoder.build(input_dim=64, hidden=[32], code_dim=8)
+    result = aekit.fit(model, X, epochs=200, lr=0.05, patience=3, progress=False)
+    assert result.stopped_early
+    assert len(result.history) < 200
+    assert len(result.history) - result.best_epoch == 3
+    best_val = min(row["val_loss"] for row in result.history)
+    assert result.history[result.best_epoch - 1]["val_loss"] == best_val
+    # the model holds the best epoch's weights: its validation loss is the best one
+    trainer = Trainer(model, aekit.TrainConfig(patience=3), progress=False)
+    _, val = trainer._prepare(X, None)
+    from aekit.train import evaluate_loss
+
+    assert evaluate_loss(model, val)["loss"] == pytest.approx(best_val, rel=1e-5)
+
+
+def test_patience_without_validation_is_an_error(X):
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
+    with pytest.raises(aekit.ConfigError, match="needs validation data"):
+        aekit.fit(model, X, patience=2, val_fraction=0, progress=False)
+
+
+def test_dataloader_streaming_path(X):
+    loader = DataLoader(TensorDataset(torch.as_tensor(X)), batch_size=100, shuffle=True)
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
+    before = aekit.evaluate(model, X)["squared_error"]
+    result = aekit.fit(model, loader, epochs=5, progress=False)
+    assert result.steps == 5 * len(loader)
+    assert aekit.evaluate(model, X)["squared_error"] < before
+
+
+def test_cosine_schedule_decays_to_zero_and_warms_up(X):
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
+    result = aekit.fit(
+        model, X, epochs=4, lr=0.01, schedule="cosine", warmup_epochs=1, progress=False
+    )
+    lrs = [row["lr"] for row in result.history]
+    assert lrs[0] == pytest.approx(0.01, rel=1e-6)  # end of warm-up
+    assert lrs[-1] == pytest.approx(0.0, abs=1e-9)
+    assert lrs[1] > lrs[2] > lrs[3]
+
+
+def test_plateau_schedule_lowers_the_rate(X):
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
+    result = aekit.fit(model, X, epochs=40, lr=0.2, schedule="plateau", patience=6, progress=False)
+    assert min(row["lr"] for row in result.history) < 0.2
+
+
+def test_data_outside_unit_interval_with_sigmoid_output_is_an_error(X):
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
+    with pytest.raises(aekit.DataError, match=r"outside \[0, 1\].*sigmoid"):
+        aekit.fit(model, X * 16, epochs=1, progress=False)
+    linear = aekit.AutoEncoder.build(input_dim=64, code_dim=8, output_activation="linear")
+    aekit.fit(linear, X * 16, epochs=1, progress=False)  # fine without a sigmoid
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (np.zeros((0, 64), np.float32), "empty"),
+        (np.full((10, 64), np.nan, np.float32), "NaN"),
+        (np.zeros((10, 5), np.float32), "5 features"),
+        ("not data", "2-D|numeric"),
+    ],
+)
+def test_bad_training_data(data, message):
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
+    with pytest.raises(aekit.DataError, match=message):
+        aekit.fit(model, data, epochs=1, progress=False)
+
+
+CALLS = {"n": 0}
+
+
+if "nan_at_call" not in aekit.PENALTIES:
+
+    @aekit.PENALTIES.register("nan_at_call")
+    @dataclasses.dataclass(frozen=True)
+    class NanAtCall(aekit.Penalty):
+        """A fault injector: NaN from call ``first`` to call ``last`` (counted globally)."""
+
+        first: int = 10
+        last: int = 10**9
+
+        def __call__(self, code, inputs, encoder):
+            CALLS["n"] += 1
+            bad = self.first <= CALLS["n"] <= self.last
+            return code.sum() * 0.0 + (float("nan") if bad else 0.0)
+
+
+def test_non_finite_loss_stops_with_step_and_term(X, tmp_path):
+    CALLS["n"] = 0
+    model = aekit.AutoEncoder.build(
+        input_dim=64, code_dim=8, penalties=[aekit.Penalty.parse("nan_at_call:first=50")]
+    )
+    with pytest.raises(aekit.TrainingError) as info:
+        aekit.fit(model, X, epochs=10, progress=False, run_dir=tmp_path / "run", val_fraction=0)
+    message = str(info.value)
+    # 23 steps per epoch: call 50 is epoch 3, step 4; the message names the term
+    assert "loss became nan at epoch 3, step 4 (global step 50)" in message
+    assert "nan_at_call = nan" in message and "last good checkpoint is kept" in message
+    trainer = Trainer.resume(tmp_path / "run", progress=False)
+    assert trainer.epoch == 2 and trainer.global_step == 46
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+
+
+def test_non_finite_loss_rollback_retries_with_a_lower_learning_rate(X):
+    CALLS["n"] = 0
+    model = aekit.AutoEncoder.build(
+        input_dim=64, code_dim=8, penalties=[aekit.Penalty.parse("nan_at_call:first=30,last=30")]
+    )
+    result = aekit.fit(
+        model, X, epochs=3, lr=0.01, on_nan="rollback", val_fraction=0, progress=False
+    )
+    assert [row["lr"] for row in result.history] == [0.01, 0.005, 0.005]
+    assert result.steps == 3 * 23 and np.isfinite(result.final["train_loss"])
+    # a loss that stays non-finite gives up after max_rollbacks
+    CALLS["n"] = 0
+    model = aekit.AutoEncoder.build(
+        input_dim=64, code_dim=8, penalties=[aekit.Penalty.parse("nan_at_call:first=5")]
+    )
+    with pytest.raises(aekit.TrainingError, match="loss became nan"):
+        aekit.fit(model, X, epochs=3, on_nan="rollback", max_rollbacks=2, progress=False)
+
+
+def test_a_real_divergence_is_caught_and_rolled_back(X):
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8, output_activation="linear")
+    with pytest.raises(
+        aekit.TrainingError, match=r"loss became inf at epoch 1.*reconstruction = inf"
+    ):
+        aekit.fit(model, X * 10, lr=1e-3, optimizer="sgd", epochs=5, progress=False)
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8, output_activation="linear")
+    result = aekit.fit(
+        model,
+        X * 10,
+        lr=1e-3,
+        optimizer="sgd",
+        epochs=3,
+        on_nan="rollback",
+        rollback_lr_factor=0.01,
+        progress=False,
+    )
+    assert result.final["lr"] == pytest.approx(1e-5)
+    assert np.isfinite(result.final["train_loss"])
+
+
+def test_run_folder_metrics_csv_and_in_process_resume(X, tmp_path):
+    run = tmp_path / "run"
+    torch.manual_seed(0)
+    full = aekit.AutoEncoder.build("denoising", input_dim=64, code_dim=8)
+    aekit.fit(full, X, epochs=4, progress=False)
+
+    torch.manual_seed(0)
+    model = aekit.AutoEncoder.build("denoising", input_dim=64, code_dim=8)
+    aekit.fit(model, X, epochs=2, progress=False, run_dir=run)
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert [int(float(r["epoch"])) for r in rows] == [1, 2]
+    trainer = Trainer.resume(run, progress=False, epochs=4)
+    trainer.fit(X)
+    assert same_weights(weights(trainer.model), weights(full))
+    assert len(list(csv.DictReader((run / "metrics.csv").open()))) == 4
+    loaded = aekit.load(run)
+    np.testing.assert_array_equal(loaded.encode(X), full.encode(X))
