@@ -52,7 +52,9 @@ def main() -> None:
         model = aekit.AutoEncoder.build(kind, input_dim=64, code_dim=args.code, **extra)
         if kind == "deep":
             label = f"deep ({'-'.join(map(str, [64, *model.config.hidden, args.code]))})"
-        result = aekit.fit(model, X, epochs=args.epochs, seed=args.seed, progress=False, val_fraction=0)
+        result = aekit.fit(
+            model, X, epochs=args.epochs, seed=args.seed, progress=False, val_fraction=0
+        )
         m = aekit.evaluate(model, X_test)
         other = ""
         if "mean_activation" in m:
@@ -61,9 +63,13 @@ def main() -> None:
             other = f"mean ||J||_F {m['jacobian_frobenius']:.3f}"
         if "psnr_denoised" in m:
             other = f"PSNR {m['psnr_corrupted']:.1f} -> {m['psnr_denoised']:.1f} dB"
-        print(f"{label:<34} {m['squared_error']:>12.3f} {other:>28} {args.epochs:>6} {result.seconds:>8.2f}")
-    print(f"(torch {torch.__version__}, {torch.get_num_threads()} threads; seed {args.seed}; "
-          f"defaults: Adam lr 3e-3, batch 64; numpy {np.__version__})")
+        print(
+            f"{label:<34} {m['squared_error']:>12.3f} {other:>28} {args.epochs:>6} {result.seconds:>8.2f}"
+        )
+    print(
+        f"(torch {torch.__version__}, {torch.get_num_threads()} threads; seed {args.seed}; "
+        f"defaults: Adam lr 3e-3, batch 64; numpy {np.__version__})"
+    )
 
 
 if __name__ == "__main__":
