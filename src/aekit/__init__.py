@@ -22,6 +22,7 @@ from .metrics import evaluate
 from .model import AutoEncoder
 from .penalties import PENALTIES, Contractive, KLSparsity, L1Sparsity, Penalty
 from .presets import KINDS
+from .pretrain import PretrainConfig, pretrain_greedy
 from .train import FitResult, Trainer, TrainingInterrupted, fit
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "Masking",
     "ModelConfig",
     "Penalty",
+    "PretrainConfig",
     "SaltAndPepper",
     "TrainConfig",
     "Trainer",
@@ -55,5 +57,6 @@ __all__ = [
     "load_array",
     "load_digits",
     "load_mnist",
+    "pretrain_greedy",
     "read_idx",
 ]

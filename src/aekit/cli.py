@@ -17,11 +17,12 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .checkpoint import CHECKPOINT_FILE
 from .config import DataConfig, ModelConfig, TrainConfig
 from .corruption import CORRUPTIONS, Corruption
 from .data import Dataset, load_array, load_source, to_tensor
 from .errors import AekitError, ConfigError
-from .io import WEIGHTS_FILE, atomic_write, load, read_run_config
+from .io import WEIGHTS_FILE, atomic_write, load, read_run_config, write_config, write_json
 from .losses import LOSSES
 from .metrics import evaluate
 from .model import AutoEncoder
@@ -29,6 +30,7 @@ from .nets import ACTIVATIONS
 from .penalties import PENALTIES, Penalty
 from .plots import loss_curves, reconstruction_grid
 from .presets import KINDS, model_config
+from .pretrain import PretrainConfig, layer_configs, pretrain_greedy
 from .train import Trainer, TrainingInterrupted
 
 EXIT_USAGE = 2
@@ -67,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
             "  aekit train --kind denoising --corruption gaussian:sigma=0.3\n"
             "  aekit train --penalty contractive:lam=0.05,method=exact --code-activation sigmoid\n"
             "  aekit train --data mnist --data-dir ../shared/data/mnist --arch 784-1000-500-250-30\n"
+            "  aekit train --arch 64-48-32-8 --pretrain greedy --pretrain-epochs 20 \\\n"
+            "              --pretrain-corruption masking:nu=0.25      (stacked denoising)\n"
             "  aekit train --config my_run.json --epochs 10     (flags override the file)\n"
             "  aekit train --resume runs/sparse-20261126-120000\n"
             f"\nkinds: {', '.join(KINDS.names())}\n"
@@ -150,6 +154,26 @@ def _parser() -> argparse.ArgumentParser:
         "--on-nan", choices=["stop", "rollback"], help="what to do when the loss is NaN/inf"
     )
     g.add_argument("--grad-clip", type=float, metavar="NORM")
+    g = t.add_argument_group(
+        "greedy layer-wise pretraining (MLP), then fine-tuning with the options above"
+    )
+    g.add_argument(
+        "--pretrain", choices=["greedy"], help="pretrain a stack of shallow autoencoders first"
+    )
+    g.add_argument("--pretrain-epochs", type=int, metavar="N", help="epochs per layer (default 5)")
+    g.add_argument(
+        "--pretrain-corruption", metavar="SPEC", help="corruption of each layer (stacked denoising)"
+    )
+    g.add_argument(
+        "--pretrain-penalty",
+        action="append",
+        metavar="SPEC",
+        help="penalty of each layer, repeatable",
+    )
+    g.add_argument("--pretrain-lr", type=float, help="learning rate of the layers (default: --lr)")
+    g.add_argument(
+        "--pretrain-batch-size", type=int, help="batch size of the layers (default: --batch-size)"
+    )
     g = t.add_argument_group("run")
     g.add_argument(
         "--config", metavar="FILE", help="JSON file with kind/model/training/data sections"
@@ -253,6 +277,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         },
         "training",
     )
+    pretrain_cfg = _pretrain_config(args, file_cfg)
     out = Path(
         args.out or file_cfg.get("out") or f"runs/{model_cfg.kind}-{time.strftime('%Y%m%d-%H%M%S')}"
     )
@@ -265,29 +290,77 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     torch.manual_seed(train_cfg.seed)
     model = AutoEncoder.from_config(model_cfg)
-    trainer = Trainer(
-        model,
-        train_cfg,
-        run_dir=None,
-        progress=not args.no_progress,
-        extra_config={"data": data_cfg.to_dict()},
-    )
     # Validate the data against the model before anything is written.
     model.check_input(data.train, "training data", targets=True)
     if data.test is not None:
         model.check_input(data.test, "test data", targets=True)
-    trainer.run_dir = out
+    sections: dict[str, Any] = {"data": data_cfg.to_dict()}
+    progress = not args.no_progress
+    if pretrain_cfg is not None:
+        layer_configs(model_cfg, pretrain_cfg)  # a bad stack fails before the run folder exists
+        sections["pretrain"] = pretrain_cfg.to_dict()
+        out.mkdir(parents=True, exist_ok=True)
+        write_config(out, model_cfg, {**sections, "training": train_cfg.to_dict()})
+        model = _pretrain(model_cfg, data, pretrain_cfg, train_cfg, out, progress)
+    trainer = Trainer(model, train_cfg, run_dir=out, progress=progress, extra_config=sections)
     return _train_and_report(trainer, data)
+
+
+def _pretrain(
+    model_cfg: ModelConfig,
+    data: Dataset,
+    pretrain_cfg: PretrainConfig,
+    train_cfg: TrainConfig,
+    out: Path,
+    progress: bool,
+) -> AutoEncoder:
+    model, layers = pretrain_greedy(
+        model_cfg, data.train, pretrain_cfg, train_cfg, run_dir=out, progress=progress
+    )
+    summary = []
+    for layer in layers:
+        n_in, n_out = layer.sizes
+        print(
+            f"pretrained layer {layer.index} {n_in}-{n_out}: squared error of its input "
+            f"{_fmt(layer.error_before)} -> {_fmt(layer.error_after)} in {layer.fit.seconds:.1f} s"
+        )
+        summary.append(
+            {
+                "layer": layer.index,
+                "sizes": [n_in, n_out],
+                "error_before": layer.error_before,
+                "error_after": layer.error_after,
+                "epochs": len(layer.fit.history),
+                "seconds": layer.fit.seconds,
+            }
+        )
+    write_json(out / "pretrain" / "layers.json", summary)
+    return model
 
 
 def _resume(args: argparse.Namespace) -> int:
     run = Path(args.resume)
-    trainer = Trainer.resume(run, progress=not args.no_progress, epochs=args.epochs)
-    data_cfg = DataConfig.from_dict(trainer.extra_config.get("data", {}), "data")
+    config = read_run_config(run)
+    data_cfg = DataConfig.from_dict(config.get("data", {}), "data")
     if args.data:
         data_cfg = data_cfg.replace(source=args.data)
     if args.data_dir:
         data_cfg = data_cfg.replace(data_dir=args.data_dir)
+    progress = not args.no_progress
+    if not (run / CHECKPOINT_FILE).exists() and "pretrain" in config:
+        # Stopped during pretraining: finished layers are reused, the last one resumes.
+        model_cfg = ModelConfig.from_dict(config["model"], "model")
+        train_cfg = TrainConfig.from_dict(config.get("training", {}), "training")
+        if args.epochs is not None:
+            train_cfg = train_cfg.replace(epochs=args.epochs)
+        pretrain_cfg = PretrainConfig.from_dict(config["pretrain"], "pretrain")
+        data = _load_data(data_cfg)
+        print(f"resuming the pretraining of {run}", file=sys.stderr)
+        model = _pretrain(model_cfg, data, pretrain_cfg, train_cfg, run, progress)
+        sections = {k: config[k] for k in ("data", "pretrain") if k in config}
+        trainer = Trainer(model, train_cfg, run_dir=run, progress=progress, extra_config=sections)
+        return _train_and_report(trainer, data)
+    trainer = Trainer.resume(run, progress=progress, epochs=args.epochs)
     data = _load_data(data_cfg)
     print(
         f"resuming {run} at epoch {trainer.epoch + 1}, step {trainer.step_in_epoch} "
@@ -310,7 +383,7 @@ def _train_and_report(trainer: Trainer, data: Dataset) -> int:
     )
     if result.history:
         loss_curves(result.history, out / "curves.png")
-    _write_json_atomic(out / "metrics.json", {"split": split, **metrics})
+    write_json(out / "metrics.json", {"split": split, **metrics})
     cfg = model.config
     print(
         f"trained {cfg.kind} {_arch(cfg)} on {data.name} ({len(data.train)} samples) for "
@@ -447,7 +520,7 @@ def _read_config_file(path: str) -> dict[str, Any]:
         "format",
         "aekit_version",
         "result",
-        "evaluation",
+        "pretrain",
     }
     unknown = sorted(set(cfg) - known)
     if unknown:
@@ -522,6 +595,59 @@ def _model_config(args: argparse.Namespace, file_cfg: dict[str, Any], data: Data
         raise ConfigError(f"bad model settings: {exc}") from None
 
 
+def _pretrain_config(args: argparse.Namespace, file_cfg: dict[str, Any]) -> PretrainConfig | None:
+    section = dict(file_cfg.get("pretrain") or {})
+    method = args.pretrain or section.pop("method", None) or ("greedy" if section else None)
+    section.pop("method", None)
+    if method is None:
+        flags = [
+            f
+            for f in (
+                "pretrain_epochs",
+                "pretrain_corruption",
+                "pretrain_penalty",
+                "pretrain_lr",
+                "pretrain_batch_size",
+            )
+            if getattr(args, f) is not None
+        ]
+        if flags:
+            raise ConfigError(f"--{flags[0].replace('_', '-')} needs --pretrain greedy")
+        return None
+    if method != "greedy":
+        raise ConfigError(f"unknown pretraining method {method!r}; known: greedy")
+    section.update(
+        _given(args, pretrain_epochs="epochs", pretrain_lr="lr", pretrain_batch_size="batch_size")
+    )
+    if args.pretrain_corruption:
+        section["corruption"] = Corruption.parse(args.pretrain_corruption)
+    if args.pretrain_penalty:
+        section["penalties"] = [Penalty.parse(spec) for spec in args.pretrain_penalty]
+    return PretrainConfig.from_dict(section, "pretrain")
+
+
+def _pretrain_config(args: argparse.Namespace, file_cfg: dict[str, Any]) -> PretrainConfig | None:
+    section = dict(file_cfg.get("pretrain") or {})
+    method = args.pretrain or section.pop("method", None) or ("greedy" if section else None)
+    section.pop("method", None)
+    if method is None:
+        options = ("epochs", "corruption", "penalty", "lr", "batch_size")
+        given = [o for o in options if getattr(args, f"pretrain_{o}") is not None]
+        if given:
+            raise ConfigError(f"--pretrain-{given[0].replace('_', '-')} needs --pretrain greedy")
+        return None
+    if method != "greedy":
+        raise ConfigError(f"unknown pretraining method {method!r}; known: greedy")
+    section.update(
+        _given(args, pretrain_epochs="epochs", pretrain_lr="lr", pretrain_batch_size="batch_size")
+    )
+    if args.pretrain_corruption:
+        section["corruption"] = Corruption.parse(args.pretrain_corruption)
+    if args.pretrain_penalty:
+        section["penalties"] = [Penalty.parse(spec) for spec in args.pretrain_penalty]
+    return PretrainConfig.from_dict(section, "pretrain")
+
+
 def _sizes(text: str, option: str, sep: str = "-") -> list[int]:
     try:
         sizes = [int(s) for s in text.replace(",", sep).split(sep)]
@@ -565,12 +691,6 @@ def _save_array(path: str | Path, array: np.ndarray) -> None:
                 np.savetxt(f, array, delimiter=",", fmt="%.7g")
 
     atomic_write(path, write)
-
-
-def _write_json_atomic(path: Path, obj: Any) -> None:
-    from .io import write_json
-
-    write_json(path, obj)
 
 
 def _arch(cfg: ModelConfig) -> str:

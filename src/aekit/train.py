@@ -107,8 +107,10 @@ class Trainer:
         run_dir: str | Path | None = None,
         progress: bool = True,
         extra_config: dict[str, Any] | None = None,
+        desc: str = "train",
     ) -> None:
         self.config = config = config or TrainConfig()
+        self.desc = desc
         self.device = resolve_device(config.device)
         self.model = model.to(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -160,7 +162,7 @@ class Trainer:
         bar = tqdm(
             total=cfg.epochs * len(batches) or None,
             initial=self.global_step,
-            desc="train",
+            desc=self.desc,
             unit="step",
             disable=not self.progress,
             dynamic_ncols=True,
@@ -197,7 +199,12 @@ class Trainer:
 
     @classmethod
     def resume(
-        cls, run_dir: str | Path, *, progress: bool = True, epochs: int | None = None
+        cls,
+        run_dir: str | Path,
+        *,
+        progress: bool = True,
+        epochs: int | None = None,
+        desc: str = "train",
     ) -> Trainer:
         """The trainer of an interrupted run, restored from its last checkpoint; call
         :meth:`fit` with the same data to continue. ``epochs`` may extend the run."""
@@ -219,7 +226,9 @@ class Trainer:
             for k, v in config.items()
             if k not in ("format", "aekit_version", "model", "training", "result")
         }
-        trainer = cls(model, train_config, run_dir=run_dir, progress=progress, extra_config=extra)
+        trainer = cls(
+            model, train_config, run_dir=run_dir, progress=progress, extra_config=extra, desc=desc
+        )
         trainer.load_state_dict(state)
         return trainer
 

@@ -1,0 +1,215 @@
+"""Greedy layer-wise pretraining (Hinton & Salakhutdinov 2006; Bengio et al. 2007;
+Vincent et al. 2010): train a stack of shallow autoencoders, each on the clean codes of
+the one below, then unroll them into one deep autoencoder to fine-tune end to end.
+
+Each layer may be any kind: give the layers a corruption for a stacked denoising
+autoencoder, or penalties for stacked sparse or contractive ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .config import ModelConfig, TrainConfig, _Config
+from .corruption import Corruption
+from .errors import ConfigError
+from .io import WEIGHTS_FILE, load
+from .model import AutoEncoder
+from .nets import TiedLinear, linear_layers
+from .parts import require
+from .penalties import Penalty
+from .train import CHECKPOINT_FILE, FitResult, Trainer
+
+
+@dataclasses.dataclass
+class PretrainConfig(_Config):
+    """Settings of greedy layer-wise pretraining.
+
+    Parameters
+    ----------
+    epochs : training epochs per layer.
+    corruption : input corruption of every layer (stacked denoising autoencoder).
+    penalties : code penalties of every layer.
+    lr, batch_size : per-layer overrides of the training settings (None: the same).
+    """
+
+    epochs: int = 5
+    corruption: Corruption | None = None
+    penalties: list[Penalty] = dataclasses.field(default_factory=list)
+    lr: float | None = None
+    batch_size: int | None = None
+
+    def __post_init__(self) -> None:
+        require(self.epochs >= 1, f"pretraining epochs must be >= 1, got {self.epochs}")
+        require(self.lr is None or self.lr > 0, f"pretraining lr must be > 0, got {self.lr}")
+        require(
+            self.batch_size is None or self.batch_size >= 1,
+            f"pretraining batch_size must be >= 1, got {self.batch_size}",
+        )
+
+
+@dataclasses.dataclass
+class LayerResult:
+    """One pretrained layer: its sizes, reconstruction error of its own input before and
+    after training (squared error per sample), its training history and the model."""
+
+    index: int
+    sizes: tuple[int, int]
+    error_before: float
+    error_after: float
+    fit: FitResult
+    model: AutoEncoder
+
+
+def layer_configs(config: ModelConfig, pretrain: PretrainConfig) -> list[ModelConfig]:
+    """The shallow autoencoder of each layer of ``config``, bottom to top.
+
+    Layer k maps the codes of layer k-1 (the input for k = 1) to its own code. Its output
+    activation is what the deep decoder applies at that point, so the unrolled model is
+    exactly the composition of the stack: the model's output activation for layer 1, the
+    hidden activation above it.
+    """
+    if config.architecture != "mlp":
+        raise ConfigError("greedy pretraining supports MLP architectures (architecture='mlp')")
+    sizes = [config.input_dim, *config.hidden, config.code_dim]
+    layers = []
+    for k, (n_in, n_out) in enumerate(pairwise(sizes), start=1):
+        top = k == len(sizes) - 1
+        output_activation = config.output_activation if k == 1 else config.activation
+        loss = config.loss if k == 1 else ("bce" if output_activation == "sigmoid" else "mse")
+        layers.append(
+            ModelConfig(
+                input_dim=n_in,
+                code_dim=n_out,
+                code_activation=config.code_activation if top else config.activation,
+                output_activation=output_activation,
+                loss=loss,
+                tied=config.tied,
+                top_k=config.top_k if top else None,
+                penalties=list(pretrain.penalties),
+                corruption=pretrain.corruption,
+                kind=f"layer-{k}",
+            )
+        )
+    return layers
+
+
+def pretrain_greedy(
+    config: ModelConfig,
+    X: Any,
+    pretrain: PretrainConfig | None = None,
+    training: TrainConfig | None = None,
+    *,
+    run_dir: str | Path | None = None,
+    progress: bool = True,
+) -> tuple[AutoEncoder, list[LayerResult]]:
+    """Pretrain the layers of ``config`` greedily on ``X`` and unroll them.
+
+    Returns the deep model (ready to fine-tune with :func:`aekit.fit`) and one
+    :class:`LayerResult` per layer. With ``run_dir``, layer k trains in
+    ``run_dir/pretrain/layer-k`` (its own metrics.csv and checkpoints); finished layers are
+    reused and an interrupted one resumes, so calling again continues where it stopped.
+
+    Examples
+    --------
+    >>> import aekit
+    >>> from aekit.presets import model_config
+    >>> data = aekit.load_digits()
+    >>> cfg = model_config("deep", input_dim=64, hidden=[32, 16], code_dim=8)
+    >>> model, layers = aekit.pretrain_greedy(cfg, data.train, PretrainConfig(epochs=2), progress=False)
+    >>> [layer.sizes for layer in layers]
+    [(64, 32), (32, 16), (16, 8)]
+    >>> result = aekit.fit(model, data.train, epochs=2, progress=False)  # fine-tune
+    """
+    pretrain = pretrain or PretrainConfig()
+    training = training or TrainConfig()
+    layer_training = training.replace(
+        epochs=pretrain.epochs,
+        lr=pretrain.lr or training.lr,
+        batch_size=pretrain.batch_size or training.batch_size,
+        patience=None,
+        schedule="constant" if training.schedule == "plateau" else training.schedule,
+        warmup_epochs=0,
+    )
+    torch.manual_seed(training.seed)
+    deep = AutoEncoder.from_config(config)
+    codes = deep.check_input(X, "training data", targets=True)
+    shallow_models: list[AutoEncoder] = []
+    results: list[LayerResult] = []
+    stack = layer_configs(config, pretrain)
+    for k, layer_config in enumerate(stack, start=1):
+        layer_dir = Path(run_dir) / "pretrain" / f"layer-{k}" if run_dir is not None else None
+        layer_config_seeded = layer_training.replace(seed=training.seed + k)
+        if layer_dir is not None and (layer_dir / WEIGHTS_FILE).exists():
+            model = load(layer_dir)
+            fit_result = FitResult([], None, False, 0.0, 0, layer_dir)
+            before = float("nan")
+        else:
+            desc = f"layer {k}/{len(stack)} {layer_config.input_dim}-{layer_config.code_dim}"
+            if layer_dir is not None and (layer_dir / CHECKPOINT_FILE).exists():
+                trainer = Trainer.resume(layer_dir, progress=progress, desc=desc)
+                model = trainer.model
+            else:
+                torch.manual_seed(layer_config_seeded.seed)
+                model = AutoEncoder.from_config(layer_config)
+                trainer = Trainer(
+                    model, layer_config_seeded, run_dir=layer_dir, progress=progress, desc=desc
+                )
+            before = _error(model, codes, training.eval_batch_size)
+            fit_result = trainer.fit(codes)
+        model = model.cpu().eval()
+        after = _error(model, codes, training.eval_batch_size)
+        pair = (layer_config.input_dim, layer_config.code_dim)
+        results.append(LayerResult(k, pair, before, after, fit_result, model))
+        shallow_models.append(model)
+        codes = _encode(model.encoder, codes, training.eval_batch_size)
+    unroll(deep, shallow_models)
+    return deep, results
+
+
+def unroll(deep: AutoEncoder, layers: list[AutoEncoder]) -> AutoEncoder:
+    """Copy the weights of a stack of shallow autoencoders into ``deep``: encoders in
+    order, decoders reversed. ``deep``'s output then equals the stack's composition."""
+    enc, dec = linear_layers(deep.encoder), linear_layers(deep.decoder)[::-1]
+    if len(enc) != len(layers) or len(dec) != len(layers):
+        raise ConfigError(
+            f"cannot unroll {len(layers)} layers into a model with {len(enc)} encoder layers"
+        )
+    with torch.no_grad():
+        for target_enc, target_dec, layer in zip(enc, dec, layers, strict=True):
+            (source_enc,) = linear_layers(layer.encoder)
+            (source_dec,) = linear_layers(layer.decoder)
+            _copy(target_enc, source_enc.weight, source_enc.bias)
+            _copy(target_dec, _weight(source_dec), source_dec.bias)
+    return deep
+
+
+def _weight(layer: nn.Module) -> Tensor:
+    return layer.source.weight.t() if isinstance(layer, TiedLinear) else layer.weight
+
+
+def _copy(target: nn.Module, weight: Tensor, bias: Tensor) -> None:
+    if isinstance(target, TiedLinear):
+        # The weight is the (already copied) encoder's; only the bias is the decoder's own.
+        target.bias.copy_(bias)
+        return
+    target.weight.copy_(weight)
+    target.bias.copy_(bias)
+
+
+def _encode(encoder: nn.Module, x: Tensor, batch_size: int) -> Tensor:
+    with torch.inference_mode():
+        return torch.cat([encoder(b) for b in x.split(batch_size)])
+
+
+def _error(model: AutoEncoder, x: Tensor, batch_size: int) -> float:
+    model = model.cpu()
+    with torch.inference_mode():
+        sse = sum(float((model(b) - b).pow(2).sum()) for b in x.split(batch_size))
+    return sse / len(x)
