@@ -25,6 +25,7 @@ ACTIVATIONS.register("sigmoid")(nn.Sigmoid)
 ACTIVATIONS.register("tanh")(nn.Tanh)
 ACTIVATIONS.register("elu")(nn.ELU)
 ACTIVATIONS.register("gelu")(nn.GELU)
+ACTIVATIONS.register("silu")(nn.SiLU)
 ACTIVATIONS.register("leaky_relu")(nn.LeakyReLU)
 ACTIVATIONS.register("softplus")(nn.Softplus)
 

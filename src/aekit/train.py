@@ -16,7 +16,7 @@ import math
 import signal
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -97,6 +97,10 @@ class Trainer:
         everything in memory.
     progress : show a tqdm progress bar.
     extra_config : extra top-level sections for the run's config.json (e.g. ``data``).
+    desc : label of the progress bar.
+    on_epoch : called as ``on_epoch(trainer, row)`` after each epoch with that epoch's
+        metrics row (before the checkpoint); returning True stops training, like early
+        stopping. For measurements such as time to a target error.
     """
 
     def __init__(
@@ -108,9 +112,11 @@ class Trainer:
         progress: bool = True,
         extra_config: dict[str, Any] | None = None,
         desc: str = "train",
+        on_epoch: Callable[[Trainer, dict[str, float]], bool | None] | None = None,
     ) -> None:
         self.config = config = config or TrainConfig()
         self.desc = desc
+        self.on_epoch = on_epoch
         self.device = resolve_device(config.device)
         self.model = model.to(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -359,6 +365,8 @@ class Trainer:
             loss=f"{row['train_loss']:.4g}",
             **({"val": f"{row['val_loss']:.4g}"} if "val_loss" in row else {}),
         )
+        if self.on_epoch is not None and self.on_epoch(self, row):
+            stop = True
         if cfg.on_nan == "rollback":
             self._good_state = self._snapshot()
         if self.run_dir is not None and (
@@ -589,10 +597,12 @@ def fit(
     val: Any = None,
     run_dir: str | Path | None = None,
     progress: bool = True,
+    on_epoch: Callable[[Trainer, dict[str, float]], bool | None] | None = None,
     **settings: Any,
 ) -> FitResult:
     """Train ``model`` on ``X`` (array, tensor or DataLoader); ``settings`` are
-    :class:`TrainConfig` fields (epochs, batch_size, lr, seed, patience...).
+    :class:`TrainConfig` fields (epochs, batch_size, lr, seed, patience...). ``run_dir``,
+    ``progress`` and ``on_epoch`` are as in :class:`Trainer`.
 
     Examples
     --------
@@ -607,4 +617,5 @@ def fit(
         config = TrainConfig(**settings)
     except TypeError as exc:
         raise ConfigError(f"unknown training setting: {exc}") from None
-    return Trainer(model, config, run_dir=run_dir, progress=progress).fit(X, val)
+    trainer = Trainer(model, config, run_dir=run_dir, progress=progress, on_epoch=on_epoch)
+    return trainer.fit(X, val)
