@@ -58,6 +58,11 @@ RECIPES: dict[str, dict[str, Any]] = {
     "relu-bce-sdae": recipe(pretrain=dict(epochs=2, corruption={"name": "masking", "nu": 0.2})),
     "sigmoid-bce-sdae": recipe("sigmoid", pretrain=dict(epochs=2, corruption={"name": "masking", "nu": 0.2})),
     "elu-bce-greedy": recipe("elu", pretrain=dict(epochs=2)),
+    "elu-bce-sdae": recipe("elu", pretrain=dict(epochs=2, corruption={"name": "masking", "nu": 0.2})),
+    "elu-mse": recipe("elu", loss="mse"),
+    "elu-bce-lr2e-3": recipe("elu", lr=2e-3, warmup=1),
+    "elu-bce-lr5e-3": recipe("elu", lr=5e-3, warmup=1),
+    "elu-bce-bs512-lr3e-3": recipe("elu", batch=512, lr=3e-3, warmup=1),
 }
 
 

@@ -64,7 +64,7 @@ def test_tied_weights_are_shared_and_stored_once(X):
     # training moves the shared weight; the decoder sees the change
     before = enc[0].weight.detach().clone()
     aekit.fit(model, X, epochs=1, progress=False)
-    assert not torch.equal(before, enc[0].weight)
+    assert not torch.equal(before, enc[0].weight.cpu())
     torch.testing.assert_close(tied[1].source.weight, enc[0].weight)
 
 
@@ -202,6 +202,6 @@ def test_linear_autoencoder_matches_pca(X):
     )
     error = aekit.evaluate(model, Xc)["squared_error"]
     assert error <= pca_error * 1.02, (error, pca_error)
-    decoder_columns = model.decoder[0].weight.detach().numpy()  # (64, k)
+    decoder_columns = model.decoder[0].weight.detach().cpu().numpy()  # (64, k)
     largest_angle = np.degrees(subspace_angles(decoder_columns, pca.components_.T)).max()
     assert largest_angle < 5.0, largest_angle

@@ -216,5 +216,5 @@ def test_run_folder_metrics_csv_and_in_process_resume(X, tmp_path):
     trainer.fit(X)
     assert same_weights(weights(trainer.model), weights(full))
     assert len(list(csv.DictReader((run / "metrics.csv").open()))) == 4
-    loaded = aekit.load(run)
+    loaded = aekit.load(run, device=trainer.device)
     np.testing.assert_array_equal(loaded.encode(X), full.encode(X))

@@ -209,7 +209,8 @@ def _encode(encoder: nn.Module, x: Tensor, batch_size: int) -> Tensor:
 
 
 def _error(model: AutoEncoder, x: Tensor, batch_size: int) -> float:
-    model = model.cpu()
+    """Squared error per sample, computed wherever the model is (it is not moved)."""
+    device = model.device
     with torch.inference_mode():
-        sse = sum(float((model(b) - b).pow(2).sum()) for b in x.split(batch_size))
+        sse = sum(float((model(b) - b).pow(2).sum()) for b in x.to(device).split(batch_size))
     return sse / len(x)
