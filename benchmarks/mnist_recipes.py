@@ -28,13 +28,29 @@ ARCH = dict(input_dim=784, hidden=[1000, 500, 250], code_dim=30)
 TARGET = 3.00
 
 
-def recipe(activation: str = "relu", loss: str = "bce", lr: float = 1e-3, batch: int = 256,
-           optimizer: str = "adam", weight_decay: float = 0.0, warmup: int = 0,
-           schedule: str = "cosine", pretrain: dict[str, Any] | None = None) -> dict[str, Any]:
-    return dict(model=dict(activation=activation, loss=loss),
-                train=dict(lr=lr, batch_size=batch, optimizer=optimizer, weight_decay=weight_decay,
-                           warmup_epochs=warmup, schedule=schedule),
-                pretrain=pretrain)
+def recipe(
+    activation: str = "relu",
+    loss: str = "bce",
+    lr: float = 1e-3,
+    batch: int = 256,
+    optimizer: str = "adam",
+    weight_decay: float = 0.0,
+    warmup: int = 0,
+    schedule: str = "cosine",
+    pretrain: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return dict(
+        model=dict(activation=activation, loss=loss),
+        train=dict(
+            lr=lr,
+            batch_size=batch,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            warmup_epochs=warmup,
+            schedule=schedule,
+        ),
+        pretrain=pretrain,
+    )
 
 
 RECIPES: dict[str, dict[str, Any]] = {
@@ -56,9 +72,13 @@ RECIPES: dict[str, dict[str, Any]] = {
     "sigmoid-bce-greedy": recipe("sigmoid", pretrain=dict(epochs=2)),
     "sigmoid-bce-greedy-lr3e-3": recipe("sigmoid", lr=3e-3, pretrain=dict(epochs=2)),
     "relu-bce-sdae": recipe(pretrain=dict(epochs=2, corruption={"name": "masking", "nu": 0.2})),
-    "sigmoid-bce-sdae": recipe("sigmoid", pretrain=dict(epochs=2, corruption={"name": "masking", "nu": 0.2})),
+    "sigmoid-bce-sdae": recipe(
+        "sigmoid", pretrain=dict(epochs=2, corruption={"name": "masking", "nu": 0.2})
+    ),
     "elu-bce-greedy": recipe("elu", pretrain=dict(epochs=2)),
-    "elu-bce-sdae": recipe("elu", pretrain=dict(epochs=2, corruption={"name": "masking", "nu": 0.2})),
+    "elu-bce-sdae": recipe(
+        "elu", pretrain=dict(epochs=2, corruption={"name": "masking", "nu": 0.2})
+    ),
     "elu-mse": recipe("elu", loss="mse"),
     "elu-bce-lr2e-3": recipe("elu", lr=2e-3, warmup=1),
     "elu-bce-lr5e-3": recipe("elu", lr=5e-3, warmup=1),
@@ -76,13 +96,17 @@ def run(name: str, data_dir: str, epochs: int, device: str, threads: int | None)
     torch.backends.cudnn.allow_tf32 = False
     r = RECIPES[key]
     data = aekit.load_mnist(data_dir, download=False)
-    train_cfg = aekit.TrainConfig(epochs=epochs, val_fraction=0, device=device, seed=0, **r["train"])
+    train_cfg = aekit.TrainConfig(
+        epochs=epochs, val_fraction=0, device=device, seed=0, **r["train"]
+    )
     cfg = model_config("deep", **ARCH, **r["model"])
     t0 = time.perf_counter()
     pre_seconds = 0.0
     if r["pretrain"]:
         pre = PretrainConfig.from_dict(r["pretrain"])
-        model, _ = aekit.pretrain_greedy(cfg, data.train, pre, train_cfg.replace(schedule="constant"), progress=False)
+        model, _ = aekit.pretrain_greedy(
+            cfg, data.train, pre, train_cfg.replace(schedule="constant"), progress=False
+        )
         pre_seconds = time.perf_counter() - t0
     else:
         torch.manual_seed(0)
@@ -99,8 +123,16 @@ def run(name: str, data_dir: str, epochs: int, device: str, threads: int | None)
 
     aekit.fit(model, data.train, progress=False, on_epoch=on_epoch, **{**train_cfg.to_dict()})
     best = min(c[1] for c in curve)
-    return dict(name=name, recipe=r, final=curve[-1][1], best=best, reached=reached[0],
-                pretrain_seconds=round(pre_seconds, 1), curve=curve, device=device)
+    return dict(
+        name=name,
+        recipe=r,
+        final=curve[-1][1],
+        best=best,
+        reached=reached[0],
+        pretrain_seconds=round(pre_seconds, 1),
+        curve=curve,
+        device=device,
+    )
 
 
 def main() -> None:
@@ -122,7 +154,10 @@ def main() -> None:
     ctx = mp.get_context("spawn")
     with ctx.Pool(args.workers) as pool:
         for res in pool.imap_unordered(_run_star, jobs):
-            print(f"{res['name']:<28} {res['final']:>7.3f} {res['best']:>7.3f} {str(res['reached']):>22}", flush=True)
+            print(
+                f"{res['name']:<28} {res['final']:>7.3f} {res['best']:>7.3f} {res['reached']!s:>22}",
+                flush=True,
+            )
             if args.log:
                 with open(args.log, "a") as f:
                     f.write(json.dumps(res) + "\n")
