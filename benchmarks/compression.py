@@ -20,7 +20,6 @@ import json
 import time
 from typing import Any
 
-import numpy as np
 import torch
 from sklearn.decomposition import PCA
 
@@ -40,7 +39,7 @@ def train(
     epochs: int,
     settings: dict[str, Any],
     pretrain: PretrainConfig | None = None,
-    shift: np.ndarray | None = None,
+    shift: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Train one row; evaluate on the test set after every epoch (outside the timed part)."""
     train_x, test_x = data.train, data.test
@@ -87,12 +86,16 @@ def main() -> None:
     )
     p.add_argument("--epochs", type=int, default=30, help="fine-tuning epochs of the deep rows")
     p.add_argument("--pretrain-epochs", type=int, default=2, help="epochs per pretrained layer")
+    p.add_argument(
+        "--lr", type=float, default=FINE_TUNE["lr"], help="peak learning rate of the deep rows"
+    )
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", help="write every row (with its per-epoch curve) to this file")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     data = aekit.load_mnist(args.data_dir, download=False)
     code = args.code
+    fine_tune = {**FINE_TUNE, "lr": args.lr}
     deep = model_config("deep", input_dim=784, code_dim=code, **DEEP)
     arch = "-".join(map(str, [784, *deep.hidden, code]))
     print(
@@ -120,15 +123,15 @@ def main() -> None:
             label = f"linear autoencoder 784-{code}-784 (centred)"
         elif row == "shallow":
             cfg = model_config(input_dim=784, code_dim=code, loss="bce")
-            res = train(data, cfg, args.epochs, FINE_TUNE)
+            res = train(data, cfg, args.epochs, fine_tune)
             label = f"shallow autoencoder 784-{code}-784"
         elif row == "deep":
-            res = train(data, deep, args.epochs, FINE_TUNE)
+            res = train(data, deep, args.epochs, fine_tune)
             label = f"deep {arch}, end to end"
         elif row in ("greedy", "sdae"):
             corruption = aekit.Masking(nu=0.2) if row == "sdae" else None
             pre = PretrainConfig(epochs=args.pretrain_epochs, corruption=corruption)
-            res = train(data, deep, args.epochs, FINE_TUNE, pretrain=pre)
+            res = train(data, deep, args.epochs, fine_tune, pretrain=pre)
             kind = "stacked denoising (masking 0.2)" if row == "sdae" else "greedy"
             label = f"deep, {kind} pretraining + fine-tuning"
         else:

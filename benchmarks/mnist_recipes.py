@@ -16,6 +16,7 @@ import json
 import multiprocessing as mp
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -144,7 +145,13 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=None, help="torch threads per worker")
     p.add_argument("--log", default=None, help="append one JSON line per recipe")
+    p.add_argument(
+        "--summarize", nargs="+", metavar="LOG", help="print the table of earlier logs and exit"
+    )
     args = p.parse_args()
+    if args.summarize:
+        summarize(args.summarize)
+        return
     names = args.recipes.split(",")
     unknown = [n for n in names if n.partition("@")[0] not in RECIPES]
     if unknown:
@@ -161,6 +168,17 @@ def main() -> None:
             if args.log:
                 with open(args.log, "a") as f:
                     f.write(json.dumps(res) + "\n")
+
+
+def summarize(logs: list[str]) -> None:
+    rows = [json.loads(line) for log in logs for line in Path(log).read_text().splitlines()]
+    print(
+        f"{'recipe':<28} {'epochs':>6} {'test err':>8} {'<=3.00 at epoch':>15} {'pretrain s':>10}"
+    )
+    for r in sorted(rows, key=lambda r: r["final"]):
+        reached = "" if r["reached"] is None else str(r["reached"][0])
+        pre = f"{r['pretrain_seconds']:.0f}" if r["pretrain_seconds"] else ""
+        print(f"{r['name']:<28} {len(r['curve']):>6} {r['final']:>8.3f} {reached:>15} {pre:>10}")
 
 
 def _run_star(job: tuple[Any, ...]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from .pretrain import PretrainConfig, layer_configs, pretrain_greedy
 from .train import Trainer, TrainingInterrupted
 
 EXIT_USAGE = 2
+NAMED_SOURCES = ("digits", "mnist")
 
 # ---- argument parsing ------------------------------------------------------------------------
 
@@ -154,6 +155,7 @@ def _parser() -> argparse.ArgumentParser:
         "--on-nan", choices=["stop", "rollback"], help="what to do when the loss is NaN/inf"
     )
     g.add_argument("--grad-clip", type=float, metavar="NORM")
+    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the loss")
     g = t.add_argument_group(
         "greedy layer-wise pretraining (MLP), then fine-tuning with the options above"
     )
@@ -244,13 +246,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume(args)
     file_cfg = _read_config_file(args.config) if args.config else {}
-    data_cfg = DataConfig.from_dict(
-        {
-            **file_cfg.get("data", {}),
-            **_given(args, data="source", data_dir="data_dir", test="test", limit="limit"),
-        },
-        "data",
-    )
+    given_data = _given(args, data="source", data_dir="data_dir", test="test", limit="limit")
+    file_data = file_cfg.get("data", {})
+    if args.config:
+        unset = tuple(k for k in ("source", "data_dir", "test") if k not in given_data)
+        file_data = _config_file_paths(file_data, unset, Path(args.config), "data")
+    data_cfg = DataConfig.from_dict({**file_data, **given_data}, "data")
     data = _load_data(data_cfg)
     model_cfg = _model_config(args, file_cfg, data)
     train_cfg = TrainConfig.from_dict(
@@ -273,14 +274,18 @@ def cmd_train(args: argparse.Namespace) -> int:
                 checkpoint_every_steps="checkpoint_every_steps",
                 on_nan="on_nan",
                 grad_clip="grad_clip",
+                compile="compile",
             ),
         },
         "training",
     )
     pretrain_cfg = _pretrain_config(args, file_cfg)
-    out = Path(
-        args.out or file_cfg.get("out") or f"runs/{model_cfg.kind}-{time.strftime('%Y%m%d-%H%M%S')}"
-    )
+    if args.out:
+        out = Path(args.out)
+    elif file_cfg.get("out"):
+        out = Path(_config_file_paths(file_cfg, ("out",), Path(args.config), "config")["out"])
+    else:
+        out = Path(f"runs/{model_cfg.kind}-{time.strftime('%Y%m%d-%H%M%S')}")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(
             f"{out} already exists; choose another --out, or continue it with --resume {out}"
@@ -341,33 +346,80 @@ def _pretrain(
 def _resume(args: argparse.Namespace) -> int:
     run = Path(args.resume)
     config = read_run_config(run)
+    data = _load_data(_resume_data_config(args, config, run))
+    progress = not args.no_progress
+    if (run / CHECKPOINT_FILE).exists():
+        trainer = Trainer.resume(run, progress=progress, epochs=args.epochs)
+        print(
+            f"resuming {run} at epoch {trainer.epoch + 1}, step {trainer.step_in_epoch} "
+            f"of {trainer.config.epochs} epochs",
+            file=sys.stderr,
+        )
+        return _train_and_report(trainer, data)
+    # No checkpoint: the run stopped during pretraining (finished layers are reused, the
+    # interrupted one resumes) or before its first checkpoint (it starts again: same seed,
+    # same run).
+    model_cfg = ModelConfig.from_dict(config["model"], "model")
+    train_cfg = TrainConfig.from_dict(config.get("training", {}), "training")
+    if args.epochs is not None:
+        train_cfg = train_cfg.replace(epochs=args.epochs)
+    sections = {k: config[k] for k in ("data", "pretrain") if k in config}
+    import torch
+
+    torch.manual_seed(train_cfg.seed)
+    model = AutoEncoder.from_config(model_cfg)
+    if "pretrain" in config:
+        print(f"resuming the pretraining of {run}", file=sys.stderr)
+        pretrain_cfg = PretrainConfig.from_dict(config["pretrain"], "pretrain")
+        model = _pretrain(model_cfg, data, pretrain_cfg, train_cfg, run, progress)
+    else:
+        print(f"{run} has no checkpoint yet: starting it again", file=sys.stderr)
+    trainer = Trainer(model, train_cfg, run_dir=run, progress=progress, extra_config=sections)
+    return _train_and_report(trainer, data)
+
+
+def _resume_data_config(args: argparse.Namespace, config: dict[str, Any], run: Path) -> DataConfig:
+    """The data of a resumed run. Paths stored in a run folder are not trusted (the folder
+    may come from someone else): file data and MNIST folders must be named again."""
     data_cfg = DataConfig.from_dict(config.get("data", {}), "data")
     if args.data:
         data_cfg = data_cfg.replace(source=args.data)
+    elif data_cfg.source not in NAMED_SOURCES:
+        raise ConfigError(
+            f"{run} was trained on the file {data_cfg.source!r}; paths stored in a run folder "
+            "are not used: give the same data again with --data FILE"
+        )
     if args.data_dir:
         data_cfg = data_cfg.replace(data_dir=args.data_dir)
-    progress = not args.no_progress
-    if not (run / CHECKPOINT_FILE).exists() and "pretrain" in config:
-        # Stopped during pretraining: finished layers are reused, the last one resumes.
-        model_cfg = ModelConfig.from_dict(config["model"], "model")
-        train_cfg = TrainConfig.from_dict(config.get("training", {}), "training")
-        if args.epochs is not None:
-            train_cfg = train_cfg.replace(epochs=args.epochs)
-        pretrain_cfg = PretrainConfig.from_dict(config["pretrain"], "pretrain")
-        data = _load_data(data_cfg)
-        print(f"resuming the pretraining of {run}", file=sys.stderr)
-        model = _pretrain(model_cfg, data, pretrain_cfg, train_cfg, run, progress)
-        sections = {k: config[k] for k in ("data", "pretrain") if k in config}
-        trainer = Trainer(model, train_cfg, run_dir=run, progress=progress, extra_config=sections)
-        return _train_and_report(trainer, data)
-    trainer = Trainer.resume(run, progress=progress, epochs=args.epochs)
-    data = _load_data(data_cfg)
-    print(
-        f"resuming {run} at epoch {trainer.epoch + 1}, step {trainer.step_in_epoch} "
-        f"of {trainer.config.epochs} epochs",
-        file=sys.stderr,
-    )
-    return _train_and_report(trainer, data)
+    elif data_cfg.data_dir is not None and not args.data:
+        data_cfg = data_cfg.replace(data_dir=None)  # search $AEKIT_DATA and the cache
+    if data_cfg.test is not None and not args.test:
+        data_cfg = data_cfg.replace(test=None)
+    elif args.test:
+        data_cfg = data_cfg.replace(test=args.test)
+    return data_cfg
+
+
+def _config_file_paths(
+    section: dict[str, Any], keys: tuple[str, ...], origin: Path, where: str
+) -> dict[str, Any]:
+    """Resolve the paths a config file names, relative to its folder; a path that leaves
+    that folder (absolute, or through '..') is refused: a config file may come from
+    someone else, and must not make aekit read or write elsewhere."""
+    out = dict(section)
+    base = origin.parent.resolve()
+    for key in keys:
+        value = out.get(key)
+        if not isinstance(value, str) or (key == "source" and value in NAMED_SOURCES):
+            continue
+        path = Path(value)
+        if path.is_absolute() or not (base / path).resolve().is_relative_to(base):
+            raise ConfigError(
+                f"{where}.{key} {value!r} in {origin} points outside the folder of that file; "
+                "paths in config files must stay inside it (give it on the command line instead)"
+            )
+        out[key] = str(base / path)
+    return out
 
 
 def _train_and_report(trainer: Trainer, data: Dataset) -> int:
@@ -527,9 +579,12 @@ def _read_config_file(path: str) -> dict[str, Any]:
         raise ConfigError(
             f"config file {path}: unknown key(s) {', '.join(unknown)}; known: kind, model, training, data, out"
         )
-    for section in ("model", "training", "data"):
+    for section in ("model", "training", "data", "pretrain"):
         if section in cfg and not isinstance(cfg[section], dict):
             raise ConfigError(f"config file {path}: '{section}' must be an object")
+    for key in ("kind", "out"):
+        if key in cfg and not isinstance(cfg[key], str):
+            raise ConfigError(f"config file {path}: '{key}' must be a string")
     return cfg
 
 
@@ -663,12 +718,12 @@ def _input_data(run: str, source: str | None, data_dir: str | None, split: str) 
     if source is None:
         data_section = read_run_config(run).get("data") or {}
         source = data_section.get("source")
-        if source not in ("digits", "mnist"):
+        if source not in NAMED_SOURCES:
             raise ConfigError(
                 "this run was trained on a file; name the data to use with --data FILE"
             )
         data_dir = data_dir or data_section.get("data_dir")
-    if source in ("digits", "mnist"):
+    if source in NAMED_SOURCES:
         data = load_source(source, data_dir)
         x = data.test if split == "test" and data.test is not None else data.train
         return x

@@ -151,6 +151,8 @@ class TrainConfig(_Config):
         state and multiplies the learning rate by ``rollback_lr_factor`` (at most
         ``max_rollbacks`` times).
     grad_clip : clip the gradient norm to this value.
+    compile : run the loss through ``torch.compile`` (fuses the elementwise work; pays off
+        for long runs of large models, costs compile time up front; BENCHMARKS.md).
     """
 
     epochs: int = 50
@@ -173,6 +175,7 @@ class TrainConfig(_Config):
     rollback_lr_factor: float = 0.5
     max_rollbacks: int = 3
     grad_clip: float | None = None
+    compile: bool = False
 
     def __post_init__(self) -> None:
         require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")

@@ -56,7 +56,8 @@ def to_tensor(x: Any, name: str = "data") -> Tensor:
                 f"{name} must be numeric, got dtype {arr.dtype} "
                 "(strings or Python objects); convert it to numbers first"
             )
-        t = torch.from_numpy(np.ascontiguousarray(arr))
+        # torch takes native byte order only (.npy and IDX files may be big-endian).
+        t = torch.from_numpy(np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("=")))
     if t.is_complex():
         raise DataError(f"{name} must be real-valued, got dtype {t.dtype}")
     if t.ndim < 2:

@@ -70,7 +70,14 @@ def write_tensors(
     path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None
 ) -> None:
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
-    atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+    def write(tmp: str) -> None:
+        try:
+            save_file(tensors, tmp, metadata=metadata)
+        except SafetensorError as exc:  # e.g. a full disk, reported by the Rust writer
+            raise OSError(f"cannot write {path}: {exc}") from None
+
+    atomic_write(path, write)
 
 
 def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
@@ -188,11 +195,26 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Any:
         warnings.simplefilter("ignore", UserWarning)
         with torch.device("meta"):
             model = AutoEncoder.from_config(model_config)
-    try:
-        model.load_state_dict(state, strict=True, assign=True)
-    except RuntimeError as exc:
-        detail = str(exc).split("\n", 1)[-1].strip()
+    problems = state_mismatches(model.state_dict(), state)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise CheckpointError(
-            f"{path / WEIGHTS_FILE} does not match the architecture in {CONFIG_FILE}: {detail}"
-        ) from None
+            f"{path / WEIGHTS_FILE} does not match the architecture in {CONFIG_FILE}: "
+            f"{problems[0]}{more}"
+        )
+    model.load_state_dict(state, strict=True, assign=True)
     return model.to(device).eval()
+
+
+def state_mismatches(
+    expected: dict[str, torch.Tensor], found: dict[str, torch.Tensor]
+) -> list[str]:
+    """Differences between the tensors a model needs and those a file holds, one line each."""
+    problems = [f"{k} is missing from the file" for k in expected if k not in found]
+    problems += [f"the file has an unexpected tensor {k}" for k in found if k not in expected]
+    problems += [
+        f"{k} has shape {tuple(found[k].shape)} in the file but {tuple(v.shape)} in the config"
+        for k, v in expected.items()
+        if k in found and found[k].shape != v.shape
+    ]
+    return problems

@@ -67,12 +67,14 @@ def evaluate(
     sum_x2 = torch.zeros(d, dtype=torch.float64)
     code_sum = code_active = jac_sum = noisy_sse = denoised_sse = 0.0
     ever_active: Tensor | None = None
-    generator_state = torch.get_rng_state()
-    torch.manual_seed(seed)  # the corruption noise is drawn reproducibly
+    # The corruption noise is drawn from a seeded, forked generator: repeatable, and the
+    # caller's random state is left as it was.
+    devices = [device] if device.type == "cuda" else []
     try:
-        for batch in x.split(batch_size):
-            b = batch.to(device)
-            with torch.no_grad():
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            torch.manual_seed(seed)
+            for batch in x.split(batch_size):
+                b = batch.to(device)
                 code = model.encoder(b)
                 recon = model.output_activation(model.decoder(code))
                 sse += float((recon - b).pow(2).sum())
@@ -91,10 +93,13 @@ def evaluate(
                     noisy = model.corruption(b)
                     noisy_sse += float((noisy - b).pow(2).sum())
                     denoised_sse += float((model(noisy) - b).pow(2).sum())
-            if jacobian:
-                jac_sum += float(jacobian_sq_norm(model.encoder, b).detach().sqrt().sum())
+        if jacobian:
+            # Jacobians need autograd (inside jacrev); no graph is kept beyond each batch.
+            with torch.no_grad():
+                for batch in x.split(min(batch_size, 512)):
+                    norms = jacobian_sq_norm(model.encoder, batch.to(device))
+                    jac_sum += float(norms.sqrt().sum())
     finally:
-        torch.set_rng_state(generator_state)
         model.train(was_training)
 
     data_range = float(x.max() - x.min()) or 1.0

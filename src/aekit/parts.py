@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import Any, ClassVar
 
 from .errors import ConfigError
@@ -24,6 +25,10 @@ class Part:
     registry: ClassVar[Registry[type[Part]]]
 
     def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{self.name} {f.name} must be a finite number, got {value}")
         self.validate()
 
     def validate(self) -> None:

@@ -34,6 +34,11 @@ class Penalty(Part):
     def check_model(self, code_activation: str, encoder: nn.Module) -> None:
         """Raise :class:`ConfigError` if the penalty cannot apply to this encoder."""
 
+    def needs_autograd(self, encoder: nn.Module) -> bool:
+        """Whether computing the penalty differentiates through ``encoder`` itself (then
+        it cannot run in inference mode)."""
+        return False
+
 
 @PENALTIES.register("l1")
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +118,12 @@ class Contractive(Penalty):
                 "contractive method 'closed_form' needs a one-layer sigmoid encoder; "
                 "use method='exact' or 'estimate'",
             )
+
+    def needs_autograd(self, encoder: nn.Module) -> bool:
+        closed = self.method == "closed_form" or (
+            self.method == "auto" and sigmoid_layer(encoder) is not None
+        )
+        return not closed
 
     def __call__(self, code: Tensor, inputs: Tensor, encoder: nn.Module) -> Tensor:
         return (

@@ -89,4 +89,4 @@ def model_config(kind: str = "undercomplete", **settings: Any) -> ModelConfig:
         needed = [p.code_activation for p in settings.get("penalties", []) if p.code_activation]
         if needed:
             settings["code_activation"] = needed[0]
-    return ModelConfig(**settings)
+    return ModelConfig.from_dict(settings, "model")

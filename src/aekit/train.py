@@ -123,6 +123,7 @@ class Trainer:
         self.progress = progress
         self.extra_config = extra_config or {}
         self.optimizer = self._make_optimizer()
+        self._loss = torch.compile(model.loss) if config.compile else model.loss
         self.scheduler: Any = None
         self.generator = torch.Generator().manual_seed(config.seed)
         # Position and bookkeeping: everything below is part of the checkpoint.
@@ -307,7 +308,7 @@ class Trainer:
         model.train()
         self.generator.set_state(self.epoch_rng)
         for x in batches.epoch(start_step=self.step_in_epoch):
-            loss, terms = model.loss(x)
+            loss, terms = self._loss(x)
             self._check_finite(loss, terms)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -551,6 +552,10 @@ class Trainer:
         if self.model.config is None:
             raise ConfigError("training into a run folder needs a model built from a config")
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        # Temporary files of writes a crash interrupted: the files they were replacing
+        # are intact, the temporaries are garbage.
+        for stale in self.run_dir.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
         write_config(self.run_dir, self.model.config, self._run_config(finished=False))
 
     def _run_config(self, finished: bool) -> dict[str, Any]:
@@ -585,11 +590,15 @@ class Trainer:
 
 def evaluate_loss(model: AutoEncoder, x: Tensor, batch_size: int = 4096) -> dict[str, float]:
     """Loss terms of ``model`` on ``x`` in eval mode (no corruption), averaged per sample.
-    No autograd graph is kept (penalties that differentiate build their own)."""
+
+    Runs in inference mode, or without a graph (``no_grad``) when a penalty differentiates
+    the encoder itself (the exact or estimated contractive penalty).
+    """
+    needs_autograd = any(p.needs_autograd(model.encoder) for p in model.penalties)
     was_training = model.training
     model.eval()
     sums: dict[str, float] = {}
-    with torch.no_grad():
+    with torch.no_grad() if needs_autograd else torch.inference_mode():
         for batch in x.split(batch_size):
             total, terms = model.loss(batch)
             for name, value in {"loss": total, **terms}.items():

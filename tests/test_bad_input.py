@@ -1,0 +1,501 @@
+"""Every entry point against every kind of bad input, from one table.
+
+Each case is tried through the Python API and, where the command line can express it,
+through the ``aekit`` command. The Python API must raise an :class:`aekit.AekitError`
+(a ValueError) whose message names the problem; the command must print exactly one line
+``aekit: error: ...`` naming it, exit with status 2, and write nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import pickle
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import aekit
+from aekit.cli import main
+from aekit.pretrain import PretrainConfig
+from aekit.train import Trainer
+
+
+@dataclasses.dataclass
+class Case:
+    name: str
+    match: str
+    python: Callable[[Path], Any] | None = None
+    cli: list[str] | None = None  # "{d}" is the folder of prepared files, "{run}" a good run
+    cli_match: str | None = None  # when the command words it differently
+    add_out: bool = True  # give train an --out folder (off where the case is about --out)
+
+
+def _model() -> aekit.AutoEncoder:
+    return aekit.AutoEncoder.build(input_dim=64, code_dim=8)
+
+
+def _fit(data: Any, **settings: Any) -> Any:
+    return aekit.fit(_model(), data, progress=False, **{"epochs": 1, **settings})
+
+
+def _write_idx(path: Path, raw: bytes) -> None:
+    path.write_bytes(gzip.compress(raw))
+
+
+@pytest.fixture(scope="module")
+def d(tmp_path_factory) -> Path:
+    """Files for every case: bad data files, bad IDX files, damaged run folders."""
+    d = tmp_path_factory.mktemp("bad")
+    good = aekit.load_digits().train.numpy()
+    np.save(d / "nan.npy", np.where(np.arange(64) == 5, np.nan, good[:20]).astype(np.float32))
+    np.save(d / "inf.npy", np.full((4, 64), np.inf, np.float32))
+    np.save(d / "one_d.npy", good[0])
+    np.save(d / "features.npy", good[:, :10])
+    np.save(d / "empty.npy", np.zeros((0, 64), np.float32))
+    np.save(d / "strings.npy", np.array([["a"] * 64, ["b"] * 64]))
+    np.save(d / "objects.npy", np.array([[{}] * 64], dtype=object), allow_pickle=True)
+    np.save(d / "range.npy", good * 16)
+    (d / "text.csv").write_text("0.1,0.2\n0.3,abc\n")
+    (d / "ragged.csv").write_text("0.1,0.2,0.3\n0.4\n")
+    (d / "data.parquet").write_text("PAR1")
+    mnist_bad = d / "mnist_magic"
+    mnist_bad.mkdir()
+    header = (2051).to_bytes(4, "big") + (2).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
+    for name in ("train-images-idx3-ubyte", "t10k-images-idx3-ubyte"):
+        _write_idx(mnist_bad / f"{name}.gz", b"\x12\x34" + header[2:] + bytes(2 * 784))
+    for name in ("train-labels-idx1-ubyte", "t10k-labels-idx1-ubyte"):
+        _write_idx(
+            mnist_bad / f"{name}.gz", (2049).to_bytes(4, "big") + (2).to_bytes(4, "big") + bytes(2)
+        )
+    mnist_short = d / "mnist_short"
+    mnist_short.mkdir()
+    for path in mnist_bad.iterdir():
+        raw = gzip.decompress(path.read_bytes())
+        if "images" in path.name:
+            raw = b"\x00\x00" + raw[2:-100]  # right magic, body cut short
+        _write_idx(mnist_short / path.name, raw)
+    (d / "bad.idx").write_bytes(
+        b"\x00\x00\x08\x02" + (5).to_bytes(4, "big") + (5).to_bytes(4, "big") + bytes(20)
+    )
+
+    run = d / "run"
+    model = aekit.AutoEncoder.build(input_dim=64, hidden=[16], code_dim=8)
+    aekit.fit(model, good, epochs=1, progress=False, run_dir=run)
+    weights = (run / "model.safetensors").read_bytes()
+    config = json.loads((run / "config.json").read_text())
+
+    def damaged(
+        name: str,
+        weights_bytes: bytes | None = None,
+        config_obj: Any = None,
+        text: str | None = None,
+    ) -> None:
+        folder = d / name
+        folder.mkdir()
+        (folder / "model.safetensors").write_bytes(
+            weights if weights_bytes is None else weights_bytes
+        )
+        if text is not None:
+            (folder / "config.json").write_text(text)
+        else:
+            (folder / "config.json").write_text(
+                json.dumps(config if config_obj is None else config_obj)
+            )
+
+    def edited(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        c = json.loads(json.dumps(config))
+        change(c)
+        return c
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(d / "pwned"), "w"))
+
+    damaged("truncated", weights_bytes=weights[: len(weights) // 2])
+    damaged("random_bytes", weights_bytes=np.random.default_rng(0).bytes(len(weights)))
+    damaged("pickled", weights_bytes=pickle.dumps({"encoder.0.weight": Exploit()}))
+    damaged("not_json", text="{'model': ")
+    damaged("unknown_key", config_obj=edited(lambda c: c["model"].update(dropout=0.5)))
+    damaged("wrong_type", config_obj=edited(lambda c: c["model"].update(hidden="16")))
+    damaged("other_arch", config_obj=edited(lambda c: c["model"].update(hidden=[32])))
+    damaged("newer", config_obj=edited(lambda c: c.update(aekit_version="9.0.0")))
+    damaged("dtype", weights_bytes=_float64_weights(run))
+    (d / "not_a_folder").write_text("x")
+    (d / "cfg_bad.json").write_text("[1, 2")
+    (d / "cfg_keys.json").write_text(json.dumps({"training": {"epoch": 3}}))
+    (d / "cfg_types.json").write_text(json.dumps({"model": {"code_dim": "eight"}}))
+    (d / "cfg_escape.json").write_text(json.dumps({"data": {"source": "../../etc/passwd.csv"}}))
+    (d / "cfg_out.json").write_text(json.dumps({"out": "/tmp/elsewhere"}))
+    return d
+
+
+def _float64_weights(run: Path) -> bytes:
+    from safetensors.torch import load_file, save
+
+    return save({k: v.double() for k, v in load_file(run / "model.safetensors").items()})
+
+
+def _load(d: Path, name: str) -> Any:
+    return aekit.load(d / name)
+
+
+CASES = [
+    # ---- data --------------------------------------------------------------------------
+    Case(
+        "nan data",
+        "NaN",
+        lambda d: _fit(np.load(d / "nan.npy")),
+        ["train", "--data", "{d}/nan.npy"],
+    ),
+    Case(
+        "inf data",
+        "infinite",
+        lambda d: _fit(np.load(d / "inf.npy")),
+        ["train", "--data", "{d}/inf.npy"],
+    ),
+    Case(
+        "1-D data",
+        "2-D",
+        lambda d: _fit(np.load(d / "one_d.npy")),
+        ["train", "--data", "{d}/one_d.npy"],
+    ),
+    Case(
+        "wrong feature count (fit)",
+        "10 features but the model expects 64",
+        lambda d: _fit(np.load(d / "features.npy")),
+        None,
+    ),
+    Case(
+        "wrong feature count (encode)",
+        "10 features but the model expects 64",
+        lambda d: _model().encode(np.load(d / "features.npy")),
+        ["encode", "{run}", "{d}/features.npy", "-o", "{d}/out.npy"],
+    ),
+    Case(
+        "wrong feature count (evaluate)",
+        "10 features",
+        lambda d: aekit.evaluate(_model(), np.load(d / "features.npy")),
+        ["evaluate", "{run}", "--data", "{d}/features.npy"],
+    ),
+    Case(
+        "wrong validation shape",
+        "validation data has 10 features",
+        lambda d: _fit(np.load(d / "range.npy") / 16, val=np.load(d / "features.npy")),
+        None,
+    ),
+    Case(
+        "empty data",
+        "empty",
+        lambda d: _fit(np.load(d / "empty.npy")),
+        ["train", "--data", "{d}/empty.npy"],
+    ),
+    Case("empty list", "2-D", lambda d: _fit([]), None),
+    Case(
+        "string array",
+        "must be numeric",
+        lambda d: _fit(np.load(d / "strings.npy")),
+        ["train", "--data", "{d}/strings.npy"],
+    ),
+    Case("object array", "must be numeric", lambda d: _fit(np.array([[object()] * 64])), None),
+    Case(
+        "pickled object .npy",
+        "Object arrays cannot be loaded",
+        lambda d: aekit.load_array(d / "objects.npy"),
+        ["train", "--data", "{d}/objects.npy"],
+    ),
+    Case(
+        "non-numeric CSV",
+        "not a numeric CSV",
+        lambda d: aekit.load_array(d / "text.csv"),
+        ["train", "--data", "{d}/text.csv"],
+    ),
+    Case(
+        "ragged CSV",
+        "not a numeric CSV",
+        lambda d: aekit.load_array(d / "ragged.csv"),
+        ["train", "--data", "{d}/ragged.csv"],
+    ),
+    Case(
+        "unknown file type",
+        "unsupported data file type",
+        lambda d: aekit.load_array(d / "data.parquet"),
+        ["train", "--data", "{d}/data.parquet"],
+    ),
+    Case(
+        "missing data file",
+        "not found",
+        lambda d: aekit.load_array(d / "none.npy"),
+        ["train", "--data", "{d}/none.npy"],
+    ),
+    Case(
+        "out of [0, 1] with sigmoid output",
+        "outside [0, 1]",
+        lambda d: _fit(np.load(d / "range.npy")),
+        ["train", "--data", "{d}/range.npy"],
+    ),
+    Case(
+        "out of [0, 1] with BCE",
+        "outside [0, 1]",
+        lambda d: aekit.fit(
+            aekit.AutoEncoder.build(input_dim=64, code_dim=8, loss="bce"),
+            np.load(d / "range.npy"),
+            epochs=1,
+            progress=False,
+        ),
+        ["train", "--data", "{d}/range.npy", "--loss", "bce"],
+    ),
+    Case(
+        "IDX bad magic",
+        "bad magic number",
+        lambda d: aekit.load_mnist(d / "mnist_magic", download=False),
+        ["train", "--data", "mnist", "--data-dir", "{d}/mnist_magic"],
+    ),
+    Case(
+        "IDX truncated body",
+        "truncated",
+        lambda d: aekit.load_mnist(d / "mnist_short", download=False),
+        ["train", "--data", "mnist", "--data-dir", "{d}/mnist_short"],
+    ),
+    Case("IDX body of wrong length", "truncated", lambda d: aekit.read_idx(d / "bad.idx"), None),
+    # ---- run folders ---------------------------------------------------------------------
+    Case(
+        "missing run folder",
+        "run folder not found",
+        lambda d: _load(d, "nope"),
+        ["evaluate", "{d}/nope"],
+    ),
+    Case(
+        "run path is a file",
+        "not a run folder",
+        lambda d: _load(d, "not_a_folder"),
+        ["info", "{d}/not_a_folder"],
+    ),
+    Case(
+        "truncated weights",
+        "not a valid safetensors",
+        lambda d: _load(d, "truncated"),
+        ["evaluate", "{d}/truncated"],
+    ),
+    Case(
+        "random-byte weights",
+        "not a valid safetensors",
+        lambda d: _load(d, "random_bytes"),
+        ["encode", "{d}/random_bytes", "digits", "-o", "{d}/out.npy"],
+    ),
+    Case(
+        "pickle as weights",
+        "not a valid safetensors",
+        lambda d: _load(d, "pickled"),
+        ["reconstruct", "{d}/pickled", "digits", "-o", "{d}/out.png"],
+    ),
+    Case(
+        "float64 weights",
+        "expected float32",
+        lambda d: _load(d, "dtype"),
+        ["evaluate", "{d}/dtype"],
+    ),
+    Case(
+        "config.json not JSON",
+        "not valid JSON",
+        lambda d: _load(d, "not_json"),
+        ["info", "{d}/not_json"],
+    ),
+    Case(
+        "config.json unknown key",
+        "unknown key(s) 'dropout'",
+        lambda d: _load(d, "unknown_key"),
+        ["evaluate", "{d}/unknown_key"],
+    ),
+    Case(
+        "config.json wrong type",
+        "model.hidden: expected a list",
+        lambda d: _load(d, "wrong_type"),
+        ["evaluate", "{d}/wrong_type"],
+    ),
+    Case(
+        "config.json other architecture",
+        "does not match the architecture",
+        lambda d: _load(d, "other_arch"),
+        ["evaluate", "{d}/other_arch"],
+    ),
+    Case(
+        "run from a newer aekit",
+        "newer than this aekit",
+        lambda d: _load(d, "newer"),
+        ["info", "{d}/newer"],
+    ),
+    Case(
+        "resume without a run",
+        "run folder not found",
+        lambda d: Trainer.resume(d / "nope", progress=False),
+        ["train", "--resume", "{d}/nope"],
+    ),
+    Case(
+        "resume a damaged run",
+        "not valid JSON",
+        lambda d: Trainer.resume(d / "not_json", progress=False),
+        ["train", "--resume", "{d}/not_json"],
+    ),
+    # ---- parameters and configs ------------------------------------------------------------
+    Case(
+        "negative epochs",
+        "epochs must be >= 1",
+        lambda d: _fit(np.zeros((4, 64)), epochs=-3),
+        ["train", "--epochs", "-3"],
+    ),
+    Case(
+        "batch size 0",
+        "batch_size must be >= 1",
+        lambda d: _fit(np.zeros((4, 64)), batch_size=0),
+        ["train", "--batch-size", "0"],
+    ),
+    Case(
+        "learning rate 0",
+        "lr must be > 0",
+        lambda d: _fit(np.zeros((4, 64)), lr=0.0),
+        ["train", "--lr", "0"],
+    ),
+    Case(
+        "rho outside (0, 1)",
+        "rho",
+        lambda d: aekit.KLSparsity(rho=1.2),
+        ["train", "--penalty", "kl_sparsity:rho=1.2"],
+    ),
+    Case(
+        "rho = 0",
+        "rho",
+        lambda d: aekit.KLSparsity(rho=0.0),
+        ["train", "--kind", "sparse", "--penalty", "kl_sparsity:rho=0"],
+    ),
+    Case(
+        "k larger than the code",
+        "top_k must be between 1 and code_dim=8",
+        lambda d: aekit.AutoEncoder.build(input_dim=64, code_dim=8, top_k=9),
+        ["train", "--top-k", "9"],
+    ),
+    Case(
+        "negative noise",
+        "sigma",
+        lambda d: aekit.GaussianNoise(sigma=-0.1),
+        ["train", "--corruption", "gaussian:sigma=-0.1"],
+    ),
+    Case(
+        "masking fraction > 1",
+        "nu",
+        lambda d: aekit.Masking(nu=1.5),
+        ["train", "--corruption", "masking:nu=1.5"],
+    ),
+    Case(
+        "unknown kind",
+        "unknown kind 'varational'",
+        lambda d: aekit.AutoEncoder.build("varational", input_dim=4, code_dim=2),
+        None,
+    ),
+    Case(
+        "unknown kind (CLI)",
+        "invalid choice: 'varational'",
+        None,
+        ["train", "--kind", "varational"],
+    ),
+    Case(
+        "unknown penalty",
+        "unknown penalty 'l3'",
+        lambda d: aekit.Penalty.parse("l3"),
+        ["train", "--penalty", "l3"],
+    ),
+    Case(
+        "unknown activation",
+        "unknown activation 'swish2'",
+        lambda d: aekit.AutoEncoder.build(input_dim=4, code_dim=2, activation="swish2"),
+        None,
+    ),
+    Case(
+        "zero code size",
+        "code_dim must be >= 1",
+        lambda d: aekit.AutoEncoder.build(input_dim=4, code_dim=0),
+        ["train", "--arch", "64-0"],
+        cli_match="--arch sizes must be positive",
+    ),
+    Case(
+        "wrong type in Python",
+        "model.input_dim: expected int",
+        lambda d: aekit.AutoEncoder.build(input_dim="64", code_dim=8),
+        None,
+    ),
+    Case(
+        "pretraining epochs 0",
+        "pretraining epochs",
+        lambda d: PretrainConfig(epochs=0),
+        ["train", "--pretrain", "greedy", "--pretrain-epochs", "0"],
+    ),
+    Case("config file not JSON", "not valid JSON", None, ["train", "--config", "{d}/cfg_bad.json"]),
+    Case(
+        "config file unknown key",
+        "unknown key(s) 'epoch'",
+        lambda d: aekit.TrainConfig.from_dict({"epoch": 3}),
+        ["train", "--config", "{d}/cfg_keys.json"],
+    ),
+    Case(
+        "config file wrong type",
+        "expected int",
+        lambda d: aekit.ModelConfig.from_dict({"input_dim": 4, "code_dim": "eight"}),
+        ["train", "--config", "{d}/cfg_types.json"],
+    ),
+    Case(
+        "config path escaping its folder",
+        "points outside the folder",
+        None,
+        ["train", "--config", "{d}/cfg_escape.json"],
+    ),
+    Case(
+        "config output path escaping its folder",
+        "points outside the folder",
+        None,
+        ["train", "--config", "{d}/cfg_out.json"],
+        add_out=False,
+    ),
+]
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.python], ids=lambda c: c.name)
+def test_python_api(case, d):
+    with pytest.raises(aekit.AekitError) as info:
+        case.python(d)
+    assert isinstance(info.value, ValueError)
+    assert case.match in str(info.value), str(info.value)
+    assert not (d / "pwned").exists()
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.cli], ids=lambda c: c.name)
+def test_command_line(case, d, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AEKIT_MNIST_MIRRORS", "http://127.0.0.1:9/")
+    argv = [a.format(d=d, run=d / "run") for a in case.cli]
+    if argv[0] == "train" and "--resume" not in argv and case.add_out:
+        argv += ["--out", str(tmp_path / "new-run")]
+    if argv[0] == "train":
+        argv.append("--no-progress")
+    before = {p: p.stat().st_mtime_ns for p in d.rglob("*")}
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("aekit"), err
+    assert (case.cli_match or case.match) in err and "Traceback" not in err
+    assert {p: p.stat().st_mtime_ns for p in d.rglob("*")} == before  # nothing written or touched
+    assert list(tmp_path.iterdir()) == []  # and no run folder
+    assert not (d / "pwned").exists()
+
+
+def test_the_table_covers_every_entry_point():
+    commands = {c.cli[0] for c in CASES if c.cli}
+    assert commands == {"train", "evaluate", "encode", "reconstruct", "info"}
+    assert sum(1 for c in CASES if c.python) >= 40 and sum(1 for c in CASES if c.cli) >= 40

@@ -1,0 +1,305 @@
+"""Training survives faults: SIGKILL at random moments (also in the middle of a checkpoint
+write) followed by --resume ends with weights bitwise identical to an uninterrupted run;
+SIGTERM/SIGINT stop gracefully with a checkpoint; a malicious checkpoint is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file
+
+import aekit
+from aekit.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from aekit.train import Trainer
+
+# A denoising model (the corruption draws from the RNG, so its state must survive too),
+# big enough that a checkpoint write takes a few milliseconds, checkpointed every 5 steps.
+TRAIN = [
+    "train",
+    "--kind",
+    "denoising",
+    "--arch",
+    "64-512-256-8",
+    "--epochs",
+    "6",
+    "--batch-size",
+    "32",
+    "--checkpoint-every-steps",
+    "5",
+    "--seed",
+    "3",
+    "--no-progress",
+]
+ENV = {**os.environ, "PYTHONWARNINGS": "ignore"}
+
+
+def aekit_process(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "aekit", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+    )
+
+
+def checkpoint_step(run: Path) -> int:
+    """Global step of the run's checkpoint (-1 if none), read from the header only."""
+    try:
+        with safe_open(str(run / CHECKPOINT_FILE), framework="pt") as f:
+            return json.loads(f.metadata()["aekit_state"])["global_step"]
+    except (FileNotFoundError, OSError):
+        return -1
+
+
+def wait_for(condition, timeout: float = 60.0, interval: float = 0.0005) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        time.sleep(interval)
+    return False
+
+
+def temp_checkpoints(run: Path) -> list[str]:
+    try:
+        return [e.name for e in os.scandir(run) if e.name.startswith(".checkpoint.safetensors.")]
+    except FileNotFoundError:
+        return []
+
+
+def final_weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(run / "model.safetensors")
+
+
+@pytest.mark.slow
+def test_killed_and_resumed_training_ends_bitwise_identical(tmp_path):
+    reference = tmp_path / "reference"
+    done = subprocess.run(
+        [sys.executable, "-m", "aekit", *TRAIN, "--out", str(reference)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+
+    run = tmp_path / "run"
+    rng = random.Random(1)
+    proc = aekit_process(*TRAIN, "--out", str(run))
+    kills = during_write = 0
+    last_step = -1
+    for attempt in range(6):
+        running = proc
+        # Let training make progress past the previous kill before killing again.
+        progressed = wait_for(
+            lambda s=last_step, p=running: checkpoint_step(run) > s or p.poll() is not None
+        )
+        assert progressed, "no progress"
+        if proc.poll() is not None:
+            break
+        if attempt % 2 == 0:
+            # Kill in the middle of a checkpoint write: as soon as its temporary file exists.
+            writing = wait_for(
+                lambda p=running: bool(temp_checkpoints(run)) or p.poll() is not None, interval=0
+            )
+            if not writing:
+                pytest.fail("no checkpoint write seen")
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+            during_write += bool(temp_checkpoints(run))  # the write really was cut short
+        else:
+            time.sleep(rng.uniform(0.0, 0.4))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        if proc.returncode == 0:
+            break
+        assert proc.returncode == -signal.SIGKILL
+        kills += 1
+        # What survived is a complete, loadable checkpoint.
+        state = load_checkpoint(run / CHECKPOINT_FILE)
+        last_step = state["global_step"]
+        proc = aekit_process("train", "--resume", str(run), "--no-progress")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert kills >= 4 and during_write >= 1, (kills, during_write)
+    assert not temp_checkpoints(run)  # leftovers of cut writes are cleaned up on resume
+
+    expected, got = final_weights(reference), final_weights(run)
+    assert expected.keys() == got.keys()
+    for name in expected:
+        assert torch.equal(expected[name], got[name]), name
+    assert (run / "metrics.csv").read_text().count("\n") == 7  # header + 6 epochs, no duplicates
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_sigterm_and_sigint_stop_gracefully_with_a_checkpoint(tmp_path, signum):
+    run = tmp_path / "run"
+    proc = aekit_process(
+        *TRAIN[: TRAIN.index("--epochs")],
+        "--epochs",
+        "200",
+        "--batch-size",
+        "32",
+        "--out",
+        str(run),
+        "--no-progress",
+    )
+    assert wait_for(lambda: checkpoint_step(run) >= 5)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signum
+    name = signal.Signals(signum).name
+    assert f"training stopped by {name}" in err and f"aekit train --resume {run}" in err
+    assert "Traceback" not in err
+    state = load_checkpoint(run / CHECKPOINT_FILE)
+    assert state["epoch"] < 200
+    trainer = Trainer.resume(run, progress=False)  # and it resumes
+    assert trainer.global_step == state["global_step"]
+
+
+def test_a_pickle_in_place_of_a_checkpoint_is_refused_unexecuted(tmp_path, X):
+    run = tmp_path / "run"
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
+    aekit.fit(model, X, epochs=1, progress=False, run_dir=run)
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    for payload in (pickle.dumps(Exploit()), None):
+        if payload is None:
+            torch.save({"model": Exploit()}, run / CHECKPOINT_FILE)
+        else:
+            (run / CHECKPOINT_FILE).write_bytes(payload)
+        with pytest.raises(aekit.CheckpointError):
+            Trainer.resume(run, progress=False)
+        assert not marker.exists()
+
+
+def test_a_checkpoint_of_another_architecture_is_refused(tmp_path, X):
+    run, other = tmp_path / "run", tmp_path / "other"
+    aekit.fit(
+        aekit.AutoEncoder.build(input_dim=64, code_dim=8), X, epochs=1, progress=False, run_dir=run
+    )
+    aekit.fit(
+        aekit.AutoEncoder.build(input_dim=64, code_dim=4),
+        X,
+        epochs=1,
+        progress=False,
+        run_dir=other,
+    )
+    (run / CHECKPOINT_FILE).write_bytes((other / CHECKPOINT_FILE).read_bytes())
+    with pytest.raises(aekit.CheckpointError, match="does not match"):
+        Trainer.resume(run, progress=False)
+
+
+def test_resume_with_other_data_is_refused(tmp_path, X):
+    run = tmp_path / "run"
+    aekit.fit(
+        aekit.AutoEncoder.build(input_dim=64, code_dim=8), X, epochs=1, progress=False, run_dir=run
+    )
+    trainer = Trainer.resume(run, progress=False, epochs=2)
+    with pytest.raises(aekit.DataError, match="differs from the data this run was started with"):
+        trainer.fit(X[::-1].copy())
+
+
+def test_a_crash_mid_write_keeps_the_previous_file(tmp_path):
+    """atomic_write: if writing fails half-way, the old file is intact and no temporary
+    file is left behind."""
+    from aekit.io import atomic_write
+
+    target = tmp_path / "file"
+    target.write_text("old")
+
+    def half_write(tmp: str) -> None:
+        Path(tmp).write_text("new but incompl")
+        raise OSError("No space left on device")
+
+    with pytest.raises(OSError, match="No space"):
+        atomic_write(target, half_write)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+def _limit_file_size(limit: int):
+    def apply() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+@pytest.mark.slow
+def test_a_full_disk_fails_cleanly_and_keeps_the_last_checkpoint(tmp_path):
+    """The kernel refuses writes past 1 MB (RLIMIT_FSIZE), as a full disk would: the
+    checkpoint write fails, the error is one line, the previous checkpoint survives and
+    training later resumes from it."""
+    run = tmp_path / "run"
+    first = subprocess.run(
+        [sys.executable, "-m", "aekit", *TRAIN, "--epochs", "1", "--out", str(run)],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+    assert first.returncode == 0, first.stderr
+    before = (run / CHECKPOINT_FILE).read_bytes()
+    full = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aekit",
+            "train",
+            "--resume",
+            str(run),
+            "--epochs",
+            "3",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+        preexec_fn=_limit_file_size(1 << 20),
+    )
+    assert full.returncode == 1
+    last = full.stderr.strip().splitlines()[-1]
+    assert last.startswith("aekit: error: cannot write") and "File too large" in last, full.stderr
+    assert "Traceback" not in full.stderr
+    assert (run / CHECKPOINT_FILE).read_bytes() == before
+    assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aekit",
+            "train",
+            "--resume",
+            str(run),
+            "--epochs",
+            "3",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+    )
+    assert again.returncode == 0, again.stderr
+    assert aekit.load(run) is not None
