@@ -91,6 +91,7 @@ def pythae_rate(config: aekit.ModelConfig, x: torch.Tensor, batch: int, epochs: 
     """Samples/s of Pythae's AE and BaseTrainer with aekit's encoder and decoder."""
     import tempfile
 
+    from pythae.data.datasets import BaseDataset
     from pythae.models import AE, AEConfig
     from pythae.models.base.base_utils import ModelOutput
     from pythae.models.nn import BaseDecoder, BaseEncoder
@@ -130,7 +131,8 @@ def pythae_rate(config: aekit.ModelConfig, x: torch.Tensor, batch: int, epochs: 
             steps_saving=None,
             no_cuda=True,
         )
-        trainer = BaseTrainer(model=ae, train_dataset=x.numpy(), training_config=cfg)
+        dataset = BaseDataset(x, torch.zeros(len(x)))
+        trainer = BaseTrainer(model=ae, train_dataset=dataset, training_config=cfg)
         start = time.perf_counter()
         trainer.train()
         return epochs * len(x) / (time.perf_counter() - start)
