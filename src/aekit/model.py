@@ -137,7 +137,10 @@ class AutoEncoder(nn.Module):
         terms = {"reconstruction": self.reconstruction_loss(logits, x, self.output_activation)}
         for penalty in self.penalties:
             terms[penalty.name] = penalty(code, inputs, self.encoder)
-        return sum(terms.values()), terms  # type: ignore[return-value]
+        total = terms["reconstruction"]
+        for penalty in self.penalties:
+            total = total + terms[penalty.name]
+        return total, terms
 
     def forward(self, x: Tensor) -> Tensor:
         """Reconstruction of a batch (no corruption)."""

@@ -135,7 +135,7 @@ class Trainer:
         self.step_in_epoch = 0
         self.global_step = 0
         self.epoch_rng = self.generator.get_state()
-        self.epoch_sums: Tensor | None = None
+        self.epoch_sums: list[float] | None = None  # per loss term, over this epoch
         self.epoch_samples = 0
         self.history: list[dict[str, float]] = []
         self.best_loss = math.inf
@@ -280,8 +280,6 @@ class Trainer:
             self.global_step = int(state["global_step"])
             self.epoch_rng = state["epoch_rng"].clone()
             self.epoch_sums = state["epoch_sums"]
-            if self.epoch_sums is not None:
-                self.epoch_sums = self.epoch_sums.to(self.device)
             self.epoch_samples = int(state["epoch_samples"])
             self._terms = state["terms"]
             self.history = list(state["history"])
@@ -313,7 +311,7 @@ class Trainer:
         self.generator.set_state(self.epoch_rng)
         for x in batches.epoch(start_step=self.step_in_epoch):
             loss, terms = self._loss(x)
-            self._check_finite(loss, terms)
+            values = self._check_finite(loss, terms)
             self.flat_grad.zero_()  # the gradients live in one buffer: zero it, keep it
             loss.backward()
             if cfg.grad_clip is not None:
@@ -322,12 +320,12 @@ class Trainer:
             if cfg.schedule == "cosine":
                 self.scheduler.step()
 
-            self._accumulate(terms, len(x))
+            self._accumulate(terms, values, len(x))
             self.step_in_epoch += 1
             self.global_step += 1
             bar.update(1)
             if self.step_in_epoch % 50 == 1:
-                bar.set_postfix(epoch=self.epoch + 1, loss=f"{loss.item():.4g}", refresh=False)
+                bar.set_postfix(epoch=self.epoch + 1, loss=f"{sum(values):.4g}", refresh=False)
             if cfg.checkpoint_every_steps and self.global_step % cfg.checkpoint_every_steps == 0:
                 self.checkpoint()
             if self._stop_signal is not None:
@@ -338,7 +336,7 @@ class Trainer:
         Returns True when early stopping ends training."""
         cfg = self.config
         row: dict[str, float] = {"epoch": self.epoch + 1}
-        sums = self.epoch_sums.tolist() if self.epoch_sums is not None else []
+        sums = self.epoch_sums or []
         for name, total in zip(self._terms or [], sums, strict=False):
             row[f"train_{name}"] = total / max(self.epoch_samples, 1)
         row["train_loss"] = sum(sums) / max(self.epoch_samples, 1)
@@ -386,20 +384,24 @@ class Trainer:
 
     # ---- pieces -------------------------------------------------------------------------------
 
-    def _accumulate(self, terms: dict[str, Tensor], n: int) -> None:
-        values = torch.stack([t.detach() for t in terms.values()]) * n
+    def _accumulate(self, terms: dict[str, Tensor], values: list[float], n: int) -> None:
         if self.epoch_sums is None:
             self._terms = list(terms)
-            self.epoch_sums = torch.zeros_like(values)
-        self.epoch_sums += values
+            self.epoch_sums = [0.0] * len(values)
+        for i, value in enumerate(values):
+            self.epoch_sums[i] += value * n
         self.epoch_samples += n
 
-    def _check_finite(self, loss: Tensor, terms: dict[str, Tensor]) -> None:
-        if bool(torch.isfinite(loss)):
-            return
-        bad = [f"{k} = {v.item()}" for k, v in terms.items() if not bool(torch.isfinite(v))]
+    def _check_finite(self, loss: Tensor, terms: dict[str, Tensor]) -> list[float]:
+        """The terms' values as floats (one read of each; on a GPU, one wait per step);
+        raises if the loss is NaN or infinite, naming the step and the term."""
+        values = [t.item() for t in terms.values()]
+        total = loss.item()
+        if math.isfinite(total):
+            return values
+        bad = [f"{k} = {v}" for k, v in zip(terms, values, strict=True) if not math.isfinite(v)]
         raise _NonFinite(
-            f"the loss became {loss.item()} at epoch {self.epoch + 1}, step {self.step_in_epoch + 1} "
+            f"the loss became {total} at epoch {self.epoch + 1}, step {self.step_in_epoch + 1} "
             f"(global step {self.global_step + 1}); non-finite term(s): {', '.join(bad) or 'the sum'}"
         )
 
