@@ -34,6 +34,7 @@ from .io import CONFIG_FILE, atomic_write, read_run_config, save_model, write_co
 from .model import AutoEncoder
 
 METRICS_FILE = "metrics.csv"
+FLAT_PARAMETERS_UP_TO = 100_000
 STATE_FORMAT = 1
 
 
@@ -122,10 +123,16 @@ class Trainer:
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self.progress = progress
         self.extra_config = extra_config or {}
-        # One flat buffer behind all parameters and one behind their gradients: the
-        # optimizer then updates a single tensor per step instead of one per layer, which
-        # is most of the step time of a small model on the CPU (BENCHMARKS.md).
-        self.flat_param, self.flat_grad = flatten_parameters(self.model)
+        # Small models: one flat buffer behind all parameters and one behind their
+        # gradients, so the optimizer steps a single tensor; its per-tensor overhead is most
+        # of a small model's step on the CPU. Large models keep separate tensors: zeroing
+        # and accumulating into a big gradient buffer costs more memory traffic than it
+        # saves (BENCHMARKS.md).
+        self.params: list[torch.nn.Parameter] = list(self.model.parameters())
+        self.flat_grad: Tensor | None = None
+        if sum(p.numel() for p in self.params) <= FLAT_PARAMETERS_UP_TO:
+            flat_param, self.flat_grad = flatten_parameters(self.model)
+            self.params = [flat_param]
         self.optimizer = self._make_optimizer()
         self._loss = torch.compile(model.loss) if config.compile else model.loss
         self.scheduler: Any = None
@@ -312,10 +319,13 @@ class Trainer:
         for x in batches.epoch(start_step=self.step_in_epoch):
             loss, terms = self._loss(x)
             values = self._check_finite(loss, terms)
-            self.flat_grad.zero_()  # the gradients live in one buffer: zero it, keep it
+            if self.flat_grad is not None:
+                self.flat_grad.zero_()  # one buffer behind every gradient: zero it, keep it
+            else:
+                optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip is not None:
-                torch.nn.utils.clip_grad_norm_([self.flat_param], cfg.grad_clip)
+                torch.nn.utils.clip_grad_norm_(self.params, cfg.grad_clip)
             optimizer.step()
             if cfg.schedule == "cosine":
                 self.scheduler.step()
@@ -516,7 +526,7 @@ class Trainer:
         self.data_fingerprint = fp
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
-        cfg, params = self.config, [self.flat_param]
+        cfg, params = self.config, self.params
         if cfg.optimizer in ("adam", "adamw"):
             cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
             # The fused step (one kernel over all parameters) is measurably faster on CPU
@@ -605,17 +615,20 @@ def flatten_parameters(model: torch.nn.Module) -> tuple[torch.nn.Parameter, Tens
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ConfigError("the model has no trainable parameters")
-    first = params[0]
-    flat = torch.zeros(sum(p.numel() for p in params), dtype=first.dtype, device=first.device)
+    # Each parameter starts on a 64-byte boundary, as a fresh allocation would.
+    align = max(1, 64 // params[0].element_size())
+    offsets, total = [], 0
+    for p in params:
+        offsets.append(total)
+        total += -(-p.numel() // align) * align
+    flat = torch.zeros(total, dtype=params[0].dtype, device=params[0].device)
     grad = torch.zeros_like(flat)
-    offset = 0
     with torch.no_grad():
-        for p in params:
+        for p, offset in zip(params, offsets, strict=True):
             n = p.numel()
             flat[offset : offset + n].copy_(p.reshape(-1))
             p.data = flat[offset : offset + n].view_as(p)
             p.grad = grad[offset : offset + n].view_as(p)
-            offset += n
     flat_param = torch.nn.Parameter(flat)
     flat_param.grad = grad
     return flat_param, grad
