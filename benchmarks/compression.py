@@ -89,13 +89,14 @@ def main() -> None:
     p.add_argument(
         "--lr", type=float, default=FINE_TUNE["lr"], help="peak learning rate of the deep rows"
     )
+    p.add_argument("--compile", action="store_true", help="train the deep rows with compile=True")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", help="write every row (with its per-epoch curve) to this file")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     data = aekit.load_mnist(args.data_dir, download=False)
     code = args.code
-    fine_tune = {**FINE_TUNE, "lr": args.lr}
+    fine_tune = {**FINE_TUNE, "lr": args.lr, "compile": args.compile}
     deep = model_config("deep", input_dim=784, code_dim=code, **DEEP)
     arch = "-".join(map(str, [784, *deep.hidden, code]))
     print(

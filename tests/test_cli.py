@@ -292,3 +292,35 @@ def test_a_real_process_reports_bad_data_in_one_line(files):
         f"aekit: error: {files / 'nan.npy'} contains 640 NaN value(s) (first in sample 0); remove or impute them"
     ]
     assert not (files / "x").exists()
+
+
+def test_the_mnist_recipe_config_runs(mnist_dir, tmp_path, capsys):
+    """configs/mnist_deep.json (the benchmark's recipe) on 512 MNIST images, two epochs."""
+    from .conftest import ROOT
+
+    out = tmp_path / "mnist"
+    code = main(
+        [
+            "train",
+            "--config",
+            str(ROOT / "configs" / "mnist_deep.json"),
+            "--data-dir",
+            str(mnist_dir),
+            "--limit",
+            "512",
+            "--epochs",
+            "2",
+            "--out",
+            str(out),
+            "--no-progress",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    cfg = aekit.load(out).config
+    assert (cfg.input_dim, cfg.hidden, cfg.code_dim, cfg.activation, cfg.loss) == (
+        784,
+        [1000, 500, 250],
+        30,
+        "elu",
+        "bce",
+    )

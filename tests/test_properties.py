@@ -152,6 +152,9 @@ architectures = st.fixed_dictionaries(
 )
 
 
+@pytest.mark.filterwarnings(
+    "ignore:the code:UserWarning"
+)  # overcomplete draws warn, as they should
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(architectures, st.integers(1, 9), st.data())
 def test_any_valid_architecture_encodes_decodes_and_round_trips(arch, n, draw):

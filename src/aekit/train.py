@@ -16,6 +16,7 @@ import math
 import signal
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -134,7 +135,9 @@ class Trainer:
             flat_param, self.flat_grad = flatten_parameters(self.model)
             self.params = [flat_param]
         self.optimizer = self._make_optimizer()
-        self._loss = torch.compile(model.loss) if config.compile else model.loss
+        # Static shapes: the last, smaller batch of an epoch gets its own graph rather than
+        # turning every graph into slower shape-generic code.
+        self._loss = torch.compile(model.loss, dynamic=False) if config.compile else model.loss
         self.scheduler: Any = None
         self.generator = torch.Generator().manual_seed(config.seed)
         # Position and bookkeeping: everything below is part of the checkpoint.
@@ -317,7 +320,7 @@ class Trainer:
         model.train()
         self.generator.set_state(self.epoch_rng)
         for x in batches.epoch(start_step=self.step_in_epoch):
-            loss, terms = self._loss(x)
+            loss, terms = self._compute_loss(x)
             values = self._check_finite(loss, terms)
             if self.flat_grad is not None:
                 self.flat_grad.zero_()  # one buffer behind every gradient: zero it, keep it
@@ -393,6 +396,21 @@ class Trainer:
         return stop
 
     # ---- pieces -------------------------------------------------------------------------------
+
+    def _compute_loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        if self._loss == self.model.loss:
+            return self._loss(x)
+        try:
+            return self._loss(x)
+        except Exception as exc:  # torch.compile needs a working C++ toolchain, among others
+            warnings.warn(
+                f"torch.compile failed ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                "training continues without it",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self._loss = self.model.loss
+            return self._loss(x)
 
     def _accumulate(self, terms: dict[str, Tensor], values: list[float], n: int) -> None:
         if self.epoch_sums is None:
