@@ -25,6 +25,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import aekit
+import aekit.train as train_module
 from aekit.presets import model_config
 
 Runner = Callable[[float], float]  # run for about `seconds`, return samples/s
@@ -42,32 +43,62 @@ def matmul_peak(n: int = 4096, repeats: int = 5) -> float:
     return best
 
 
-def aekit_runner(config: aekit.ModelConfig, x: torch.Tensor, batch: int, **train: object) -> Runner:
-    """aekit.fit on a persistent model, on as many samples as fit in the time asked."""
+def aekit_runner(
+    config: aekit.ModelConfig,
+    x: torch.Tensor,
+    batch: int,
+    flat_up_to: int | None = None,
+    **train: object,
+) -> Runner:
+    """aekit.fit on a persistent model, on as many samples as fit in the time asked.
+    ``flat_up_to`` overrides the trainer's size limit for one flat parameter buffer."""
     torch.manual_seed(0)
     model = aekit.AutoEncoder.from_config(config)
     settings = dict(batch_size=batch, val_fraction=0, progress=False, **train)
-    warm = aekit.fit(model, x[: batch * 20], epochs=1, **settings)  # compiles, if asked
-    rate = [20 * batch / max(warm.seconds, 1e-9)]
+
+    def fit(n: int) -> float:
+        default = train_module.FLAT_PARAMETERS_UP_TO
+        if flat_up_to is not None:
+            train_module.FLAT_PARAMETERS_UP_TO = flat_up_to
+        try:
+            return aekit.fit(model, x[:n], epochs=1, **settings).seconds
+        finally:
+            train_module.FLAT_PARAMETERS_UP_TO = default
+
+    rate = [20 * batch / max(fit(batch * 20), 1e-9)]  # warm-up (compiles, if asked)
 
     def run(seconds: float) -> float:
         n = min(len(x), max(batch, int(rate[0] * seconds) // batch * batch))
-        result = aekit.fit(model, x[:n], epochs=1, **settings)
-        rate[0] = n / result.seconds
+        rate[0] = n / fit(n)
         return rate[0]
 
     return run
 
 
-def plain_runner(config: aekit.ModelConfig, x: torch.Tensor, batch: int) -> Runner:
+def plain_runner(
+    config: aekit.ModelConfig,
+    x: torch.Tensor,
+    batch: int,
+    fused: bool = False,
+    dataloader: bool = True,
+) -> Runner:
     """The loop the tutorials write: a DataLoader over a TensorDataset, default Adam, the
-    same modules and loss."""
+    same modules and loss. ``fused`` and ``dataloader=False`` (batches by indexing the
+    tensor) give the variants that isolate what each of aekit's choices is worth."""
     torch.manual_seed(0)
     model = aekit.AutoEncoder.from_config(config)
     net = nn.Sequential(copy.deepcopy(model.encoder), copy.deepcopy(model.decoder))
     bce = config.loss == "bce"
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
-    loader = DataLoader(TensorDataset(x), batch_size=batch, shuffle=True)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3, fused=fused or None)
+    if dataloader:
+        loader: object = DataLoader(TensorDataset(x), batch_size=batch, shuffle=True)
+    else:
+
+        class Indexed:
+            def __iter__(self):
+                return ((x[i],) for i in torch.randperm(len(x)).split(batch))
+
+        loader = Indexed()
 
     def run(seconds: float) -> float:
         n, start = 0, time.perf_counter()
@@ -305,6 +336,33 @@ def main() -> None:
             rounds,
             secs / 2,
         )
+
+    print("\nwhat each choice is worth (same loop otherwise):")
+    compare(
+        "deep: plain loop, fused Adam",
+        plain_runner(deep, x_mnist, 256, fused=True),
+        plain_runner(deep, x_mnist, 256),
+        "plain loop, default (foreach) Adam",
+        rounds,
+        secs,
+    )
+    compare(
+        "digits: plain loop, batches by indexing",
+        plain_runner(small, x_digits, 64, dataloader=False),
+        plain_runner(small, x_digits, 64),
+        "plain loop, DataLoader",
+        rounds,
+        secs,
+    )
+    separate = aekit_runner(small, x_digits, 64, flat_up_to=0)
+    compare(
+        "digits: aekit, one flat parameter buffer",
+        small_aekit,
+        separate,
+        "aekit, separate parameter tensors",
+        rounds,
+        secs,
+    )
 
     print(f"\n{'contractive penalty, one step (batch 256)':<50} {'ms/step':>11}")
     xb = x_mnist[:256]
