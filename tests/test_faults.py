@@ -133,6 +133,7 @@ def test_killed_and_resumed_training_ends_bitwise_identical(tmp_path):
         proc = aekit_process("train", "--resume", str(run), "--no-progress")
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
+    print(f"\nSIGKILLed {kills} times, {during_write} of them in the middle of a checkpoint write")
     assert kills >= 4 and during_write >= 1, (kills, during_write)
     assert not temp_checkpoints(run)  # leftovers of cut writes are cleaned up on resume
 
