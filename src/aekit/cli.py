@@ -655,37 +655,6 @@ def _pretrain_config(args: argparse.Namespace, file_cfg: dict[str, Any]) -> Pret
     method = args.pretrain or section.pop("method", None) or ("greedy" if section else None)
     section.pop("method", None)
     if method is None:
-        flags = [
-            f
-            for f in (
-                "pretrain_epochs",
-                "pretrain_corruption",
-                "pretrain_penalty",
-                "pretrain_lr",
-                "pretrain_batch_size",
-            )
-            if getattr(args, f) is not None
-        ]
-        if flags:
-            raise ConfigError(f"--{flags[0].replace('_', '-')} needs --pretrain greedy")
-        return None
-    if method != "greedy":
-        raise ConfigError(f"unknown pretraining method {method!r}; known: greedy")
-    section.update(
-        _given(args, pretrain_epochs="epochs", pretrain_lr="lr", pretrain_batch_size="batch_size")
-    )
-    if args.pretrain_corruption:
-        section["corruption"] = Corruption.parse(args.pretrain_corruption)
-    if args.pretrain_penalty:
-        section["penalties"] = [Penalty.parse(spec) for spec in args.pretrain_penalty]
-    return PretrainConfig.from_dict(section, "pretrain")
-
-
-def _pretrain_config(args: argparse.Namespace, file_cfg: dict[str, Any]) -> PretrainConfig | None:
-    section = dict(file_cfg.get("pretrain") or {})
-    method = args.pretrain or section.pop("method", None) or ("greedy" if section else None)
-    section.pop("method", None)
-    if method is None:
         options = ("epochs", "corruption", "penalty", "lr", "batch_size")
         given = [o for o in options if getattr(args, f"pretrain_{o}") is not None]
         if given:
