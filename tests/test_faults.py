@@ -54,6 +54,18 @@ def aekit_process(*args: str) -> subprocess.Popen[str]:
     )
 
 
+def aekit_run(*args: str, preexec_fn=None) -> subprocess.CompletedProcess[str]:
+    """Run ``aekit ARGS`` to completion in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "aekit", *args],
+        capture_output=True,
+        text=True,
+        env=ENV,
+        timeout=300,
+        preexec_fn=preexec_fn,
+    )
+
+
 def checkpoint_step(run: Path) -> int:
     """Global step of the run's checkpoint (-1 if none), read from the header only."""
     try:
@@ -86,13 +98,7 @@ def final_weights(run: Path) -> dict[str, torch.Tensor]:
 @pytest.mark.slow
 def test_killed_and_resumed_training_ends_bitwise_identical(tmp_path):
     reference = tmp_path / "reference"
-    done = subprocess.run(
-        [sys.executable, "-m", "aekit", *TRAIN, "--out", str(reference)],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=300,
-    )
+    done = aekit_run(*TRAIN, "--out", str(reference))
     assert done.returncode == 0, done.stderr
 
     run = tmp_path / "run"
@@ -252,55 +258,17 @@ def test_a_full_disk_fails_cleanly_and_keeps_the_last_checkpoint(tmp_path):
     checkpoint write fails, the error is one line, the previous checkpoint survives and
     training later resumes from it."""
     run = tmp_path / "run"
-    first = subprocess.run(
-        [sys.executable, "-m", "aekit", *TRAIN, "--epochs", "1", "--out", str(run)],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=300,
-    )
+    first = aekit_run(*TRAIN, "--epochs", "1", "--out", str(run))
     assert first.returncode == 0, first.stderr
     before = (run / CHECKPOINT_FILE).read_bytes()
-    full = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "aekit",
-            "train",
-            "--resume",
-            str(run),
-            "--epochs",
-            "3",
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=300,
-        preexec_fn=_limit_file_size(1 << 20),
-    )
+    resume = ("train", "--resume", str(run), "--epochs", "3", "--no-progress")
+    full = aekit_run(*resume, preexec_fn=_limit_file_size(1 << 20))
     assert full.returncode == 1
     last = full.stderr.strip().splitlines()[-1]
     assert last.startswith("aekit: error: cannot write") and "File too large" in last, full.stderr
     assert "Traceback" not in full.stderr
     assert (run / CHECKPOINT_FILE).read_bytes() == before
     assert not [p for p in run.iterdir() if p.name.endswith(".tmp")]
-    again = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "aekit",
-            "train",
-            "--resume",
-            str(run),
-            "--epochs",
-            "3",
-            "--no-progress",
-        ],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=300,
-    )
+    again = aekit_run(*resume)
     assert again.returncode == 0, again.stderr
     assert aekit.load(run) is not None
