@@ -24,8 +24,7 @@ import torch
 from sklearn.decomposition import PCA
 
 import aekit
-from aekit.presets import model_config
-from aekit.pretrain import PretrainConfig
+from aekit.config import PretrainConfig, model_config
 
 TARGET = 3.00
 DEEP = dict(hidden=[1000, 500, 250], activation="elu", loss="bce")
@@ -62,7 +61,7 @@ def train(
         error = aekit.evaluate(trainer.model, test_x)["squared_error"]
         curve.append((int(row["epoch"]), error, pre_seconds + row["seconds"]))
 
-    result = aekit.fit(model, train_x, progress=False, on_epoch=on_epoch, **training.to_dict())
+    result = aekit.fit(model, train_x, progress=False, callbacks=[on_epoch], **training.to_dict())
     reached = next(((e, s) for e, err, s in curve if err <= TARGET), None)
     if pretrain is not None:
         n_layers = len(config.hidden) + 1

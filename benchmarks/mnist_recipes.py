@@ -22,8 +22,7 @@ from typing import Any
 import torch
 
 import aekit
-from aekit.presets import model_config
-from aekit.pretrain import PretrainConfig
+from aekit.config import PretrainConfig, model_config
 
 ARCH = dict(input_dim=784, hidden=[1000, 500, 250], code_dim=30)
 TARGET = 3.00
@@ -122,7 +121,7 @@ def run(name: str, data_dir: str, epochs: int, device: str, threads: int | None)
         if reached[0] is None and err <= TARGET:
             reached[0] = (int(row["epoch"]), round(seconds, 1))
 
-    aekit.fit(model, data.train, progress=False, on_epoch=on_epoch, **{**train_cfg.to_dict()})
+    aekit.fit(model, data.train, progress=False, callbacks=[on_epoch], **{**train_cfg.to_dict()})
     best = min(c[1] for c in curve)
     return dict(
         name=name,

@@ -25,8 +25,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import aekit
-import aekit.train as train_module
-from aekit.presets import model_config
+import aekit.optim as train_module
+from aekit.config import model_config
 
 Runner = Callable[[float], float]  # run for about `seconds`, return samples/s
 
@@ -206,7 +206,7 @@ def step_time(model: aekit.AutoEncoder, x: torch.Tensor, steps: int) -> float:
     model.train()
 
     def step() -> None:
-        loss, _ = model.loss(x)
+        loss, _ = model(x)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -400,7 +400,7 @@ def main() -> None:
     with torch.no_grad():
         start = time.perf_counter()
         for b in mnist.test.split(256):
-            model(b)
+            model.reconstruct(b)
         naive = len(mnist.test) / (time.perf_counter() - start)
     print(f"\n{'deep MNIST encode (inference mode, batch 4096)':<50} {enc:>11,.0f}")
     print(f"{'deep MNIST evaluate (inference mode, batch 4096)':<50} {ev:>11,.0f}")

@@ -21,8 +21,7 @@ import pytest
 
 import aekit
 from aekit.cli import main
-from aekit.pretrain import PretrainConfig
-from aekit.train import Trainer
+from aekit.config import PretrainConfig
 
 
 @dataclasses.dataclass
@@ -332,13 +331,13 @@ CASES = [
     Case(
         "resume without a run",
         "run folder not found",
-        lambda d: Trainer.resume(d / "nope", progress=False),
+        lambda d: aekit.resume(d / "nope", progress=False),
         ["train", "--resume", "{d}/nope"],
     ),
     Case(
         "resume a damaged run",
         "not valid JSON",
-        lambda d: Trainer.resume(d / "not_json", progress=False),
+        lambda d: aekit.resume(d / "not_json", progress=False),
         ["train", "--resume", "{d}/not_json"],
     ),
     # ---- parameters and configs ------------------------------------------------------------

@@ -7,8 +7,7 @@ import json
 import pytest
 
 import aekit
-from aekit.config import DataConfig, ModelConfig, TrainConfig
-from aekit.presets import model_config
+from aekit.config import DataConfig, ModelConfig, TrainConfig, model_config
 
 
 def test_model_config_round_trips_through_json_with_parts():
@@ -69,7 +68,7 @@ def test_bad_model_configs(data, message):
         ({"lr": float("nan")}, "lr"),
         ({"val_fraction": 1.0}, "val_fraction"),
         ({"patience": 0}, "patience"),
-        ({"optimizer": "lbfgs"}, "not one of"),
+        ({"optimizer": "lbfgs"}, "unknown optimizer 'lbfgs'"),
         ({"epochs": 2.5}, "expected int"),
         ({"grad_clip": -1.0}, "grad_clip"),
     ],

@@ -50,11 +50,11 @@ def test_corruption_is_applied_in_training_only_and_loss_uses_clean_input(corrup
     model.eval()
     plain.eval()
     # eval: identical to the uncorrupted model, and repeatable
-    torch.testing.assert_close(model.loss(x)[0], plain.loss(x)[0])
-    torch.testing.assert_close(model.loss(x)[0], model.loss(x)[0])
+    torch.testing.assert_close(model(x)[0], plain(x)[0])
+    torch.testing.assert_close(model(x)[0], model(x)[0])
     model.train()
     torch.manual_seed(3)
-    noisy_loss = model.loss(x)[0]
+    noisy_loss = model(x)[0]
     # train: the loss equals the plain model's loss on corrupted inputs against clean targets
     torch.manual_seed(3)
     corrupted = corruption(x)
@@ -62,7 +62,7 @@ def test_corruption_is_applied_in_training_only_and_loss_uses_clean_input(corrup
         plain.decoder(plain.encoder(corrupted)), x, plain.output_activation
     )
     torch.testing.assert_close(noisy_loss, expected)
-    assert not torch.allclose(noisy_loss, plain.loss(x)[0])
+    assert not torch.allclose(noisy_loss, plain(x)[0])
 
 
 def test_parse_and_serialise_round_trip():

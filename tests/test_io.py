@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import aekit
-from aekit.io import CONFIG_FILE, WEIGHTS_FILE
+from aekit.families import CONFIG_FILE, WEIGHTS_FILE
 
 MODELS = {
     "undercomplete": dict(hidden=[32]),

@@ -11,8 +11,8 @@ import torch
 
 import aekit
 from aekit.cli import main
-from aekit.presets import model_config
-from aekit.pretrain import PretrainConfig, layer_configs
+from aekit.config import PretrainConfig, model_config
+from aekit.pretrain import layer_configs
 
 
 @pytest.mark.parametrize(
@@ -154,10 +154,11 @@ def test_pretraining_from_the_cli_and_resume_of_an_interrupted_pretraining(tmp_p
         assert torch.equal(a, b)
 
 
-def test_pretrain_flags_need_pretrain(tmp_path, capsys):
-    assert (
-        main(["train", "--pretrain-epochs", "3", "--out", str(tmp_path / "r"), "--no-progress"])
-        == 2
-    )
-    assert "needs --pretrain greedy" in capsys.readouterr().err
-    assert not (tmp_path / "r").exists()
+def test_any_pretraining_flag_turns_pretraining_on(tmp_path, capsys):
+    out = tmp_path / "r"
+    argv = ["train", "--pretrain-epochs", "2", "--epochs", "1", "--out", str(out), "--no-progress"]
+    assert main(argv) == 0
+    assert "pretrained layer 1 64-8" in capsys.readouterr().out
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["pretrain"] == {**aekit.PretrainConfig(epochs=2).to_dict()}
+    assert (out / "pretrain" / "layers.json").exists()

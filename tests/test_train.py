@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import aekit
-from aekit.train import Trainer
+from aekit.trainer import Trainer
 
 
 def weights(model):
@@ -66,7 +66,7 @@ def test_early_stopping_stops_and_restores_the_best_weights(X):
     # the model holds the best epoch's weights: its validation loss is the best one
     trainer = Trainer(model, aekit.TrainConfig(patience=3), progress=False)
     _, val = trainer._prepare(X, None)
-    from aekit.train import evaluate_loss
+    from aekit.trainer import evaluate_loss
 
     assert evaluate_loss(model, val)["loss"] == pytest.approx(best_val, rel=1e-5)
 
@@ -151,14 +151,22 @@ def test_non_finite_loss_stops_with_step_and_term(X, tmp_path):
         input_dim=64, code_dim=8, penalties=[aekit.Penalty.parse("nan_at_call:first=50")]
     )
     with pytest.raises(aekit.TrainingError) as info:
-        aekit.fit(model, X, epochs=10, progress=False, run_dir=tmp_path / "run", val_fraction=0)
+        aekit.fit(
+            model,
+            X,
+            epochs=10,
+            progress=False,
+            run_dir=tmp_path / "run",
+            val_fraction=0,
+            checkpoint_every=1,
+        )
     message = str(info.value)
     # 23 steps per epoch: call 50 is epoch 3, step 4; the message names the term
     assert "loss became nan at epoch 3, step 4 (global step 50)" in message
     assert "nan_at_call = nan" in message and "last good checkpoint is kept" in message
-    trainer = Trainer.resume(tmp_path / "run", progress=False)
-    assert trainer.epoch == 2 and trainer.global_step == 46
-    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    state = aekit.RunFolder(tmp_path / "run").load_checkpoint()
+    assert state["epoch"] == 2 and state["global_step"] == 46
+    assert all(torch.isfinite(p).all() for p in state["model"].values())
 
 
 def test_non_finite_loss_rollback_retries_with_a_lower_learning_rate(X):
@@ -212,18 +220,17 @@ def test_run_folder_metrics_csv_and_in_process_resume(X, tmp_path):
     aekit.fit(model, X, epochs=2, progress=False, run_dir=run)
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     assert [int(float(r["epoch"])) for r in rows] == [1, 2]
-    trainer = Trainer.resume(run, progress=False, epochs=4)
-    trainer.fit(X)
-    assert same_weights(weights(trainer.model), weights(full))
+    resumed = aekit.resume(run, data=X, epochs=4, progress=False)
+    assert same_weights(weights(resumed.model), weights(full))
     assert len(list(csv.DictReader((run / "metrics.csv").open()))) == 4
-    loaded = aekit.load(run, device=trainer.device)
+    loaded = aekit.load(run, device=resumed.model.device)
     np.testing.assert_array_equal(loaded.encode(X), full.encode(X))
 
 
 def test_flat_parameter_buffer_trains_exactly_like_separate_tensors(X, monkeypatch):
     """Small models train through one flat parameter buffer; the result must be the one of
     separate parameter tensors."""
-    import aekit.train as train_module
+    import aekit.optim as train_module
 
     def run():
         torch.manual_seed(0)

@@ -13,22 +13,42 @@ True
 
 __version__ = "0.1.0"
 
-from .config import DataConfig, ModelConfig, TrainConfig
+from .config import (
+    DataConfig,
+    ModelConfig,
+    OutputConfig,
+    PretrainConfig,
+    RunConfig,
+    TrainConfig,
+    model_config,
+)
 from .corruption import CORRUPTIONS, Corruption, GaussianNoise, Masking, SaltAndPepper
 from .data import Dataset, load_array, load_digits, load_mnist, read_idx
-from .errors import AekitError, CheckpointError, ConfigError, DataError, TrainingError
-from .io import load
-from .metrics import evaluate
+from .errors import (
+    AekitError,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    TrainingError,
+    TrainingInterrupted,
+)
+from .families import FAMILIES, load, register_family
 from .model import AutoEncoder
+from .optim import OPTIMIZERS, SCHEDULES
 from .penalties import PENALTIES, Contractive, KLSparsity, L1Sparsity, Penalty
 from .presets import KINDS
-from .pretrain import PretrainConfig, pretrain_greedy
-from .train import FitResult, Trainer, TrainingInterrupted, fit
+from .pretrain import pretrain_greedy
+from .runfolder import RunFolder
+from .runs import Run, encode, evaluate, fit, reconstruct, resume, train
+from .trainer import FitResult, Trainer
 
 __all__ = [
     "CORRUPTIONS",
+    "FAMILIES",
     "KINDS",
+    "OPTIMIZERS",
     "PENALTIES",
+    "SCHEDULES",
     "AekitError",
     "AutoEncoder",
     "CheckpointError",
@@ -44,19 +64,29 @@ __all__ = [
     "L1Sparsity",
     "Masking",
     "ModelConfig",
+    "OutputConfig",
     "Penalty",
     "PretrainConfig",
+    "Run",
+    "RunConfig",
+    "RunFolder",
     "SaltAndPepper",
     "TrainConfig",
     "Trainer",
     "TrainingError",
     "TrainingInterrupted",
+    "encode",
     "evaluate",
     "fit",
     "load",
     "load_array",
     "load_digits",
     "load_mnist",
+    "model_config",
     "pretrain_greedy",
     "read_idx",
+    "reconstruct",
+    "register_family",
+    "resume",
+    "train",
 ]

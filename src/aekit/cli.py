@@ -1,42 +1,68 @@
-"""The ``aekit`` command: parses arguments, calls the library, prints. No logic of its own.
+"""The ``aekit`` command: parses arguments, calls the library, prints.
 
-Every error about the user's input prints one line ``aekit: error: ...`` and exits 2.
+The options of ``aekit train`` are generated from the fields of
+:class:`~aekit.RunConfig`'s sections (name, type, choices, default and help), so every
+setting has a flag and a new field needs no edit here. Each command is a Python function
+of the same name (:func:`aekit.train`, :func:`aekit.resume`, :func:`aekit.evaluate`...).
+
+Every error about the user's input prints one line ``aekit: error: ...`` and exits 2; no
+user action shows a traceback (``--debug`` shows it for a genuine bug).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
-import time
+import typing
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from . import __version__
-from .checkpoint import CHECKPOINT_FILE
-from .config import DataConfig, ModelConfig, TrainConfig
-from .corruption import CORRUPTIONS, Corruption
-from .data import Dataset, load_array, load_source, to_tensor
-from .errors import AekitError, ConfigError
-from .io import WEIGHTS_FILE, atomic_write, load, read_run_config, write_config, write_json
-from .losses import LOSSES
-from .metrics import evaluate
-from .model import AutoEncoder
+from .config import (
+    DataConfig,
+    ModelConfig,
+    OutputConfig,
+    PretrainConfig,
+    RunConfig,
+    TrainConfig,
+    describe,
+    field_help,
+)
+from .corruption import CORRUPTIONS
+from .errors import AekitError, ConfigError, TrainingInterrupted
+from .families import WEIGHTS_FILE, read_run_config
+from .io import atomic_write
 from .nets import ACTIVATIONS
-from .penalties import PENALTIES, Penalty
-from .plots import loss_curves, reconstruction_grid
-from .presets import KINDS, model_config
-from .pretrain import PretrainConfig, layer_configs, pretrain_greedy
-from .train import Trainer, TrainingInterrupted
+from .parts import Part
+from .penalties import PENALTIES
+from .plots import reconstruction_grid
+from .presets import KINDS
+from .runs import Run, evaluate, load_model_and_data, resume, resume_status, train
+from .runs import encode as encode_data
+from .runs import reconstruct as reconstruct_data
 
 EXIT_USAGE = 2
-NAMED_SOURCES = ("digits", "mnist")
 
-# ---- argument parsing ------------------------------------------------------------------------
+# The sections of RunConfig and the prefix of their flags.
+SECTIONS: tuple[tuple[str, type, str, str], ...] = (
+    ("data", DataConfig, "", "data"),
+    ("model", ModelConfig, "", "model (defaults: the kind's preset, then these)"),
+    ("training", TrainConfig, "", "training"),
+    (
+        "pretrain",
+        PretrainConfig,
+        "pretrain-",
+        "greedy layer-wise pretraining (MLP); any of these turns it on",
+    ),
+    ("output", OutputConfig, "", "output"),
+)
+_NONE = object()  # "none" given for an optional setting
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,6 +72,113 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
 
 
+# ---- options generated from the schema -------------------------------------------------------
+
+
+def _unwrap(tp: Any) -> tuple[Any, bool]:
+    """(the type inside ``X | None``, whether None is allowed)."""
+    args = typing.get_args(tp)
+    if type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return rest[0], True
+    return tp, False
+
+
+def _converter(tp: Any, optional: bool, name: str) -> Any:
+    origin = typing.get_origin(tp)
+
+    def convert(text: str) -> Any:
+        if optional and text.strip().lower() == "none":
+            return _NONE
+        if origin in (list, tuple) and not _is_part_list(tp):
+            try:
+                return [int(s) for s in text.replace("-", ",").split(",") if s.strip()]
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"expected sizes like 32,16, got {text!r}"
+                ) from None
+        if tp is int:
+            try:
+                return int(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if tp is float:
+            try:
+                return float(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        return text
+
+    convert.__name__ = name
+    return convert
+
+
+def _is_part_list(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    return bool(args) and isinstance(args[0], type) and issubclass(args[0], Part)
+
+
+def _default_text(section: str, f: dataclasses.Field[Any]) -> str:
+    if section == "model":
+        if f.name in ("input_dim", "image_shape"):
+            return "from the data"
+        if f.name == "code_dim":
+            return "8 for at most 100 input features, else 30"
+        if f.name == "kind":
+            return "undercomplete"
+    if f.default is not dataclasses.MISSING:
+        value = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        value = f.default_factory()
+    else:
+        return ""
+    return describe(value)
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per field of each RunConfig section."""
+    for section, cls, prefix, title in SECTIONS:
+        group = parser.add_argument_group(title)
+        helps = field_help(cls)
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            flag = f.metadata.get("flag") or f"--{prefix}{f.name.replace('_', '-')}"
+            tp, optional = _unwrap(hints[f.name])
+            default = _default_text(section, f)
+            text = helps.get(f.name, "")
+            text = (f"{text} (default: {default})" if default else text).replace("%", "%%")
+            kwargs: dict[str, Any] = {"dest": f"{section}.{f.name}", "default": None, "help": text}
+            if tp is bool:
+                kwargs["action"] = argparse.BooleanOptionalAction
+            else:
+                kwargs["type"] = _converter(tp, optional, f.name)
+                kwargs["metavar"] = f.name.upper()
+                registry = f.metadata.get("registry")
+                if typing.get_origin(tp) is Literal:
+                    kwargs["choices"] = list(typing.get_args(tp))
+                    kwargs["metavar"] = "{" + ",".join(map(str, typing.get_args(tp))) + "}"
+                elif registry is not None or (section == "model" and f.name == "kind"):
+                    names = (registry or KINDS).names()
+                    kwargs["choices"] = names
+                    kwargs["metavar"] = "{" + ",".join(names) + "}"
+                if f.metadata.get("append"):
+                    kwargs["action"] = "append"
+                    kwargs["metavar"] = "SPEC"
+                elif isinstance(tp, type) and issubclass(tp, Part):
+                    kwargs["metavar"] = "SPEC"
+            group.add_argument(flag, **kwargs)
+
+
+def given_settings(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The settings the user gave on the command line, by section."""
+    out: dict[str, dict[str, Any]] = {section: {} for section, *_ in SECTIONS}
+    for key, value in vars(args).items():
+        section, _, name = key.partition(".")
+        if section in out and value is not None:
+            out[section][name] = None if value is _NONE else value
+    return out
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="aekit",
@@ -53,6 +186,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Run 'aekit COMMAND --help' for a command's options.",
     )
     p.add_argument("--version", action="version", version=f"aekit {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     t = sub.add_parser(
@@ -60,8 +194,10 @@ def _parser() -> argparse.ArgumentParser:
         help="train an autoencoder and write a run folder",
         description=(
             "Train an autoencoder and write a run folder (config.json, model.safetensors, "
-            "checkpoint, metrics.csv, reconstructions.png, curves.png). With no options it "
-            "trains the default undercomplete autoencoder on scikit-learn's digits."
+            "checkpoint, metrics.csv, metrics.json, reconstructions.png, curves.png). With no "
+            "options it trains the default undercomplete autoencoder on scikit-learn's digits. "
+            "A kind is a preset of parts; every option given replaces the preset's value "
+            "(--penalty gives the whole list of penalties)."
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
@@ -80,113 +216,21 @@ def _parser() -> argparse.ArgumentParser:
             f"activations: {', '.join(ACTIVATIONS.names())}"
         ),
     )
-    g = t.add_argument_group("data")
-    g.add_argument(
-        "--data", metavar="SOURCE", help="'digits' (default), 'mnist', or a .npy/.npz/.csv file"
+    run = t.add_argument_group("run")
+    run.add_argument(
+        "--config",
+        metavar="FILE",
+        help="JSON file with model/training/data/pretrain/output sections",
     )
-    g.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="folder with the MNIST files (else $AEKIT_DATA or the cache)",
-    )
-    g.add_argument("--test", metavar="FILE", help="held-out data file for the final evaluation")
-    g.add_argument("--limit", type=int, metavar="N", help="use only the first N training samples")
-    g = t.add_argument_group("model")
-    g.add_argument("--kind", choices=KINDS.names(), help="preset of parts (default: undercomplete)")
-    g.add_argument(
-        "--arch", metavar="SIZES", help="layer sizes from input to code, e.g. 784-1000-500-250-30"
-    )
-    g.add_argument(
-        "--architecture", choices=["mlp", "conv"], help="fully connected (default) or convolutional"
-    )
-    g.add_argument(
-        "--conv-channels", metavar="C1,C2", help="channels of the stride-2 convolutions (conv)"
-    )
-    g.add_argument(
-        "--kernel-size", type=int, metavar="K", help="odd convolution kernel size (conv)"
-    )
-    g.add_argument("--activation", choices=ACTIVATIONS.names(), help="hidden-layer activation")
-    g.add_argument(
-        "--code-activation", choices=ACTIVATIONS.names(), help="activation of the code layer"
-    )
-    g.add_argument(
-        "--output-activation", choices=ACTIVATIONS.names(), help="activation of the output"
-    )
-    g.add_argument("--loss", choices=LOSSES.names(), help="reconstruction loss")
-    g.add_argument(
-        "--tied",
-        action="store_true",
-        default=None,
-        help="decoder weights = encoder weights transposed",
-    )
-    g.add_argument("--top-k", type=int, metavar="K", help="keep only the K largest code units")
-    g.add_argument(
-        "--penalty",
-        action="append",
-        metavar="SPEC",
-        help="code penalty NAME[:key=value,...], repeatable, e.g. kl_sparsity:rho=0.05,beta=3",
-    )
-    g.add_argument(
-        "--corruption",
-        metavar="SPEC",
-        help="input corruption NAME[:key=value,...], e.g. masking:nu=0.25",
-    )
-    g = t.add_argument_group("training")
-    g.add_argument("--epochs", type=int)
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--lr", type=float, help="learning rate")
-    g.add_argument("--optimizer", choices=["adam", "adamw", "sgd"])
-    g.add_argument("--weight-decay", type=float)
-    g.add_argument(
-        "--schedule", choices=["constant", "cosine", "plateau"], help="learning-rate schedule"
-    )
-    g.add_argument("--warmup-epochs", type=int)
-    g.add_argument(
-        "--val-fraction", type=float, help="share of training data held out for validation"
-    )
-    g.add_argument(
-        "--patience", type=int, help="early stopping: epochs without validation improvement"
-    )
-    g.add_argument("--seed", type=int)
-    g.add_argument("--device", help="auto (CUDA when present), cpu, cuda")
-    g.add_argument("--checkpoint-every", type=int, metavar="EPOCHS")
-    g.add_argument("--checkpoint-every-steps", type=int, metavar="STEPS")
-    g.add_argument(
-        "--on-nan", choices=["stop", "rollback"], help="what to do when the loss is NaN/inf"
-    )
-    g.add_argument("--grad-clip", type=float, metavar="NORM")
-    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the loss")
-    g = t.add_argument_group(
-        "greedy layer-wise pretraining (MLP), then fine-tuning with the options above"
-    )
-    g.add_argument(
-        "--pretrain", choices=["greedy"], help="pretrain a stack of shallow autoencoders first"
-    )
-    g.add_argument("--pretrain-epochs", type=int, metavar="N", help="epochs per layer (default 5)")
-    g.add_argument(
-        "--pretrain-corruption", metavar="SPEC", help="corruption of each layer (stacked denoising)"
-    )
-    g.add_argument(
-        "--pretrain-penalty",
-        action="append",
-        metavar="SPEC",
-        help="penalty of each layer, repeatable",
-    )
-    g.add_argument("--pretrain-lr", type=float, help="learning rate of the layers (default: --lr)")
-    g.add_argument(
-        "--pretrain-batch-size", type=int, help="batch size of the layers (default: --batch-size)"
-    )
-    g = t.add_argument_group("run")
-    g.add_argument(
-        "--config", metavar="FILE", help="JSON file with kind/model/training/data sections"
-    )
-    g.add_argument(
-        "--out", metavar="DIR", help="run folder to create (default runs/KIND-TIMESTAMP)"
-    )
-    g.add_argument(
+    run.add_argument(
         "--resume", metavar="RUN", help="continue an interrupted run from its last checkpoint"
     )
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument(
+        "--arch",
+        metavar="SIZES",
+        help="layer sizes from input to code, e.g. 784-1000-500-250-30 (sets --hidden and --code-dim)",
+    )
+    add_config_options(t)
 
     e = sub.add_parser(
         "evaluate",
@@ -221,7 +265,7 @@ def _parser() -> argparse.ArgumentParser:
         "reconstruct",
         help="reconstruct data: a picture or an array",
         description="Reconstruct INPUT: -o grid.png draws originals over reconstructions; "
-        "-o recon.npy writes all reconstructions.",
+        "-o recon.npy writes all reconstructions, in the shape of the input.",
     )
     r.add_argument("run", metavar="RUN", help="run folder")
     r.add_argument(
@@ -242,213 +286,93 @@ def _parser() -> argparse.ArgumentParser:
 # ---- commands ------------------------------------------------------------------------------
 
 
+# What may accompany --resume: the data again (paths in a run folder are never used), a
+# longer run, and the display.
+RESUME_OPTIONS = {
+    ("data", "source"),
+    ("data", "data_dir"),
+    ("data", "test"),
+    ("training", "epochs"),
+    ("output", "progress"),
+}
+
+
+def run_config_from_args(args: argparse.Namespace) -> RunConfig:
+    """The RunConfig of ``aekit train``'s options: the config file's settings, then the
+    flags given over them."""
+    given = given_settings(args)
+    if args.arch:
+        sizes = [int(s) for s in _sizes(args.arch)]
+        if len(sizes) < 2:
+            raise ConfigError("--arch needs at least input and code sizes, e.g. 64-8")
+        given["model"].update(input_dim=sizes[0], hidden=sizes[1:-1], code_dim=sizes[-1])
+    base = RunConfig.from_file(args.config).to_dict() if args.config else {}
+    merged: dict[str, Any] = {}
+    for section, *_ in SECTIONS:
+        file_section = base.get(section) or {}
+        if given[section] or file_section:
+            merged[section] = {**file_section, **given[section]}
+    return RunConfig.from_dict(merged, "options")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
-        return _resume(args)
-    file_cfg = _read_config_file(args.config) if args.config else {}
-    given_data = _given(args, data="source", data_dir="data_dir", test="test", limit="limit")
-    file_data = file_cfg.get("data", {})
-    if args.config:
-        unset = tuple(k for k in ("source", "data_dir", "test") if k not in given_data)
-        file_data = _config_file_paths(file_data, unset, Path(args.config), "data")
-    data_cfg = DataConfig.from_dict({**file_data, **given_data}, "data")
-    data = _load_data(data_cfg)
-    model_cfg = _model_config(args, file_cfg, data)
-    train_cfg = TrainConfig.from_dict(
-        {
-            **file_cfg.get("training", {}),
-            **_given(
-                args,
-                epochs="epochs",
-                batch_size="batch_size",
-                lr="lr",
-                optimizer="optimizer",
-                weight_decay="weight_decay",
-                schedule="schedule",
-                warmup_epochs="warmup_epochs",
-                val_fraction="val_fraction",
-                patience="patience",
-                seed="seed",
-                device="device",
-                checkpoint_every="checkpoint_every",
-                checkpoint_every_steps="checkpoint_every_steps",
-                on_nan="on_nan",
-                grad_clip="grad_clip",
-                compile="compile",
-            ),
-        },
-        "training",
-    )
-    pretrain_cfg = _pretrain_config(args, file_cfg)
-    if args.out:
-        out = Path(args.out)
-    elif file_cfg.get("out"):
-        out = Path(_config_file_paths(file_cfg, ("out",), Path(args.config), "config")["out"])
-    else:
-        out = Path(f"runs/{model_cfg.kind}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(
-            f"{out} already exists; choose another --out, or continue it with --resume {out}"
+        given = given_settings(args)
+        extra = sorted(
+            f"{s}.{n}" for s, names in given.items() for n in names if (s, n) not in RESUME_OPTIONS
         )
+        if extra or args.config or args.arch:
+            raise ConfigError(
+                "--resume continues a run with its own settings; only --data, --data-dir, "
+                "--test, --epochs and --no-progress go with it"
+            )
+        print(resume_status(args.resume), file=sys.stderr)
+        run = resume(
+            args.resume,
+            data=getattr(args, "data.source"),
+            data_dir=getattr(args, "data.data_dir"),
+            test=getattr(args, "data.test"),
+            epochs=getattr(args, "training.epochs"),
+            progress=getattr(args, "output.progress") is not False,
+        )
+    else:
+        run = train(run_config_from_args(args))
+    _report(run)
+    return 0
 
-    import torch
 
-    torch.manual_seed(train_cfg.seed)
-    model = AutoEncoder.from_config(model_cfg)
-    # Validate the data against the model before anything is written.
-    model.check_input(data.train, "training data", targets=True)
-    if data.test is not None:
-        model.check_input(data.test, "test data", targets=True)
-    sections: dict[str, Any] = {"data": data_cfg.to_dict()}
-    progress = not args.no_progress
-    if pretrain_cfg is not None:
-        layer_configs(model_cfg, pretrain_cfg)  # a bad stack fails before the run folder exists
-        sections["pretrain"] = pretrain_cfg.to_dict()
-        out.mkdir(parents=True, exist_ok=True)
-        write_config(out, model_cfg, {**sections, "training": train_cfg.to_dict()})
-        model = _pretrain(model_cfg, data, pretrain_cfg, train_cfg, out, progress)
-    trainer = Trainer(model, train_cfg, run_dir=out, progress=progress, extra_config=sections)
-    return _train_and_report(trainer, data)
-
-
-def _pretrain(
-    model_cfg: ModelConfig,
-    data: Dataset,
-    pretrain_cfg: PretrainConfig,
-    train_cfg: TrainConfig,
-    out: Path,
-    progress: bool,
-) -> AutoEncoder:
-    model, layers = pretrain_greedy(
-        model_cfg, data.train, pretrain_cfg, train_cfg, run_dir=out, progress=progress
-    )
-    summary = []
-    for layer in layers:
+def _report(run: Run) -> None:
+    cfg = run.model.config
+    assert cfg is not None
+    for layer in run.layers or []:
         n_in, n_out = layer.sizes
         print(
             f"pretrained layer {layer.index} {n_in}-{n_out}: squared error of its input "
             f"{_fmt(layer.error_before)} -> {_fmt(layer.error_after)} in {layer.fit.seconds:.1f} s"
         )
-        summary.append(
-            {
-                "layer": layer.index,
-                "sizes": [n_in, n_out],
-                "error_before": layer.error_before,
-                "error_after": layer.error_after,
-                "epochs": len(layer.fit.history),
-                "seconds": layer.fit.seconds,
-            }
-        )
-    write_json(out / "pretrain" / "layers.json", summary)
-    return model
-
-
-def _resume(args: argparse.Namespace) -> int:
-    run = Path(args.resume)
-    config = read_run_config(run)
-    data = _load_data(_resume_data_config(args, config, run))
-    progress = not args.no_progress
-    if (run / CHECKPOINT_FILE).exists():
-        trainer = Trainer.resume(run, progress=progress, epochs=args.epochs)
-        print(
-            f"resuming {run} at epoch {trainer.epoch + 1}, step {trainer.step_in_epoch} "
-            f"of {trainer.config.epochs} epochs",
-            file=sys.stderr,
-        )
-        return _train_and_report(trainer, data)
-    # No checkpoint: the run stopped during pretraining (finished layers are reused, the
-    # interrupted one resumes) or before its first checkpoint (it starts again: same seed,
-    # same run).
-    model_cfg = ModelConfig.from_dict(config["model"], "model")
-    train_cfg = TrainConfig.from_dict(config.get("training", {}), "training")
-    if args.epochs is not None:
-        train_cfg = train_cfg.replace(epochs=args.epochs)
-    sections = {k: config[k] for k in ("data", "pretrain") if k in config}
-    import torch
-
-    torch.manual_seed(train_cfg.seed)
-    model = AutoEncoder.from_config(model_cfg)
-    if "pretrain" in config:
-        print(f"resuming the pretraining of {run}", file=sys.stderr)
-        pretrain_cfg = PretrainConfig.from_dict(config["pretrain"], "pretrain")
-        model = _pretrain(model_cfg, data, pretrain_cfg, train_cfg, run, progress)
-    else:
-        print(f"{run} has no checkpoint yet: starting it again", file=sys.stderr)
-    trainer = Trainer(model, train_cfg, run_dir=run, progress=progress, extra_config=sections)
-    return _train_and_report(trainer, data)
-
-
-def _resume_data_config(args: argparse.Namespace, config: dict[str, Any], run: Path) -> DataConfig:
-    """The data of a resumed run. Paths stored in a run folder are not trusted (the folder
-    may come from someone else): file data and MNIST folders must be named again."""
-    data_cfg = DataConfig.from_dict(config.get("data", {}), "data")
-    if args.data:
-        data_cfg = data_cfg.replace(source=args.data)
-    elif data_cfg.source not in NAMED_SOURCES:
-        raise ConfigError(
-            f"{run} was trained on the file {data_cfg.source!r}; paths stored in a run folder "
-            "are not used: give the same data again with --data FILE"
-        )
-    if args.data_dir:
-        data_cfg = data_cfg.replace(data_dir=args.data_dir)
-    elif data_cfg.data_dir is not None and not args.data:
-        data_cfg = data_cfg.replace(data_dir=None)  # search $AEKIT_DATA and the cache
-    if data_cfg.test is not None and not args.test:
-        data_cfg = data_cfg.replace(test=None)
-    elif args.test:
-        data_cfg = data_cfg.replace(test=args.test)
-    return data_cfg
-
-
-def _config_file_paths(
-    section: dict[str, Any], keys: tuple[str, ...], origin: Path, where: str
-) -> dict[str, Any]:
-    """Resolve the paths a config file names, relative to its folder; a path that leaves
-    that folder (absolute, or through '..') is refused: a config file may come from
-    someone else, and must not make aekit read or write elsewhere."""
-    out = dict(section)
-    base = origin.parent.resolve()
-    for key in keys:
-        value = out.get(key)
-        if not isinstance(value, str) or (key == "source" and value in NAMED_SOURCES):
-            continue
-        path = Path(value)
-        if path.is_absolute() or not (base / path).resolve().is_relative_to(base):
-            raise ConfigError(
-                f"{where}.{key} {value!r} in {origin} points outside the folder of that file; "
-                "paths in config files must stay inside it (give it on the command line instead)"
-            )
-        out[key] = str(base / path)
-    return out
-
-
-def _train_and_report(trainer: Trainer, data: Dataset) -> int:
-    out = trainer.run_dir
-    assert out is not None
-    model = trainer.model
-    result = trainer.fit(data.train)
-    held_out, split = (data.test, "test") if data.test is not None else (data.train, "train")
-    metrics = evaluate(model, held_out)
-    sample = held_out[:10].numpy()
-    reconstruction_grid(
-        sample, model.reconstruct(sample), out / "reconstructions.png", model.config.image_shape
-    )
-    if result.history:
-        loss_curves(result.history, out / "curves.png")
-    write_json(out / "metrics.json", {"split": split, **metrics})
-    cfg = model.config
     print(
-        f"trained {cfg.kind} {_arch(cfg)} on {data.name} ({len(data.train)} samples) for "
-        f"{trainer.epoch} epochs, {result.steps} steps in {result.seconds:.1f} s -> {out}"
+        f"trained {cfg.kind} {cfg.arch} on {run.data.name} ({len(run.data.train)} samples) "
+        f"for {len(run.fit.history)} epochs, {run.fit.steps} steps in {run.fit.seconds:.1f} s "
+        f"-> {run.path}"
     )
-    print(f"{split}: " + "  ".join(f"{k} {_fmt(v)}" for k, v in metrics.items()))
-    return 0
+    print(f"model: {cfg.summary()}")
+    if run.fit.best_epoch is not None and run.config.training.keep == "best":
+        print(f"kept the weights of epoch {run.fit.best_epoch} (lowest validation loss)")
+    metrics = dict(run.metrics)
+    pca = metrics.pop("pca_squared_error", None)
+    print(f"{run.split}: " + "  ".join(f"{k} {_fmt(v)}" for k, v in metrics.items()))
+    if pca is not None:
+        error = metrics["squared_error"]
+        change = (error - pca) / pca * 100 if pca > 0 else 0.0
+        word = "lower" if change < 0 else "higher"
+        print(
+            f"baseline: PCA-{cfg.code_dim} {_fmt(pca)}; this model {_fmt(error)} "
+            f"({abs(change):.0f}% {word})"
+        )
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    model = load(args.run)
-    x = _input_data(args.run, args.data, args.data_dir, args.split)
-    metrics = evaluate(model, x)
+    metrics = evaluate(args.run, args.data, split=args.split, data_dir=args.data_dir)
     if args.json:
         print(json.dumps(metrics, indent=2))
     else:
@@ -459,66 +383,55 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    model = load(args.run)
-    x = _input_data(args.run, args.input, args.data_dir, "test")
-    codes = model.encode(x.numpy())
+    codes = encode_data(args.run, args.input, data_dir=args.data_dir)
     _save_array(args.output, codes)
     print(f"wrote codes of {len(codes)} samples ({codes.shape[1]} units) to {args.output}")
     return 0
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
-    model = load(args.run)
-    x = _input_data(args.run, args.input, args.data_dir, "test")
     out = Path(args.output)
     if out.suffix.lower() == ".png":
         if args.n < 1:
             raise ConfigError(f"-n must be >= 1, got {args.n}")
-        sample = x[: args.n].numpy()
-        reconstruction_grid(
-            sample, model.reconstruct(sample), out, model.config.image_shape, n=args.n
-        )
-        print(f"wrote {min(args.n, len(x))} originals and reconstructions to {out}")
+        model, x = load_model_and_data(args.run, args.input, data_dir=args.data_dir)
+        sample = np.asarray(x[: args.n])
+        image_shape = model.config.image_shape if model.config is not None else None
+        reconstruction_grid(sample, model.reconstruct(sample), out, image_shape, n=args.n)
+        print(f"wrote {min(args.n, len(sample))} originals and reconstructions to {out}")
     else:
-        recon = model.reconstruct(x.numpy())
+        recon = reconstruct_data(args.run, args.input, data_dir=args.data_dir)
         _save_array(out, recon)
         print(f"wrote reconstructions of {len(recon)} samples to {out}")
     return 0
 
 
 def cmd_info(args: argparse.Namespace) -> int:
+    from .families import load, model_config_of
+
     config = read_run_config(args.run)
     if args.json:
         print(json.dumps(config, indent=2))
         return 0
     run = Path(args.run)
-    model_cfg = ModelConfig.from_dict(config["model"], "model")
+    _, model_cfg = model_config_of(config, run)
     model = load(run) if (run / WEIGHTS_FILE).exists() else None
     print(f"run folder   {run}")
     print(f"aekit        {config['aekit_version']}")
     print(f"kind         {model_cfg.kind}")
-    print(
-        f"architecture {model_cfg.architecture} {_arch(model_cfg)}"
-        f"{' (tied)' if model_cfg.tied else ''}; activations {model_cfg.activation} / "
-        f"code {model_cfg.code_activation} / output {model_cfg.output_activation}; loss {model_cfg.loss}"
-    )
-    parts = [_spec(p) for p in model_cfg.penalties]
-    if model_cfg.top_k:
-        parts.append(f"top_k={model_cfg.top_k}")
-    print(f"penalties    {', '.join(parts) or 'none'}")
-    print(f"corruption   {_spec(model_cfg.corruption) if model_cfg.corruption else 'none'}")
+    print(f"model        {model_cfg.summary()}")
     if model is not None:
         print(f"parameters   {sum(p.numel() for p in model.parameters()):,}")
-    if "data" in config:
-        print(f"data         {config['data'].get('source')}")
-    if "training" in config:
-        t = config["training"]
+    settings = RunConfig.from_dict(config, "config.json") if "training" in config else None
+    if settings is not None:
+        print(f"data         {settings.data.source}")
+        t = settings.training
         print(
-            f"training     {t.get('epochs')} epochs, batch {t.get('batch_size')}, lr {t.get('lr')}, "
-            f"{t.get('optimizer')}, schedule {t.get('schedule')}, seed {t.get('seed')}"
+            f"training     {t.epochs} epochs, batch {t.batch_size}, lr {t.lr}, "
+            f"{t.optimizer}, schedule {t.schedule}, seed {t.seed}"
         )
     result = config.get("result")
-    if result:
+    if isinstance(result, dict):
         print(
             f"result       {result.get('epochs_trained')} epochs, {result.get('steps')} steps, "
             f"{result.get('seconds')} s"
@@ -534,8 +447,10 @@ def cmd_info(args: argparse.Namespace) -> int:
     if metrics_file.exists():
         try:
             metrics = json.loads(metrics_file.read_text())
+            if not isinstance(metrics, dict):
+                raise ValueError
             print("evaluation   " + "  ".join(f"{k} {_fmt(v)}" for k, v in metrics.items()))
-        except json.JSONDecodeError:
+        except ValueError:
             print("evaluation   (metrics.json unreadable)")
     print(
         "files        "
@@ -547,156 +462,14 @@ def cmd_info(args: argparse.Namespace) -> int:
 # ---- helpers -------------------------------------------------------------------------------
 
 
-def _given(args: argparse.Namespace, **mapping: str) -> dict[str, Any]:
-    """The options the user actually gave, renamed to config keys."""
-    return {
-        key: getattr(args, attr) for attr, key in mapping.items() if getattr(args, attr) is not None
-    }
-
-
-def _read_config_file(path: str) -> dict[str, Any]:
+def _sizes(text: str) -> list[int]:
     try:
-        cfg = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"config file not found: {path}") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid JSON ({exc})") from None
-    if not isinstance(cfg, dict):
-        raise ConfigError(f"config file {path} must hold a JSON object")
-    known = {
-        "kind",
-        "model",
-        "training",
-        "data",
-        "out",
-        "format",
-        "aekit_version",
-        "result",
-        "pretrain",
-    }
-    unknown = sorted(set(cfg) - known)
-    if unknown:
-        raise ConfigError(
-            f"config file {path}: unknown key(s) {', '.join(unknown)}; known: kind, model, training, data, out"
-        )
-    for section in ("model", "training", "data", "pretrain"):
-        if section in cfg and not isinstance(cfg[section], dict):
-            raise ConfigError(f"config file {path}: '{section}' must be an object")
-    for key in ("kind", "out"):
-        if key in cfg and not isinstance(cfg[key], str):
-            raise ConfigError(f"config file {path}: '{key}' must be a string")
-    return cfg
-
-
-def _load_data(cfg: DataConfig) -> Dataset:
-    data = load_source(cfg.source, cfg.data_dir, cfg.test)
-    if cfg.limit is not None:
-        data.train = data.train[: cfg.limit]
-    return data
-
-
-def _model_config(args: argparse.Namespace, file_cfg: dict[str, Any], data: Dataset) -> ModelConfig:
-    settings: dict[str, Any] = dict(file_cfg.get("model", {}))
-    kind = args.kind or file_cfg.get("kind") or settings.pop("kind", None) or "undercomplete"
-    settings.pop("kind", None)
-    if args.arch:
-        sizes = _sizes(args.arch, "--arch")
-        if len(sizes) < 2:
-            raise ConfigError(
-                f"--arch needs at least input and code sizes, e.g. {data.input_dim}-8"
-            )
-        if sizes[0] != data.input_dim:
-            raise ConfigError(
-                f"--arch starts with {sizes[0]} but the data has {data.input_dim} features"
-            )
-        settings.update(hidden=sizes[1:-1], code_dim=sizes[-1])
-    settings.setdefault("input_dim", data.input_dim)
-    settings.setdefault("code_dim", 8 if data.input_dim <= 100 else 30)
-    if data.image_shape is not None:
-        settings.setdefault("image_shape", data.image_shape)
-    settings.update(
-        _given(
-            args,
-            architecture="architecture",
-            kernel_size="kernel_size",
-            activation="activation",
-            code_activation="code_activation",
-            output_activation="output_activation",
-            loss="loss",
-            tied="tied",
-            top_k="top_k",
-        )
-    )
-    if args.conv_channels:
-        settings["conv_channels"] = _sizes(args.conv_channels, "--conv-channels", sep=",")
-    # Parts from the file are JSON; parse them so the CLI's parts can replace them by name.
-    penalties = [Penalty.from_json(p, "model.penalties") for p in settings.pop("penalties", [])]
-    if args.penalty:
-        defaults = KINDS.get(kind)(settings["input_dim"], settings["code_dim"]).get("penalties", [])
-        chosen = {p.name: p for p in [*defaults, *penalties]}
-        for spec in args.penalty:
-            p = Penalty.parse(spec)
-            chosen[p.name] = p
-        penalties = list(chosen.values())
-    if penalties or "penalties" in file_cfg.get("model", {}):
-        settings["penalties"] = penalties
-    if args.corruption:
-        settings["corruption"] = Corruption.parse(args.corruption)
-    elif settings.get("corruption") is not None:
-        settings["corruption"] = Corruption.from_json(settings["corruption"], "model.corruption")
-    try:
-        return model_config(kind, **settings)
-    except TypeError as exc:
-        raise ConfigError(f"bad model settings: {exc}") from None
-
-
-def _pretrain_config(args: argparse.Namespace, file_cfg: dict[str, Any]) -> PretrainConfig | None:
-    section = dict(file_cfg.get("pretrain") or {})
-    method = args.pretrain or section.pop("method", None) or ("greedy" if section else None)
-    section.pop("method", None)
-    if method is None:
-        options = ("epochs", "corruption", "penalty", "lr", "batch_size")
-        given = [o for o in options if getattr(args, f"pretrain_{o}") is not None]
-        if given:
-            raise ConfigError(f"--pretrain-{given[0].replace('_', '-')} needs --pretrain greedy")
-        return None
-    if method != "greedy":
-        raise ConfigError(f"unknown pretraining method {method!r}; known: greedy")
-    section.update(
-        _given(args, pretrain_epochs="epochs", pretrain_lr="lr", pretrain_batch_size="batch_size")
-    )
-    if args.pretrain_corruption:
-        section["corruption"] = Corruption.parse(args.pretrain_corruption)
-    if args.pretrain_penalty:
-        section["penalties"] = [Penalty.parse(spec) for spec in args.pretrain_penalty]
-    return PretrainConfig.from_dict(section, "pretrain")
-
-
-def _sizes(text: str, option: str, sep: str = "-") -> list[int]:
-    try:
-        sizes = [int(s) for s in text.replace(",", sep).split(sep)]
+        sizes = [int(s) for s in text.replace(",", "-").split("-")]
     except ValueError:
-        raise ConfigError(f"{option} must be sizes like 64{sep}32{sep}8, got {text!r}") from None
+        raise ConfigError(f"--arch must be sizes like 64-32-8, got {text!r}") from None
     if any(s < 1 for s in sizes):
-        raise ConfigError(f"{option} sizes must be positive, got {text!r}")
+        raise ConfigError(f"--arch sizes must be positive, got {text!r}")
     return sizes
-
-
-def _input_data(run: str, source: str | None, data_dir: str | None, split: str) -> Any:
-    """Data for evaluate/encode/reconstruct: a named data set's split, or a file."""
-    if source is None:
-        data_section = read_run_config(run).get("data") or {}
-        source = data_section.get("source")
-        if source not in NAMED_SOURCES:
-            raise ConfigError(
-                "this run was trained on a file; name the data to use with --data FILE"
-            )
-        data_dir = data_dir or data_section.get("data_dir")
-    if source in NAMED_SOURCES:
-        data = load_source(source, data_dir)
-        x = data.test if split == "test" and data.test is not None else data.train
-        return x
-    return to_tensor(load_array(source), source)
 
 
 def _save_array(path: str | Path, array: np.ndarray) -> None:
@@ -706,6 +479,8 @@ def _save_array(path: str | Path, array: np.ndarray) -> None:
         raise ConfigError(f"output must end in .npy or .csv, got {path.name!r}")
     if not path.parent.is_dir():
         raise ConfigError(f"output folder does not exist: {path.parent}")
+    if suffix == ".csv":
+        array = array.reshape(len(array), -1)
 
     def write(tmp: str) -> None:
         with open(tmp, "wb") as f:
@@ -715,15 +490,6 @@ def _save_array(path: str | Path, array: np.ndarray) -> None:
                 np.savetxt(f, array, delimiter=",", fmt="%.7g")
 
     atomic_write(path, write)
-
-
-def _arch(cfg: ModelConfig) -> str:
-    return "-".join(str(n) for n in (cfg.input_dim, *cfg.hidden, cfg.code_dim))
-
-
-def _spec(part: Any) -> str:
-    params = {k: v for k, v in part.to_json().items() if k != "name"}
-    return f"{part.name}(" + ", ".join(f"{k}={v}" for k, v in params.items()) + ")"
 
 
 def _fmt(value: Any) -> str:
@@ -753,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except TrainingInterrupted as exc:
-        print(f"aekit: {exc}", file=sys.stderr)
+        hint = f". Resume with: aekit train --resume {exc.checkpoint}" if exc.checkpoint else ""
+        print(f"aekit: {exc}{hint}", file=sys.stderr)
         return 128 + exc.signum
     except AekitError as exc:
         print(f"aekit: error: {exc}", file=sys.stderr)
@@ -763,6 +530,16 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except OSError as exc:
         print(f"aekit: error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if args.debug:
+            raise
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(
+            f"aekit: internal error: {type(exc).__name__}: {first} "
+            "(this is a bug in aekit; run again with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 1
 
 

@@ -1,4 +1,11 @@
-"""Typed configs for models, training and data; each validates itself and round-trips to JSON.
+"""The one schema: typed configs for a run's model, training, data, pretraining and output.
+
+Each config is a dataclass whose annotations are the schema. It validates itself however it
+was made (Python keywords, JSON, command-line flags): wrong types, unknown choices and
+out-of-range values raise :class:`~aekit.ConfigError`. Config files, the ``config.json``
+of a run folder and the ``aekit train`` flags all come from :class:`RunConfig`; the CLI's
+options are generated from its fields (see :mod:`aekit.cli`), with the help text taken from
+each class's Parameters section below.
 
 Examples
 --------
@@ -8,25 +15,74 @@ Examples
 ...                   penalties=[KLSparsity(rho=0.05, beta=3.0)])
 >>> ModelConfig.from_dict(cfg.to_dict()) == cfg
 True
+>>> TrainConfig(optimizer="lbfgs")
+Traceback (most recent call last):
+...
+aekit.errors.ConfigError: TrainConfig.optimizer: unknown optimizer 'lbfgs'; known: adam, adamw, sgd
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import json
 import math
+import re
+import typing
+from pathlib import Path
 from typing import Any, Literal
 
 from .corruption import Corruption
 from .errors import ConfigError
 from .losses import LOSSES
 from .nets import ACTIVATIONS
+from .optim import OPTIMIZERS, SCHEDULES
 from .parts import require
 from .penalties import Penalty
-from .schema import from_dict, to_dict
+from .presets import KINDS, default_code_dim
+from .registry import Registry
+from .schema import coerce, from_dict, to_dict
+
+MAX_SEED = 2**63 - 1
+
+
+def choices(registry: Registry[Any], flag: str | None = None) -> dict[str, Any]:
+    """Field metadata: the value is a name in ``registry`` (checked, and the CLI's choices)."""
+    return {"registry": registry, **({"flag": flag} if flag else {})}
+
+
+def flag(name: str, **more: Any) -> dict[str, Any]:
+    """Field metadata: the command-line flag of a field, when not ``--field-name``."""
+    return {"flag": name, **more}
 
 
 class _Config:
-    """JSON round trip shared by the config dataclasses."""
+    """Validation and the JSON round trip shared by the configs.
+
+    After construction every field is checked against its annotation (and converted where
+    JSON and Python differ: int to float, list to tuple, a part's spec to the part), floats
+    must be finite, registry-backed names must be registered; then :meth:`validate` checks
+    ranges and relations between fields.
+    """
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        name = type(self).__name__
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            where = f"{name}.{f.name}"
+            value = coerce(getattr(self, f.name), hints[f.name], where)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"{where} must be a finite number, got {value}")
+            registry = f.metadata.get("registry")
+            if registry is not None and value is not None and value not in registry:
+                raise ConfigError(
+                    f"{where}: unknown {registry.family} {value!r}; known: {', '.join(registry)}"
+                )
+            object.__setattr__(self, f.name, value)
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` if a value is out of range."""
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
@@ -45,19 +101,27 @@ class ModelConfig(_Config):
 
     Parameters
     ----------
-    input_dim : number of input features (C*H*W for images).
-    code_dim : size of the code h.
-    hidden : sizes of the encoder's hidden layers (the decoder mirrors them).
-    architecture : ``"mlp"`` or ``"conv"`` (stride-2 convolutions, then ``hidden`` dense layers).
-    image_shape : (C, H, W) of image data; required for ``"conv"``, used for pictures.
-    conv_channels, kernel_size : channels of each convolution and their (odd) kernel size.
-    activation, code_activation, output_activation : names from ``aekit.nets.ACTIVATIONS``.
-    loss : ``"mse"`` (squared error) or ``"bce"`` (cross-entropy on logits, sigmoid output).
+    kind : the preset of parts (undercomplete, sparse, contractive, denoising, deep...); its
+        defaults apply to every field not given.
+    input_dim : number of input features (C*H*W for images); taken from the data.
+    code_dim : size of the code h (default: 8 for inputs of at most 100 features, else 30).
+    hidden : sizes of the encoder's hidden layers, e.g. 256,64 (the decoder mirrors them).
+    architecture : fully connected ("mlp") or convolutional ("conv": stride-2
+        convolutions, then the hidden dense layers).
+    image_shape : C,H,W of image data; taken from image data, required for "conv".
+    conv_channels : channels of each stride-2 convolution ("conv").
+    kernel_size : odd convolution kernel size ("conv").
+    activation : activation of the hidden layers.
+    code_activation : activation of the code layer.
+    output_activation : activation that maps the decoder's logits to reconstructions.
+    loss : reconstruction loss: squared error ("mse") or cross-entropy on logits ("bce",
+        for data in [0, 1] with a sigmoid output).
     tied : decoder weights are the transposed encoder weights.
     top_k : keep only the k largest code units of each sample.
-    penalties : code penalties added to the loss.
-    corruption : input corruption applied in training (denoising).
-    kind : the preset this config came from, for display.
+    penalties : code penalties NAME[:key=value,...] added to the loss (repeatable; replaces
+        the kind's penalties).
+    corruption : input corruption NAME[:key=value,...] applied in training (denoising);
+        "none" for no corruption.
     """
 
     input_dim: int
@@ -67,30 +131,29 @@ class ModelConfig(_Config):
     image_shape: tuple[int, int, int] | None = None
     conv_channels: list[int] = dataclasses.field(default_factory=lambda: [16, 32])
     kernel_size: int = 3
-    activation: str = "relu"
-    code_activation: str = "linear"
-    output_activation: str = "sigmoid"
-    loss: str = "mse"
+    activation: str = dataclasses.field(default="relu", metadata=choices(ACTIVATIONS))
+    code_activation: str = dataclasses.field(default="linear", metadata=choices(ACTIVATIONS))
+    output_activation: str = dataclasses.field(default="sigmoid", metadata=choices(ACTIVATIONS))
+    loss: str = dataclasses.field(default="mse", metadata=choices(LOSSES))
     tied: bool = False
     top_k: int | None = None
-    penalties: list[Penalty] = dataclasses.field(default_factory=list)
+    penalties: list[Penalty] = dataclasses.field(
+        default_factory=list, metadata=flag("--penalty", append=True)
+    )
     corruption: Corruption | None = None
     kind: str = "custom"
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         require(self.input_dim >= 1, f"input_dim must be >= 1, got {self.input_dim}")
         require(self.code_dim >= 1, f"code_dim must be >= 1, got {self.code_dim}")
         require(all(n >= 1 for n in self.hidden), f"hidden sizes must be >= 1, got {self.hidden}")
-        for field in ("activation", "code_activation", "output_activation"):
-            ACTIVATIONS.get(getattr(self, field))
-        LOSSES.get(self.loss)
         require(
             self.loss != "bce" or self.output_activation == "sigmoid",
             f"loss 'bce' needs output_activation 'sigmoid', got {self.output_activation!r}",
         )
         if self.image_shape is not None:
             require(
-                len(self.image_shape) == 3 and all(n >= 1 for n in self.image_shape),
+                all(n >= 1 for n in self.image_shape),
                 f"image_shape must be (C, H, W) with positive sizes, got {self.image_shape}",
             )
             require(
@@ -115,61 +178,132 @@ class ModelConfig(_Config):
             )
         names = [p.name for p in self.penalties]
         require(len(set(names)) == len(names), f"each penalty may appear once, got {names}")
-        for p in self.penalties:
-            if not isinstance(p, Penalty):
-                raise ConfigError(f"penalties must be Penalty objects, got {p!r}")
-        if self.corruption is not None and not isinstance(self.corruption, Corruption):
-            raise ConfigError(f"corruption must be a Corruption object, got {self.corruption!r}")
 
     @property
     def regularized(self) -> bool:
         """Whether something besides the code size stops the model copying its input."""
         return bool(self.penalties) or self.corruption is not None or self.top_k is not None
 
+    @property
+    def arch(self) -> str:
+        """Layer sizes from input to code: ``"64-32-8"``, or for a convolutional model
+        ``"1x28x28-conv16,32-8"`` (image, convolution channels, dense sizes)."""
+        if self.architecture == "conv" and self.image_shape is not None:
+            image = "x".join(map(str, self.image_shape))
+            convs = "conv" + ",".join(map(str, self.conv_channels))
+            return "-".join([image, convs, *map(str, (*self.hidden, self.code_dim))])
+        return "-".join(str(n) for n in (self.input_dim, *self.hidden, self.code_dim))
+
+    def summary(self) -> str:
+        """One line naming the architecture and the parts."""
+        parts = [describe(p) for p in self.penalties]
+        if self.top_k is not None:
+            parts.append(f"top_k={self.top_k}")
+        return (
+            f"{self.architecture} {self.arch}{' (tied)' if self.tied else ''}; "
+            f"{self.activation} hidden / {self.code_activation} code / "
+            f"{self.output_activation} output; loss {self.loss}; "
+            f"penalties {', '.join(parts) or 'none'}; corruption {describe(self.corruption)}"
+        )
+
+
+SIZES = ("input_dim", "code_dim")
+
+
+def model_config(kind: str = "undercomplete", **settings: Any) -> ModelConfig:
+    """The :class:`ModelConfig` of preset ``kind`` with ``settings`` (fields of
+    ModelConfig) replacing its defaults. A setting given replaces the preset's, None
+    included (``corruption=None``: no corruption); ``code_dim`` defaults to
+    :func:`~aekit.presets.default_code_dim` of ``input_dim``.
+
+    Examples
+    --------
+    >>> cfg = model_config("sparse", input_dim=64, code_dim=8)
+    >>> cfg.code_activation, [p.name for p in cfg.penalties]
+    ('sigmoid', ['kl_sparsity'])
+    >>> [p.name for p in model_config("sparse", input_dim=64, penalties=["l1:lam=0.01"]).penalties]
+    ['l1']
+    """
+    given = {k: v for k, v in settings.items() if v is not None or k not in SIZES}
+    fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"kind"}
+    unknown = sorted(set(given) - fields)
+    if unknown:
+        raise ConfigError(
+            f"unknown model setting(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}"
+        )
+    if "input_dim" not in given:
+        raise ConfigError("input_dim is required")
+    if given.get("code_dim") is None:
+        given["code_dim"] = default_code_dim(given["input_dim"])
+    defaults = KINDS.get(kind)(given["input_dim"], given["code_dim"])
+    merged = {**defaults, **given, "kind": kind}
+    if "code_activation" not in given:
+        # A penalty that needs a particular code (KL needs (0, 1)) sets it unless the user did.
+        penalties = coerce(merged.get("penalties", []), list[Penalty], "model.penalties")
+        needed = [p.code_activation for p in penalties if p.code_activation]
+        if needed:
+            merged["code_activation"] = needed[0]
+    return ModelConfig.from_dict(merged, "model")
+
 
 @dataclasses.dataclass
 class TrainConfig(_Config):
-    """Settings of :func:`aekit.fit`.
+    """Settings of the training loop (:class:`~aekit.Trainer`, :func:`~aekit.fit`).
 
     Parameters
     ----------
-    epochs, batch_size, lr : the usual; Adam by default.
-    optimizer : ``"adam"``, ``"adamw"`` or ``"sgd"`` (with ``momentum``).
-    weight_decay : L2 penalty on the weights (decoupled for AdamW).
-    schedule : ``"constant"``, ``"cosine"`` (to 0 over all steps, after ``warmup_epochs``)
-        or ``"plateau"`` (halve the rate when the validation loss stalls).
+    epochs : passes over the training data.
+    batch_size : samples per optimizer step.
+    lr : learning rate.
+    optimizer : the optimizer (adam, adamw with decoupled weight decay, sgd with momentum).
+    momentum : momentum of sgd.
+    weight_decay : L2 penalty on the weights (decoupled for adamw).
+    schedule : learning-rate schedule: constant; cosine (to 0 over all steps, after
+        warmup_epochs of linear warm-up); plateau (halve the rate when the validation loss
+        stalls).
+    warmup_epochs : epochs of linear warm-up before the cosine schedule.
     val_fraction : share of the training data held out for validation when no validation
         data is given; 0 disables validation.
-    patience : stop when the validation loss has not improved by ``min_delta`` for this
-        many epochs, and restore the best weights; None trains all epochs.
-    seed : seeds weights, data order and corruption noise; runs with the same seed repeat.
-    device : ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
-    eval_batch_size : batch size for validation and inference (no autograd).
-    checkpoint_every, checkpoint_every_steps : checkpoint cadence when training into a run
-        folder, in epochs and (optionally) in steps.
-    on_nan : ``"stop"`` raises on a NaN/inf loss; ``"rollback"`` restores the last good
-        state and multiplies the learning rate by ``rollback_lr_factor`` (at most
-        ``max_rollbacks`` times).
+    patience : stop when the validation loss has not improved by min_delta for this many
+        epochs; none trains all epochs.
+    min_delta : the smallest decrease of the validation loss that counts as improvement.
+    keep : the weights the model ends with where there is validation data: those of the
+        epoch with the lowest validation loss (best) or of the last epoch (last).
+    seed : seeds the weights, the data order and the corruption noise: the same seed gives
+        the same run.
+    device : auto (CUDA when present), cpu, cuda, cuda:1...
+    eval_batch_size : batch size of validation and inference (no autograd).
+    checkpoint_seconds : when training into a run folder, checkpoint at most this often
+        (in seconds of training), and always at the end and on SIGINT/SIGTERM; a killed run
+        resumes from its last checkpoint, so at most this much training is repeated.
+    checkpoint_every : also checkpoint every this many epochs.
+    checkpoint_every_steps : also checkpoint every this many optimizer steps.
+    on_nan : what a NaN/inf loss does: stop (raise, keeping the last checkpoint) or
+        rollback (restore the last good state and lower the learning rate).
+    rollback_lr_factor : the learning rate is multiplied by this at each rollback.
+    max_rollbacks : rollbacks allowed before training stops.
     grad_clip : clip the gradient norm to this value.
-    compile : run the loss through ``torch.compile`` (fuses the elementwise work; pays off
-        for long runs of large models, costs compile time up front; BENCHMARKS.md).
+    compile : run the model through torch.compile (pays off for long runs of large
+        models; costs compile time up front).
     """
 
     epochs: int = 50
     batch_size: int = 64
     lr: float = 3e-3
-    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    optimizer: str = dataclasses.field(default="adam", metadata=choices(OPTIMIZERS))
     momentum: float = 0.9
     weight_decay: float = 0.0
-    schedule: Literal["constant", "cosine", "plateau"] = "constant"
+    schedule: str = dataclasses.field(default="constant", metadata=choices(SCHEDULES))
     warmup_epochs: int = 0
     val_fraction: float = 0.1
     patience: int | None = None
     min_delta: float = 0.0
+    keep: Literal["best", "last"] = "best"
     seed: int = 0
     device: str = "auto"
     eval_batch_size: int = 4096
-    checkpoint_every: int = 1
+    checkpoint_seconds: float | None = 30.0
+    checkpoint_every: int | None = None
     checkpoint_every_steps: int | None = None
     on_nan: Literal["stop", "rollback"] = "stop"
     rollback_lr_factor: float = 0.5
@@ -177,10 +311,10 @@ class TrainConfig(_Config):
     grad_clip: float | None = None
     compile: bool = False
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
         require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
-        require(self.lr > 0 and math.isfinite(self.lr), f"lr must be > 0, got {self.lr}")
+        require(self.lr > 0, f"lr must be > 0, got {self.lr}")
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         require(
@@ -194,11 +328,17 @@ class TrainConfig(_Config):
             self.patience is None or self.patience >= 1,
             f"patience must be >= 1, got {self.patience}",
         )
+        require(self.min_delta >= 0, f"min_delta must be >= 0, got {self.min_delta}")
+        require(0 <= self.seed <= MAX_SEED, f"seed must be in [0, 2**63 - 1], got {self.seed}")
         require(
             self.eval_batch_size >= 1, f"eval_batch_size must be >= 1, got {self.eval_batch_size}"
         )
         require(
-            self.checkpoint_every >= 1,
+            self.checkpoint_seconds is None or self.checkpoint_seconds >= 0,
+            f"checkpoint_seconds must be >= 0, got {self.checkpoint_seconds}",
+        )
+        require(
+            self.checkpoint_every is None or self.checkpoint_every >= 1,
             f"checkpoint_every must be >= 1, got {self.checkpoint_every}",
         )
         require(
@@ -218,19 +358,238 @@ class TrainConfig(_Config):
 
 @dataclasses.dataclass
 class DataConfig(_Config):
-    """Where the training data comes from (used by the CLI and recorded in run folders).
+    """Where the data comes from.
 
-    ``source`` is ``"digits"`` (scikit-learn, no download), ``"mnist"`` (IDX files in
-    ``data_dir``, ``$AEKIT_DATA`` or the cache) or a path to a .npy, .npz or .csv file;
-    ``test`` optionally names a file of held-out data; ``limit`` keeps the first N training
-    samples.
+    Parameters
+    ----------
+    source : "digits" (scikit-learn's, no download), "mnist" (IDX files in data_dir,
+        $AEKIT_DATA or the cache), or a .npy, .npz or .csv file.
+    data_dir : folder with the MNIST files (else $AEKIT_DATA or the cache).
+    test : a file of held-out data for the final evaluation (file sources only).
+    limit : use only the first N training samples.
     """
 
-    source: str = "digits"
+    source: str = dataclasses.field(default="digits", metadata=flag("--data"))
     data_dir: str | None = None
     test: str | None = None
     limit: int | None = None
 
-    def __post_init__(self) -> None:
+    def validate(self) -> None:
         require(bool(self.source), "data source must not be empty")
         require(self.limit is None or self.limit >= 1, f"limit must be >= 1, got {self.limit}")
+
+    @property
+    def named(self) -> bool:
+        """Whether the source is a built-in data set rather than a file."""
+        return self.source in NAMED_SOURCES
+
+
+NAMED_SOURCES = ("digits", "mnist")
+
+
+@dataclasses.dataclass
+class PretrainConfig(_Config):
+    """Greedy layer-wise pretraining (MLP), then fine-tuning with the training settings.
+
+    Parameters
+    ----------
+    method : pretrain a stack of shallow autoencoders, one per layer, first (greedy).
+    epochs : training epochs per layer.
+    corruption : input corruption of every layer, NAME[:key=value,...] (stacked denoising).
+    penalties : code penalty of every layer, NAME[:key=value,...] (repeatable).
+    lr : learning rate of the layers (default: the training lr).
+    batch_size : batch size of the layers (default: the training batch size).
+    """
+
+    method: Literal["greedy"] = dataclasses.field(default="greedy", metadata=flag("--pretrain"))
+    epochs: int = 5
+    corruption: Corruption | None = None
+    penalties: list[Penalty] = dataclasses.field(
+        default_factory=list, metadata=flag("--pretrain-penalty", append=True)
+    )
+    lr: float | None = None
+    batch_size: int | None = None
+
+    def validate(self) -> None:
+        require(self.epochs >= 1, f"pretraining epochs must be >= 1, got {self.epochs}")
+        require(self.lr is None or self.lr > 0, f"pretraining lr must be > 0, got {self.lr}")
+        require(
+            self.batch_size is None or self.batch_size >= 1,
+            f"pretraining batch_size must be >= 1, got {self.batch_size}",
+        )
+
+
+@dataclasses.dataclass
+class OutputConfig(_Config):
+    """Where a run goes and what it shows while it trains.
+
+    Parameters
+    ----------
+    out : the run folder to create (default runs/KIND-DATE-TIME, made unique).
+    progress : show a progress bar.
+    """
+
+    out: str | None = None
+    progress: bool = True
+
+
+# Top-level keys of a run folder's config.json besides the RunConfig sections.
+RUN_METADATA = ("format", "aekit_version", "family", "result")
+
+
+@dataclasses.dataclass
+class RunConfig(_Config):
+    """All the settings of a run: the one schema behind :func:`aekit.train`, config files,
+    run folders' ``config.json`` and the ``aekit train`` flags.
+
+    ``model`` holds model settings (fields of :class:`ModelConfig`, ``kind`` among them);
+    what it does not set comes from the kind's preset and the data (input size, image
+    shape, the code-size rule). :meth:`model_config` resolves them.
+
+    Examples
+    --------
+    >>> cfg = RunConfig.from_dict({"model": {"kind": "sparse", "code_dim": 16},
+    ...                            "training": {"epochs": 5}})
+    >>> cfg.model_config(input_dim=64).arch, cfg.training.epochs
+    ('64-16', 5)
+    >>> RunConfig(model={"hidden": "wide"})
+    Traceback (most recent call last):
+    ...
+    aekit.errors.ConfigError: model.hidden: expected a list, got str 'wide'
+    """
+
+    model: dict[str, Any] = dataclasses.field(default_factory=dict)
+    training: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    pretrain: PretrainConfig | None = None
+    output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
+
+    def validate(self) -> None:
+        hints = typing.get_type_hints(ModelConfig)
+        unknown = sorted(set(self.model) - set(hints))
+        if unknown:
+            raise ConfigError(
+                f"model: unknown setting(s) {', '.join(map(repr, unknown))}; "
+                f"known: {', '.join(sorted(hints))}"
+            )
+        self.model = {k: coerce(v, hints[k], f"model.{k}") for k, v in self.model.items()}
+        KINDS.get(self.kind)
+
+    @property
+    def kind(self) -> str:
+        return self.model.get("kind", "undercomplete")
+
+    def model_config(
+        self, input_dim: int, image_shape: tuple[int, int, int] | None = None
+    ) -> ModelConfig:
+        """The model these settings describe for data of ``input_dim`` features."""
+        settings = dict(self.model)
+        given = settings.pop("input_dim", input_dim)
+        if given != input_dim:
+            raise ConfigError(
+                f"the model's input_dim is {given} but the data has {input_dim} features"
+            )
+        if image_shape is not None and "image_shape" not in settings:
+            settings["image_shape"] = image_shape
+        return model_config(settings.pop("kind", "undercomplete"), input_dim=input_dim, **settings)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str | None = None) -> RunConfig:
+        """From a config file's or a run folder's JSON; a run folder's metadata keys
+        (format, aekit_version, family, result) are accepted and ignored."""
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if k not in RUN_METADATA}
+            # Config files of aekit 0.1.0 put the kind and the run folder at the top.
+            if isinstance(data.get("kind"), str) and isinstance(data.get("model", {}), dict):
+                data["model"] = {"kind": data.pop("kind"), **data.get("model", {})}
+            if isinstance(data.get("out"), str) and isinstance(data.get("output", {}), dict):
+                data["output"] = {"out": data.pop("out"), **data.get("output", {})}
+        return from_dict(cls, data, where or "config")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> RunConfig:
+        """Read a JSON config file. Paths it names (data files, the MNIST folder, the
+        output folder) are relative to the file's folder and must stay inside it: a config
+        file may come from someone else, and must not make aekit read or write elsewhere."""
+        from .io import read_json  # files are layer 1; imported here to keep config light
+
+        path = Path(path)
+        raw = read_json(path, what="config file", error=ConfigError)
+        if not isinstance(raw, dict):
+            raise ConfigError(f"config file {path} must hold a JSON object")
+        for section in ("data", "output"):
+            if section in raw and not isinstance(raw[section], dict):
+                raise ConfigError(f"config file {path}: '{section}' must be an object")
+        raw = _legacy(dict(raw))
+        raw["data"] = _inside(raw.get("data", {}), ("source", "data_dir", "test"), path, "data")
+        raw["output"] = _inside(raw.get("output", {}), ("out",), path, "output")
+        try:
+            return cls.from_dict(raw, "config")
+        except ConfigError as exc:
+            raise ConfigError(f"config file {path}: {exc}") from None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: to_dict(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        if self.pretrain is None:
+            out.pop("pretrain")
+        return out
+
+
+def _legacy(raw: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(raw.get("out"), str) and isinstance(raw.get("output", {}), dict):
+        raw["output"] = {"out": raw.pop("out"), **raw.get("output", {})}
+    return raw
+
+
+def _inside(section: dict[str, Any], keys: tuple[str, ...], origin: Path, where: str) -> Any:
+    out = dict(section)
+    base = origin.parent.resolve()
+    for key in keys:
+        value = out.get(key)
+        if not isinstance(value, str) or (key == "source" and value in NAMED_SOURCES):
+            continue
+        path = Path(value)
+        if path.is_absolute() or not (base / path).resolve().is_relative_to(base):
+            raise ConfigError(
+                f"{where}.{key} {value!r} in {origin} points outside the folder of that file; "
+                "paths in config files must stay inside it (give it on the command line instead)"
+            )
+        out[key] = str(base / path)
+    return out
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """Each field's help text, from the Parameters section of ``cls``'s docstring."""
+    doc = inspect.getdoc(cls) or ""
+    section = doc.split("----------", 1)[1] if "----------" in doc else ""
+    helps: dict[str, str] = {}
+    current: list[str] = []
+    for line in section.splitlines():
+        match = re.match(r"^(\w+(?:, \w+)*) : (.*)$", line)
+        if match:
+            current = match.group(1).split(", ")
+            for name in current:
+                helps[name] = match.group(2)
+        elif line.startswith("    ") and current:
+            for name in current:
+                helps[name] += " " + line.strip()
+        elif line.strip() and not line.startswith(" "):
+            current = []
+            if helps:
+                break
+    return helps
+
+
+def describe(value: Any) -> str:
+    """A setting as the command line writes it (for help texts and summaries)."""
+    if isinstance(value, list | tuple):
+        return ",".join(describe(v) for v in value) or "none"
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    to_json = getattr(value, "to_json", None)
+    if callable(to_json):
+        params = {k: v for k, v in to_json().items() if k != "name"}
+        return f"{value.name}:" + ",".join(f"{k}={json.dumps(v)}" for k, v in params.items())
+    return str(value)

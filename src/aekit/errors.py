@@ -1,29 +1,39 @@
 """Exceptions raised by aekit.
 
-Every problem caused by the user's input (data, parameters, config files, run folders)
-raises a subclass of :class:`AekitError`, so callers can catch one type and the CLI can
-print one line instead of a traceback. They subclass ``ValueError`` because each one means
-"this value is not acceptable".
+Every problem aekit reports about its input or a run derives from :class:`AekitError`, so
+callers can catch one type and the CLI can print one line instead of a traceback. Bad
+input (data, settings, config files, run folders) is also a ``ValueError``; a training stop
+and an interruption are not, so ``except ValueError`` never swallows a SIGTERM stop.
 """
 
 from __future__ import annotations
 
 
-class AekitError(ValueError):
-    """Base class for every error aekit raises about its input."""
+class AekitError(Exception):
+    """Base class of every error aekit raises about its input or a run."""
 
 
-class DataError(AekitError):
+class DataError(AekitError, ValueError):
     """The data is unusable: NaN/inf, wrong shape, empty, non-numeric, out of range."""
 
 
-class ConfigError(AekitError):
+class ConfigError(AekitError, ValueError):
     """A configuration or parameter value is invalid (unknown name, value out of range)."""
 
 
-class CheckpointError(AekitError):
+class CheckpointError(AekitError, ValueError):
     """A run folder or checkpoint is missing, corrupt, or does not match its config."""
 
 
-class TrainingError(AekitError):
+class TrainingError(AekitError, RuntimeError):
     """Training cannot continue, e.g. the loss became NaN or infinite."""
+
+
+class TrainingInterrupted(AekitError):
+    """Training was stopped by SIGINT/SIGTERM after writing a checkpoint (when it had a
+    place to write one: ``checkpoint`` names it, else it is None)."""
+
+    def __init__(self, message: str, signum: int, checkpoint: str | None = None) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.checkpoint = checkpoint

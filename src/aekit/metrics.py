@@ -92,7 +92,7 @@ def evaluate(
                 if denoising and model.corruption is not None:
                     noisy = model.corruption(b)
                     noisy_sse += float((noisy - b).pow(2).sum())
-                    denoised_sse += float((model(noisy) - b).pow(2).sum())
+                    denoised_sse += float((model.reconstruct(noisy) - b).pow(2).sum())
         if jacobian:
             # Jacobians need autograd (inside jacrev); no graph is kept beyond each batch.
             with torch.no_grad():

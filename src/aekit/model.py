@@ -12,21 +12,28 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .config import ModelConfig
+from .config import ModelConfig, model_config
 from .corruption import Corruption
 from .data import ArrayLike, check_range, to_tensor
 from .errors import DataError
+from .families import register_family, save_model
 from .losses import LOSSES
 from .nets import activation, conv_decoder, conv_encoder, mlp_decoder, mlp_encoder
 from .penalties import Penalty
-from .presets import model_config
+from .seeding import seeded
 
 
+@register_family("autoencoder")
 class AutoEncoder(nn.Module):
     """An autoencoder ``r = g(f(x))`` trained to reconstruct ``x``.
 
     Build one from a preset with :meth:`build`, from a :class:`ModelConfig` with
-    :meth:`from_config`, or from your own encoder and decoder modules.
+    :meth:`from_config`, or from your own encoder and decoder modules (they train,
+    evaluate and encode like built-in ones; saving them needs a registered family, see
+    :func:`aekit.register_family`).
+
+    ``model(x)`` is the training objective: it returns the total loss and its named terms,
+    so ``torch.compile`` and ``DistributedDataParallel`` wrap the standard entry point.
 
     Parameters
     ----------
@@ -46,10 +53,12 @@ class AutoEncoder(nn.Module):
     >>> X = np.random.default_rng(0).random((10, 64), dtype=np.float32)
     >>> model.encode(X).shape, model.reconstruct(X).shape
     ((10, 8), (10, 64))
-    >>> loss, terms = model.loss(torch.as_tensor(X))
+    >>> loss, terms = model(torch.as_tensor(X))
     >>> sorted(terms)
     ['kl_sparsity', 'reconstruction']
     """
+
+    config_class = ModelConfig
 
     def __init__(
         self,
@@ -75,8 +84,13 @@ class AutoEncoder(nn.Module):
     # ---- construction -------------------------------------------------------------------
 
     @classmethod
-    def from_config(cls, config: ModelConfig) -> AutoEncoder:
-        """Build the model a config describes (fresh weights from the current torch seed)."""
+    def from_config(cls, config: ModelConfig, seed: int | None = None) -> AutoEncoder:
+        """Build the model a config describes. With ``seed`` the weights are drawn from a
+        generator seeded by it (the caller's random state is untouched); without, from
+        torch's global generator."""
+        if seed is not None:
+            with seeded(seed):
+                return cls.from_config(config)
         c = config
         if c.architecture == "conv":
             assert c.image_shape is not None
@@ -113,19 +127,21 @@ class AutoEncoder(nn.Module):
         kind: str = "undercomplete",
         *,
         penalty: Penalty | None = None,
+        seed: int = 0,
         **settings: Any,
     ) -> AutoEncoder:
         """Build a model of preset ``kind`` ("undercomplete", "linear", "sparse",
-        "sparse_l1", "topk", "contractive", "denoising", "deep"); any
-        :class:`ModelConfig` field given in ``settings`` overrides the preset, and
+        "sparse_l1", "topk", "contractive", "denoising", "deep") with weights drawn from
+        ``seed``. Any :class:`ModelConfig` field given in ``settings`` replaces the
+        preset's value (``penalties`` too: the list given is the list used), and
         ``penalty`` is shorthand for ``penalties=[penalty]``."""
         if penalty is not None:
             settings["penalties"] = [*settings.get("penalties", []), penalty]
-        return cls.from_config(model_config(kind, **settings))
+        return cls.from_config(model_config(kind, **settings), seed=seed)
 
     # ---- the data flow --------------------------------------------------------------------
 
-    def loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    def forward(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
         """Total training loss of a batch and its named terms.
 
         corrupt (training only) -> encode -> penalise the code -> decode -> compare with
@@ -142,10 +158,6 @@ class AutoEncoder(nn.Module):
             total = total + terms[penalty.name]
         return total, terms
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Reconstruction of a batch (no corruption)."""
-        return self.output_activation(self.decoder(self.encoder(x)))
-
     def encode(self, x: Tensor | ArrayLike) -> Any:
         """Codes ``f(x)``: a tensor for a tensor (with autograd), an array for an array
         (validated, computed in inference mode in large batches)."""
@@ -158,27 +170,43 @@ class AutoEncoder(nn.Module):
         if isinstance(h, Tensor):
             return self.output_activation(self.decoder(h))
         codes = to_tensor(h, "codes")
-        if codes.shape[1] != self.code_dim:
+        if self.code_dim is not None and codes.shape[1] != self.code_dim:
             raise DataError(
                 f"codes have {codes.shape[1]} units but the model's code has {self.code_dim}"
             )
         return self._infer(lambda b: self.output_activation(self.decoder(b)), codes)
 
     def reconstruct(self, x: Tensor | ArrayLike) -> Any:
-        """Reconstructions ``g(f(x))``; tensor or array like :meth:`encode`."""
+        """Reconstructions ``g(f(x))``, in the shape of ``x``; tensor or array like
+        :meth:`encode`."""
         if isinstance(x, Tensor):
-            return self(x)
-        return self._infer(self, self.check_input(x))
+            return self._reconstruct(x)
+        out = self._infer(self._reconstruct, self.check_input(x))
+        shape = np.shape(x)
+        # Shapes in, shapes out: images (N, H, W) or (N, C, H, W) come back as images.
+        return out.reshape(shape) if len(shape) > 2 else out
+
+    def _reconstruct(self, x: Tensor) -> Tensor:
+        return self.output_activation(self.decoder(self.encoder(x)))
 
     # ---- helpers --------------------------------------------------------------------------
 
     @property
-    def input_dim(self) -> int:
-        return self._config().input_dim
+    def input_dim(self) -> int | None:
+        """Input features: the config's, or the first dense layer's for your own modules
+        (None when it cannot be told; then inputs are not checked against it)."""
+        if self.config is not None:
+            return self.config.input_dim
+        first = next((m for m in self.encoder.modules() if hasattr(m, "in_features")), None)
+        return int(first.in_features) if first is not None else None
 
     @property
-    def code_dim(self) -> int:
-        return self._config().code_dim
+    def code_dim(self) -> int | None:
+        """Code units: the config's, or the encoder's last dense layer's for your own modules."""
+        if self.config is not None:
+            return self.config.code_dim
+        dense = [m for m in self.encoder.modules() if hasattr(m, "out_features")]
+        return int(dense[-1].out_features) if dense else None
 
     @property
     def device(self) -> torch.device:
@@ -191,7 +219,7 @@ class AutoEncoder(nn.Module):
         the model must reconstruct, as in training and evaluation).
         """
         t = to_tensor(x, name)
-        if t.shape[1] != self.input_dim:
+        if self.input_dim is not None and t.shape[1] != self.input_dim:
             raise DataError(
                 f"{name} has {t.shape[1]} features but the model expects {self.input_dim}"
             )
@@ -213,13 +241,6 @@ class AutoEncoder(nn.Module):
             out = [fn(b.to(device, non_blocking=True)).cpu() for b in x.split(batch_size)]
         return torch.cat(out).numpy()
 
-    def _config(self) -> ModelConfig:
-        if self.config is None:
-            raise AttributeError("this model was built from custom modules and has no config")
-        return self.config
-
     def save(self, path: str | Path) -> Path:
         """Write ``config.json`` and ``model.safetensors`` into folder ``path``."""
-        from .io import save_model
-
         return save_model(self, path)

@@ -1,8 +1,9 @@
 """Named kinds of autoencoder: presets of the same parts, not subclasses.
 
-A preset maps the sizes a user chose to default parts; anything the user sets explicitly
-wins. ``model_config("sparse", input_dim=64, code_dim=8)`` gives a sigmoid code with a KL
-sparsity penalty, for example.
+A preset maps the sizes a user chose to default parts. The rule, the same in Python,
+config files and flags: a preset only supplies defaults; every field you set replaces the
+preset's value for that field, whole (``penalties`` is one field: the list you give is the
+list used).
 """
 
 from __future__ import annotations
@@ -10,9 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .config import ModelConfig
 from .corruption import Masking
-from .errors import ConfigError
 from .penalties import Contractive, KLSparsity, L1Sparsity
 from .registry import Registry
 
@@ -69,24 +68,6 @@ def deep(input_dim: int, code_dim: int) -> dict[str, Any]:
     return {"hidden": hidden or [2 * code_dim]}
 
 
-def model_config(kind: str = "undercomplete", **settings: Any) -> ModelConfig:
-    """The :class:`ModelConfig` of preset ``kind`` with ``settings`` (fields of
-    ModelConfig) overriding its defaults; settings equal to None are left to the preset."""
-    given = {k: v for k, v in settings.items() if v is not None}
-    fields = set(ModelConfig.__dataclass_fields__) - {"kind"}
-    unknown = sorted(set(given) - fields)
-    if unknown:
-        raise ConfigError(
-            f"unknown model setting(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}"
-        )
-    for key in ("input_dim", "code_dim"):
-        if key not in given:
-            raise ConfigError(f"{key} is required")
-    defaults = KINDS.get(kind)(given["input_dim"], given["code_dim"])
-    settings = {**defaults, **given, "kind": kind}
-    if "code_activation" not in given:
-        # A penalty that needs a particular code (KL needs (0, 1)) sets it unless the user did.
-        needed = [p.code_activation for p in settings.get("penalties", []) if p.code_activation]
-        if needed:
-            settings["code_activation"] = needed[0]
-    return ModelConfig.from_dict(settings, "model")
+def default_code_dim(input_dim: int) -> int:
+    """The code size used when none is given: 8 for inputs of at most 100 features, else 30."""
+    return 8 if input_dim <= 100 else 30

@@ -16,42 +16,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .config import ModelConfig, TrainConfig, _Config
-from .corruption import Corruption
+from .config import ModelConfig, PretrainConfig, TrainConfig
 from .errors import ConfigError
-from .io import WEIGHTS_FILE, load
+from .families import load
+from .io import write_json
 from .model import AutoEncoder
 from .nets import TiedLinear, linear_layers
-from .parts import require
-from .penalties import Penalty
-from .train import CHECKPOINT_FILE, FitResult, Trainer
-
-
-@dataclasses.dataclass
-class PretrainConfig(_Config):
-    """Settings of greedy layer-wise pretraining.
-
-    Parameters
-    ----------
-    epochs : training epochs per layer.
-    corruption : input corruption of every layer (stacked denoising autoencoder).
-    penalties : code penalties of every layer.
-    lr, batch_size : per-layer overrides of the training settings (None: the same).
-    """
-
-    epochs: int = 5
-    corruption: Corruption | None = None
-    penalties: list[Penalty] = dataclasses.field(default_factory=list)
-    lr: float | None = None
-    batch_size: int | None = None
-
-    def __post_init__(self) -> None:
-        require(self.epochs >= 1, f"pretraining epochs must be >= 1, got {self.epochs}")
-        require(self.lr is None or self.lr > 0, f"pretraining lr must be > 0, got {self.lr}")
-        require(
-            self.batch_size is None or self.batch_size >= 1,
-            f"pretraining batch_size must be >= 1, got {self.batch_size}",
-        )
+from .runfolder import RunFolder, fit_in_folder
+from .trainer import FitResult, Trainer
 
 
 @dataclasses.dataclass
@@ -65,6 +37,16 @@ class LayerResult:
     error_after: float
     fit: FitResult
     model: AutoEncoder
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "layer": self.index,
+            "sizes": list(self.sizes),
+            "error_before": self.error_before,
+            "error_after": self.error_after,
+            "epochs": len(self.fit.history),
+            "seconds": self.fit.seconds,
+        }
 
 
 def layer_configs(config: ModelConfig, pretrain: PretrainConfig) -> list[ModelConfig]:
@@ -113,13 +95,14 @@ def pretrain_greedy(
 
     Returns the deep model (ready to fine-tune with :func:`aekit.fit`) and one
     :class:`LayerResult` per layer. With ``run_dir``, layer k trains in
-    ``run_dir/pretrain/layer-k`` (its own metrics.csv and checkpoints); finished layers are
-    reused and an interrupted one resumes, so calling again continues where it stopped.
+    ``run_dir/pretrain/layer-k`` (its own metrics.csv and checkpoints) and
+    ``run_dir/pretrain/layers.json`` sums them up; finished layers are reused and an
+    interrupted one resumes, so calling again continues where it stopped.
 
     Examples
     --------
     >>> import aekit
-    >>> from aekit.presets import model_config
+    >>> from aekit.config import model_config
     >>> data = aekit.load_digits()
     >>> cfg = model_config("deep", input_dim=64, hidden=[32, 16], code_dim=8)
     >>> model, layers = aekit.pretrain_greedy(cfg, data.train, PretrainConfig(epochs=2), progress=False)
@@ -137,32 +120,28 @@ def pretrain_greedy(
         schedule="constant" if training.schedule == "plateau" else training.schedule,
         warmup_epochs=0,
     )
-    torch.manual_seed(training.seed)
-    deep = AutoEncoder.from_config(config)
+    deep = AutoEncoder.from_config(config, seed=training.seed)
     codes = deep.check_input(X, "training data", targets=True)
     shallow_models: list[AutoEncoder] = []
     results: list[LayerResult] = []
     stack = layer_configs(config, pretrain)
     for k, layer_config in enumerate(stack, start=1):
-        layer_dir = Path(run_dir) / "pretrain" / f"layer-{k}" if run_dir is not None else None
-        layer_config_seeded = layer_training.replace(seed=training.seed + k)
-        if layer_dir is not None and (layer_dir / WEIGHTS_FILE).exists():
-            model = load(layer_dir)
-            fit_result = FitResult([], None, False, 0.0, 0, layer_dir)
-            before = float("nan")
+        layer_cfg = layer_training.replace(seed=training.seed + k)
+        desc = f"layer {k}/{len(stack)} {layer_config.input_dim}-{layer_config.code_dim}"
+        # The error before training is that of the fresh layer, whatever state a resumed
+        # layer's folder holds: the same seed builds the same fresh layer.
+        model = AutoEncoder.from_config(layer_config, seed=layer_cfg.seed)
+        before = _error(model, codes, training.eval_batch_size)
+        folder = RunFolder(Path(run_dir) / "pretrain" / f"layer-{k}") if run_dir else None
+        if folder is not None and folder.has_model:
+            model = load(folder.path)
+            fit_result = FitResult([], None, False, 0.0, 0)
+        elif folder is not None:
+            _, fit_result = fit_in_folder(
+                model, layer_cfg, codes, folder, progress=progress, desc=desc
+            )
         else:
-            desc = f"layer {k}/{len(stack)} {layer_config.input_dim}-{layer_config.code_dim}"
-            if layer_dir is not None and (layer_dir / CHECKPOINT_FILE).exists():
-                trainer = Trainer.resume(layer_dir, progress=progress, desc=desc)
-                model = trainer.model
-            else:
-                torch.manual_seed(layer_config_seeded.seed)
-                model = AutoEncoder.from_config(layer_config)
-                trainer = Trainer(
-                    model, layer_config_seeded, run_dir=layer_dir, progress=progress, desc=desc
-                )
-            before = _error(model, codes, training.eval_batch_size)
-            fit_result = trainer.fit(codes)
+            fit_result = Trainer(model, layer_cfg, progress=progress, desc=desc).fit(codes)
         model = model.cpu().eval()
         after = _error(model, codes, training.eval_batch_size)
         pair = (layer_config.input_dim, layer_config.code_dim)
@@ -170,6 +149,8 @@ def pretrain_greedy(
         shallow_models.append(model)
         codes = _encode(model.encoder, codes, training.eval_batch_size)
     unroll(deep, shallow_models)
+    if run_dir is not None:
+        write_json(Path(run_dir) / "pretrain" / "layers.json", [r.summary() for r in results])
     return deep, results
 
 
@@ -212,5 +193,7 @@ def _error(model: AutoEncoder, x: Tensor, batch_size: int) -> float:
     """Squared error per sample, computed wherever the model is (it is not moved)."""
     device = model.device
     with torch.inference_mode():
-        sse = sum(float((model(b) - b).pow(2).sum()) for b in x.to(device).split(batch_size))
+        sse = sum(
+            float((model.reconstruct(b) - b).pow(2).sum()) for b in x.to(device).split(batch_size)
+        )
     return sse / len(x)

@@ -1,0 +1,191 @@
+"""Optimizers and learning-rate schedules, by name.
+
+``OPTIMIZERS`` and ``SCHEDULES`` are registries: a new optimizer or schedule is one
+registered function here, and it is then a valid ``TrainConfig.optimizer`` /
+``TrainConfig.schedule``, a choice of the ``--optimizer`` / ``--schedule`` flags and a
+setting config files accept.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor
+
+from .errors import ConfigError
+from .registry import Registry
+
+if TYPE_CHECKING:
+    from .config import TrainConfig
+
+OptimizerFactory = Callable[[list[torch.nn.Parameter], "TrainConfig"], torch.optim.Optimizer]
+OPTIMIZERS: Registry[OptimizerFactory] = Registry("optimizer")
+
+# Models up to this many parameters keep them in one flat buffer (see build_optimizer).
+FLAT_PARAMETERS_UP_TO = 100_000
+
+
+def _adam_family(cls: type[torch.optim.Optimizer]) -> OptimizerFactory:
+    def make(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+        # The fused step (one kernel over all parameters) is measurably faster on CPU and
+        # CUDA (BENCHMARKS.md); older torch or other devices fall back to foreach.
+        try:
+            return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, fused=True)
+        except (RuntimeError, TypeError, ValueError):
+            return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+
+    return make
+
+
+OPTIMIZERS.register("adam")(_adam_family(torch.optim.Adam))
+OPTIMIZERS.register("adamw")(_adam_family(torch.optim.AdamW))
+
+
+@OPTIMIZERS.register("sgd")
+def _sgd(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+    return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer ``cfg`` names, over ``model``'s trainable parameters.
+
+    Small models get their parameters moved into one flat buffer (and their gradients into
+    another), so the optimizer steps a single tensor: its per-tensor overhead is most of a
+    small model's step on the CPU (BENCHMARKS.md: 1.17-1.23x on the digits model). That is
+    invisible to the caller: the model keeps its parameters (views into the buffer), and
+    ``zero_grad`` zeroes the gradient buffer in place. Large models keep separate tensors,
+    where zeroing and accumulating into one big buffer costs more than it saves.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError("the model has no trainable parameters")
+    flat_grad: Tensor | None = None
+    if sum(p.numel() for p in params) <= FLAT_PARAMETERS_UP_TO:
+        flat, flat_grad = flatten_parameters(params)
+        params = [flat]
+    optimizer = OPTIMIZERS.get(cfg.optimizer)(params, cfg)
+    if flat_grad is not None:
+        grad = flat_grad
+
+        def zero_grad(set_to_none: bool = True) -> None:
+            grad.zero_()  # the views stay attached to the buffer; zero it, keep it
+
+        optimizer.zero_grad = zero_grad  # type: ignore[method-assign]
+    return optimizer
+
+
+def flatten_parameters(
+    params: list[torch.nn.Parameter],
+) -> tuple[torch.nn.Parameter, Tensor]:
+    """Move ``params`` into one contiguous buffer and their gradients into another; each
+    parameter (and its ``.grad``) becomes a view into them.
+
+    Returns the buffer as a single parameter for the optimizer, and the gradient buffer:
+    backward accumulates into the views in place, so zeroing the buffer zeroes every
+    gradient. The model is unchanged otherwise (same values, names and state_dict).
+    """
+    # Each parameter starts on a 64-byte boundary, as a fresh allocation would.
+    align = max(1, 64 // params[0].element_size())
+    offsets, total = [], 0
+    for p in params:
+        offsets.append(total)
+        total += -(-p.numel() // align) * align
+    flat = torch.zeros(total, dtype=params[0].dtype, device=params[0].device)
+    grad = torch.zeros_like(flat)
+    with torch.no_grad():
+        for p, offset in zip(params, offsets, strict=True):
+            n = p.numel()
+            flat[offset : offset + n].copy_(p.reshape(-1))
+            p.data = flat[offset : offset + n].view_as(p)
+            p.grad = grad[offset : offset + n].view_as(p)
+    flat_param = torch.nn.Parameter(flat)
+    flat_param.grad = grad
+    return flat_param, grad
+
+
+class Schedule:
+    """A learning-rate schedule with one interface for the trainer: ``after_step()``
+    after each optimizer step, ``after_epoch(loss)`` after each epoch (with the monitored
+    loss), ``scale(factor)`` to lower the rate for good (a NaN rollback), and a state."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        self.optimizer = optimizer
+
+    def after_step(self) -> None:
+        pass
+
+    def after_epoch(self, loss: float) -> None:
+        pass
+
+    def scale(self, factor: float) -> None:
+        for group in self.optimizer.param_groups:
+            group["lr"] *= factor
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+ScheduleFactory = Callable[[torch.optim.Optimizer, "TrainConfig", int], Schedule]
+SCHEDULES: Registry[ScheduleFactory] = Registry("schedule")
+SCHEDULES.register("constant")(lambda optimizer, cfg, steps_per_epoch: Schedule(optimizer))
+
+
+class _Wrapped(Schedule):
+    """A torch scheduler behind the :class:`Schedule` interface."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
+        super().__init__(optimizer)
+        self.scheduler = scheduler
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.scheduler.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.scheduler.load_state_dict(state)
+
+
+class _Cosine(_Wrapped):
+    def after_step(self) -> None:
+        self.scheduler.step()
+
+    def scale(self, factor: float) -> None:
+        super().scale(factor)
+        self.scheduler.base_lrs = [lr * factor for lr in self.scheduler.base_lrs]
+
+
+class _Plateau(_Wrapped):
+    def after_epoch(self, loss: float) -> None:
+        self.scheduler.step(loss)
+
+
+@SCHEDULES.register("cosine")
+def _cosine(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> Schedule:
+    warmup = cfg.warmup_epochs * steps_per_epoch
+    total = cfg.epochs * steps_per_epoch
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+    return _Cosine(optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor))
+
+
+@SCHEDULES.register("plateau")
+def _plateau(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> Schedule:
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=0.5, patience=max(1, (cfg.patience or 10) // 3)
+    )
+    return _Plateau(optimizer, scheduler)
+
+
+def build_schedule(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
+) -> Schedule:
+    return SCHEDULES.get(cfg.schedule)(optimizer, cfg, max(steps_per_epoch, 1))

@@ -1,0 +1,168 @@
+"""A run folder: everything one training run leaves on disk.
+
+    config.json             settings (model, training, data, pretraining), version, result
+    model.safetensors       the final weights
+    checkpoint.safetensors  the trainer's whole state, for resuming
+    metrics.csv             one row per epoch
+    metrics.json            the final evaluation
+    *.png                   figures
+    pretrain/layer-K/       one run folder per pretrained layer, pretrain/layers.json
+
+:class:`RunFolder` is the checkpointer a :class:`~aekit.Trainer` is handed, and
+:func:`fit_in_folder` is the one place where training into a folder starts or resumes.
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from pathlib import Path
+from typing import Any
+
+from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from .errors import ConfigError
+from .families import CONFIG_FILE, WEIGHTS_FILE, read_run_config, run_config_json, save_model
+from .io import atomic_write, write_json
+from .trainer import Callback, FitResult, Trainer
+
+METRICS_CSV = "metrics.csv"
+METRICS_JSON = "metrics.json"
+
+
+class RunFolder:
+    """The files of one run (see the module docstring); also a trainer's checkpointer."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.location = str(self.path)
+
+    # ---- making and opening ---------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: str | Path) -> RunFolder:
+        """A new run folder at ``path``, which must not exist or be an empty folder."""
+        path = Path(path)
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise ConfigError(
+                f"{path} already exists; choose another output folder, or continue that run "
+                f"with: aekit train --resume {path}"
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(path)
+
+    @classmethod
+    def new(cls, kind: str, root: str | Path = "runs") -> RunFolder:
+        """A new folder ``root/KIND-DATE-TIME``, made unique: a second run started in the
+        same second (a sweep started with ``&``) gets ``-2``, and so on. Creating the folder
+        is the claim, so two processes never get the same one."""
+        root = Path(root)
+        root.mkdir(parents=True, exist_ok=True)
+        stem = f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}"
+        for n in range(1, 10_000):
+            path = root / (stem if n == 1 else f"{stem}-{n}")
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return cls(path)
+        raise ConfigError(f"cannot find a free run folder name under {root}")
+
+    def read_config(self) -> dict[str, Any]:
+        """config.json, checked (missing folder, bad JSON, newer version...)."""
+        return read_run_config(self.path)
+
+    # ---- files ----------------------------------------------------------------------------
+
+    @property
+    def has_checkpoint(self) -> bool:
+        return (self.path / CHECKPOINT_FILE).is_file()
+
+    @property
+    def has_model(self) -> bool:
+        return (self.path / WEIGHTS_FILE).is_file()
+
+    def prepare(self) -> None:
+        """Make the folder and delete temporary files of writes a crash interrupted (the
+        files they were replacing are intact; the temporaries are garbage)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        for stale in self.path.glob(".*.tmp"):
+            stale.unlink(missing_ok=True)
+
+    def write_config(self, model: Any, sections: dict[str, Any]) -> None:
+        write_json(self.path / CONFIG_FILE, run_config_json(model, sections))
+
+    def save_model(self, model: Any, sections: dict[str, Any]) -> None:
+        save_model(model, self.path, sections)
+
+    def save(self, state: dict[str, Any], history: list[dict[str, float]]) -> None:
+        """Write the trainer's state (atomically) and the metrics so far."""
+        save_checkpoint(self.path / CHECKPOINT_FILE, state)
+        self.write_metrics_csv(history)
+
+    def load_checkpoint(self) -> dict[str, Any]:
+        return load_checkpoint(self.path / CHECKPOINT_FILE)
+
+    def write_metrics_csv(self, history: list[dict[str, float]]) -> None:
+        if not history:
+            return
+        columns: list[str] = []
+        for row in history:
+            columns += [k for k in row if k not in columns]
+
+        def write(tmp: str) -> None:
+            with open(tmp, "w", newline="") as f:
+                writer = csv.DictWriter(f, fieldnames=columns)
+                writer.writeheader()
+                writer.writerows(history)
+
+        atomic_write(self.path / METRICS_CSV, write)
+
+    def write_json(self, name: str, obj: Any) -> Path:
+        write_json(self.path / name, obj)
+        return self.path / name
+
+
+def result_summary(trainer: Trainer, fit: FitResult) -> dict[str, Any]:
+    """The ``result`` section of a finished run's config.json."""
+    return {
+        "epochs_trained": trainer.epoch,
+        "steps": fit.steps,
+        "seconds": round(fit.seconds, 3),
+        "best_epoch": fit.best_epoch,
+        "kept": trainer.config.keep if fit.best_epoch is not None else "last",
+        "final": fit.final or None,
+    }
+
+
+def fit_in_folder(
+    model: Any,
+    training: Any,
+    X: Any,
+    folder: RunFolder,
+    *,
+    val: Any = None,
+    sections: dict[str, Any] | None = None,
+    progress: bool = True,
+    desc: str = "train",
+    callbacks: tuple[Callback, ...] | list[Callback] = (),
+) -> tuple[Trainer, FitResult]:
+    """Train ``model`` into ``folder``, continuing from its checkpoint when it has one;
+    the one place where training into a folder starts or resumes.
+
+    Writes config.json (``sections`` besides the model and training), checkpoints and
+    metrics.csv while training, and the final weights with a ``result`` section.
+    """
+    if getattr(model, "config", None) is None:
+        save_model(model, folder.path)  # raises the error that says how to make it savable
+    folder.prepare()
+    sections = {**(sections or {}), "training": training.to_dict()}
+    trainer = Trainer(
+        model, training, checkpointer=folder, callbacks=callbacks, progress=progress, desc=desc
+    )
+    if folder.has_checkpoint:
+        trainer.load_state_dict(folder.load_checkpoint())
+    else:
+        folder.write_config(model, sections)
+    fit = trainer.fit(X, val)
+    folder.save_model(trainer.model, {**sections, "result": result_summary(trainer, fit)})
+    return trainer, fit

@@ -1,0 +1,414 @@
+"""Runs: the Python functions behind every ``aekit`` command, taking the same config.
+
+``aekit.train(config)`` does all that ``aekit train`` does (run folder, checkpoints,
+metrics, figures, SIGINT/SIGTERM handling) and returns the :class:`Run`;
+``aekit.resume(path)`` continues an interrupted one; ``evaluate``, ``encode`` and
+``reconstruct`` take a model or a run folder. ``fit`` trains a model you built. The CLI
+only parses flags into a :class:`~aekit.RunConfig` and prints what these return.
+
+The path from ``aekit train`` to the loss::
+
+    cli.main -> runs.train -> runs._execute -> runfolder.fit_in_folder
+             -> Trainer.fit -> Trainer._train_epoch -> model(x) -> (loss, terms)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .config import DataConfig, RunConfig
+from .data import Dataset, image_shape_of, load_array, load_source, to_tensor
+from .errors import CheckpointError, ConfigError
+from .families import load, model_config_of
+from .metrics import evaluate as evaluate_model
+from .model import AutoEncoder
+from .plots import loss_curves, reconstruction_grid
+from .pretrain import LayerResult, layer_configs, pretrain_greedy
+from .runfolder import METRICS_JSON, RunFolder, fit_in_folder
+from .trainer import Callback, FitResult, Trainer, resolve_device
+
+
+@dataclasses.dataclass
+class Run:
+    """A finished run: its folder, settings, model, training result and evaluation.
+
+    ``metrics`` are measured on ``split`` ("test" when the data has a test split, else
+    "train"), with ``pca_squared_error``, PCA's error at the same code size fitted on the
+    same training data, as the baseline; ``layers`` lists the pretrained layers.
+    """
+
+    path: Path
+    config: RunConfig
+    model: AutoEncoder
+    fit: FitResult
+    metrics: dict[str, float]
+    split: str
+    data: Dataset
+    resumed_at: int | None = None
+    layers: list[LayerResult] | None = None
+
+    @property
+    def epochs(self) -> int:
+        return len(self.fit.history)
+
+
+def train(
+    config: RunConfig | dict[str, Any] | str | Path | None = None,
+    *,
+    data: Any = None,
+    out: str | Path | None = None,
+    progress: bool | None = None,
+) -> Run:
+    """Train the run ``config`` describes into a new run folder, as ``aekit train`` does.
+
+    Parameters
+    ----------
+    config : a :class:`RunConfig`, its dict form, or the path of a JSON config file;
+        None trains the default (an undercomplete autoencoder on the digits).
+    data : training data that overrides ``config.data``: a :class:`Dataset` or an array
+        ((N, features) or images (N, H, W) / (N, C, H, W)).
+    out : the run folder (overrides ``config.output.out``; default runs/KIND-DATE-TIME).
+    progress : show progress bars (overrides ``config.output.progress``).
+
+    Returns
+    -------
+    Run : the folder, model, training history and final metrics.
+
+    Examples
+    --------
+    >>> import aekit, tempfile
+    >>> cfg = aekit.RunConfig(model={"kind": "sparse"}, training=aekit.TrainConfig(epochs=2))
+    >>> run = aekit.train(cfg, out=tempfile.mkdtemp() + "/run", progress=False)
+    >>> run.model.config.arch, run.split, run.metrics["squared_error"] > 0
+    ('64-8', 'test', True)
+    """
+    cfg = _run_config(config)
+    output = cfg.output.replace(
+        out=str(out) if out is not None else cfg.output.out,
+        progress=cfg.output.progress if progress is None else progress,
+    )
+    cfg = cfg.replace(output=output)
+    dataset, data_cfg = _dataset(cfg.data, data)
+    cfg = cfg.replace(data=data_cfg)
+    model_cfg = cfg.model_config(dataset.input_dim, dataset.image_shape)
+    # Everything that can be refused is refused before the run folder exists.
+    model = AutoEncoder.from_config(model_cfg, seed=cfg.training.seed)
+    model.check_input(dataset.train, "training data", targets=True)
+    if dataset.test is not None:
+        model.check_input(dataset.test, "test data", targets=True)
+    if cfg.pretrain is not None:
+        layer_configs(model_cfg, cfg.pretrain)
+    resolve_device(cfg.training.device)
+    folder = RunFolder.create(output.out) if output.out else RunFolder.new(model_cfg.kind)
+    return _execute(folder, cfg, model, dataset)
+
+
+def resume(
+    path: str | Path,
+    *,
+    data: Any = None,
+    data_dir: str | None = None,
+    test: str | None = None,
+    epochs: int | None = None,
+    progress: bool = True,
+) -> Run:
+    """Continue the interrupted run in folder ``path`` from its last checkpoint, as
+    ``aekit train --resume`` does; on the CPU the result is bit-identical to a run that
+    was never interrupted.
+
+    Paths stored in a run folder are never used (the folder may come from someone else):
+    a run trained on a file needs ``data`` again (the same file or array, checked against
+    the checkpoint); the MNIST folder is searched in ``data_dir``, ``$AEKIT_DATA`` and the
+    cache. ``epochs`` extends the run.
+    """
+    folder = RunFolder(path)
+    raw = folder.read_config()
+    if "training" not in raw:
+        raise CheckpointError(f"{folder.path} has no 'training' section to resume")
+    try:
+        cfg = RunConfig.from_dict(raw, "config.json")
+        if epochs is not None:
+            cfg = cfg.replace(training=cfg.training.replace(epochs=epochs))
+    except ConfigError as exc:
+        raise CheckpointError(f"{folder.path}/config.json: {exc}") from None
+    _, model_cfg = model_config_of(raw, folder.path)
+    data_cfg = _resume_data_config(cfg.data, folder.path, data, data_dir, test)
+    dataset, data_cfg = _dataset(data_cfg, data if not isinstance(data, str) else None)
+    cfg = cfg.replace(data=data_cfg, output=cfg.output.replace(progress=progress))
+    model = AutoEncoder.from_config(model_cfg, seed=cfg.training.seed)
+    return _execute(folder, cfg, model, dataset)
+
+
+def resume_status(path: str | Path) -> str:
+    """Where an interrupted run stands, in words (what ``aekit train --resume`` prints)."""
+    folder = RunFolder(path)
+    raw = folder.read_config()
+    if folder.has_checkpoint:
+        state = folder.load_checkpoint()
+        epochs = (
+            raw.get("training", {}).get("epochs", "?")
+            if isinstance(raw.get("training"), dict)
+            else "?"
+        )
+        return (
+            f"resuming {folder.path} at epoch {int(state.get('epoch', 0)) + 1}, step "
+            f"{state.get('step_in_epoch', 0)} of {epochs} epochs"
+        )
+    if "pretrain" in raw:
+        return f"resuming the pretraining of {folder.path}"
+    return f"{folder.path} has no checkpoint yet: starting it again"
+
+
+def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dataset) -> Run:
+    """Pretrain (unless a checkpoint shows it is done), train, evaluate, draw."""
+    progress = cfg.output.progress
+    sections: dict[str, Any] = {"data": cfg.data.to_dict()}
+    if cfg.pretrain is not None:
+        sections["pretrain"] = cfg.pretrain.to_dict()
+    layers = None
+    resumed_at = None
+    if folder.has_checkpoint:
+        resumed_at = int(folder.load_checkpoint().get("global_step", 0))
+    elif cfg.pretrain is not None:
+        folder.prepare()
+        folder.write_config(model, {**sections, "training": cfg.training.to_dict()})
+        model, layers = pretrain_greedy(
+            model.config,
+            dataset.train,
+            cfg.pretrain,
+            cfg.training,
+            run_dir=folder.path,
+            progress=progress,
+        )
+    trainer, fit = fit_in_folder(
+        model, cfg.training, dataset.train, folder, sections=sections, progress=progress
+    )
+    held_out, split = (
+        (dataset.test, "test") if dataset.test is not None else (dataset.train, "train")
+    )
+    metrics = evaluate_model(trainer.model, held_out)
+    assert trainer.model.config is not None
+    pca = pca_baseline(dataset.train, held_out, trainer.model.config.code_dim)
+    if pca is not None:
+        metrics["pca_squared_error"] = pca
+    _figures(trainer.model, held_out, fit, folder)
+    folder.write_json(METRICS_JSON, {"split": split, **metrics})
+    return Run(folder.path, cfg, trainer.model, fit, metrics, split, dataset, resumed_at, layers)
+
+
+def _figures(model: AutoEncoder, held_out: Any, fit: FitResult, folder: RunFolder) -> None:
+    sample = held_out[:10].numpy()
+    image_shape = model.config.image_shape if model.config is not None else None
+    reconstruction_grid(
+        sample, model.reconstruct(sample), folder.path / "reconstructions.png", image_shape
+    )
+    if fit.history:
+        loss_curves(fit.history, folder.path / "curves.png")
+
+
+def fit(
+    model: AutoEncoder,
+    X: Any,
+    *,
+    val: Any = None,
+    run_dir: str | Path | None = None,
+    progress: bool = True,
+    callbacks: list[Callback] | tuple[Callback, ...] = (),
+    **settings: Any,
+) -> FitResult:
+    """Train ``model`` on ``X`` (array, tensor or DataLoader); ``settings`` are
+    :class:`TrainConfig` fields (epochs, batch_size, lr, seed, patience...). With
+    ``run_dir``, training checkpoints into that folder and continues from its checkpoint
+    when called again; the final weights and config.json are written there.
+
+    Examples
+    --------
+    >>> import aekit
+    >>> data = aekit.load_digits()
+    >>> model = aekit.AutoEncoder.build(input_dim=64, hidden=[32], code_dim=8)
+    >>> result = aekit.fit(model, data.train, epochs=2, progress=False)
+    >>> len(result.history), result.final["train_loss"] > 0
+    (2, True)
+    """
+    from .config import TrainConfig
+
+    try:
+        config = TrainConfig(**settings)
+    except TypeError as exc:
+        raise ConfigError(f"unknown training setting: {exc}") from None
+    if run_dir is None:
+        trainer = Trainer(model, config, callbacks=callbacks, progress=progress)
+        return trainer.fit(X, val)
+    # The data is the caller's: a resume must be given it again.
+    _, result = fit_in_folder(
+        model,
+        config,
+        X,
+        RunFolder(run_dir),
+        val=val,
+        sections={"data": {"source": "array"}},
+        progress=progress,
+        callbacks=callbacks,
+    )
+    return result
+
+
+def evaluate(
+    model: AutoEncoder | str | Path,
+    data: Any = None,
+    *,
+    split: str = "test",
+    data_dir: str | None = None,
+    **options: Any,
+) -> dict[str, float]:
+    """Metrics of a model, or of the model in a run folder, on ``data`` (an array, a
+    tensor, "digits", "mnist" or a data file; default: the run's own data set, ``split``
+    "test" or "train"). ``options`` are those of :func:`aekit.metrics.evaluate`
+    (batch_size, sparsity, jacobian, denoising, seed).
+
+    Examples
+    --------
+    >>> import aekit
+    >>> data = aekit.load_digits()
+    >>> model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
+    >>> sorted(aekit.evaluate(model, data.test))
+    ['explained_variance', 'mse', 'psnr', 'squared_error']
+    """
+    model, x = load_model_and_data(model, data, split, data_dir)
+    return evaluate_model(model, x, **options)
+
+
+def encode(
+    model: AutoEncoder | str | Path, data: Any = None, *, data_dir: str | None = None
+) -> np.ndarray:
+    """Codes of ``data`` (as in :func:`evaluate`) under a model or a run folder's model."""
+    model, x = load_model_and_data(model, data, "test", data_dir)
+    return model.encode(x)
+
+
+def reconstruct(
+    model: AutoEncoder | str | Path, data: Any = None, *, data_dir: str | None = None
+) -> np.ndarray:
+    """Reconstructions of ``data`` (as in :func:`evaluate`), in the shape of the data
+    (images come back as images)."""
+    model, x = load_model_and_data(model, data, "test", data_dir)
+    return model.reconstruct(x)
+
+
+# ---- data and settings ---------------------------------------------------------------------
+
+
+def _run_config(config: Any) -> RunConfig:
+    if config is None:
+        return RunConfig()
+    if isinstance(config, RunConfig):
+        return config
+    if isinstance(config, str | Path):
+        return RunConfig.from_file(config)
+    if isinstance(config, dict):
+        return RunConfig.from_dict(config)
+    raise ConfigError(
+        f"config must be a RunConfig, a dict or a config file path, got {type(config).__name__}"
+    )
+
+
+def load_dataset(cfg: DataConfig) -> Dataset:
+    """The data set ``cfg`` names, with its ``limit`` applied."""
+    if cfg.named and cfg.test is not None:
+        raise ConfigError(
+            f"a test file ({cfg.test}) applies to file data; {cfg.source} has its own test split"
+        )
+    data = load_source(cfg.source, cfg.data_dir, cfg.test)
+    if cfg.limit is not None:
+        data.train = data.train[: cfg.limit]
+    return data
+
+
+def _dataset(cfg: DataConfig, data: Any) -> tuple[Dataset, DataConfig]:
+    """The data of a run: ``data`` given in Python (recorded as source "array"), else
+    what ``cfg`` names."""
+    if data is None:
+        return load_dataset(cfg), cfg
+    if isinstance(data, Dataset):
+        dataset = data
+    else:
+        arr = data.numpy() if hasattr(data, "numpy") else np.asarray(data)
+        dataset = Dataset("array", to_tensor(arr, "training data"), image_shape=image_shape_of(arr))
+    if cfg.limit is not None:
+        dataset = dataclasses.replace(dataset, train=dataset.train[: cfg.limit])
+    return dataset, cfg.replace(source=dataset.name, data_dir=None, test=None)
+
+
+def _resume_data_config(
+    stored: DataConfig, run: Path, data: Any, data_dir: str | None, test: str | None
+) -> DataConfig:
+    """The data of a resumed run. Paths stored in a run folder are not trusted: file data
+    and MNIST folders must be named again."""
+    if isinstance(data, DataConfig):
+        return data
+    cfg = stored.replace(data_dir=data_dir, test=test)
+    if isinstance(data, str):
+        return cfg.replace(source=data)
+    if data is None and not stored.named:
+        raise ConfigError(
+            f"{run} was trained on {stored.source!r}; paths stored in a run folder are not "
+            "used: give the same data again (--data FILE)"
+        )
+    return cfg
+
+
+def load_model_and_data(
+    model: AutoEncoder | str | Path, data: Any, split: str = "test", data_dir: str | None = None
+) -> tuple[AutoEncoder, Any]:
+    """A model (loaded from a run folder if a path) and the data to run it on, in the
+    shape the caller gave (images stay images)."""
+    if split not in ("test", "train"):
+        raise ConfigError(f"split must be 'test' or 'train', got {split!r}")
+    run = None
+    if isinstance(model, str | Path):
+        run = RunFolder(model)
+        model = load(run.path)
+    if data is None:
+        if run is None:
+            raise ConfigError("data is required when a model (not a run folder) is given")
+        stored = DataConfig.from_dict(_data_section(run), "data")
+        if not stored.named:
+            raise ConfigError("this run was trained on a file; name the data to use (--data FILE)")
+        data = stored.source
+    if isinstance(data, str | Path):
+        source = str(data)
+        if source in ("digits", "mnist"):
+            # The MNIST folder is searched in data_dir, $AEKIT_DATA and the cache; a
+            # folder named in a run's config.json is never used (nor created).
+            named = load_source(source, data_dir)
+            x = named.test if split == "test" and named.test is not None else named.train
+            return model, x.numpy()
+        return model, load_array(source)
+    return model, data
+
+
+def _data_section(run: RunFolder) -> Any:
+    section = run.read_config().get("data", {})
+    if not isinstance(section, dict):
+        raise CheckpointError(f"{run.path}/config.json: 'data' must be an object")
+    return {k: v for k, v in section.items() if k == "source"}
+
+
+def pca_baseline(train: Any, test: Any, code_dim: int) -> float | None:
+    """Squared error per sample of PCA with ``code_dim`` components fitted on ``train``,
+    on ``test`` (None where PCA cannot have that many components)."""
+    from sklearn.decomposition import PCA
+
+    train_np = np.asarray(train, dtype=np.float64).reshape(len(train), -1)
+    test_np = np.asarray(test, dtype=np.float64).reshape(len(test), -1)
+    if code_dim > min(train_np.shape):
+        return None
+    pca = PCA(n_components=code_dim, svd_solver="full").fit(train_np)
+    recon = pca.inverse_transform(pca.transform(test_np))
+    error = float(((recon - test_np) ** 2).sum(1).mean())
+    return error if math.isfinite(error) else None

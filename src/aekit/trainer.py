@@ -1,0 +1,552 @@
+"""The training loop, and nothing else: mini-batches already on the device, the model's
+loss, an optimizer step, a schedule; validation, early stopping and keeping the best
+weights at the end of each epoch; a clear stop (or a rollback) when the loss stops being
+finite; a state that checkpoints and resumes bit for bit.
+
+What happens around the loop is handed in: a ``checkpointer`` (anything with
+``save(state, history)`` and a ``location``, such as a :class:`~aekit.runfolder.RunFolder`)
+and ``callbacks``. The step reads top to bottom in :meth:`Trainer._train_epoch`.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import math
+import signal
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from .config import TrainConfig
+from .data import InMemoryBatches, StreamBatches
+from .errors import CheckpointError, ConfigError, DataError, TrainingError, TrainingInterrupted
+from .optim import Schedule, build_optimizer, build_schedule
+from .seeding import seeded
+
+STATE_FORMAT = 2
+
+Callback = Callable[["Trainer", dict[str, float]], "bool | None"]
+
+
+class Checkpointer(Protocol):
+    """Where a trainer's state goes: ``save`` writes it (atomically), ``location`` names
+    it in messages."""
+
+    location: str
+
+    def save(self, state: dict[str, Any], history: list[dict[str, float]]) -> None: ...
+
+
+class _NonFinite(Exception):
+    pass
+
+
+@dataclasses.dataclass
+class FitResult:
+    """What training returns: per-epoch metrics and how training ended. ``best_epoch`` is
+    the epoch of the lowest validation loss (whose weights the model holds at the end when
+    ``keep="best"``)."""
+
+    history: list[dict[str, float]]
+    best_epoch: int | None
+    stopped_early: bool
+    seconds: float
+    steps: int
+
+    @property
+    def final(self) -> dict[str, float]:
+        return self.history[-1] if self.history else {}
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use 'auto', 'cpu' or 'cuda'") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device {name!r} is not supported; use 'auto', 'cpu' or 'cuda'")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} requested but CUDA is not available")
+    return device
+
+
+def fingerprint(x: Tensor) -> str:
+    """A short hash of a data tensor, so a resume can check it sees the same data: its
+    shape, its column sums and up to 1,000 of its rows (cheap even for large data)."""
+    x = x.detach().cpu()
+    rows = x[:: max(1, len(x) // 1000)]
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(str(tuple(x.shape)).encode())
+    digest.update(x.sum(dim=0, dtype=torch.float64).numpy().tobytes())
+    digest.update(rows.contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+class Trainer:
+    """Trains a model whose ``forward(x)`` returns ``(loss, terms)``; its whole state can
+    be checkpointed and resumed.
+
+    Parameters
+    ----------
+    model : the model to train (moved to the configured device).
+    config : training settings.
+    checkpointer : where checkpoints go (None: nowhere; SIGINT/SIGTERM then stop at once).
+    callbacks : each called as ``callback(trainer, row)`` after each epoch with that
+        epoch's metrics row (before the checkpoint); returning True stops training, like
+        early stopping. For measurements such as time to a target error.
+    progress : show a tqdm progress bar.
+    desc : label of the progress bar.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        config: TrainConfig | None = None,
+        *,
+        checkpointer: Checkpointer | None = None,
+        callbacks: Sequence[Callback] = (),
+        progress: bool = True,
+        desc: str = "train",
+    ) -> None:
+        self.config = config = config or TrainConfig()
+        self.device = resolve_device(config.device)
+        self.model = model.to(self.device)
+        self.checkpointer = checkpointer
+        self.callbacks = list(callbacks)
+        self.progress = progress
+        self.desc = desc
+        self.optimizer = build_optimizer(self.model, config)
+        self.schedule: Schedule | None = None  # built once the epoch length is known
+        # Static shapes: the last, smaller batch of an epoch gets its own graph rather than
+        # turning every graph into slower shape-generic code.
+        self._forward = torch.compile(model, dynamic=False) if config.compile else model
+        self.generator = torch.Generator().manual_seed(config.seed)  # the data order
+        # Position and bookkeeping: everything below is part of the checkpoint.
+        self.epoch = 0  # completed epochs
+        self.step_in_epoch = 0
+        self.global_step = 0
+        self.epoch_order = self.generator.get_state()
+        self.rng: dict[str, Any] | None = None  # training's torch generators; None: fresh
+        self.epoch_sums: list[float] | None = None  # per loss term, over this epoch
+        self.epoch_samples = 0
+        self.terms: list[str] | None = None
+        self.history: list[dict[str, float]] = []
+        self.best_loss = math.inf
+        self.best_epoch: int | None = None
+        self.bad_epochs = 0
+        self.best_weights: dict[str, Tensor] | None = None
+        self.rollbacks = 0
+        self.elapsed = 0.0
+        self.data_fingerprint: str | None = None
+        self._pending_schedule: dict[str, Any] | None = None
+        self._in_fit = False
+        self._stop_signal: int | None = None
+        self._good_state: dict[str, Any] | None = None
+        self._started = 0.0
+        self._last_checkpoint = 0.0
+        self._has_checkpoint = False  # whether the checkpointer holds a state of this run
+
+    # ---- public API -------------------------------------------------------------------------
+
+    def fit(self, train: Any, val: Any = None) -> FitResult:
+        """Train on ``train`` (array, tensor, or an iterable of batches such as a
+        DataLoader), validating on ``val`` (array/tensor) or on a held-out
+        ``val_fraction`` of in-memory training data. Training draws its noise from
+        generators of its own: the caller's random state is left as it was."""
+        cfg = self.config
+        batches, val_x = self._prepare(train, val)
+        if cfg.patience is not None and val_x is None:
+            raise ConfigError(
+                "early stopping (patience) needs validation data: pass val or set val_fraction > 0"
+            )
+        if self.schedule is None:
+            self.schedule = build_schedule(self.optimizer, cfg, len(batches))
+            if self._pending_schedule is not None:
+                self.schedule.load_state_dict(self._pending_schedule)
+                self._pending_schedule = None
+        self._started = time.perf_counter() - self.elapsed
+        self._last_checkpoint = time.perf_counter()
+        stopped_early = False
+        bar = tqdm(
+            total=cfg.epochs * len(batches) or None,
+            initial=self.global_step,
+            desc=self.desc,
+            unit="step",
+            disable=not self.progress,
+            dynamic_ncols=True,
+            mininterval=0.5,
+        )
+        try:
+            with seeded(None), self._signals():
+                self._set_rng()
+                self._in_fit = True
+                while self.epoch < cfg.epochs and not stopped_early:
+                    if cfg.on_nan == "rollback" and self._good_state is None:
+                        self._good_state = self._snapshot()
+                    try:
+                        self._train_epoch(batches, bar)
+                    except _NonFinite as exc:
+                        self._handle_non_finite(str(exc))
+                        continue
+                    self.elapsed = time.perf_counter() - self._started
+                    stopped_early = self._end_epoch(val_x, bar)
+                self.rng = self._get_rng()
+        finally:
+            self._in_fit = False
+            bar.close()
+        self.elapsed = time.perf_counter() - self._started
+        if self.best_weights is not None and cfg.keep == "best":
+            self.model.load_state_dict(self.best_weights)
+        self.model.eval()
+        return FitResult(
+            self.history, self.best_epoch, stopped_early, self.elapsed, self.global_step
+        )
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue training exactly where it is."""
+        return {
+            "format": STATE_FORMAT,
+            "epoch": self.epoch,
+            "step_in_epoch": self.step_in_epoch,
+            "global_step": self.global_step,
+            "epoch_order": self.epoch_order,
+            "rng": self._get_rng() if self._in_fit else self.rng,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict() if self.schedule is not None else None,
+            "epoch_sums": self.epoch_sums,
+            "epoch_samples": self.epoch_samples,
+            "terms": self.terms,
+            "history": self.history,
+            "best_loss": self.best_loss,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+            "best_weights": self.best_weights,
+            "rollbacks": self.rollbacks,
+            "elapsed": self.elapsed,
+            "data_fingerprint": self.data_fingerprint,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if state.get("format") != STATE_FORMAT:
+            raise CheckpointError(
+                f"checkpoint format {state.get('format')!r} is not this aekit's "
+                f"({STATE_FORMAT}): it was written by another version of aekit and cannot "
+                "be resumed by this one (the finished weights still load)"
+            )
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.epoch = int(state["epoch"])
+            self.step_in_epoch = int(state["step_in_epoch"])
+            self.global_step = int(state["global_step"])
+            self.epoch_order = state["epoch_order"].clone()
+            self.rng = state["rng"]
+            self.epoch_sums = state["epoch_sums"]
+            self.epoch_samples = int(state["epoch_samples"])
+            self.terms = state["terms"]
+            self.history = list(state["history"])
+            self.best_loss = float(state["best_loss"])
+            self.best_epoch = state["best_epoch"]
+            self.bad_epochs = int(state["bad_epochs"])
+            self.best_weights = state["best_weights"]
+            self.rollbacks = int(state["rollbacks"])
+            self.elapsed = float(state["elapsed"])
+            self.data_fingerprint = state["data_fingerprint"]
+            self._has_checkpoint = True
+            if self.schedule is not None and state["schedule"] is not None:
+                self.schedule.load_state_dict(state["schedule"])
+            else:
+                self._pending_schedule = state["schedule"]
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+            raise CheckpointError(f"checkpoint does not match this model/trainer: {exc}") from None
+
+    def checkpoint(self) -> None:
+        """Hand the trainer's state to the checkpointer (if any)."""
+        if self.checkpointer is not None:
+            self.checkpointer.save(self.state_dict(), self.history)
+            self._last_checkpoint = time.perf_counter()
+            self._has_checkpoint = True
+
+    # ---- the loop -----------------------------------------------------------------------------
+
+    def _train_epoch(self, batches: InMemoryBatches | StreamBatches, bar: tqdm) -> None:
+        cfg, model, optimizer, schedule = self.config, self.model, self.optimizer, self.schedule
+        assert schedule is not None
+        model.train()
+        self.generator.set_state(self.epoch_order)
+        for x in batches.epoch(start_step=self.step_in_epoch):
+            loss, terms = self._loss(x)
+            values = self._check_finite(loss, terms)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if cfg.grad_clip is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            schedule.after_step()
+
+            self._accumulate(terms, values, len(x))
+            self.step_in_epoch += 1
+            self.global_step += 1
+            bar.update(1)
+            if self.step_in_epoch % 50 == 1:
+                bar.set_postfix(epoch=self.epoch + 1, loss=f"{sum(values):.4g}", refresh=False)
+            if self._checkpoint_due(every_steps=True):
+                self.checkpoint()
+            if self._stop_signal is not None:
+                self._interrupt()
+
+    def _end_epoch(self, val_x: Tensor | None, bar: tqdm) -> bool:
+        """Close the epoch: metrics row, schedule, early stopping, best weights,
+        callbacks, checkpoint. Returns True when training should stop."""
+        cfg = self.config
+        row: dict[str, float] = {"epoch": self.epoch + 1}
+        sums = self.epoch_sums or []
+        for name, total in zip(self.terms or [], sums, strict=False):
+            row[f"train_{name}"] = total / max(self.epoch_samples, 1)
+        row["train_loss"] = sum(sums) / max(self.epoch_samples, 1)
+        if val_x is not None:
+            val_terms = evaluate_loss(self.model, val_x, cfg.eval_batch_size)
+            row.update({f"val_{k}": v for k, v in val_terms.items()})
+        row["lr"] = self.optimizer.param_groups[0]["lr"]
+        row["seconds"] = self.elapsed
+        self.history.append(row)
+        monitored = row.get("val_loss", row["train_loss"])
+        assert self.schedule is not None
+        self.schedule.after_epoch(monitored)
+        stop = False
+        if val_x is not None:
+            if monitored < self.best_loss - cfg.min_delta:
+                self.best_loss, self.best_epoch, self.bad_epochs = monitored, self.epoch + 1, 0
+                if cfg.keep == "best":
+                    self.best_weights = {
+                        k: v.detach().clone() for k, v in self.model.state_dict().items()
+                    }
+            else:
+                self.bad_epochs += 1
+                stop = cfg.patience is not None and self.bad_epochs >= cfg.patience
+        self.epoch += 1
+        self.step_in_epoch = 0
+        self.epoch_sums, self.epoch_samples = None, 0
+        self.epoch_order = self.generator.get_state()
+        bar.set_postfix(
+            epoch=self.epoch,
+            loss=f"{row['train_loss']:.4g}",
+            **({"val": f"{row['val_loss']:.4g}"} if "val_loss" in row else {}),
+        )
+        callback_start = time.perf_counter()
+        for callback in self.callbacks:
+            stop = bool(callback(self, row)) or stop
+        # Time spent in callbacks (e.g. a test-set evaluation) is not training time.
+        self._started += time.perf_counter() - callback_start
+        if cfg.on_nan == "rollback":
+            self._good_state = self._snapshot()
+        if stop or self.epoch == cfg.epochs or self._checkpoint_due(every_steps=False):
+            self.checkpoint()
+        return stop
+
+    # ---- pieces -------------------------------------------------------------------------------
+
+    def _checkpoint_due(self, every_steps: bool) -> bool:
+        """Within an epoch: the step cadence or the time cadence; at an epoch's end: the
+        epoch cadence or the time cadence."""
+        cfg = self.config
+        if self.checkpointer is None:
+            return False
+        if every_steps:
+            if cfg.checkpoint_every_steps and self.global_step % cfg.checkpoint_every_steps == 0:
+                return True
+        elif cfg.checkpoint_every is not None and self.epoch % cfg.checkpoint_every == 0:
+            return True
+        return (
+            cfg.checkpoint_seconds is not None
+            and time.perf_counter() - self._last_checkpoint >= cfg.checkpoint_seconds
+        )
+
+    def _loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        if self._forward is self.model:
+            return self.model(x)
+        try:
+            return self._forward(x)
+        except Exception as exc:  # torch.compile needs a working C++ toolchain, among others
+            warnings.warn(
+                f"torch.compile failed ({type(exc).__name__}: {str(exc).splitlines()[0]}); "
+                "training continues without it",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            self._forward = self.model
+            return self.model(x)
+
+    def _accumulate(self, terms: dict[str, Tensor], values: list[float], n: int) -> None:
+        if self.epoch_sums is None:
+            self.terms = list(terms)
+            self.epoch_sums = [0.0] * len(values)
+        for i, value in enumerate(values):
+            self.epoch_sums[i] += value * n
+        self.epoch_samples += n
+
+    def _check_finite(self, loss: Tensor, terms: dict[str, Tensor]) -> list[float]:
+        """The terms' values as floats (one read of each; on a GPU, one wait per step);
+        raises if the loss is NaN or infinite, naming the step and the term."""
+        values = [t.item() for t in terms.values()]
+        total = loss.item()
+        if math.isfinite(total):
+            return values
+        bad = [f"{k} = {v}" for k, v in zip(terms, values, strict=True) if not math.isfinite(v)]
+        raise _NonFinite(
+            f"the loss became {total} at epoch {self.epoch + 1}, step {self.step_in_epoch + 1} "
+            f"(global step {self.global_step + 1}); non-finite term(s): {', '.join(bad) or 'the sum'}"
+        )
+
+    def _handle_non_finite(self, message: str) -> None:
+        cfg = self.config
+        if (
+            cfg.on_nan == "rollback"
+            and self._good_state is not None
+            and self.rollbacks < cfg.max_rollbacks
+        ):
+            rollbacks = self.rollbacks + 1
+            self.load_state_dict(copy.deepcopy(self._good_state))
+            self._set_rng()
+            self.rollbacks = rollbacks
+            assert self.schedule is not None
+            self.schedule.scale(cfg.rollback_lr_factor)
+            tqdm.write(
+                f"aekit: {message}; rolled back to the start of epoch {self.epoch + 1} and lowered "
+                f"the learning rate to {self.optimizer.param_groups[0]['lr']:.3g} "
+                f"(rollback {rollbacks} of {cfg.max_rollbacks})"
+            )
+            return
+        kept = ""
+        if self.checkpointer is not None and self._has_checkpoint:
+            kept = f"; the last good checkpoint is kept in {self.checkpointer.location}"
+        hint = (
+            " (on_nan='rollback' retries with a lower learning rate)"
+            if cfg.on_nan == "stop"
+            else ""
+        )
+        raise TrainingError(f"training stopped: {message}{kept}. Lower the learning rate{hint}.")
+
+    def _snapshot(self) -> dict[str, Any]:
+        return copy.deepcopy(self.state_dict())
+
+    def _get_rng(self) -> dict[str, Any]:
+        state: dict[str, Any] = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(self.device)
+        return state
+
+    def _set_rng(self) -> None:
+        """Inside fit's private generators: seed them for a fresh run, or restore them."""
+        if self.rng is None:
+            torch.manual_seed(self.config.seed)
+            return
+        torch.set_rng_state(self.rng["torch"])
+        if "cuda" in self.rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(self.rng["cuda"], self.device)
+
+    def _interrupt(self) -> None:
+        signum = self._stop_signal or signal.SIGINT
+        name = signal.Signals(signum).name
+        self.checkpoint()
+        where = f"epoch {self.epoch + 1}, step {self.step_in_epoch}"
+        if self.checkpointer is not None:
+            location = self.checkpointer.location
+            raise TrainingInterrupted(
+                f"training stopped by {name} at {where}; checkpoint written to {location}",
+                signum,
+                location,
+            )
+        raise TrainingInterrupted(
+            f"training stopped by {name} at {where} (no checkpointer, nothing saved)", signum
+        )
+
+    @contextmanager
+    def _signals(self) -> Iterator[None]:
+        """SIGINT/SIGTERM finish the current step, checkpoint and stop; a second SIGINT
+        stops at once."""
+        if self.checkpointer is None or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def handler(signum: int, frame: Any) -> None:
+            if self._stop_signal is not None and signum == signal.SIGINT:
+                raise KeyboardInterrupt
+            self._stop_signal = signum
+
+        previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+    def _prepare(
+        self, train: Any, val: Any
+    ) -> tuple[InMemoryBatches | StreamBatches, Tensor | None]:
+        cfg, model = self.config, self.model
+        check = getattr(model, "check_input", None)
+        if check is None:
+            raise ConfigError(f"{type(model).__name__} has no check_input(x, name, targets=...)")
+        val_x = check(val, "validation data", targets=True) if val is not None else None
+        if isinstance(train, Tensor | np.ndarray | list | tuple):
+            x = check(train, "training data", targets=True)
+            if val_x is None and cfg.val_fraction > 0:
+                n_val = round(len(x) * cfg.val_fraction)
+                if n_val >= 1 and len(x) - n_val >= 1:
+                    order = torch.from_numpy(np.random.default_rng(cfg.seed).permutation(len(x)))
+                    val_x, x = x[order[:n_val]], x[order[n_val:]]
+            self._check_fingerprint(fingerprint(x))
+            batches: InMemoryBatches | StreamBatches = InMemoryBatches(
+                x.to(self.device), cfg.batch_size, self.generator
+            )
+        elif isinstance(train, Iterable):
+            batches = StreamBatches(train, self.device)
+        else:
+            raise DataError(
+                f"training data must be an array, a tensor or an iterable of batches, got {type(train).__name__}"
+            )
+        if val_x is not None:
+            val_x = val_x.to(self.device)
+        return batches, val_x
+
+    def _check_fingerprint(self, fp: str) -> None:
+        if self.data_fingerprint is not None and self.data_fingerprint != fp:
+            raise DataError(
+                "the training data differs from the data this run was started with; "
+                "resume with the same data (and the same validation split)"
+            )
+        self.data_fingerprint = fp
+
+
+def evaluate_loss(model: torch.nn.Module, x: Tensor, batch_size: int = 4096) -> dict[str, float]:
+    """Loss terms of ``model`` on ``x`` in eval mode (no corruption), averaged per sample.
+
+    Runs in inference mode, or without a graph (``no_grad``) when a penalty differentiates
+    the encoder itself (the exact or estimated contractive penalty).
+    """
+    penalties = getattr(model, "penalties", ())
+    needs_autograd = any(p.needs_autograd(model.encoder) for p in penalties)
+    was_training = model.training
+    model.eval()
+    sums: dict[str, float] = {}
+    with torch.no_grad() if needs_autograd else torch.inference_mode():
+        for batch in x.split(batch_size):
+            total, terms = model(batch)
+            for name, value in {"loss": total, **terms}.items():
+                sums[name] = sums.get(name, 0.0) + float(value) * len(batch)
+    model.train(was_training)
+    return {k: v / len(x) for k, v in sums.items()}

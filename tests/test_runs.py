@@ -1,0 +1,255 @@
+"""The run layer: one schema behind Python, config files and flags; the Python functions
+behind the commands; model families; the seeding rule; the package's import graph."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import aekit
+from aekit.cli import _parser, main
+from aekit.config import _Config
+
+SRC = Path(aekit.__file__).parent
+
+
+def _config_json(run: Path) -> dict:
+    saved = json.loads((run / "config.json").read_text())
+    saved.pop("result")
+    return saved
+
+
+def test_cli_config_file_and_python_write_the_same_config_json(tmp_path, capsys):
+    settings = {
+        "model": {"kind": "sparse", "hidden": [32], "code_dim": 16, "penalties": ["l1:lam=0.01"]},
+        "training": {"epochs": 2, "lr": 0.01, "schedule": "cosine", "warmup_epochs": 1},
+        "data": {"source": "digits", "limit": 500},
+        "pretrain": {"epochs": 1},
+    }
+    flags = [
+        "--kind", "sparse", "--hidden", "32", "--code-dim", "16", "--penalty", "l1:lam=0.01",
+        "--epochs", "2", "--lr", "0.01", "--schedule", "cosine", "--warmup-epochs", "1",
+        "--data", "digits", "--limit", "500", "--pretrain-epochs", "1",
+    ]  # fmt: skip
+    assert main(["train", *flags, "--out", str(tmp_path / "cli"), "--no-progress"]) == 0
+    (tmp_path / "cfg.json").write_text(json.dumps(settings))
+    argv = ["train", "--config", str(tmp_path / "cfg.json"), "--out", str(tmp_path / "file")]
+    assert main([*argv, "--no-progress"]) == 0
+    run = aekit.train(aekit.RunConfig.from_dict(settings), out=tmp_path / "py", progress=False)
+    cli, file, py = (_config_json(tmp_path / n) for n in ("cli", "file", "py"))
+    assert cli == file == py
+    assert cli["family"] == "autoencoder" and [p["name"] for p in cli["model"]["penalties"]] == [
+        "l1"
+    ]
+    # and the three runs are the same run
+    weights = [aekit.load(tmp_path / n).state_dict() for n in ("cli", "file")]
+    for k, v in run.model.state_dict().items():
+        assert torch.equal(v, weights[0][k]) and torch.equal(v, weights[1][k])
+
+
+def test_every_setting_has_a_flag_with_its_default_in_the_help():
+    help_text = " ".join(_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
+    sections = [aekit.ModelConfig, aekit.TrainConfig, aekit.DataConfig, aekit.OutputConfig]
+    flags = {a.dest for a in _parser()._subparsers._group_actions[0].choices["train"]._actions}
+    for cls in sections:
+        section = {
+            aekit.ModelConfig: "model",
+            aekit.TrainConfig: "training",
+            aekit.DataConfig: "data",
+            aekit.OutputConfig: "output",
+        }[cls]
+        for f in dataclasses.fields(cls):
+            assert f"{section}.{f.name}" in flags, f.name
+    for f in dataclasses.fields(aekit.PretrainConfig):
+        assert f"pretrain.{f.name}" in flags
+    assert "--epochs EPOCHS passes over the training data. (default: 50)" in help_text
+    assert "(default: 8 for at most 100 input features, else 30)" in help_text
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: aekit.TrainConfig(optimizer="lbfgs"), "unknown optimizer 'lbfgs'"),
+        (lambda: aekit.TrainConfig(schedule="cosin"), "unknown schedule 'cosin'"),
+        (lambda: aekit.TrainConfig(epochs=2.5), "TrainConfig.epochs: expected int"),
+        (lambda: aekit.TrainConfig(weight_decay=float("inf")), "must be a finite number"),
+        (lambda: aekit.TrainConfig(seed=-1), "seed must be in"),
+        (lambda: aekit.ModelConfig(input_dim=4, code_dim=2, architecture="cnn"), "not one of"),
+        (lambda: aekit.ModelConfig(input_dim=4, code_dim=2, activation="swish"), "activation"),
+        (lambda: aekit.RunConfig(model={"kind": "sparce"}), "unknown kind 'sparce'"),
+        (lambda: aekit.RunConfig(model={"widht": 3}), "unknown setting(s) 'widht'"),
+        (lambda: aekit.PretrainConfig(method="layerwise"), "not one of"),
+    ],
+)
+def test_configs_made_in_python_validate_themselves(make, message):
+    with pytest.raises(aekit.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        make()
+
+
+def test_one_rule_for_presets_and_explicit_parts(tmp_path, capsys):
+    """A field given replaces the preset's value, whole: in Python and on the command line."""
+    built = aekit.AutoEncoder.build("sparse", input_dim=64, penalty=aekit.L1Sparsity(0.01))
+    assert [p.name for p in built.config.penalties] == ["l1"]
+    out = tmp_path / "r"
+    argv = ["train", "--kind", "sparse", "--penalty", "l1:lam=0.01", "--epochs", "1"]
+    assert main([*argv, "--out", str(out), "--no-progress"]) == 0
+    assert aekit.load(out).config == built.config
+    # and "none" removes a preset's part
+    out2 = tmp_path / "r2"
+    argv = ["train", "--kind", "denoising", "--corruption", "none", "--epochs", "1"]
+    assert main([*argv, "--out", str(out2), "--no-progress"]) == 0
+    assert aekit.load(out2).config.corruption is None
+
+
+def test_training_stops_and_interruptions_are_not_value_errors():
+    for bad_input in (aekit.DataError, aekit.ConfigError, aekit.CheckpointError):
+        assert issubclass(bad_input, ValueError) and issubclass(bad_input, aekit.AekitError)
+    for stop in (aekit.TrainingError, aekit.TrainingInterrupted):
+        assert not issubclass(stop, ValueError) and issubclass(stop, aekit.AekitError)
+
+
+def test_your_own_encoder_and_decoder_train_evaluate_and_encode(X, tmp_path):
+    torch.manual_seed(0)
+    encoder = nn.Sequential(nn.Linear(64, 16), nn.ReLU(), nn.Linear(16, 4))
+    decoder = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 64))
+    model = aekit.AutoEncoder(encoder, decoder)
+    before = aekit.evaluate(model, X)["squared_error"]
+    result = aekit.fit(model, X, epochs=5, progress=False)
+    assert len(result.history) == 5
+    assert aekit.evaluate(model, X)["squared_error"] < before
+    assert model.encode(X).shape == (len(X), 4) and model.reconstruct(X).shape == X.shape
+    with pytest.raises(aekit.DataError, match="10 features but the model expects 64"):
+        model.encode(X[:, :10])
+    with pytest.raises(aekit.AekitError, match="register a model family"):
+        model.save(tmp_path / "mine")
+    with pytest.raises(aekit.AekitError, match="register a model family"):
+        aekit.fit(model, X, epochs=1, progress=False, run_dir=tmp_path / "run")
+    assert not (tmp_path / "mine").exists() and not (tmp_path / "run").exists()
+
+
+@dataclasses.dataclass
+class _MeanConfig(_Config):
+    input_dim: int
+
+
+class _MeanModel(nn.Module):
+    """A toy family: reconstructs every input as the learned mean."""
+
+    config_class = _MeanConfig
+
+    def __init__(self, config: _MeanConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.mean = nn.Parameter(torch.zeros(config.input_dim))
+
+    @classmethod
+    def from_config(cls, config: _MeanConfig) -> _MeanModel:
+        return cls(config)
+
+    def check_input(self, x, name="data", *, targets=False):
+        return torch.as_tensor(np.asarray(x), dtype=torch.float32)
+
+    def forward(self, x):
+        error = (x - self.mean).pow(2).sum(1).mean()
+        return error, {"reconstruction": error}
+
+
+def test_a_new_model_family_is_one_registered_class(X, tmp_path):
+    if "test-mean" not in aekit.FAMILIES:
+        aekit.register_family("test-mean")(_MeanModel)
+    model = _MeanModel(_MeanConfig(input_dim=64))
+    aekit.fit(model, X, epochs=20, lr=0.05, progress=False, run_dir=tmp_path / "run")
+    torch.testing.assert_close(model.mean.detach(), torch.as_tensor(X).mean(0), atol=0.05, rtol=0)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["family"] == "test-mean"
+    loaded = aekit.load(tmp_path / "run")
+    assert isinstance(loaded, _MeanModel) and torch.equal(loaded.mean, model.mean.detach())
+
+
+def test_run_folders_of_the_previous_layout_still_load(X, tmp_path):
+    """config.json written before families were named (no "family" key) loads as an
+    autoencoder."""
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
+    model.save(tmp_path / "old")
+    saved = json.loads((tmp_path / "old" / "config.json").read_text())
+    del saved["family"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(saved))
+    np.testing.assert_array_equal(aekit.load(tmp_path / "old").encode(X), model.encode(X))
+
+
+def test_train_returns_the_run_and_resume_continues_it(tmp_path):
+    cfg = aekit.RunConfig(training=aekit.TrainConfig(epochs=2, checkpoint_every=1))
+    run = aekit.train(cfg, out=tmp_path / "run", progress=False)
+    assert run.path == tmp_path / "run" and run.split == "test" and run.epochs == 2
+    assert run.metrics["pca_squared_error"] == pytest.approx(1.577, abs=0.01)
+    files = {p.name for p in run.path.iterdir()}
+    assert {"config.json", "model.safetensors", "checkpoint.safetensors", "metrics.csv"} <= files
+    assert {"metrics.json", "reconstructions.png", "curves.png"} <= files
+    more = aekit.resume(run.path, epochs=4, progress=False)
+    assert more.epochs == 4 and more.metrics["squared_error"] < run.metrics["squared_error"]
+    assert aekit.evaluate(run.path) == pytest.approx(
+        {k: v for k, v in more.metrics.items() if k != "pca_squared_error"}
+    )
+
+
+def test_same_seed_same_weights_and_the_callers_generator_is_untouched(X):
+    def once():
+        model = aekit.AutoEncoder.build("denoising", input_dim=64, code_dim=8, seed=1)
+        aekit.fit(model, X, epochs=2, seed=1, progress=False)
+        return model.state_dict()
+
+    torch.manual_seed(123)
+    a = once()
+    after = torch.rand(3)
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    b = once()
+    assert torch.equal(after, expected)  # fit and build left the caller's generator alone
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("shape", [(20, 64), (20, 8, 8), (20, 1, 8, 8)])
+def test_reconstruct_returns_the_shape_it_was_given(X, tmp_path, shape):
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
+    x = X[:20].reshape(shape)
+    assert model.reconstruct(x).shape == shape
+    model.save(tmp_path / "run")
+    np.save(tmp_path / "x.npy", x)
+    argv = ["reconstruct", str(tmp_path / "run"), str(tmp_path / "x.npy"), "-o"]
+    assert main([*argv, str(tmp_path / "r.npy")]) == 0
+    assert np.load(tmp_path / "r.npy").shape == shape
+
+
+def _top_level_imports(path: Path) -> set[str]:
+    """Modules of the package that ``path`` imports at import time (not inside functions)."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            found.add(node.module or "__init__")
+    return found
+
+
+def test_no_import_cycles_inside_the_package():
+    graph = {p.stem: _top_level_imports(p) - {"__init__"} for p in SRC.glob("*.py")}
+    graph.pop("__init__")
+    state: dict[str, str] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        if state.get(node) == "done":
+            return
+        assert state.get(node) != "active", f"import cycle: {' -> '.join([*path, node])}"
+        state[node] = "active"
+        for nxt in graph.get(node, ()):
+            visit(nxt, [*path, node])
+        state[node] = "done"
+
+    for node in graph:
+        visit(node, [])
