@@ -12,6 +12,7 @@ import dataclasses
 import gzip
 import json
 import pickle
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,14 @@ class Case:
     cli: list[str] | None = None  # "{d}" is the folder of prepared files, "{run}" a good run
     cli_match: str | None = None  # when the command words it differently
     add_out: bool = True  # give train an --out folder (off where the case is about --out)
+    # Run settings (RunConfig sections; data paths relative to the prepared folder), tried
+    # as Python keywords (aekit.train(RunConfig)), as a config file from Python
+    # (aekit.train(path)) and as a config file on the command line (--config).
+    settings: dict[str, Any] | None = None
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-")
 
 
 def _model() -> aekit.AutoEncoder:
@@ -129,7 +138,13 @@ def d(tmp_path_factory) -> Path:
     (d / "cfg_keys.json").write_text(json.dumps({"training": {"epoch": 3}}))
     (d / "cfg_types.json").write_text(json.dumps({"model": {"code_dim": "eight"}}))
     (d / "cfg_escape.json").write_text(json.dumps({"data": {"source": "../../etc/passwd.csv"}}))
-    (d / "cfg_out.json").write_text(json.dumps({"out": "/tmp/elsewhere"}))
+    (d / "cfg_out.json").write_text(json.dumps({"output": {"out": "/tmp/elsewhere"}}))
+    (d / "cfg_none.json").write_text("")
+    (d / "existing").mkdir()
+    (d / "existing" / "file").write_text("x")
+    for case in CASES:
+        if case.settings is not None:
+            (d / f"cfg-{case.slug}.json").write_text(json.dumps(case.settings))
     return d
 
 
@@ -150,18 +165,21 @@ CASES = [
         "NaN",
         lambda d: _fit(np.load(d / "nan.npy")),
         ["train", "--data", "{d}/nan.npy"],
+        settings={"data": {"source": "nan.npy"}},
     ),
     Case(
         "inf data",
         "infinite",
         lambda d: _fit(np.load(d / "inf.npy")),
         ["train", "--data", "{d}/inf.npy"],
+        settings={"data": {"source": "inf.npy"}},
     ),
     Case(
         "1-D data",
         "2-D",
         lambda d: _fit(np.load(d / "one_d.npy")),
         ["train", "--data", "{d}/one_d.npy"],
+        settings={"data": {"source": "one_d.npy"}},
     ),
     Case(
         "wrong feature count (fit)",
@@ -192,6 +210,7 @@ CASES = [
         "empty",
         lambda d: _fit(np.load(d / "empty.npy")),
         ["train", "--data", "{d}/empty.npy"],
+        settings={"data": {"source": "empty.npy"}},
     ),
     Case("empty list", "2-D", lambda d: _fit([]), None),
     Case(
@@ -199,6 +218,7 @@ CASES = [
         "must be numeric",
         lambda d: _fit(np.load(d / "strings.npy")),
         ["train", "--data", "{d}/strings.npy"],
+        settings={"data": {"source": "strings.npy"}},
     ),
     Case("object array", "must be numeric", lambda d: _fit(np.array([[object()] * 64])), None),
     Case(
@@ -206,36 +226,42 @@ CASES = [
         "Object arrays cannot be loaded",
         lambda d: aekit.load_array(d / "objects.npy"),
         ["train", "--data", "{d}/objects.npy"],
+        settings={"data": {"source": "objects.npy"}},
     ),
     Case(
         "non-numeric CSV",
         "not a numeric CSV",
         lambda d: aekit.load_array(d / "text.csv"),
         ["train", "--data", "{d}/text.csv"],
+        settings={"data": {"source": "text.csv"}},
     ),
     Case(
         "ragged CSV",
         "not a numeric CSV",
         lambda d: aekit.load_array(d / "ragged.csv"),
         ["train", "--data", "{d}/ragged.csv"],
+        settings={"data": {"source": "ragged.csv"}},
     ),
     Case(
         "unknown file type",
         "unsupported data file type",
         lambda d: aekit.load_array(d / "data.parquet"),
         ["train", "--data", "{d}/data.parquet"],
+        settings={"data": {"source": "data.parquet"}},
     ),
     Case(
         "missing data file",
         "not found",
         lambda d: aekit.load_array(d / "none.npy"),
         ["train", "--data", "{d}/none.npy"],
+        settings={"data": {"source": "none.npy"}},
     ),
     Case(
         "out of [0, 1] with sigmoid output",
         "outside [0, 1]",
         lambda d: _fit(np.load(d / "range.npy")),
         ["train", "--data", "{d}/range.npy"],
+        settings={"data": {"source": "range.npy"}},
     ),
     Case(
         "out of [0, 1] with BCE",
@@ -247,18 +273,21 @@ CASES = [
             progress=False,
         ),
         ["train", "--data", "{d}/range.npy", "--loss", "bce"],
+        settings={"data": {"source": "range.npy"}, "model": {"loss": "bce"}},
     ),
     Case(
         "IDX bad magic",
         "bad magic number",
         lambda d: aekit.load_mnist(d / "mnist_magic", download=False),
         ["train", "--data", "mnist", "--data-dir", "{d}/mnist_magic"],
+        settings={"data": {"source": "mnist", "data_dir": "mnist_magic"}},
     ),
     Case(
         "IDX truncated body",
         "truncated",
         lambda d: aekit.load_mnist(d / "mnist_short", download=False),
         ["train", "--data", "mnist", "--data-dir", "{d}/mnist_short"],
+        settings={"data": {"source": "mnist", "data_dir": "mnist_short"}},
     ),
     Case("IDX body of wrong length", "truncated", lambda d: aekit.read_idx(d / "bad.idx"), None),
     # ---- run folders ---------------------------------------------------------------------
@@ -346,54 +375,63 @@ CASES = [
         "epochs must be >= 1",
         lambda d: _fit(np.zeros((4, 64)), epochs=-3),
         ["train", "--epochs", "-3"],
+        settings={"training": {"epochs": -3}},
     ),
     Case(
         "batch size 0",
         "batch_size must be >= 1",
         lambda d: _fit(np.zeros((4, 64)), batch_size=0),
         ["train", "--batch-size", "0"],
+        settings={"training": {"batch_size": 0}},
     ),
     Case(
         "learning rate 0",
         "lr must be > 0",
         lambda d: _fit(np.zeros((4, 64)), lr=0.0),
         ["train", "--lr", "0"],
+        settings={"training": {"lr": 0.0}},
     ),
     Case(
         "rho outside (0, 1)",
         "rho",
         lambda d: aekit.KLSparsity(rho=1.2),
         ["train", "--penalty", "kl_sparsity:rho=1.2"],
+        settings={"model": {"penalties": ["kl_sparsity:rho=1.2"]}},
     ),
     Case(
         "rho = 0",
         "rho",
         lambda d: aekit.KLSparsity(rho=0.0),
         ["train", "--kind", "sparse", "--penalty", "kl_sparsity:rho=0"],
+        settings={"model": {"kind": "sparse", "penalties": [{"name": "kl_sparsity", "rho": 0}]}},
     ),
     Case(
         "k larger than the code",
         "top_k must be between 1 and code_dim=8",
         lambda d: aekit.AutoEncoder.build(input_dim=64, code_dim=8, top_k=9),
         ["train", "--top-k", "9"],
+        settings={"model": {"top_k": 9}},
     ),
     Case(
         "negative noise",
         "sigma",
         lambda d: aekit.GaussianNoise(sigma=-0.1),
         ["train", "--corruption", "gaussian:sigma=-0.1"],
+        settings={"model": {"corruption": "gaussian:sigma=-0.1"}},
     ),
     Case(
         "masking fraction > 1",
         "nu",
         lambda d: aekit.Masking(nu=1.5),
         ["train", "--corruption", "masking:nu=1.5"],
+        settings={"model": {"corruption": {"name": "masking", "nu": 1.5}}},
     ),
     Case(
         "unknown kind",
         "unknown kind 'varational'",
         lambda d: aekit.AutoEncoder.build("varational", input_dim=4, code_dim=2),
         None,
+        settings={"model": {"kind": "varational"}},
     ),
     Case(
         "unknown kind (CLI)",
@@ -406,12 +444,14 @@ CASES = [
         "unknown penalty 'l3'",
         lambda d: aekit.Penalty.parse("l3"),
         ["train", "--penalty", "l3"],
+        settings={"model": {"penalties": ["l3"]}},
     ),
     Case(
         "unknown activation",
         "unknown activation 'swish2'",
         lambda d: aekit.AutoEncoder.build(input_dim=4, code_dim=2, activation="swish2"),
         None,
+        settings={"model": {"activation": "swish2"}},
     ),
     Case(
         "zero code size",
@@ -419,18 +459,21 @@ CASES = [
         lambda d: aekit.AutoEncoder.build(input_dim=4, code_dim=0),
         ["train", "--arch", "64-0"],
         cli_match="--arch sizes must be positive",
+        settings={"model": {"code_dim": 0}},
     ),
     Case(
         "wrong type in Python",
         "model.input_dim: expected int",
         lambda d: aekit.AutoEncoder.build(input_dim="64", code_dim=8),
         None,
+        settings={"model": {"input_dim": "64"}},
     ),
     Case(
         "pretraining epochs 0",
         "pretraining epochs",
         lambda d: PretrainConfig(epochs=0),
         ["train", "--pretrain", "greedy", "--pretrain-epochs", "0"],
+        settings={"pretrain": {"epochs": 0}},
     ),
     Case("config file not JSON", "not valid JSON", None, ["train", "--config", "{d}/cfg_bad.json"]),
     Case(
@@ -458,16 +501,241 @@ CASES = [
         ["train", "--config", "{d}/cfg_out.json"],
         add_out=False,
     ),
+    # ---- from the command line's and the configs' own lists, merged here -------------------
+    Case(
+        "architecture input size differs from the data",
+        "the model's input_dim is 10 but the data has 64 features",
+        lambda d: aekit.train({"model": {"input_dim": 10}}, progress=False),
+        ["train", "--arch", "10-5"],
+        settings={"model": {"input_dim": 10}},
+    ),
+    Case("--arch not sizes", "--arch must be sizes", None, ["train", "--arch", "64-x"]),
+    Case(
+        "learning rate not a number",
+        "--lr: expected a number",
+        None,
+        ["train", "--lr", "abc"],
+    ),
+    Case(
+        "output folder exists",
+        "already exists",
+        lambda d: aekit.train(out=d / "existing", progress=False),
+        ["train", "--out", "{d}/existing"],
+        add_out=False,
+    ),
+    Case(
+        "config file missing",
+        "config file not found",
+        lambda d: aekit.train(d / "cfg_missing.json"),
+        ["train", "--config", "{d}/cfg_missing.json"],
+    ),
+    Case(
+        "config file empty",
+        "not valid JSON",
+        lambda d: aekit.train(d / "cfg_none.json"),
+        ["train", "--config", "{d}/cfg_none.json"],
+    ),
+    Case(
+        "unknown model setting",
+        "unknown setting(s) 'colour'",
+        lambda d: aekit.RunConfig(model={"colour": "red"}),
+        None,
+        settings={"model": {"colour": "red"}},
+    ),
+    Case(
+        "hidden sizes not a list",
+        "hidden: expected a list",
+        lambda d: aekit.ModelConfig(input_dim=64, code_dim=8, hidden="32"),
+        ["train", "--hidden", "a,b"],
+        cli_match="expected sizes like 32,16",
+        settings={"model": {"hidden": "32"}},
+    ),
+    Case(
+        "negative hidden size",
+        "hidden sizes must be >= 1",
+        lambda d: aekit.AutoEncoder.build(input_dim=64, hidden=[32, -1], code_dim=8),
+        ["train", "--hidden", "32,0"],
+        settings={"model": {"hidden": [32, -1]}},
+    ),
+    Case(
+        "tied not a bool",
+        "tied: expected bool",
+        lambda d: aekit.ModelConfig(input_dim=64, code_dim=8, tied=1),
+        None,
+        settings={"model": {"tied": 1}},
+    ),
+    Case(
+        "unknown architecture",
+        "'rnn' is not one of",
+        lambda d: aekit.ModelConfig(input_dim=64, code_dim=8, architecture="rnn"),
+        ["train", "--architecture", "rnn"],
+        cli_match="invalid choice: 'rnn'",
+        settings={"model": {"architecture": "rnn"}},
+    ),
+    Case(
+        "bce with a linear output",
+        "loss 'bce' needs output_activation 'sigmoid'",
+        lambda d: aekit.AutoEncoder.build(input_dim=64, loss="bce", output_activation="linear"),
+        ["train", "--loss", "bce", "--output-activation", "linear"],
+        settings={"model": {"loss": "bce", "output_activation": "linear"}},
+    ),
+    Case(
+        "penalty without a name",
+        "expected {'name': ..., <parameters>}",
+        lambda d: aekit.RunConfig(model={"penalties": [{"rho": 0.1}]}),
+        None,
+        settings={"model": {"penalties": [{"rho": 0.1}]}},
+    ),
+    Case(
+        "image shape of the wrong size",
+        "has 81 values but input_dim is 64",
+        lambda d: aekit.AutoEncoder.build(input_dim=64, image_shape=(1, 9, 9)),
+        ["train", "--image-shape", "1,9,9"],
+        settings={"model": {"image_shape": [1, 9, 9]}},
+    ),
+    Case(
+        "unknown optimizer",
+        "unknown optimizer 'lbfgs'",
+        lambda d: aekit.TrainConfig(optimizer="lbfgs"),
+        ["train", "--optimizer", "lbfgs"],
+        cli_match="invalid choice: 'lbfgs'",
+        settings={"training": {"optimizer": "lbfgs"}},
+    ),
+    Case(
+        "misspelt schedule",
+        "unknown schedule 'cosin'",
+        lambda d: aekit.TrainConfig(schedule="cosin"),
+        ["train", "--schedule", "cosin"],
+        cli_match="invalid choice: 'cosin'",
+        settings={"training": {"schedule": "cosin"}},
+    ),
+    Case(
+        "fractional epochs",
+        "epochs: expected int",
+        lambda d: aekit.TrainConfig(epochs=2.5),
+        ["train", "--epochs", "2.5"],
+        cli_match="--epochs: expected a whole number",
+        settings={"training": {"epochs": 2.5}},
+    ),
+    Case(
+        "epochs 0",
+        "epochs must be >= 1",
+        lambda d: _fit(np.zeros((4, 64)), epochs=0),
+        ["train", "--epochs", "0"],
+        settings={"training": {"epochs": 0}},
+    ),
+    Case(
+        "NaN learning rate",
+        "must be a finite number",
+        lambda d: aekit.TrainConfig(lr=float("nan")),
+        ["train", "--lr", "nan"],
+        settings={"training": {"lr": float("nan")}},
+    ),
+    Case(
+        "infinite weight decay",
+        "must be a finite number",
+        lambda d: aekit.TrainConfig(weight_decay=float("inf")),
+        ["train", "--weight-decay", "inf"],
+        settings={"training": {"weight_decay": float("inf")}},
+    ),
+    Case(
+        "validation fraction 1",
+        "val_fraction must be in [0, 1)",
+        lambda d: aekit.TrainConfig(val_fraction=1.0),
+        ["train", "--val-fraction", "1"],
+        settings={"training": {"val_fraction": 1.0}},
+    ),
+    Case(
+        "patience 0",
+        "patience must be >= 1",
+        lambda d: aekit.TrainConfig(patience=0),
+        ["train", "--patience", "0"],
+        settings={"training": {"patience": 0}},
+    ),
+    Case(
+        "negative gradient clip",
+        "grad_clip must be > 0",
+        lambda d: aekit.TrainConfig(grad_clip=-1.0),
+        ["train", "--grad-clip", "-1"],
+        settings={"training": {"grad_clip": -1.0}},
+    ),
+    Case(
+        "negative seed",
+        "seed must be in [0, 2**63 - 1]",
+        lambda d: aekit.TrainConfig(seed=-1),
+        ["train", "--seed", "-1"],
+        settings={"training": {"seed": -1}},
+    ),
+    Case(
+        "seed too large",
+        "seed must be in [0, 2**63 - 1]",
+        lambda d: aekit.TrainConfig(seed=2**64 + 1),
+        ["train", "--seed", str(2**64 + 1)],
+        settings={"training": {"seed": 2**64 + 1}},
+    ),
+    Case(
+        "meta device",
+        "device 'meta' is not supported",
+        lambda d: _fit(np.zeros((4, 64)), device="meta"),
+        ["train", "--device", "meta"],
+        settings={"training": {"device": "meta"}},
+    ),
+    Case(
+        "limit 0",
+        "limit must be >= 1",
+        lambda d: aekit.DataConfig(limit=0),
+        ["train", "--limit", "0"],
+        settings={"data": {"limit": 0}},
+    ),
+    Case(
+        "test file with a named data set",
+        "has its own test split",
+        lambda d: aekit.train({"data": {"test": str(d / "range.npy")}}, progress=False),
+        ["train", "--test", "{d}/range.npy"],
+        settings={"data": {"test": "range.npy"}},
+    ),
+    Case(
+        "settings given with --resume",
+        "--resume continues a run with its own settings",
+        None,
+        ["train", "--resume", "{run}", "--lr", "0.1"],
+    ),
+    Case(
+        "evaluate data out of range",
+        "outside [0, 1]",
+        lambda d: aekit.evaluate(d / "run", d / "range.npy"),
+        ["evaluate", "{run}", "--data", "{d}/range.npy"],
+    ),
+    Case(
+        "codes to an unknown file type",
+        ".npy or .csv",
+        None,
+        ["encode", "{run}", "digits", "-o", "{d}/codes.txt"],
+    ),
+    Case(
+        "codes to a missing folder",
+        "output folder does not exist",
+        None,
+        ["encode", "{run}", "digits", "-o", "{d}/no/such/codes.npy"],
+    ),
+    Case(
+        "a picture of no samples",
+        "-n must be >= 1",
+        None,
+        ["reconstruct", "{run}", "digits", "-o", "{d}/grid.png", "-n", "0"],
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.python], ids=lambda c: c.name)
-def test_python_api(case, d):
+def test_python_api(case, d, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(aekit.AekitError) as info:
         case.python(d)
     assert isinstance(info.value, ValueError)
     assert case.match in str(info.value), str(info.value)
     assert not (d / "pwned").exists()
+    assert list(tmp_path.iterdir()) == []  # no run folder
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.cli], ids=lambda c: c.name)
@@ -492,6 +760,36 @@ def test_command_line(case, d, capsys, monkeypatch, tmp_path):
     assert {p: p.stat().st_mtime_ns for p in d.rglob("*")} == before  # nothing written or touched
     assert list(tmp_path.iterdir()) == []  # and no run folder
     assert not (d / "pwned").exists()
+
+
+def _absolute(settings: dict[str, Any], d: Path) -> dict[str, Any]:
+    """The settings with their data paths made absolute (as a Python caller gives them)."""
+    out = json.loads(json.dumps(settings))
+    data = out.get("data", {})
+    for key in ("source", "data_dir", "test"):
+        if key in data and data[key] not in ("digits", "mnist"):
+            data[key] = str(d / data[key])
+    return out
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.settings], ids=lambda c: c.name)
+def test_settings_as_python_keywords_and_config_files(case, d, capsys, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AEKIT_MNIST_MIRRORS", "http://127.0.0.1:9/")
+    for attempt in ("keywords", "file"):
+        with pytest.raises(aekit.AekitError) as info:
+            if attempt == "keywords":
+                config = aekit.RunConfig.from_dict(_absolute(case.settings, d))
+            else:
+                config = d / f"cfg-{case.slug}.json"
+            aekit.train(config, out=tmp_path / "new-run", progress=False)
+        assert case.match in str(info.value), f"{attempt}: {info.value}"
+    argv = ["train", "--config", str(d / f"cfg-{case.slug}.json"), "--out", str(tmp_path / "r")]
+    code = main([*argv, "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert case.match in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # no run folder
 
 
 def test_the_table_covers_every_entry_point():

@@ -55,7 +55,9 @@ def test_cli_config_file_and_python_write_the_same_config_json(tmp_path, capsys)
 
 
 def test_every_setting_has_a_flag_with_its_default_in_the_help():
-    help_text = " ".join(_parser()._subparsers._group_actions[0].choices["train"].format_help().split())
+    help_text = " ".join(
+        _parser()._subparsers._group_actions[0].choices["train"].format_help().split()
+    )
     sections = [aekit.ModelConfig, aekit.TrainConfig, aekit.DataConfig, aekit.OutputConfig]
     flags = {a.dest for a in _parser()._subparsers._group_actions[0].choices["train"]._actions}
     for cls in sections:
@@ -95,7 +97,9 @@ def test_configs_made_in_python_validate_themselves(make, message):
 
 def test_one_rule_for_presets_and_explicit_parts(tmp_path, capsys):
     """A field given replaces the preset's value, whole: in Python and on the command line."""
-    built = aekit.AutoEncoder.build("sparse", input_dim=64, penalty=aekit.L1Sparsity(0.01))
+    built = aekit.AutoEncoder.build(
+        "sparse", input_dim=64, image_shape=(1, 8, 8), penalty=aekit.L1Sparsity(0.01)
+    )
     assert [p.name for p in built.config.penalties] == ["l1"]
     out = tmp_path / "r"
     argv = ["train", "--kind", "sparse", "--penalty", "l1:lam=0.01", "--epochs", "1"]

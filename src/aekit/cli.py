@@ -24,6 +24,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import __version__
+from .checkpoint import CHECKPOINT_FILE
 from .config import (
     DataConfig,
     ModelConfig,
@@ -439,7 +440,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     else:
         state = (
             "incomplete (resume with --resume)"
-            if (run / "checkpoint.safetensors").exists()
+            if (run / CHECKPOINT_FILE).exists()
             else "not trained"
         )
         print(f"result       {state}")

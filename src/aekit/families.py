@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import torch
 
 from . import __version__
+from .checkpoint import CHECKPOINT_FILE
 from .config import RUN_METADATA, RunConfig
 from .errors import AekitError, CheckpointError
 from .io import read_json, read_tensors, write_json, write_tensors
@@ -133,7 +134,7 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Any:
     or corrupt folder, an unknown config or weights that do not match the config."""
     path = Path(path)
     cls, model_config = model_config_of(read_run_config(path), path)
-    if not (path / WEIGHTS_FILE).exists() and (path / "checkpoint.safetensors").exists():
+    if not (path / WEIGHTS_FILE).exists() and (path / CHECKPOINT_FILE).exists():
         raise CheckpointError(
             f"{path} has no {WEIGHTS_FILE}: its training did not finish; "
             f"continue it with: aekit train --resume {path}"
