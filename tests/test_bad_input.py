@@ -260,8 +260,8 @@ CASES = [
         "out of [0, 1] with sigmoid output",
         "outside [0, 1]",
         lambda d: _fit(np.load(d / "range.npy")),
-        ["train", "--data", "{d}/range.npy"],
-        settings={"data": {"source": "range.npy"}},
+        ["train", "--data", "{d}/range.npy", "--output-activation", "sigmoid"],
+        settings={"data": {"source": "range.npy"}, "model": {"output_activation": "sigmoid"}},
     ),
     Case(
         "out of [0, 1] with BCE",

@@ -32,13 +32,19 @@ def test_sparsity_metrics(X):
     codes = model.encode(X)
     assert m["l0"] == pytest.approx(3.0)
     assert m["mean_activation"] == pytest.approx(codes.mean(), rel=1e-4, abs=1e-6)
-    assert m["dead_units"] == int((np.abs(codes).max(0) <= 1e-3).sum())
+    assert m["dead_units"] == int((codes == 0).all(0).sum())
     # a unit that can never fire is dead
     model = aekit.AutoEncoder.build("sparse_l1", input_dim=64, code_dim=6)
     with torch.no_grad():
         model.encoder[0].weight[2] = 0.0
         model.encoder[0].bias[2] = -1.0
     assert aekit.evaluate(model, X)["dead_units"] >= 1
+    # a sigmoid unit is active where it fires (h > 0.5), not wherever it is above 0
+    model = aekit.AutoEncoder.build("sparse", input_dim=64, code_dim=10)
+    codes = model.encode(X)
+    m = aekit.evaluate(model, X)
+    assert m["l0"] == pytest.approx((codes > 0.5).sum(1).mean(), rel=1e-5)
+    assert m["dead_units"] == int((codes <= 0.5).all(0).sum())
 
 
 def test_jacobian_metric_is_the_mean_frobenius_norm(X):

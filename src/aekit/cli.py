@@ -124,9 +124,11 @@ def _default_text(section: str, f: dataclasses.Field[Any]) -> str:
         if f.name in ("input_dim", "image_shape"):
             return "from the data"
         if f.name == "code_dim":
-            return "8 for at most 100 input features, else 30"
+            return ""  # the help text states the rule
         if f.name == "kind":
             return "undercomplete"
+    if section == "pretrain":
+        return "off" if f.name == "method" else ""
     if f.default is not dataclasses.MISSING:
         value = f.default
     elif f.default_factory is not dataclasses.MISSING:
@@ -146,8 +148,10 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
             flag = f.metadata.get("flag") or f"--{prefix}{f.name.replace('_', '-')}"
             tp, optional = _unwrap(hints[f.name])
             default = _default_text(section, f)
-            text = helps.get(f.name, "")
-            text = (f"{text} (default: {default})" if default else text).replace("%", "%%")
+            text = helps.get(f.name, "").rstrip(".")
+            if default and "(default:" not in text:
+                text = f"{text} (default: {default})"
+            text = text.replace("%", "%%")
             kwargs: dict[str, Any] = {"dest": f"{section}.{f.name}", "default": None, "help": text}
             if tp is bool:
                 kwargs["action"] = argparse.BooleanOptionalAction
@@ -183,15 +187,18 @@ def given_settings(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="aekit",
+        allow_abbrev=False,
         description="Train, evaluate and use autoencoders.",
         epilog="Run 'aekit COMMAND --help' for a command's options.",
     )
     p.add_argument("--version", action="version", version=f"aekit {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks of internal errors")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+    p.set_defaults(subparsers=sub)
 
     t = sub.add_parser(
         "train",
+        allow_abbrev=False,
         help="train an autoencoder and write a run folder",
         description=(
             "Train an autoencoder and write a run folder (config.json, model.safetensors, "
@@ -235,6 +242,7 @@ def _parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser(
         "evaluate",
+        allow_abbrev=False,
         help="metrics of a trained model on data",
         description="Print the metrics of a trained model on data (default: the run's test split).",
     )
@@ -242,16 +250,21 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--data",
         metavar="SOURCE",
-        help="'digits', 'mnist' or a data file (default: the run's data)",
+        help="'digits', 'mnist' or a data file (default: the run's data set if it was digits "
+        "or mnist; a run trained on a file needs its data named: paths in a run folder are "
+        "not used)",
     )
     e.add_argument("--data-dir", metavar="DIR", help="folder with the MNIST files")
     e.add_argument(
-        "--split", choices=["test", "train"], default="test", help="split of a named data set"
+        "--split",
+        choices=["test", "train"],
+        help="split of digits or mnist (default: test)",
     )
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
     c = sub.add_parser(
         "encode",
+        allow_abbrev=False,
         help="write the codes of data to a file",
         description="Encode INPUT and write the codes (.npy or .csv).",
     )
@@ -264,6 +277,7 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser(
         "reconstruct",
+        allow_abbrev=False,
         help="reconstruct data: a picture or an array",
         description="Reconstruct INPUT: -o grid.png draws originals over reconstructions; "
         "-o recon.npy writes all reconstructions, in the shape of the input.",
@@ -278,7 +292,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("-n", type=int, default=10, help="number of samples in the picture (default 10)")
     r.add_argument("--data-dir", metavar="DIR", help="folder with the MNIST files")
 
-    i = sub.add_parser("info", help="describe a run folder", description="Describe a run folder.")
+    i = sub.add_parser(
+        "info",
+        allow_abbrev=False,
+        help="describe a run folder",
+        description="Describe a run folder.",
+    )
     i.add_argument("run", metavar="RUN", help="run folder")
     i.add_argument("--json", action="store_true", help="print config.json")
     return p
@@ -313,7 +332,7 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
         file_section = base.get(section) or {}
         if given[section] or file_section:
             merged[section] = {**file_section, **given[section]}
-    return RunConfig.from_dict(merged, "options")
+    return RunConfig.from_dict(merged)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -327,7 +346,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "--resume continues a run with its own settings; only --data, --data-dir, "
                 "--test, --epochs and --no-progress go with it"
             )
-        print(resume_status(args.resume), file=sys.stderr)
+        print(resume_status(args.resume, getattr(args, "training.epochs")), file=sys.stderr)
         run = resume(
             args.resume,
             data=getattr(args, "data.source"),
@@ -357,10 +376,16 @@ def _report(run: Run) -> None:
         f"-> {run.path}"
     )
     print(f"model: {cfg.summary()}")
+    if run.chosen:
+        settings = ", ".join(f"{k} {v}" for k, v in run.chosen.items())
+        flags = ", ".join("--" + k.replace("_", "-") for k in run.chosen)
+        print(f"chosen from the data size: {settings} ({flags} to set them)")
     if run.fit.best_epoch is not None and run.config.training.keep == "best":
         print(f"kept the weights of epoch {run.fit.best_epoch} (lowest validation loss)")
     metrics = dict(run.metrics)
     pca = metrics.pop("pca_squared_error", None)
+    probe = metrics.pop("probe_accuracy", None)
+    judged = {k: metrics.pop(k) for k in JUDGED if k in metrics}
     print(f"{run.split}: " + "  ".join(f"{k} {_fmt(v)}" for k, v in metrics.items()))
     if pca is not None:
         error = metrics["squared_error"]
@@ -370,6 +395,44 @@ def _report(run: Run) -> None:
             f"baseline: PCA-{cfg.code_dim} {_fmt(pca)}; this model {_fmt(error)} "
             f"({abs(change):.0f}% {word})"
         )
+    for line in judged_lines(cfg, judged, probe):
+        print(line)
+
+
+# Metrics that say whether a kind does what it is for, printed in words.
+JUDGED = (
+    "mean_activation",
+    "l0",
+    "dead_units",
+    "jacobian_frobenius",
+    "psnr_corrupted",
+    "psnr_denoised",
+)
+
+
+def judged_lines(cfg: Any, judged: dict[str, Any], probe: float | None) -> list[str]:
+    lines = []
+    if "mean_activation" in judged:
+        rho = next((p.rho for p in cfg.penalties if hasattr(p, "rho")), None)
+        target = f" (target rho {rho:g})" if rho is not None else ""
+        lines.append(
+            f"sparsity: mean activation {_fmt(judged['mean_activation'])}{target}; "
+            f"{_fmt(judged['l0'])} of {cfg.code_dim} units active per sample; "
+            f"{judged['dead_units']} dead (never active)"
+        )
+    if "jacobian_frobenius" in judged:
+        lines.append(
+            f"contraction: mean ||J_f(x)||_F {_fmt(judged['jacobian_frobenius'])} "
+            "(lower: the code changes less around the data)"
+        )
+    if "psnr_denoised" in judged:
+        lines.append(
+            f"denoising: PSNR of the corrupted input {_fmt(judged['psnr_corrupted'])} dB -> "
+            f"of its reconstruction {_fmt(judged['psnr_denoised'])} dB"
+        )
+    if probe is not None:
+        lines.append(f"linear probe: logistic regression on the codes, accuracy {probe:.3f}")
+    return lines
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -509,7 +572,10 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the command's parser, so the hint names its --help
+        args.subparsers.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
 
     def show_warning(
         message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None

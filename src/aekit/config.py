@@ -104,7 +104,8 @@ class ModelConfig(_Config):
     kind : the preset of parts (undercomplete, sparse, contractive, denoising, deep...); its
         defaults apply to every field not given.
     input_dim : number of input features (C*H*W for images); taken from the data.
-    code_dim : size of the code h (default: 8 for inputs of at most 100 features, else 30).
+    code_dim : size of the code h (default: 8 for inputs of at most 100 features, else 30;
+        sparse, sparse_l1, topk and contractive: max(25, input/4)).
     hidden : sizes of the encoder's hidden layers, e.g. 256,64 (the decoder mirrors them).
     architecture : fully connected ("mlp") or convolutional ("conv": stride-2
         convolutions, then the hidden dense layers).
@@ -234,9 +235,15 @@ def model_config(kind: str = "undercomplete", **settings: Any) -> ModelConfig:
     if "input_dim" not in given:
         raise ConfigError("input_dim is required")
     if given.get("code_dim") is None:
-        given["code_dim"] = default_code_dim(given["input_dim"])
+        given["code_dim"] = default_code_dim(given["input_dim"], kind)
     defaults = KINDS.get(kind)(given["input_dim"], given["code_dim"])
     merged = {**defaults, **given, "kind": kind}
+    if (
+        merged.get("loss") == "bce"
+        and "loss" not in given
+        and merged.get("output_activation") != "sigmoid"
+    ):
+        merged["loss"] = "mse"  # a preset's cross-entropy needs its sigmoid output
     if "code_activation" not in given:
         # A penalty that needs a particular code (KL needs (0, 1)) sets it unless the user did.
         penalties = coerce(merged.get("penalties", []), list[Penalty], "model.penalties")
@@ -252,8 +259,9 @@ class TrainConfig(_Config):
 
     Parameters
     ----------
-    epochs : passes over the training data.
-    batch_size : samples per optimizer step.
+    epochs : passes over the training data (default: chosen from the data, about 1.6
+        million samples' worth, between 30 and 300 epochs: 300 on the digits, 30 on MNIST).
+    batch_size : samples per optimizer step (default: 64, or 256 for 20,000 samples or more).
     lr : learning rate.
     optimizer : the optimizer (adam, adamw with decoupled weight decay, sgd with momentum).
     momentum : momentum of sgd.
@@ -261,7 +269,8 @@ class TrainConfig(_Config):
     schedule : learning-rate schedule: constant; cosine (to 0 over all steps, after
         warmup_epochs of linear warm-up); plateau (halve the rate when the validation loss
         stalls).
-    warmup_epochs : epochs of linear warm-up before the cosine schedule.
+    warmup_epochs : epochs of linear warm-up before the cosine schedule (default: 1 when
+        training for 10 epochs or more, else 0).
     val_fraction : share of the training data held out for validation when no validation
         data is given; 0 disables validation.
     patience : stop when the validation loss has not improved by min_delta for this many
@@ -287,14 +296,14 @@ class TrainConfig(_Config):
         models; costs compile time up front).
     """
 
-    epochs: int = 50
-    batch_size: int = 64
+    epochs: int | None = None
+    batch_size: int | None = None
     lr: float = 3e-3
     optimizer: str = dataclasses.field(default="adam", metadata=choices(OPTIMIZERS))
     momentum: float = 0.9
     weight_decay: float = 0.0
-    schedule: str = dataclasses.field(default="constant", metadata=choices(SCHEDULES))
-    warmup_epochs: int = 0
+    schedule: str = dataclasses.field(default="cosine", metadata=choices(SCHEDULES))
+    warmup_epochs: int | None = None
     val_fraction: float = 0.1
     patience: int | None = None
     min_delta: float = 0.0
@@ -312,13 +321,18 @@ class TrainConfig(_Config):
     compile: bool = False
 
     def validate(self) -> None:
-        require(self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
-        require(self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}")
+        require(self.epochs is None or self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        require(
+            self.batch_size is None or self.batch_size >= 1,
+            f"batch_size must be >= 1, got {self.batch_size}",
+        )
         require(self.lr > 0, f"lr must be > 0, got {self.lr}")
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         require(
-            0 <= self.warmup_epochs < self.epochs or self.warmup_epochs == 0,
+            self.warmup_epochs is None
+            or self.warmup_epochs == 0
+            or 0 < self.warmup_epochs < (self.epochs or math.inf),
             f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs}",
         )
         require(
@@ -354,6 +368,28 @@ class TrainConfig(_Config):
             self.grad_clip is None or self.grad_clip > 0,
             f"grad_clip must be > 0, got {self.grad_clip}",
         )
+
+    def resolved(self, samples: int | None) -> TrainConfig:
+        """These settings with the ones chosen from the data filled in (epochs, batch size,
+        warm-up) for ``samples`` training samples (None: unknown, as for a stream)."""
+        epochs, batch_size = self.epochs, self.batch_size
+        if epochs is None:
+            epochs = 30 if samples is None else min(300, max(30, round(SAMPLE_BUDGET / samples)))
+        if batch_size is None:
+            batch_size = 256 if samples is not None and samples >= 20_000 else 64
+        warmup = self.warmup_epochs
+        if warmup is None:
+            warmup = 1 if epochs >= 10 else 0
+        return self.replace(epochs=epochs, batch_size=batch_size, warmup_epochs=warmup)
+
+    def chosen(self) -> dict[str, Any]:
+        """The settings left to be chosen from the data (None here)."""
+        return {
+            k: None for k in ("epochs", "batch_size", "warmup_epochs") if getattr(self, k) is None
+        }
+
+
+SAMPLE_BUDGET = 1_600_000  # samples a default run trains on (30 MNIST epochs)
 
 
 @dataclasses.dataclass
@@ -480,10 +516,19 @@ class RunConfig(_Config):
         return self.model.get("kind", "undercomplete")
 
     def model_config(
-        self, input_dim: int, image_shape: tuple[int, int, int] | None = None
+        self,
+        input_dim: int,
+        image_shape: tuple[int, int, int] | None = None,
+        unit_range: bool = True,
     ) -> ModelConfig:
-        """The model these settings describe for data of ``input_dim`` features."""
+        """The model these settings describe for data of ``input_dim`` features.
+
+        Data outside [0, 1] (``unit_range=False``) gets a linear output and squared error
+        unless the settings choose the output or the loss: a sigmoid output cannot
+        reproduce it."""
         settings = dict(self.model)
+        if not unit_range and not {"output_activation", "loss"} & set(settings):
+            settings.update(output_activation="linear", loss="mse")
         given = settings.pop("input_dim", input_dim)
         if given != input_dim:
             raise ConfigError(
@@ -504,7 +549,7 @@ class RunConfig(_Config):
                 data["model"] = {"kind": data.pop("kind"), **data.get("model", {})}
             if isinstance(data.get("out"), str) and isinstance(data.get("output", {}), dict):
                 data["output"] = {"out": data.pop("out"), **data.get("output", {})}
-        return from_dict(cls, data, where or "config")
+        return from_dict(cls, data, "" if where is None else where)
 
     @classmethod
     def from_file(cls, path: str | Path) -> RunConfig:
@@ -524,7 +569,7 @@ class RunConfig(_Config):
         raw["data"] = _inside(raw.get("data", {}), ("source", "data_dir", "test"), path, "data")
         raw["output"] = _inside(raw.get("output", {}), ("out",), path, "output")
         try:
-            return cls.from_dict(raw, "config")
+            return cls.from_dict(raw)
         except ConfigError as exc:
             raise ConfigError(f"config file {path}: {exc}") from None
 

@@ -374,6 +374,17 @@ def load_source(source: str, data_dir: str | None = None, test: str | None = Non
     return data
 
 
+def validation_split(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor] | None:
+    """Indices (train, validation) holding out ``fraction`` of ``n`` samples, drawn from
+    ``seed`` (the trainer's split, so a run can evaluate on what it never trained on);
+    None where one side would be empty."""
+    n_val = round(n * fraction)
+    if n_val < 1 or n - n_val < 1:
+        return None
+    order = torch.from_numpy(np.random.default_rng(seed).permutation(n))
+    return order[n_val:], order[:n_val]
+
+
 # ---- batches -------------------------------------------------------------------------------------
 
 

@@ -4,8 +4,10 @@ encoder contraction and denoising quality where they apply."""
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -13,7 +15,20 @@ from .data import ArrayLike
 from .model import AutoEncoder
 from .penalties import Contractive, KLSparsity, L1Sparsity, jacobian_sq_norm
 
-ACTIVE_THRESHOLD = 1e-3  # a code unit counts as active where |h| exceeds this
+# When a code unit counts as active on a sample, by its code activation: a sigmoid unit
+# lives in (0, 1) and is never exactly 0, so it is active when it fires (h > 0.5); ReLU and
+# top-k codes are exactly 0 when inactive; other codes are active away from 0.
+ACTIVE_ABOVE = {"sigmoid": 0.5, "relu": 0.0}
+ACTIVE_DEFAULT = 1e-3  # |h| above this
+
+
+def active_units(code: Tensor, code_activation: str | None, top_k: bool = False) -> Tensor:
+    """Boolean mask of the active units of each sample (see ``ACTIVE_ABOVE``)."""
+    if top_k:
+        return code != 0
+    if code_activation in ACTIVE_ABOVE:
+        return code > ACTIVE_ABOVE[code_activation]
+    return code.abs() > ACTIVE_DEFAULT
 
 
 def evaluate(
@@ -32,7 +47,8 @@ def evaluate(
     image"), ``mse`` (per feature), ``psnr`` (dB, for the data's range), and
     ``explained_variance`` (1 - SSE / total sum of squares around the feature means).
     ``sparsity`` (default: sparse models): ``mean_activation``, ``l0`` (mean active units
-    per sample, |h| > 1e-3) and ``dead_units`` (never active). ``jacobian`` (default:
+    per sample: a sigmoid unit above 0.5, a ReLU or top-k unit above 0, another away from
+    0) and ``dead_units`` (never active on ``X``). ``jacobian`` (default:
     contractive models): ``jacobian_frobenius``, the mean ||J_f(x)||_F. ``denoising``
     (default: models with a corruption): ``psnr_corrupted`` and ``psnr_denoised``, the PSNR
     of the corrupted input and of its reconstruction against the clean data.
@@ -82,7 +98,11 @@ def evaluate(
                 sum_x += b64.sum(0)
                 sum_x2 += b64.pow(2).sum(0)
                 if sparsity:
-                    active = code.abs() > ACTIVE_THRESHOLD
+                    active = active_units(
+                        code,
+                        cfg.code_activation if cfg is not None else None,
+                        cfg is not None and cfg.top_k is not None,
+                    )
                     code_sum += float(code.sum())
                     code_active += float(active.sum())
                     batch_active = active.any(0).cpu()
@@ -125,3 +145,27 @@ def evaluate(
 
 def _psnr(mse: float, data_range: float) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
+
+
+def linear_probe(
+    model: AutoEncoder,
+    train_x: ArrayLike,
+    train_y: Any,
+    test_x: ArrayLike,
+    test_y: Any,
+    max_train: int = 10_000,
+) -> float:
+    """Test accuracy of a logistic regression trained on the codes of (up to
+    ``max_train``) training samples: how linearly separable the classes are in the code."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    n = min(len(train_x), max_train)
+    train_codes = model.encode(np.asarray(train_x[:n]))
+    scaler = StandardScaler().fit(train_codes)
+    clf = LogisticRegression(max_iter=2000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence warnings: the accuracy is what counts
+        clf.fit(scaler.transform(train_codes), np.asarray(train_y[:n]))
+    test_codes = scaler.transform(model.encode(np.asarray(test_x)))
+    return float(clf.score(test_codes, np.asarray(test_y)))

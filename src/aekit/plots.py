@@ -37,28 +37,40 @@ def reconstruction_grid(
     path: str | Path,
     image_shape: Sequence[int] | None = None,
     n: int = 10,
+    per_row: int = 10,
 ) -> Path:
-    """Save a PNG with ``n`` originals (top row) over their reconstructions (bottom row).
+    """Save a PNG of ``n`` originals, each above its reconstruction, ``per_row`` pairs to a
+    row (more samples wrap onto further pairs of rows).
 
     Vectors that are not images are drawn as line plots.
     """
     plt = _pyplot()
+    originals = np.asarray(originals).reshape(len(originals), -1)
+    reconstructions = np.asarray(reconstructions).reshape(len(reconstructions), -1)
     n = min(n, len(originals))
-    fig, axes = plt.subplots(2, n, figsize=(1.2 * n, 2.6), squeeze=False)
+    cols = min(n, per_row)
+    blocks = math.ceil(n / cols)
+    fig, axes = plt.subplots(
+        2 * blocks, cols, figsize=(1.2 * cols, 1.3 * 2 * blocks), squeeze=False
+    )
+    for ax in axes.flat:
+        ax.axis("off")
     for i in range(n):
+        block, col = divmod(i, cols)
         for r, (rows, label) in enumerate(
             ((originals, "original"), (reconstructions, "reconstruction"))
         ):
-            ax = axes[r][i]
-            img = _as_image(np.asarray(rows[i]), image_shape)
+            ax = axes[2 * block + r][col]
+            ax.axis("on")
+            img = _as_image(rows[i], image_shape)
             if img is not None:
                 ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             else:
-                ax.plot(np.asarray(originals[i]), color="0.7", lw=0.8)
-                ax.plot(np.asarray(rows[i]), lw=0.8)
+                ax.plot(originals[i], color="0.7", lw=0.8)
+                ax.plot(rows[i], lw=0.8)
             ax.set_xticks([])
             ax.set_yticks([])
-            if i == 0:
+            if col == 0:
                 ax.set_ylabel(label, fontsize=8)
     fig.tight_layout()
     path = Path(path)

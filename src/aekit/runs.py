@@ -22,10 +22,18 @@ from typing import Any
 import numpy as np
 
 from .config import DataConfig, RunConfig
-from .data import Dataset, image_shape_of, load_array, load_source, to_tensor
+from .data import (
+    Dataset,
+    image_shape_of,
+    load_array,
+    load_source,
+    to_tensor,
+    validation_split,
+)
 from .errors import CheckpointError, ConfigError
 from .families import load, model_config_of
 from .metrics import evaluate as evaluate_model
+from .metrics import linear_probe
 from .model import AutoEncoder
 from .plots import loss_curves, reconstruction_grid
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
@@ -37,9 +45,10 @@ from .trainer import Callback, FitResult, Trainer, resolve_device
 class Run:
     """A finished run: its folder, settings, model, training result and evaluation.
 
-    ``metrics`` are measured on ``split`` ("test" when the data has a test split, else
-    "train"), with ``pca_squared_error``, PCA's error at the same code size fitted on the
-    same training data, as the baseline; ``layers`` lists the pretrained layers.
+    ``metrics`` are measured on ``split``: "test" when the data has a test split, else
+    "validation" (the held-out share the model never trained on), else "train"; with ``pca_squared_error``, PCA's error at the same code size fitted on the
+    same training data, as the baseline; ``layers`` lists the pretrained layers;
+    ``chosen`` the training settings that were left to the data and what was chosen.
     """
 
     path: Path
@@ -51,6 +60,7 @@ class Run:
     data: Dataset
     resumed_at: int | None = None
     layers: list[LayerResult] | None = None
+    chosen: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def epochs(self) -> int:
@@ -85,7 +95,7 @@ def train(
     >>> cfg = aekit.RunConfig(model={"kind": "sparse"}, training=aekit.TrainConfig(epochs=2))
     >>> run = aekit.train(cfg, out=tempfile.mkdtemp() + "/run", progress=False)
     >>> run.model.config.arch, run.split, run.metrics["squared_error"] > 0
-    ('64-8', 'test', True)
+    ('64-25', 'test', True)
     """
     cfg = _run_config(config)
     output = cfg.output.replace(
@@ -95,7 +105,12 @@ def train(
     cfg = cfg.replace(output=output)
     dataset, data_cfg = _dataset(cfg.data, data)
     cfg = cfg.replace(data=data_cfg)
-    model_cfg = cfg.model_config(dataset.input_dim, dataset.image_shape)
+    unit_range = bool(dataset.train.min() >= 0 and dataset.train.max() <= 1)
+    model_cfg = cfg.model_config(dataset.input_dim, dataset.image_shape, unit_range)
+    # Settings left to the data are chosen now, so config.json records what ran.
+    chosen = cfg.training.chosen()
+    cfg = cfg.replace(training=cfg.training.resolved(len(dataset.train)))
+    chosen = {k: getattr(cfg.training, k) for k in chosen}
     # Everything that can be refused is refused before the run folder exists.
     model = AutoEncoder.from_config(model_cfg, seed=cfg.training.seed)
     model.check_input(dataset.train, "training data", targets=True)
@@ -105,7 +120,9 @@ def train(
         layer_configs(model_cfg, cfg.pretrain)
     resolve_device(cfg.training.device)
     folder = RunFolder.create(output.out) if output.out else RunFolder.new(model_cfg.kind)
-    return _execute(folder, cfg, model, dataset)
+    run = _execute(folder, cfg, model, dataset)
+    run.chosen = chosen
+    return run
 
 
 def resume(
@@ -144,17 +161,16 @@ def resume(
     return _execute(folder, cfg, model, dataset)
 
 
-def resume_status(path: str | Path) -> str:
-    """Where an interrupted run stands, in words (what ``aekit train --resume`` prints)."""
+def resume_status(path: str | Path, epochs: int | None = None) -> str:
+    """Where an interrupted run stands, in words (what ``aekit train --resume`` prints);
+    ``epochs`` is a new length asked for."""
     folder = RunFolder(path)
     raw = folder.read_config()
     if folder.has_checkpoint:
         state = folder.load_checkpoint()
-        epochs = (
-            raw.get("training", {}).get("epochs", "?")
-            if isinstance(raw.get("training"), dict)
-            else "?"
-        )
+        if epochs is None:
+            training = raw.get("training")
+            epochs = training.get("epochs", "?") if isinstance(training, dict) else "?"
         return (
             f"resuming {folder.path} at epoch {int(state.get('epoch', 0)) + 1}, step "
             f"{state.get('step_in_epoch', 0)} of {epochs} epochs"
@@ -188,17 +204,34 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     trainer, fit = fit_in_folder(
         model, cfg.training, dataset.train, folder, sections=sections, progress=progress
     )
-    held_out, split = (
-        (dataset.test, "test") if dataset.test is not None else (dataset.train, "train")
-    )
+    held_out, split, fitted_on = _held_out(dataset, cfg)
     metrics = evaluate_model(trainer.model, held_out)
     assert trainer.model.config is not None
-    pca = pca_baseline(dataset.train, held_out, trainer.model.config.code_dim)
+    pca = pca_baseline(fitted_on, held_out, trainer.model.config.code_dim)
     if pca is not None:
         metrics["pca_squared_error"] = pca
+    if dataset.train_labels is not None and dataset.test_labels is not None:
+        metrics["probe_accuracy"] = linear_probe(
+            trainer.model, dataset.train, dataset.train_labels, dataset.test, dataset.test_labels
+        )
     _figures(trainer.model, held_out, fit, folder)
-    folder.write_json(METRICS_JSON, {"split": split, **metrics})
+    # The epoch whose weights the model holds: the best validation epoch, or the last.
+    kept = fit.best_epoch if fit.best_epoch is not None and cfg.training.keep == "best" else None
+    epoch = kept if kept is not None else trainer.epoch
+    folder.write_json(METRICS_JSON, {"split": split, "weights_from_epoch": epoch, **metrics})
     return Run(folder.path, cfg, trainer.model, fit, metrics, split, dataset, resumed_at, layers)
+
+
+def _held_out(dataset: Dataset, cfg: RunConfig) -> tuple[Any, str, Any]:
+    """What a run is judged on: the test split; else the validation split it never
+    trained on; else (no validation) the training data, said as such. Also the data a
+    baseline may be fitted on."""
+    if dataset.test is not None:
+        return dataset.test, "test", dataset.train
+    split = validation_split(len(dataset.train), cfg.training.val_fraction, cfg.training.seed)
+    if split is not None:
+        return dataset.train[split[1]], "validation", dataset.train[split[0]]
+    return dataset.train, "train", dataset.train
 
 
 def _figures(model: AutoEncoder, held_out: Any, fit: FitResult, folder: RunFolder) -> None:
@@ -262,13 +295,14 @@ def evaluate(
     model: AutoEncoder | str | Path,
     data: Any = None,
     *,
-    split: str = "test",
+    split: str | None = None,
     data_dir: str | None = None,
     **options: Any,
 ) -> dict[str, float]:
     """Metrics of a model, or of the model in a run folder, on ``data`` (an array, a
-    tensor, "digits", "mnist" or a data file; default: the run's own data set, ``split``
-    "test" or "train"). ``options`` are those of :func:`aekit.metrics.evaluate`
+    tensor, "digits", "mnist" or a data file; default: the run's own data set if it was
+    digits or mnist). ``split`` ("test", the default, or "train") picks the split of digits
+    or mnist. ``options`` are those of :func:`aekit.metrics.evaluate`
     (batch_size, sparsity, jacobian, denoising, seed).
 
     Examples
@@ -287,7 +321,7 @@ def encode(
     model: AutoEncoder | str | Path, data: Any = None, *, data_dir: str | None = None
 ) -> np.ndarray:
     """Codes of ``data`` (as in :func:`evaluate`) under a model or a run folder's model."""
-    model, x = load_model_and_data(model, data, "test", data_dir)
+    model, x = load_model_and_data(model, data, data_dir=data_dir)
     return model.encode(x)
 
 
@@ -296,7 +330,7 @@ def reconstruct(
 ) -> np.ndarray:
     """Reconstructions of ``data`` (as in :func:`evaluate`), in the shape of the data
     (images come back as images)."""
-    model, x = load_model_and_data(model, data, "test", data_dir)
+    model, x = load_model_and_data(model, data, data_dir=data_dir)
     return model.reconstruct(x)
 
 
@@ -326,6 +360,8 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     data = load_source(cfg.source, cfg.data_dir, cfg.test)
     if cfg.limit is not None:
         data.train = data.train[: cfg.limit]
+        if data.train_labels is not None:
+            data.train_labels = data.train_labels[: cfg.limit]
     return data
 
 
@@ -337,8 +373,9 @@ def _dataset(cfg: DataConfig, data: Any) -> tuple[Dataset, DataConfig]:
     if isinstance(data, Dataset):
         dataset = data
     else:
-        arr = data.numpy() if hasattr(data, "numpy") else np.asarray(data)
-        dataset = Dataset("array", to_tensor(arr, "training data"), image_shape=image_shape_of(arr))
+        x = to_tensor(data, "training data")  # validates first: ragged lists, strings, NaN
+        shape = image_shape_of(np.empty((0, *np.shape(data)[1:])))
+        dataset = Dataset("array", x, image_shape=shape)
     if cfg.limit is not None:
         dataset = dataclasses.replace(dataset, train=dataset.train[: cfg.limit])
     return dataset, cfg.replace(source=dataset.name, data_dir=None, test=None)
@@ -357,17 +394,27 @@ def _resume_data_config(
     if data is None and not stored.named:
         raise ConfigError(
             f"{run} was trained on {stored.source!r}; paths stored in a run folder are not "
-            "used: give the same data again (--data FILE)"
+            "used: give the same data again (data= in Python, --data FILE on the command line)"
+        )
+    if test is None and stored.test is not None:
+        raise ConfigError(
+            f"{run} was evaluated on the test file {stored.test!r}; paths stored in a run "
+            "folder are not used: give it again (test= in Python, --test FILE on the command "
+            "line)"
         )
     return cfg
 
 
 def load_model_and_data(
-    model: AutoEncoder | str | Path, data: Any, split: str = "test", data_dir: str | None = None
+    model: AutoEncoder | str | Path,
+    data: Any,
+    split: str | None = None,
+    data_dir: str | None = None,
 ) -> tuple[AutoEncoder, Any]:
     """A model (loaded from a run folder if a path) and the data to run it on, in the
     shape the caller gave (images stay images)."""
-    if split not in ("test", "train"):
+    named_split = split or "test"
+    if named_split not in ("test", "train"):
         raise ConfigError(f"split must be 'test' or 'train', got {split!r}")
     run = None
     if isinstance(model, str | Path):
@@ -378,7 +425,10 @@ def load_model_and_data(
             raise ConfigError("data is required when a model (not a run folder) is given")
         stored = DataConfig.from_dict(_data_section(run), "data")
         if not stored.named:
-            raise ConfigError("this run was trained on a file; name the data to use (--data FILE)")
+            raise ConfigError(
+                "this run was trained on a file; name the data to use (data= in Python, "
+                "--data FILE on the command line); paths in a run folder are not used"
+            )
         data = stored.source
     if isinstance(data, str | Path):
         source = str(data)
@@ -386,8 +436,10 @@ def load_model_and_data(
             # The MNIST folder is searched in data_dir, $AEKIT_DATA and the cache; a
             # folder named in a run's config.json is never used (nor created).
             named = load_source(source, data_dir)
-            x = named.test if split == "test" and named.test is not None else named.train
+            x = named.test if named_split == "test" and named.test is not None else named.train
             return model, x.numpy()
+        if split is not None:
+            raise ConfigError(f"a split applies to digits and mnist, not to the file {source}")
         return model, load_array(source)
     return model, data
 

@@ -36,25 +36,33 @@ def from_dict(cls: type, data: Any, where: str) -> Any:
     ``where`` names the place in the config for error messages, e.g. ``"model"``.
     """
     if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected an object, got {_describe(data)}")
+        raise ConfigError(f"{where or 'settings'}: expected an object, got {_describe(data)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
+            f"{where or 'settings'}: unknown key(s) {', '.join(map(repr, unknown))}; "
             f"known: {', '.join(sorted(fields))}"
         )
     kwargs = {}
     for name, field in fields.items():
         if name in data:
-            kwargs[name] = coerce(data[name], hints[name], f"{where}.{name}")
+            kwargs[name] = coerce(data[name], hints[name], f"{where}.{name}" if where else name)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"{where}: missing required key {name!r}")
+            raise ConfigError(f"{where or 'settings'}: missing required key {name!r}")
     try:
         return cls(**kwargs)
     except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        # A config's own checks name it by class ("TrainConfig.lr ..."); here the place in
+        # the file or flags is known, so name that instead ("training.lr ...").
+        message = str(exc)
+        own = f"{cls.__name__}."
+        if message.startswith(own):
+            message = f"{where}.{message[len(own) :]}" if where else message[len(own) :]
+        elif where:
+            message = f"{where}: {message}"
+        raise ConfigError(message) from None
 
 
 def coerce(value: Any, tp: Any, where: str) -> Any:

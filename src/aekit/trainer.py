@@ -28,7 +28,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .config import TrainConfig
-from .data import InMemoryBatches, StreamBatches
+from .data import InMemoryBatches, StreamBatches, validation_split
 from .errors import CheckpointError, ConfigError, DataError, TrainingError, TrainingInterrupted
 from .optim import Schedule, build_optimizer, build_schedule
 from .seeding import seeded
@@ -164,8 +164,10 @@ class Trainer:
         """Train on ``train`` (array, tensor, or an iterable of batches such as a
         DataLoader), validating on ``val`` (array/tensor) or on a held-out
         ``val_fraction`` of in-memory training data. Training draws its noise from
-        generators of its own: the caller's random state is left as it was."""
-        cfg = self.config
+        generators of its own: the caller's random state is left as it was. Settings left
+        to the data (epochs, batch size, warm-up) are chosen here, from its size."""
+        in_memory = isinstance(train, Tensor | np.ndarray | list | tuple)
+        self.config = cfg = self.config.resolved(len(train) if in_memory else None)
         batches, val_x = self._prepare(train, val)
         if cfg.patience is not None and val_x is None:
             raise ConfigError(
@@ -504,11 +506,9 @@ class Trainer:
         val_x = check(val, "validation data", targets=True) if val is not None else None
         if isinstance(train, Tensor | np.ndarray | list | tuple):
             x = check(train, "training data", targets=True)
-            if val_x is None and cfg.val_fraction > 0:
-                n_val = round(len(x) * cfg.val_fraction)
-                if n_val >= 1 and len(x) - n_val >= 1:
-                    order = torch.from_numpy(np.random.default_rng(cfg.seed).permutation(len(x)))
-                    val_x, x = x[order[:n_val]], x[order[n_val:]]
+            split = validation_split(len(x), cfg.val_fraction, cfg.seed) if val_x is None else None
+            if split is not None:
+                val_x, x = x[split[1]], x[split[0]]
             self._check_fingerprint(fingerprint(x))
             batches: InMemoryBatches | StreamBatches = InMemoryBatches(
                 x.to(self.device), cfg.batch_size, self.generator
