@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+import os
 import pickle
 import re
 from collections.abc import Callable
@@ -49,6 +50,13 @@ def _model() -> aekit.AutoEncoder:
 
 def _fit(data: Any, **settings: Any) -> Any:
     return aekit.fit(_model(), data, progress=False, **{"epochs": 1, **settings})
+
+
+def _loader(x: np.ndarray) -> Any:
+    import torch
+    from torch.utils.data import DataLoader
+
+    return DataLoader(torch.as_tensor(x, dtype=torch.float32), batch_size=16)
 
 
 def _write_idx(path: Path, raw: bytes) -> None:
@@ -140,6 +148,28 @@ def d(tmp_path_factory) -> Path:
     (d / "cfg_escape.json").write_text(json.dumps({"data": {"source": "../../etc/passwd.csv"}}))
     (d / "cfg_out.json").write_text(json.dumps({"output": {"out": "/tmp/elsewhere"}}))
     (d / "cfg_none.json").write_text("")
+    # ---- hostile inputs (round two) ----
+    (d / "cfg_nested.json").write_text("[" * 10_000 + "]" * 10_000)
+    os.mkfifo(d / "cfg_fifo.json")
+    os.mkfifo(d / "fifo.npy")
+    (d / "folder.npy").mkdir()
+    with (d / "huge_header.npy").open("wb") as f:
+        np.lib.format.write_array_header_1_0(
+            f, {"descr": "<f4", "fortran_order": False, "shape": (10**12, 64)}
+        )
+        f.write(bytes(256))
+    gz_bad = d / "mnist_deflate"
+    gz_bad.mkdir()
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
+        (gz_bad / f"{name}.gz").write_bytes(b"\x1f\x8b\x08\x00" + bytes(6) + b"garbage" * 20)
+    damaged("huge_hidden", config_obj=edited(lambda c: c["model"].update(hidden=[2e9])))
+    damaged("data_not_object", config_obj=edited(lambda c: c.update(data=5)))
+
     (d / "existing").mkdir()
     (d / "existing" / "file").write_text("x")
     for case in CASES:
@@ -379,7 +409,7 @@ CASES = [
     ),
     Case(
         "batch size 0",
-        "batch_size must be >= 1",
+        "batch_size must be in [1,",
         lambda d: _fit(np.zeros((4, 64)), batch_size=0),
         ["train", "--batch-size", "0"],
         settings={"training": {"batch_size": 0}},
@@ -723,6 +753,136 @@ CASES = [
         "-n must be >= 1",
         None,
         ["reconstruct", "{run}", "digits", "-o", "{d}/grid.png", "-n", "0"],
+    ),
+    # ---- round two: hostile inputs (issue 10), one or more per failure class -----------------
+    Case(
+        "batch size 2**63",
+        "batch_size must be in [1, 2147483647]",
+        lambda d: aekit.TrainConfig(batch_size=2**63),
+        ["train", "--batch-size", str(2**63)],
+        settings={"training": {"batch_size": 2**63}},
+    ),
+    Case(
+        "gzip magic with corrupt deflate data",
+        "not a readable gzip file",
+        lambda d: aekit.load_mnist(d / "mnist_deflate", download=False),
+        ["train", "--data", "mnist", "--data-dir", "{d}/mnist_deflate"],
+    ),
+    Case(
+        ".npy header declaring 10**12 rows",
+        "cannot read",
+        lambda d: aekit.load_array(d / "huge_header.npy"),
+        ["train", "--data", "{d}/huge_header.npy"],
+    ),
+    Case(
+        "config file nested 10,000 lists deep",
+        "nested too deeply",
+        lambda d: aekit.train(d / "cfg_nested.json"),
+        ["train", "--config", "{d}/cfg_nested.json"],
+    ),
+    Case(
+        "config.json data section of the wrong type",
+        "'data' must be an object",
+        lambda d: aekit.evaluate(d / "data_not_object"),
+        ["evaluate", "{d}/data_not_object"],
+    ),
+    Case(
+        "a hidden layer of two billion units",
+        "the model would have",
+        lambda d: aekit.AutoEncoder.build(input_dim=64, hidden=[10**9]),
+        ["train", "--arch", "64-2000000000-8"],
+        settings={"model": {"hidden": [2_000_000_000]}},
+    ),
+    Case(
+        "a kernel of a million pixels",
+        "the model would have",
+        lambda d: aekit.AutoEncoder.build(
+            input_dim=64, architecture="conv", image_shape=(1, 8, 8), kernel_size=1_000_001
+        ),
+        ["train", "--architecture", "conv", "--kernel-size", "1000001"],
+    ),
+    Case(
+        "two billion convolution channels",
+        "the model would have",
+        None,
+        ["train", "--architecture", "conv", "--conv-channels", "16,2000000000"],
+    ),
+    Case(
+        "a stored config with two billion hidden units",
+        "the model would have",
+        lambda d: _load(d, "huge_hidden"),
+        ["evaluate", "{d}/huge_hidden"],
+    ),
+    Case(
+        "a billion random projections",
+        "projections must be in [1, 1000]",
+        lambda d: aekit.Contractive(method="estimate", projections=10**9),
+        ["train", "--penalty", "contractive:method=estimate,projections=1e9"],
+    ),
+    Case(
+        "config file is a pipe",
+        "not a regular file",
+        lambda d: aekit.train(d / "cfg_fifo.json"),
+        ["train", "--config", "{d}/cfg_fifo.json"],
+    ),
+    Case(
+        "config file is /dev/zero",
+        "not a regular file",
+        lambda d: aekit.train("/dev/zero"),
+        ["train", "--config", "/dev/zero"],
+    ),
+    Case(
+        "data is a folder",
+        "is a folder, not a file",
+        lambda d: aekit.load_array(d / "folder.npy"),
+        ["train", "--data", "{d}/folder.npy"],
+    ),
+    Case(
+        "data is a pipe",
+        "not a regular file",
+        lambda d: aekit.load_array(d / "fifo.npy"),
+        ["train", "--data", "{d}/fifo.npy"],
+    ),
+    Case(
+        "data is a device",
+        "not a regular file",
+        lambda d: aekit.load_array("/dev/zero"),
+        ["encode", "{run}", "/dev/zero", "-o", "{d}/c.npy"],
+    ),
+    Case(
+        "a part's name given as a parameter",
+        "the name comes before the ':'",
+        lambda d: aekit.Penalty.parse("l1:name=kl_sparsity"),
+        ["train", "--penalty", "l1:name=kl_sparsity"],
+    ),
+    Case(
+        "a one-shot generator",
+        "gave no batches",
+        lambda d: _fit((b for b in [np.zeros((8, 64), np.float32)]), epochs=2, val_fraction=0),
+        None,
+    ),
+    Case(
+        "an empty DataLoader",
+        "gave no batches",
+        lambda d: _fit(_loader(np.zeros((0, 64), np.float32)), epochs=1),
+        None,
+    ),
+    Case(
+        "a DataLoader of values in [0, 255] with cross-entropy",
+        "outside [0, 1]",
+        lambda d: aekit.fit(
+            aekit.AutoEncoder.build(input_dim=64, code_dim=8, loss="bce"),
+            _loader(np.load(d / "range.npy")),
+            epochs=1,
+            progress=False,
+        ),
+        None,
+    ),
+    Case(
+        "a DataLoader with the wrong feature count",
+        "batch has 10 features but the model expects 64",
+        lambda d: _fit(_loader(np.load(d / "features.npy")), epochs=1),
+        None,
     ),
 ]
 

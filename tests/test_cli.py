@@ -242,3 +242,13 @@ def test_the_mnist_recipe_config_runs(mnist_dir, tmp_path, capsys):
         "elu",
         "bce",
     )
+
+
+def test_info_survives_a_metrics_file_of_the_wrong_type(trained_run, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    (run / "metrics.json").write_text("[1, 2, 3]")
+    assert main(["info", str(run)]) == 0
+    assert "evaluation   (metrics.json unreadable)" in capsys.readouterr().out

@@ -171,3 +171,31 @@ def test_to_tensor_reports_counts_and_position():
         to_tensor(np.array([[1 + 2j]]))
     with pytest.raises(aekit.DataError, match="cannot be read"):
         to_tensor([[1, 2], [3]])
+
+
+@pytest.mark.parametrize("layout", ["NHWC3", "NHWC1", "NCHW2"])
+def test_image_layouts_train_and_draw(tmp_path, layout, capsys):
+    from aekit.cli import main
+
+    rng = np.random.default_rng(0)
+    shape = {"NHWC3": (60, 6, 5, 3), "NHWC1": (60, 6, 5, 1), "NCHW2": (60, 2, 6, 5)}[layout]
+    x = rng.random(shape, dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    loaded = aekit.load_array(tmp_path / "x.npy")
+    channels = shape[3] if layout.startswith("NHWC") else shape[1]
+    assert loaded.shape == (60, channels, 6, 5)  # channels first, whichever way they came
+    if layout.startswith("NHWC"):
+        np.testing.assert_array_equal(loaded, x.transpose(0, 3, 1, 2))
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(tmp_path / "x.npy"), "--epochs", "2", "--out", str(out)]
+    assert main([*argv, "--no-progress"]) == 0
+    assert aekit.load(out).config.image_shape == (channels, 6, 5)
+    assert (out / "reconstructions.png").stat().st_size > 1000 and (out / "metrics.json").exists()
+
+
+def test_a_csv_header_of_column_numbers_is_a_header(tmp_path):
+    path = tmp_path / "pandas.csv"
+    path.write_text("0,1,2,3\n0.5,0.25,1.0,0.0\n0.1,0.2,0.3,0.4\n")
+    np.testing.assert_array_equal(
+        aekit.load_array(path), [[0.5, 0.25, 1.0, 0.0], [0.1, 0.2, 0.3, 0.4]]
+    )

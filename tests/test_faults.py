@@ -271,3 +271,139 @@ def test_a_full_disk_fails_cleanly_and_keeps_the_last_checkpoint(tmp_path):
     again = aekit_run(*resume)
     assert again.returncode == 0, again.stderr
     assert aekit.load(run) is not None
+
+
+# ---- round two: locks, checksums, resumed loaders, file modes (issue 10) ------------------
+
+
+@pytest.mark.slow
+def test_a_run_folder_is_locked_while_a_process_writes_it(tmp_path):
+    run = tmp_path / "run"
+    first = aekit_process(
+        "train",
+        "--epochs",
+        "300",
+        "--checkpoint-every-steps",
+        "5",
+        "--out",
+        str(run),
+        "--no-progress",
+    )
+    try:
+        assert wait_for(lambda: checkpoint_step(run) >= 5)
+        for argv in (["train", "--out", str(run)], ["train", "--resume", str(run)]):
+            second = aekit_run(*argv, "--no-progress")
+            assert second.returncode == 2, second.stderr
+            assert f"{run} is being written by another process (pid {first.pid})" in second.stderr
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    # the killed process's lock is gone with it: the run resumes
+    resumed = aekit_run("train", "--resume", str(run), "--epochs", "2", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+
+
+def test_two_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
+    from aekit.runfolder import RunFolder
+
+    folders = {RunFolder.new("undercomplete", tmp_path).path for _ in range(5)}
+    assert len(folders) == 5
+
+
+def _checkpointed_run(tmp_path, X):
+    run = tmp_path / "run"
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
+    aekit.fit(model, X, epochs=2, progress=False, run_dir=run, checkpoint_every=1)
+    return run
+
+
+@pytest.mark.parametrize("where", ["tensors", "metadata"])
+def test_a_checkpoint_with_a_flipped_bit_is_refused(tmp_path, X, where):
+    run = _checkpointed_run(tmp_path, X)
+    raw = bytearray((run / CHECKPOINT_FILE).read_bytes())
+    header = int.from_bytes(raw[:8], "little")
+    if where == "tensors":
+        raw[8 + header + 100] ^= 0x04  # a bit of a weight
+    else:
+        key = b'\\"global_step\\": '  # JSON inside the header's JSON: quotes escaped
+        position = raw.index(key, 8) + len(key)  # the step counter's first digit
+        raw[position] = ord("7") if raw[position] != ord("7") else ord("8")
+    (run / CHECKPOINT_FILE).write_bytes(bytes(raw))
+    with pytest.raises(aekit.CheckpointError, match="checksum does not match"):
+        aekit.resume(run, data=X, progress=False)
+
+
+def test_checkpoint_metadata_nested_900_deep_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    nested = "{}"
+    for _ in range(900):
+        nested = '{"a": ' + nested + "}"
+    path = tmp_path / CHECKPOINT_FILE
+    save_file({"x": torch.zeros(1)}, str(path), metadata={"aekit_state": nested})
+    with pytest.raises(aekit.CheckpointError):
+        load_checkpoint(path)
+
+
+def test_a_trainer_resumed_on_a_shuffled_dataloader_is_bit_identical(tmp_path, X):
+    from torch.utils.data import DataLoader
+
+    data = torch.as_tensor(X)
+
+    class Crash(RuntimeError):
+        pass
+
+    class CrashAfter:
+        """The same DataLoader, dying after n batches in all (a kill mid-epoch)."""
+
+        def __init__(self, loader, n):
+            self.loader, self.n, self.seen = loader, n, 0
+
+        def __len__(self):
+            return len(self.loader)
+
+        def __iter__(self):
+            for batch in self.loader:
+                if self.seen == self.n:
+                    raise Crash
+                self.seen += 1
+                yield batch
+
+    def loader():
+        return DataLoader(data, batch_size=64, shuffle=True)
+
+    def model():
+        return aekit.AutoEncoder.build("denoising", input_dim=64, code_dim=8, seed=3)
+
+    settings = dict(epochs=3, seed=3, progress=False, checkpoint_every_steps=4)
+    whole = model()
+    aekit.fit(whole, loader(), run_dir=tmp_path / "whole", **settings)
+    with pytest.raises(Crash):
+        aekit.fit(model(), CrashAfter(loader(), 30), run_dir=tmp_path / "cut", **settings)
+    assert checkpoint_step(tmp_path / "cut") == 28  # mid-epoch 2 (21 steps an epoch)
+    resumed = model()
+    aekit.fit(resumed, loader(), run_dir=tmp_path / "cut", **settings)
+    for k, v in whole.state_dict().items():
+        assert torch.equal(v, resumed.state_dict()[k]), k
+
+
+def test_written_files_get_the_mode_of_the_umask(tmp_path, X):
+    old = os.umask(0o022)
+    try:
+        run = _checkpointed_run(tmp_path, X)
+    finally:
+        os.umask(old)
+    for name in ("config.json", "model.safetensors", CHECKPOINT_FILE, "metrics.csv"):
+        assert (run / name).stat().st_mode & 0o777 == 0o644, name
+
+
+def test_pretraining_resumed_reports_the_same_layer_errors(tmp_path, X):
+    config = aekit.model_config("deep", input_dim=64, hidden=[32, 16], code_dim=8)
+    pretrain = aekit.PretrainConfig(epochs=2)
+    _, first = aekit.pretrain_greedy(config, X, pretrain, run_dir=tmp_path, progress=False)
+    # a second call reuses every finished layer: the report must not change
+    _, again = aekit.pretrain_greedy(config, X, pretrain, run_dir=tmp_path, progress=False)
+    for a, b in zip(first, again, strict=True):
+        assert (a.error_before, a.error_after) == pytest.approx((b.error_before, b.error_after))
+    saved = json.loads((tmp_path / "pretrain" / "layers.json").read_text())
+    assert [row["error_before"] for row in saved] == pytest.approx([r.error_before for r in first])

@@ -184,7 +184,9 @@ def test_any_valid_architecture_encodes_decodes_and_round_trips(arch, n, draw):
     with tempfile.TemporaryDirectory() as tmp:
         model.save(tmp)
         loaded = aekit.load(tmp)
-        np.testing.assert_array_equal(loaded.reconstruct(x), recon)
+        # Equal to the last bit but for BLAS kernels that may sum in another order for
+        # differently aligned weights (seen: 1 ulp).
+        np.testing.assert_allclose(loaded.reconstruct(x), recon, rtol=3e-7, atol=1e-7)
 
 
 @settings(max_examples=25, deadline=None)

@@ -12,7 +12,6 @@ import torch
 from torch.utils.data import DataLoader, TensorDataset
 
 import aekit
-from aekit.trainer import Trainer
 
 
 def weights(model):
@@ -64,11 +63,13 @@ def test_early_stopping_stops_and_restores_the_best_weights(X):
     best_val = min(row["val_loss"] for row in result.history)
     assert result.history[result.best_epoch - 1]["val_loss"] == best_val
     # the model holds the best epoch's weights: its validation loss is the best one
-    trainer = Trainer(model, aekit.TrainConfig(patience=3), progress=False)
-    _, val = trainer._prepare(X, None)
+    from aekit.data import validation_split
     from aekit.trainer import evaluate_loss
 
-    assert evaluate_loss(model, val)["loss"] == pytest.approx(best_val, rel=1e-5)
+    _, val = validation_split(len(X), aekit.TrainConfig().resolved(len(X)).val_fraction, 0)
+    assert evaluate_loss(model, torch.as_tensor(X)[val])["loss"] == pytest.approx(
+        best_val, rel=1e-5
+    )
 
 
 def test_patience_without_validation_is_an_error(X):

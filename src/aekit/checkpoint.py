@@ -5,6 +5,7 @@ unpickled, so a checkpoint cannot run code.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -70,11 +71,25 @@ def join_tensors(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
     return obj
 
 
+def checksum(tensors: dict[str, torch.Tensor], skeleton: str) -> str:
+    """A hash of every byte of a checkpoint's tensors and of its metadata: a flipped bit
+    anywhere makes the checkpoint refuse to load rather than resume with other weights."""
+    digest = hashlib.blake2b(skeleton.encode(), digest_size=16)
+    for key in sorted(tensors):
+        t = tensors[key].detach().contiguous().cpu()
+        digest.update(key.encode())
+        digest.update(str(tuple(t.shape)).encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
+
+
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
-    """Write a nested state (tensors and JSON values) atomically to ``path``."""
+    """Write a nested state (tensors and JSON values) atomically to ``path``, with a
+    checksum of all of it."""
     tensors: dict[str, torch.Tensor] = {}
-    skeleton = split_tensors(state, "", tensors)
-    write_tensors(path, tensors, metadata={"aekit_state": json.dumps(skeleton)})
+    skeleton = json.dumps(split_tensors(state, "", tensors))
+    metadata = {"aekit_state": skeleton, "aekit_checksum": checksum(tensors, skeleton)}
+    write_tensors(path, tensors, metadata=metadata)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -89,11 +104,21 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not a valid checkpoint ({exc})") from None
     if "aekit_state" not in metadata:
         raise CheckpointError(f"{path} is not an aekit checkpoint (no aekit_state metadata)")
+    if metadata.get("aekit_checksum") != checksum(tensors, metadata["aekit_state"]):
+        raise CheckpointError(
+            f"{path} is damaged: its checksum does not match its content (a changed or "
+            "corrupted file); it cannot be resumed"
+        )
     try:
         skeleton = json.loads(metadata["aekit_state"])
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{path}: corrupt checkpoint metadata ({exc})") from None
-    state = join_tensors(skeleton, tensors)
+    except RecursionError:
+        raise CheckpointError(f"{path}: checkpoint metadata nested too deeply") from None
+    try:
+        state = join_tensors(skeleton, tensors)
+    except RecursionError:
+        raise CheckpointError(f"{path}: checkpoint metadata nested too deeply") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: checkpoint state is not an object")
     return state

@@ -556,6 +556,10 @@ def _save_array(path: str | Path, array: np.ndarray) -> None:
     atomic_write(path, write)
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return "inf" if math.isinf(value) else f"{value:.4g}"
@@ -590,20 +594,26 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aekit: {exc}{hint}", file=sys.stderr)
         return 128 + exc.signum
     except AekitError as exc:
-        print(f"aekit: error: {exc}", file=sys.stderr)
+        print(f"aekit: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("aekit: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:
-        print(f"aekit: error: {exc}", file=sys.stderr)
+        print(f"aekit: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except (RecursionError, MemoryError) as exc:
+        print(
+            f"aekit: error: out of {'memory' if isinstance(exc, MemoryError) else 'stack'} "
+            "on this input (run again with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 1
     except Exception as exc:  # a bug: one line, the traceback on request
         if args.debug:
             raise
-        first = str(exc).splitlines()[0] if str(exc) else ""
         print(
-            f"aekit: internal error: {type(exc).__name__}: {first} "
+            f"aekit: internal error: {type(exc).__name__}: {_one_line(exc)} "
             "(this is a bug in aekit; run again with --debug for the traceback)",
             file=sys.stderr,
         )

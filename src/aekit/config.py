@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import json
 import math
+import os
 import re
 import typing
 from pathlib import Path
@@ -35,7 +37,7 @@ from typing import Any, Literal
 from .corruption import Corruption
 from .errors import ConfigError
 from .losses import LOSSES
-from .nets import ACTIVATIONS
+from .nets import ACTIVATIONS, conv_shapes
 from .optim import OPTIMIZERS, SCHEDULES
 from .parts import require
 from .penalties import Penalty
@@ -44,6 +46,15 @@ from .registry import Registry
 from .schema import coerce, from_dict, to_dict
 
 MAX_SEED = 2**63 - 1
+MAX_BATCH = 2**31 - 1
+
+
+def physical_memory() -> int:
+    """Bytes of memory this machine has (a large number where it cannot be told)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2**50
 
 
 def choices(registry: Registry[Any], flag: str | None = None) -> dict[str, Any]:
@@ -179,6 +190,41 @@ class ModelConfig(_Config):
             )
         names = [p.name for p in self.penalties]
         require(len(set(names)) == len(names), f"each penalty may appear once, got {names}")
+        self._check_size()
+
+    def parameter_count(self) -> int:
+        """Parameters of the model this config builds (counted, not allocated)."""
+
+        def dense(sizes: list[int]) -> int:
+            return sum(a * b + b for a, b in itertools.pairwise(sizes))
+
+        sizes = [self.input_dim, *self.hidden, self.code_dim]
+        if self.architecture == "conv" and self.image_shape is not None:
+            shapes = conv_shapes(self.image_shape, self.conv_channels)
+            k2 = self.kernel_size**2
+            convs = sum(a[0] * b[0] * k2 + b[0] for a, b in itertools.pairwise(shapes))
+            c, h, w = shapes[-1]
+            sizes = [c * h * w, *self.hidden, self.code_dim]
+            encoder = convs + dense(sizes)
+            decoder = (0 if self.tied else convs) + dense(sizes[::-1])
+        else:
+            encoder, decoder = dense(sizes), dense(sizes[::-1])
+        if self.tied:
+            decoder = sum(sizes[:-1])  # only the decoder's biases are its own
+        return encoder + decoder
+
+    def _check_size(self) -> None:
+        """Refuse, with the estimate, a model that cannot fit: training holds about 20
+        bytes per parameter (weights, gradients, Adam's two moments, the best weights)."""
+        count = self.parameter_count()
+        need = 20 * count
+        have = physical_memory()
+        if need > have:
+            raise ConfigError(
+                f"the model would have {count:,} parameters: training it needs about "
+                f"{need / 2**30:,.1f} GiB (weights, gradients, optimizer state), and this "
+                f"machine has {have / 2**30:,.1f} GiB; make the layers smaller"
+            )
 
     @property
     def regularized(self) -> bool:
@@ -272,7 +318,7 @@ class TrainConfig(_Config):
     warmup_epochs : epochs of linear warm-up before the cosine schedule (default: 1 when
         training for 10 epochs or more, else 0).
     val_fraction : share of the training data held out for validation when no validation
-        data is given; 0 disables validation.
+        data is given; 0 disables validation (default: 0.1, at most 2,000 samples' worth).
     patience : stop when the validation loss has not improved by min_delta for this many
         epochs; none trains all epochs.
     min_delta : the smallest decrease of the validation loss that counts as improvement.
@@ -304,7 +350,7 @@ class TrainConfig(_Config):
     weight_decay: float = 0.0
     schedule: str = dataclasses.field(default="cosine", metadata=choices(SCHEDULES))
     warmup_epochs: int | None = None
-    val_fraction: float = 0.1
+    val_fraction: float | None = None
     patience: int | None = None
     min_delta: float = 0.0
     keep: Literal["best", "last"] = "best"
@@ -323,8 +369,12 @@ class TrainConfig(_Config):
     def validate(self) -> None:
         require(self.epochs is None or self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
         require(
-            self.batch_size is None or self.batch_size >= 1,
-            f"batch_size must be >= 1, got {self.batch_size}",
+            self.batch_size is None or 1 <= self.batch_size <= MAX_BATCH,
+            f"batch_size must be in [1, {MAX_BATCH}], got {self.batch_size}",
+        )
+        require(
+            1 <= self.eval_batch_size <= MAX_BATCH,
+            f"eval_batch_size must be in [1, {MAX_BATCH}], got {self.eval_batch_size}",
         )
         require(self.lr > 0, f"lr must be > 0, got {self.lr}")
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
@@ -336,7 +386,8 @@ class TrainConfig(_Config):
             f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs}",
         )
         require(
-            0 <= self.val_fraction < 1, f"val_fraction must be in [0, 1), got {self.val_fraction}"
+            self.val_fraction is None or 0 <= self.val_fraction < 1,
+            f"val_fraction must be in [0, 1), got {self.val_fraction}",
         )
         require(
             self.patience is None or self.patience >= 1,
@@ -371,8 +422,11 @@ class TrainConfig(_Config):
 
     def resolved(self, samples: int | None) -> TrainConfig:
         """These settings with the ones chosen from the data filled in (epochs, batch size,
-        warm-up) for ``samples`` training samples (None: unknown, as for a stream)."""
+        warm-up, validation share) for ``samples`` training samples (None: unknown, as for
+        a stream)."""
         epochs, batch_size = self.epochs, self.batch_size
+        if samples is not None:
+            samples = max(samples, 1)  # empty data is refused later, with its own message
         if epochs is None:
             epochs = 30 if samples is None else min(300, max(30, round(SAMPLE_BUDGET / samples)))
         if batch_size is None:
@@ -380,13 +434,18 @@ class TrainConfig(_Config):
         warmup = self.warmup_epochs
         if warmup is None:
             warmup = 1 if epochs >= 10 else 0
-        return self.replace(epochs=epochs, batch_size=batch_size, warmup_epochs=warmup)
+        val = self.val_fraction
+        if val is None:
+            # Enough to pick the best epoch by; large data sets keep the rest for training.
+            val = 0.1 if samples is None else round(min(0.1, 2000 / samples), 4)
+        return self.replace(
+            epochs=epochs, batch_size=batch_size, warmup_epochs=warmup, val_fraction=val
+        )
 
     def chosen(self) -> dict[str, Any]:
         """The settings left to be chosen from the data (None here)."""
-        return {
-            k: None for k in ("epochs", "batch_size", "warmup_epochs") if getattr(self, k) is None
-        }
+        names = ("epochs", "batch_size", "warmup_epochs", "val_fraction")
+        return {k: None for k in names if getattr(self, k) is None}
 
 
 SAMPLE_BUDGET = 1_600_000  # samples a default run trains on (30 MNIST epochs)

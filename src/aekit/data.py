@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
+import itertools
 import math
 import os
 import shutil
 import tempfile
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+import zipfile
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Union
 
@@ -22,7 +26,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import DataError
+from .errors import ConfigError, DataError
+from .io import require_regular_file
 
 ArrayLike = Union[np.ndarray, Tensor, Sequence[Any]]  # noqa: UP007
 
@@ -137,14 +142,13 @@ def read_idx(path: str | Path) -> np.ndarray:
     longer than its header promises.
     """
     path = Path(path)
+    require_regular_file(path, "IDX file", DataError)
     try:
         raw = path.read_bytes()
         if raw[:2] == b"\x1f\x8b":
             raw = gzip.decompress(raw)
-    except FileNotFoundError:
-        raise DataError(f"IDX file not found: {path}") from None
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path} is not a readable gzip file: {exc}") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path} is not a readable gzip file: {_one_line(exc)}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or raw[3] == 0:
         raise DataError(
             f"{path} is not an IDX file: bad magic number {raw[:4].hex() or '(empty)'}; "
@@ -300,12 +304,18 @@ def load_array(path: str | Path, key: str | None = None) -> np.ndarray:
     """Read a .npy, .npz (array ``key``, or ``X``/``data``/the only one) or .csv file
     (comma-separated numbers; a header line is skipped). Never unpickles."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(f"data file not found: {path}")
+    require_regular_file(path, "data file", DataError)
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
-            return np.load(path, allow_pickle=False)
+            # Mapped first: a header that declares more data than the file holds is refused
+            # before anything is allocated for it.
+            try:
+                mapped = np.load(path, mmap_mode="r", allow_pickle=False)
+            except ValueError:
+                # Not mappable (object arrays among them): the plain reader says why.
+                return channels_first(np.load(path, allow_pickle=False))
+            return channels_first(np.array(mapped))
         if suffix == ".npz":
             with np.load(path, allow_pickle=False) as archive:
                 keys = list(archive.keys())
@@ -317,21 +327,30 @@ def load_array(path: str | Path, key: str | None = None) -> np.ndarray:
                     raise DataError(
                         f"{path}: choose the array to use; it holds {', '.join(keys) or 'none'}"
                     )
-                return archive[key]
+                return channels_first(archive[key])
         if suffix in (".csv", ".txt"):
             return _load_csv(path)
     except DataError:
         raise
-    except (ValueError, OSError, EOFError) as exc:
-        raise DataError(f"cannot read {path}: {exc}") from None
+    except (ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+        raise DataError(f"cannot read {path}: {_one_line(exc)}") from None
+    except MemoryError:
+        raise DataError(f"cannot read {path}: it declares more data than fits in memory") from None
     raise DataError(f"unsupported data file type {suffix!r} ({path}); use .npy, .npz or .csv")
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _load_csv(path: Path) -> np.ndarray:
     with path.open() as f:
         first = f.readline()
     tokens = [t.strip() for t in first.split(",")]
-    header = all(tokens) and not any(_is_number(t) for t in tokens)
+    # A header of names, or the column numbers 0, 1, 2, ... that pandas writes for
+    # unnamed columns (to_csv(index=False)).
+    numbered = len(tokens) >= 3 and tokens == [str(i) for i in range(len(tokens))]
+    header = numbered or (all(tokens) and not any(_is_number(t) for t in tokens))
     try:
         arr = np.loadtxt(path, delimiter=",", skiprows=int(header), dtype=np.float64, ndmin=2)
     except ValueError as exc:
@@ -345,6 +364,17 @@ def _is_number(token: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+CHANNELS = (1, 3, 4)  # grey, RGB, RGBA
+
+
+def channels_first(arr: np.ndarray) -> np.ndarray:
+    """(N, H, W, C) images, as PIL, Keras and TensorFlow write them, as (N, C, H, W):
+    a 4-D array whose last axis has 1, 3 or 4 entries and whose second has not."""
+    if arr.ndim == 4 and arr.shape[3] in CHANNELS and arr.shape[1] not in CHANNELS:
+        return np.ascontiguousarray(arr.transpose(0, 3, 1, 2))
+    return arr
 
 
 def image_shape_of(arr: np.ndarray) -> tuple[int, int, int] | None:
@@ -385,6 +415,33 @@ def validation_split(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor
     return order[n_val:], order[:n_val]
 
 
+# ---- devices and identity ----------------------------------------------------------------------
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use 'auto', 'cpu' or 'cuda'") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device {name!r} is not supported; use 'auto', 'cpu' or 'cuda'")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r} requested but CUDA is not available")
+    return device
+
+
+def fingerprint(x: Tensor) -> str:
+    """A hash of every byte of a data tensor (and its shape), so a resume can check it sees
+    the same data: any changed, added, removed or reordered sample changes it."""
+    x = x.detach().cpu().contiguous()
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(str(tuple(x.shape)).encode())
+    digest.update(x.reshape(-1).view(torch.uint8).numpy().data if x.numel() else b"")
+    return digest.hexdigest()
+
+
 # ---- batches -------------------------------------------------------------------------------------
 
 
@@ -407,14 +464,28 @@ class InMemoryBatches:
             yield self.data[batch]
 
 
+_END = object()
+
+
 class StreamBatches:
     """Mini-batches from an iterable such as a ``torch.utils.data.DataLoader`` (data that
     does not fit in memory or is produced on the fly). Items may be tensors or tuples whose
-    first element is the input batch."""
+    first element is the input batch; each is checked by ``check`` (the model's own input
+    check: shape, NaN, range) like in-memory data. An epoch that yields no batch (an empty
+    loader, or a one-shot generator already used up) is an error, not an epoch of loss 0.
+    """
 
-    def __init__(self, loader: Iterable[Any], device: torch.device) -> None:
+    def __init__(
+        self,
+        loader: Iterable[Any],
+        device: torch.device,
+        check: Callable[[Any], Tensor] | None = None,
+        generator: torch.Generator | None = None,
+    ) -> None:
         self.loader = loader
         self.device = device
+        self.check = check or (lambda x: to_tensor(x, "batch"))
+        self.generator = generator
 
     def __len__(self) -> int:
         try:
@@ -423,8 +494,33 @@ class StreamBatches:
             return 0
 
     def epoch(self, start_step: int = 0) -> Iterator[Tensor]:
-        for i, item in enumerate(self.loader):
+        seen = 0
+        for i, item in enumerate(self._start()):
+            seen += 1
             if i < start_step:
                 continue
             x = item[0] if isinstance(item, tuple | list) else item
-            yield to_tensor(x, "batch").to(self.device, non_blocking=True)
+            yield self.check(x).to(self.device, non_blocking=True)
+        if seen == 0:
+            raise DataError(
+                "the training data gave no batches in this epoch: an empty loader, or an "
+                "iterator that can be read only once (pass a DataLoader, which restarts "
+                "each epoch)"
+            )
+
+    def _start(self) -> Iterator[Any]:
+        """The loader's iterator for this epoch. A shuffling DataLoader draws its order
+        (and its workers' seeds) from torch's global generator when the iterator is made;
+        it is made here under a seed drawn from the trainer's data-order generator, whose
+        state at the start of each epoch is checkpointed, so a resumed epoch replays the
+        same order, and the noise stream of training is left where it was."""
+        if self.generator is None:
+            return iter(self.loader)
+        seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            items = iter(self.loader)
+            # A sampler draws its seed when the first batch is asked for, not when the
+            # iterator is made: ask for it here too.
+            first = next(items, _END)
+        return iter(()) if first is _END else itertools.chain([first], items)

@@ -26,6 +26,9 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         write(tmp)
+        # mkstemp makes the file private (0600); a result file gets the mode any new file
+        # would get under the umask, so others on a shared machine can read results.
+        os.chmod(tmp, 0o666 & ~_umask())
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -33,6 +36,12 @@ def atomic_write(path: str | Path, write: Callable[[str], None]) -> None:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -57,17 +66,38 @@ def write_json(path: str | Path, obj: Any) -> None:
     atomic_write(path, write)
 
 
+MAX_JSON_BYTES = 16 * 2**20  # configs and run metadata are small; refuse what is not
+
+
+def require_regular_file(path: Path, what: str, error: type[AekitError]) -> None:
+    """Refuse a path that is missing or not a regular file (a folder, a pipe, a device such
+    as /dev/zero) by what it is, before anything opens it (a pipe would block)."""
+    if not path.exists():
+        raise error(f"{what} not found: {path}")
+    if path.is_dir():
+        raise error(f"{what} {path} is a folder, not a file")
+    if not path.is_file():
+        raise error(f"{what} {path} is not a regular file (a pipe, socket or device)")
+
+
 def read_json(
     path: str | Path, what: str = "file", error: type[AekitError] = CheckpointError
 ) -> Any:
-    """Parse a JSON file; a missing or malformed one raises ``error`` naming it."""
+    """Parse a JSON file; a missing, malformed, oversized or too deeply nested one raises
+    ``error`` naming it."""
     path = Path(path)
-    if not path.is_file():
-        raise error(f"{what} not found: {path}" if what != "file" else f"missing {path}")
+    if what == "file" and not path.exists():
+        raise error(f"missing {path}")
+    require_regular_file(path, what, error)
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise error(f"{what} {path} is {size:,} bytes; at most {MAX_JSON_BYTES:,} are read")
     try:
         return json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{what} {path} is not valid JSON ({exc})") from None
+    except RecursionError:
+        raise error(f"{what} {path} is nested too deeply to be a config") from None
 
 
 def write_tensors(
@@ -79,7 +109,9 @@ def write_tensors(
         try:
             save_file(tensors, tmp, metadata=metadata)
         except SafetensorError as exc:  # e.g. a full disk, reported by the Rust writer
-            raise OSError(f"cannot write {path}: {exc}") from None
+            text = str(exc)
+            reason = text.split("I/O error:", 1)[1].strip() if "I/O error:" in text else text
+            raise OSError(f"cannot write {path}: {reason}") from None
 
     atomic_write(path, write)
 

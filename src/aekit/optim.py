@@ -148,6 +148,13 @@ class _Wrapped(Schedule):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.scheduler.load_state_dict(state)
+        # Making the scheduler set the rate of its step 0; the restored one continues from
+        # the rate it last set, so the first step after a resume uses the same rate as an
+        # uninterrupted run.
+        last = getattr(self.scheduler, "_last_lr", None)
+        if last is not None:
+            for group, lr in zip(self.optimizer.param_groups, last, strict=True):
+                group["lr"] = lr
 
 
 class _Cosine(_Wrapped):

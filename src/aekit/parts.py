@@ -68,6 +68,11 @@ class Part:
                 raise ConfigError(
                     f"bad {cls.registry.family} spec {spec!r}: expected key=value, got {item!r}"
                 )
+            if key.strip() == "name":
+                raise ConfigError(
+                    f"bad {cls.registry.family} spec {spec!r}: the name comes before the ':', "
+                    "not as a parameter"
+                )
             params[key.strip()] = _parse_value(text.strip())
         return cls.from_json(params, where=f"{cls.registry.family} {spec!r}")
 

@@ -18,6 +18,7 @@ from .parts import Part, require
 from .registry import Registry
 
 PENALTIES: Registry[type[Penalty]] = Registry("penalty", name_attr="name")
+MAX_PROJECTIONS = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +110,11 @@ class Contractive(Penalty):
 
     def validate(self) -> None:
         require(self.lam >= 0.0, f"lam (contractive weight) must be >= 0, got {self.lam}")
-        require(self.projections >= 1, f"projections must be >= 1, got {self.projections}")
+        require(
+            1 <= self.projections <= MAX_PROJECTIONS,
+            f"projections must be in [1, {MAX_PROJECTIONS}] (each costs a forward pass per "
+            f"step), got {self.projections}",
+        )
 
     def check_model(self, code_activation: str, encoder: nn.Module) -> None:
         if self.method == "closed_form":

@@ -28,7 +28,9 @@ def _as_image(row: np.ndarray, image_shape: Sequence[int] | None) -> np.ndarray 
         return None
     c, h, w = image_shape
     img = row.reshape(c, h, w)
-    return img[0] if c == 1 else np.clip(img.transpose(1, 2, 0), 0, 1)
+    if c in (3, 4):  # RGB, RGBA
+        return np.clip(img.transpose(1, 2, 0), 0, 1)
+    return img[0]  # one channel, or the first of any other number
 
 
 def reconstruction_grid(

@@ -15,9 +15,16 @@
 from __future__ import annotations
 
 import csv
+import fcntl
+import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import torch
 
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from .errors import ConfigError
@@ -29,6 +36,10 @@ METRICS_CSV = "metrics.csv"
 METRICS_JSON = "metrics.json"
 
 
+LOCK_FILE = ".lock"
+_HELD: dict[Path, list[int]] = {}  # locks this process holds: path -> [fd, depth]
+
+
 class RunFolder:
     """The files of one run (see the module docstring); also a trainer's checkpointer."""
 
@@ -36,12 +47,78 @@ class RunFolder:
         self.path = Path(path)
         self.location = str(self.path)
 
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the folder's lock while writing it: a second process that wants to write
+        the same folder (a second run with the same output folder, a second --resume) is
+        refused. The kernel releases the lock when the process ends, however it ends, so a
+        lock left by a killed run is never in the way."""
+        key = self.path.resolve()
+        if key in _HELD:  # re-entrant within one process
+            _HELD[key][1] += 1
+            try:
+                yield
+            finally:
+                _HELD[key][1] -= 1
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise ConfigError(
+                f"{self.path} is being written by another process (pid {pid}); wait for it "
+                "to finish, or choose another output folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        _HELD[key] = [fd, 1]
+        try:
+            yield
+        finally:
+            del _HELD[key]
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+    def writer(self) -> str | None:
+        """The pid of another process writing this folder now, else None."""
+        lock = self.path / LOCK_FILE
+        if self.path.resolve() in _HELD or not lock.is_file():
+            return None
+        fd = os.open(lock, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.read(fd, 32).decode(errors="replace").strip() or "?"
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+    def require_new(self) -> None:
+        """Refuse a folder that holds anything besides its lock: another run got there
+        first (checked again under the lock, where no other process can write)."""
+        if any(p.name != LOCK_FILE for p in self.path.iterdir()):
+            raise ConfigError(
+                f"{self.path} already exists; choose another output folder, or continue "
+                f"that run with: aekit train --resume {self.path}"
+            )
+
     # ---- making and opening ---------------------------------------------------------------
 
     @classmethod
     def create(cls, path: str | Path) -> RunFolder:
         """A new run folder at ``path``, which must not exist or be an empty folder."""
         path = Path(path)
+        writer = cls(path).writer() if path.is_dir() else None
+        if writer is not None:
+            raise ConfigError(
+                f"{path} is being written by another process (pid {writer}); wait for it "
+                "to finish, or choose another output folder"
+            )
         if path.exists() and (not path.is_dir() or any(path.iterdir())):
             raise ConfigError(
                 f"{path} already exists; choose another output folder, or continue that run "
@@ -154,7 +231,25 @@ def fit_in_folder(
     """
     if getattr(model, "config", None) is None:
         save_model(model, folder.path)  # raises the error that says how to make it savable
+    with folder.locked():
+        return _fit_in_folder(model, training, X, folder, val, sections, progress, desc, callbacks)
+
+
+def _fit_in_folder(
+    model: Any,
+    training: Any,
+    X: Any,
+    folder: RunFolder,
+    val: Any,
+    sections: dict[str, Any] | None,
+    progress: bool,
+    desc: str,
+    callbacks: Any,
+) -> tuple[Trainer, FitResult]:
     folder.prepare()
+    # Settings left to the data are chosen now, so config.json records what runs.
+    in_memory = isinstance(X, torch.Tensor | np.ndarray | list | tuple)
+    training = training.resolved(len(X) if in_memory else None)
     sections = {**(sections or {}), "training": training.to_dict()}
     trainer = Trainer(
         model, training, checkpointer=folder, callbacks=callbacks, progress=progress, desc=desc

@@ -24,9 +24,11 @@ import numpy as np
 from .config import DataConfig, RunConfig
 from .data import (
     Dataset,
+    channels_first,
     image_shape_of,
     load_array,
     load_source,
+    resolve_device,
     to_tensor,
     validation_split,
 )
@@ -38,7 +40,7 @@ from .model import AutoEncoder
 from .plots import loss_curves, reconstruction_grid
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
 from .runfolder import METRICS_JSON, RunFolder, fit_in_folder
-from .trainer import Callback, FitResult, Trainer, resolve_device
+from .trainer import Callback, FitResult, Trainer
 
 
 @dataclasses.dataclass
@@ -120,7 +122,9 @@ def train(
         layer_configs(model_cfg, cfg.pretrain)
     resolve_device(cfg.training.device)
     folder = RunFolder.create(output.out) if output.out else RunFolder.new(model_cfg.kind)
-    run = _execute(folder, cfg, model, dataset)
+    with folder.locked():
+        folder.require_new()
+        run = _execute(folder, cfg, model, dataset)
     run.chosen = chosen
     return run
 
@@ -158,7 +162,8 @@ def resume(
     dataset, data_cfg = _dataset(data_cfg, data if not isinstance(data, str) else None)
     cfg = cfg.replace(data=data_cfg, output=cfg.output.replace(progress=progress))
     model = AutoEncoder.from_config(model_cfg, seed=cfg.training.seed)
-    return _execute(folder, cfg, model, dataset)
+    with folder.locked():
+        return _execute(folder, cfg, model, dataset)
 
 
 def resume_status(path: str | Path, epochs: int | None = None) -> str:
@@ -374,6 +379,9 @@ def _dataset(cfg: DataConfig, data: Any) -> tuple[Dataset, DataConfig]:
         dataset = data
     else:
         x = to_tensor(data, "training data")  # validates first: ragged lists, strings, NaN
+        if np.ndim(data) == 4:  # images, channels first whichever way they came
+            data = channels_first(data.numpy() if hasattr(data, "numpy") else np.asarray(data))
+            x = to_tensor(data, "training data")
         shape = image_shape_of(np.empty((0, *np.shape(data)[1:])))
         dataset = Dataset("array", x, image_shape=shape)
     if cfg.limit is not None:

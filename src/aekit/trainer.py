@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import math
 import signal
 import threading
@@ -28,7 +27,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from .config import TrainConfig
-from .data import InMemoryBatches, StreamBatches, validation_split
+from .data import InMemoryBatches, StreamBatches, fingerprint, resolve_device, validation_split
 from .errors import CheckpointError, ConfigError, DataError, TrainingError, TrainingInterrupted
 from .optim import Schedule, build_optimizer, build_schedule
 from .seeding import seeded
@@ -66,32 +65,6 @@ class FitResult:
     @property
     def final(self) -> dict[str, float]:
         return self.history[-1] if self.history else {}
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {name!r}; use 'auto', 'cpu' or 'cuda'") from None
-    if device.type not in ("cpu", "cuda"):
-        raise ConfigError(f"device {name!r} is not supported; use 'auto', 'cpu' or 'cuda'")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} requested but CUDA is not available")
-    return device
-
-
-def fingerprint(x: Tensor) -> str:
-    """A short hash of a data tensor, so a resume can check it sees the same data: its
-    shape, its column sums and up to 1,000 of its rows (cheap even for large data)."""
-    x = x.detach().cpu()
-    rows = x[:: max(1, len(x) // 1000)]
-    digest = hashlib.blake2b(digest_size=12)
-    digest.update(str(tuple(x.shape)).encode())
-    digest.update(x.sum(dim=0, dtype=torch.float64).numpy().tobytes())
-    digest.update(rows.contiguous().numpy().tobytes())
-    return digest.hexdigest()
 
 
 class Trainer:
@@ -514,7 +487,9 @@ class Trainer:
                 x.to(self.device), cfg.batch_size, self.generator
             )
         elif isinstance(train, Iterable):
-            batches = StreamBatches(train, self.device)
+            batches = StreamBatches(
+                train, self.device, lambda b: check(b, "batch", targets=True), self.generator
+            )
         else:
             raise DataError(
                 f"training data must be an array, a tensor or an iterable of batches, got {type(train).__name__}"

@@ -1,0 +1,54 @@
+"""The README's examples, run as written: each Python block runs, and every print line
+whose comment states a number prints that number."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import sys
+import types
+
+import pytest
+
+from aekit.cli import main
+
+from .conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+
+
+def _stated(block: str) -> list[str]:
+    """The numbers stated in the comments of the block's print lines, in order."""
+    return [
+        m.group(1)
+        for line in block.splitlines()
+        if line.startswith("print(") and (m := re.search(r"#\s*([0-9][0-9.]*)", line))
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
+def test_python_examples_run_and_print_what_the_readme_states(block, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    module = types.ModuleType("readme_example")  # dataclasses look their module up
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    with contextlib.redirect_stdout(out):
+        exec(compile(block, "README.md", "exec"), module.__dict__)
+    printed = out.getvalue().split()
+    assert printed[: len(_stated(block))] == _stated(block)
+
+
+def test_the_readme_states_results_for_its_examples():
+    assert len(BLOCKS) >= 3
+    assert sum(len(_stated(b)) for b in BLOCKS) >= 3
+
+
+@pytest.mark.slow
+def test_the_quick_start_command_ends_as_the_readme_says(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--no-progress"]) == 0
+    stated = re.search(r"`(baseline: PCA-8 [^`]+)`", README).group(1)
+    assert stated in capsys.readouterr().out
