@@ -51,13 +51,17 @@ def case_data(case: str, data_dir: str) -> tuple[torch.Tensor, dict[str, Any], i
     return aekit.load_mnist(data_dir).train[:6144], deep, 256
 
 
+# The same work on both sides: defaults may differ between versions (the schedule did).
+same = {"schedule": "constant"}
+
+
 def runner(lib: Any, x: torch.Tensor, settings: dict[str, Any], batch: int) -> Any:
     torch.manual_seed(0)
     model = lib.AutoEncoder.from_config(lib.ModelConfig(**settings))
 
     def run(epochs: int) -> float:
         start = time.perf_counter()
-        lib.fit(model, x, epochs=epochs, batch_size=batch, val_fraction=0, progress=False)
+        lib.fit(model, x, epochs=epochs, batch_size=batch, val_fraction=0, progress=False, **same)
         return epochs * len(x) / (time.perf_counter() - start)
 
     run(1)  # warm-up

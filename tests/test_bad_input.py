@@ -402,7 +402,7 @@ CASES = [
     # ---- parameters and configs ------------------------------------------------------------
     Case(
         "negative epochs",
-        "epochs must be >= 1",
+        "epochs must be in [1, 1,000,000]",
         lambda d: _fit(np.zeros((4, 64)), epochs=-3),
         ["train", "--epochs", "-3"],
         settings={"training": {"epochs": -3}},
@@ -500,7 +500,7 @@ CASES = [
     ),
     Case(
         "pretraining epochs 0",
-        "pretraining epochs",
+        "pretraining epochs must be in [1,",
         lambda d: PretrainConfig(epochs=0),
         ["train", "--pretrain", "greedy", "--pretrain-epochs", "0"],
         settings={"pretrain": {"epochs": 0}},
@@ -649,7 +649,7 @@ CASES = [
     ),
     Case(
         "epochs 0",
-        "epochs must be >= 1",
+        "epochs must be in [1, 1,000,000]",
         lambda d: _fit(np.zeros((4, 64)), epochs=0),
         ["train", "--epochs", "0"],
         settings={"training": {"epochs": 0}},
@@ -812,6 +812,16 @@ CASES = [
         "the model would have",
         lambda d: _load(d, "huge_hidden"),
         ["evaluate", "{d}/huge_hidden"],
+    ),
+    Case(
+        "a batch whose activations cannot fit",
+        "needs about",
+        lambda d: aekit.train(
+            {"model": {"hidden": [4096] * 8}, "training": {"batch_size": 2**31 - 1}},
+            progress=False,
+        ),
+        ["train", "--hidden", "4096,4096,4096,4096", "--batch-size", str(2**31 - 1)],
+        settings={"model": {"hidden": [4096] * 8}, "training": {"batch_size": 2**31 - 1}},
     ),
     Case(
         "a billion random projections",

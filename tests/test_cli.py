@@ -252,3 +252,21 @@ def test_info_survives_a_metrics_file_of_the_wrong_type(trained_run, tmp_path, c
     (run / "metrics.json").write_text("[1, 2, 3]")
     assert main(["info", str(run)]) == 0
     assert "evaluation   (metrics.json unreadable)" in capsys.readouterr().out
+
+
+def test_evaluate_never_uses_or_creates_a_folder_a_run_folder_names(
+    trained_run, tmp_path, capsys, monkeypatch
+):
+    import json
+    import shutil
+
+    monkeypatch.setenv("AEKIT_MNIST_MIRRORS", "http://127.0.0.1:9/")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    shutil.copytree(trained_run, run)
+    config = json.loads((run / "config.json").read_text())
+    config["data"] = {"source": "mnist", "data_dir": str(tmp_path / "planted")}
+    (run / "config.json").write_text(json.dumps(config))
+    assert main(["evaluate", str(run)]) == 2  # no MNIST here: an error, and nothing made
+    assert not (tmp_path / "planted").exists()
+    assert "MNIST files not found" in capsys.readouterr().err

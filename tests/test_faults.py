@@ -407,3 +407,11 @@ def test_pretraining_resumed_reports_the_same_layer_errors(tmp_path, X):
         assert (a.error_before, a.error_after) == pytest.approx((b.error_before, b.error_after))
     saved = json.loads((tmp_path / "pretrain" / "layers.json").read_text())
     assert [row["error_before"] for row in saved] == pytest.approx([r.error_before for r in first])
+
+
+def test_resuming_with_two_rows_swapped_is_refused(tmp_path, X):
+    run = _checkpointed_run(tmp_path, X)
+    swapped = X.copy()
+    swapped[[100, 1000]] = swapped[[1000, 100]]  # rows a sampled fingerprint could miss
+    with pytest.raises(aekit.DataError, match="differs from the data this run was started with"):
+        aekit.resume(run, data=swapped, epochs=3, progress=False)

@@ -47,6 +47,7 @@ from .schema import coerce, from_dict, to_dict
 
 MAX_SEED = 2**63 - 1
 MAX_BATCH = 2**31 - 1
+MAX_EPOCHS = 1_000_000  # bounds the work one setting can ask for
 
 
 def physical_memory() -> int:
@@ -213,6 +214,28 @@ class ModelConfig(_Config):
             decoder = sum(sizes[:-1])  # only the decoder's biases are its own
         return encoder + decoder
 
+    def activation_count(self) -> int:
+        """Values one sample's forward pass keeps for backward (every layer's output, in
+        the encoder and the decoder; counted, not allocated)."""
+        sizes = [self.input_dim, *self.hidden, self.code_dim]
+        if self.architecture == "conv" and self.image_shape is not None:
+            shapes = conv_shapes(self.image_shape, self.conv_channels)
+            sizes = [*(math.prod(s) for s in shapes), *self.hidden, self.code_dim]
+        return 2 * sum(sizes)
+
+    def check_memory(self, batch_size: int) -> None:
+        """Refuse, with the estimate, a model and batch whose training cannot fit in this
+        machine's memory (parameters and their optimizer state, plus the batch's
+        activations and their gradients)."""
+        need = 20 * self.parameter_count() + 3 * 4 * batch_size * self.activation_count()
+        have = physical_memory()
+        if need > have:
+            raise ConfigError(
+                f"training this model with batches of {batch_size} needs about "
+                f"{need / 2**30:,.1f} GiB (parameters, optimizer state and activations), and "
+                f"this machine has {have / 2**30:,.1f} GiB; use smaller layers or batches"
+            )
+
     def _check_size(self) -> None:
         """Refuse, with the estimate, a model that cannot fit: training holds about 20
         bytes per parameter (weights, gradients, Adam's two moments, the best weights)."""
@@ -367,7 +390,10 @@ class TrainConfig(_Config):
     compile: bool = False
 
     def validate(self) -> None:
-        require(self.epochs is None or self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}")
+        require(
+            self.epochs is None or 1 <= self.epochs <= MAX_EPOCHS,
+            f"epochs must be in [1, {MAX_EPOCHS:,}], got {self.epochs}",
+        )
         require(
             self.batch_size is None or 1 <= self.batch_size <= MAX_BATCH,
             f"batch_size must be in [1, {MAX_BATCH}], got {self.batch_size}",
@@ -414,7 +440,10 @@ class TrainConfig(_Config):
             0 < self.rollback_lr_factor < 1,
             f"rollback_lr_factor must be in (0, 1), got {self.rollback_lr_factor}",
         )
-        require(self.max_rollbacks >= 0, f"max_rollbacks must be >= 0, got {self.max_rollbacks}")
+        require(
+            0 <= self.max_rollbacks <= 1000,
+            f"max_rollbacks must be in [0, 1000], got {self.max_rollbacks}",
+        )
         require(
             self.grad_clip is None or self.grad_clip > 0,
             f"grad_clip must be > 0, got {self.grad_clip}",
@@ -506,7 +535,10 @@ class PretrainConfig(_Config):
     batch_size: int | None = None
 
     def validate(self) -> None:
-        require(self.epochs >= 1, f"pretraining epochs must be >= 1, got {self.epochs}")
+        require(
+            1 <= self.epochs <= MAX_EPOCHS,
+            f"pretraining epochs must be in [1, {MAX_EPOCHS:,}], got {self.epochs}",
+        )
         require(self.lr is None or self.lr > 0, f"pretraining lr must be > 0, got {self.lr}")
         require(
             self.batch_size is None or self.batch_size >= 1,

@@ -114,6 +114,7 @@ def train(
     cfg = cfg.replace(training=cfg.training.resolved(len(dataset.train)))
     chosen = {k: getattr(cfg.training, k) for k in chosen}
     # Everything that can be refused is refused before the run folder exists.
+    model_cfg.check_memory(cfg.training.batch_size or 1)
     model = AutoEncoder.from_config(model_cfg, seed=cfg.training.seed)
     model.check_input(dataset.train, "training data", targets=True)
     if dataset.test is not None:

@@ -184,6 +184,7 @@ class Trainer:
         self.elapsed = time.perf_counter() - self._started
         if self.best_weights is not None and cfg.keep == "best":
             self.model.load_state_dict(self.best_weights)
+        self._check_weights()
         self.model.eval()
         return FitResult(
             self.history, self.best_epoch, stopped_early, self.elapsed, self.global_step
@@ -414,6 +415,17 @@ class Trainer:
             else ""
         )
         raise TrainingError(f"training stopped: {message}{kept}. Lower the learning rate{hint}.")
+
+    def _check_weights(self) -> None:
+        """The loss is checked before each step; a step can still leave the weights
+        non-finite (a huge learning rate): say so, rather than hand back a broken model."""
+        bad = [n for n, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]
+        if bad:
+            raise TrainingError(
+                f"training ended with non-finite weights ({', '.join(bad[:3])}"
+                f"{' ...' if len(bad) > 3 else ''}) after step {self.global_step}: the "
+                "updates diverged. Lower the learning rate (or the weight decay)."
+            )
 
     def _snapshot(self) -> dict[str, Any]:
         return copy.deepcopy(self.state_dict())
