@@ -144,7 +144,8 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
         group = parser.add_argument_group(title)
         helps = field_help(cls)
         hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
+        # The kind first: its preset is what the other model options change.
+        for f in sorted(dataclasses.fields(cls), key=lambda f: f.name != "kind"):
             flag = f.metadata.get("flag") or f"--{prefix}{f.name.replace('_', '-')}"
             tp, optional = _unwrap(hints[f.name])
             default = _default_text(section, f)

@@ -115,13 +115,13 @@ class ModelConfig(_Config):
     ----------
     kind : the preset of parts (undercomplete, sparse, contractive, denoising, deep...); its
         defaults apply to every field not given.
-    input_dim : number of input features (C*H*W for images); taken from the data.
+    input_dim : number of input features (C*H*W for images).
     code_dim : size of the code h (default: 8 for inputs of at most 100 features, else 30;
         sparse, sparse_l1, topk and contractive: max(25, input/4)).
     hidden : sizes of the encoder's hidden layers, e.g. 256,64 (the decoder mirrors them).
     architecture : fully connected ("mlp") or convolutional ("conv": stride-2
         convolutions, then the hidden dense layers).
-    image_shape : C,H,W of image data; taken from image data, required for "conv".
+    image_shape : C,H,W of image data; required for "conv".
     conv_channels : channels of each stride-2 convolution ("conv").
     kernel_size : odd convolution kernel size ("conv").
     activation : activation of the hidden layers.
