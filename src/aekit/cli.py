@@ -385,6 +385,7 @@ def _report(run: Run) -> None:
         print(f"kept the weights of epoch {run.fit.best_epoch} (lowest validation loss)")
     metrics = dict(run.metrics)
     pca = metrics.pop("pca_squared_error", None)
+    plain = {k: metrics.pop(k) for k in list(metrics) if k.startswith("pca") and k != "pca"}
     probe = metrics.pop("probe_accuracy", None)
     judged = {k: metrics.pop(k) for k in JUDGED if k in metrics}
     print(f"{run.split}: " + "  ".join(f"{k} {_fmt(v)}" for k, v in metrics.items()))
@@ -392,9 +393,12 @@ def _report(run: Run) -> None:
         error = metrics["squared_error"]
         change = (error - pca) / pca * 100 if pca > 0 else 0.0
         word = "lower" if change < 0 else "higher"
+        wide = "".join(
+            f"; PCA-{k[3:].split('_')[0]} {_fmt(v)} (the plain code size)" for k, v in plain.items()
+        )
         print(
             f"baseline: PCA-{cfg.code_dim} {_fmt(pca)}; this model {_fmt(error)} "
-            f"({abs(change):.0f}% {word})"
+            f"({abs(change):.0f}% {word}){wide}"
         )
     for line in judged_lines(cfg, judged, probe):
         print(line)

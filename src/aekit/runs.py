@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import DataConfig, RunConfig
+from .config import DataConfig, RunConfig, TrainConfig
 from .data import (
     Dataset,
     channels_first,
@@ -38,6 +38,7 @@ from .metrics import evaluate as evaluate_model
 from .metrics import linear_probe
 from .model import AutoEncoder
 from .plots import loss_curves, reconstruction_grid
+from .presets import default_code_dim
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
 from .runfolder import METRICS_JSON, RunFolder, fit_in_folder
 from .trainer import Callback, FitResult, Trainer
@@ -213,9 +214,15 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     held_out, split, fitted_on = _held_out(dataset, cfg)
     metrics = evaluate_model(trainer.model, held_out)
     assert trainer.model.config is not None
-    pca = pca_baseline(fitted_on, held_out, trainer.model.config.code_dim)
+    code_dim = trainer.model.config.code_dim
+    pca = pca_baseline(fitted_on, held_out, code_dim)
     if pca is not None:
         metrics["pca_squared_error"] = pca
+    plain = default_code_dim(trainer.model.config.input_dim)
+    if plain < code_dim:  # a wide code: also the plain code size's PCA, the bar to compress to
+        pca_plain = pca_baseline(fitted_on, held_out, plain)
+        if pca_plain is not None:
+            metrics[f"pca{plain}_squared_error"] = pca_plain
     if dataset.train_labels is not None and dataset.test_labels is not None:
         metrics["probe_accuracy"] = linear_probe(
             trainer.model, dataset.train, dataset.train_labels, dataset.test, dataset.test_labels
@@ -274,8 +281,6 @@ def fit(
     >>> len(result.history), result.final["train_loss"] > 0
     (2, True)
     """
-    from .config import TrainConfig
-
     try:
         config = TrainConfig(**settings)
     except TypeError as exc:
