@@ -270,3 +270,11 @@ def test_evaluate_never_uses_or_creates_a_folder_a_run_folder_names(
     assert main(["evaluate", str(run)]) == 2  # no MNIST here: an error, and nothing made
     assert not (tmp_path / "planted").exists()
     assert "MNIST files not found" in capsys.readouterr().err
+
+
+def test_evaluate_prints_the_pca_baseline_beside_the_model(trained_run, capsys):
+    assert main(["evaluate", str(trained_run)]) == 0
+    out = capsys.readouterr().out
+    assert "baseline: PCA-16" in out and "this model" in out
+    metrics = aekit.evaluate(trained_run, baseline=True)
+    assert metrics["pca_squared_error"] == pytest.approx(0.743, abs=0.001)  # PCA-16, digits

@@ -441,13 +441,22 @@ def judged_lines(cfg: Any, judged: dict[str, Any], probe: float | None) -> list[
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    metrics = evaluate(args.run, args.data, split=args.split, data_dir=args.data_dir)
+    metrics = evaluate(args.run, args.data, split=args.split, data_dir=args.data_dir, baseline=True)
     if args.json:
         print(json.dumps(metrics, indent=2))
-    else:
-        width = max(map(len, metrics))
-        for k, v in metrics.items():
-            print(f"{k:<{width}}  {_fmt(v)}")
+        return 0
+    pca = metrics.pop("pca_squared_error", None)
+    width = max(map(len, metrics))
+    for k, v in metrics.items():
+        print(f"{k:<{width}}  {_fmt(v)}")
+    if pca is not None:
+        code = read_run_config(args.run)["model"]["code_dim"]
+        change = (metrics["squared_error"] - pca) / pca * 100 if pca > 0 else 0.0
+        word = "lower" if change < 0 else "higher"
+        print(
+            f"baseline: PCA-{code} {_fmt(pca)}; this model {_fmt(metrics['squared_error'])} "
+            f"({abs(change):.0f}% {word})"
+        )
     return 0
 
 

@@ -324,8 +324,20 @@ def evaluate(
     >>> sorted(aekit.evaluate(model, data.test))
     ['explained_variance', 'mse', 'psnr', 'squared_error']
     """
+    baseline = options.pop("baseline", False)
+    run = model if isinstance(model, str | Path) else None
     model, x = load_model_and_data(model, data, split, data_dir)
-    return evaluate_model(model, x, **options)
+    metrics = evaluate_model(model, x, **options)
+    if baseline and run is not None and model.config is not None:
+        # PCA needs training data: the run's own data set's training split, when it was
+        # digits or mnist (a file named in a run folder is never read).
+        source = DataConfig.from_dict(_data_section(RunFolder(run)), "data")
+        if source.named and (data is None or str(data) == source.source):
+            train = load_source(source.source, data_dir).train
+            pca = pca_baseline(train, x, model.config.code_dim)
+            if pca is not None:
+                metrics["pca_squared_error"] = pca
+    return metrics
 
 
 def encode(
