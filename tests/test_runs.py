@@ -298,3 +298,9 @@ def test_picture_grids_wrap(X, tmp_path):
     path = reconstruction_grid(X[:45], X[:45], tmp_path / "g.png", (1, 8, 8), n=45)
     width, height = Image.open(path).size
     assert width <= 1300 and height > width / 3  # 10 pairs a row, five pairs of rows
+
+
+def test_resuming_with_fewer_epochs_than_trained_is_refused(tmp_path):
+    run = aekit.train({"training": {"epochs": 3}}, out=tmp_path / "r", progress=False)
+    with pytest.raises(aekit.ConfigError, match="has trained 3 epochs already"):
+        aekit.resume(run.path, epochs=2, progress=False)

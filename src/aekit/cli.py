@@ -127,8 +127,8 @@ def _default_text(section: str, f: dataclasses.Field[Any]) -> str:
             return ""  # the help text states the rule
         if f.name == "kind":
             return "undercomplete"
-    if section == "pretrain":
-        return "off" if f.name == "method" else ""
+    if section == "pretrain" and f.name == "method":
+        return "off"
     if f.default is not dataclasses.MISSING:
         value = f.default
     elif f.default_factory is not dataclasses.MISSING:
@@ -255,7 +255,11 @@ def _parser() -> argparse.ArgumentParser:
         "or mnist; a run trained on a file needs its data named: paths in a run folder are "
         "not used)",
     )
-    e.add_argument("--data-dir", metavar="DIR", help="folder with the MNIST files")
+    e.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder with the MNIST files (default: $AEKIT_DATA, then the cache)",
+    )
     e.add_argument(
         "--split",
         choices=["test", "train"],
@@ -274,7 +278,11 @@ def _parser() -> argparse.ArgumentParser:
         "input", metavar="INPUT", help="a .npy/.npz/.csv file, or 'digits'/'mnist' (test split)"
     )
     c.add_argument("-o", "--output", required=True, metavar="FILE", help="codes.npy or codes.csv")
-    c.add_argument("--data-dir", metavar="DIR", help="folder with the MNIST files")
+    c.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder with the MNIST files (default: $AEKIT_DATA, then the cache)",
+    )
 
     r = sub.add_parser(
         "reconstruct",
@@ -291,7 +299,11 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", required=True, metavar="FILE", help="grid.png, recon.npy or recon.csv"
     )
     r.add_argument("-n", type=int, default=10, help="number of samples in the picture (default 10)")
-    r.add_argument("--data-dir", metavar="DIR", help="folder with the MNIST files")
+    r.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder with the MNIST files (default: $AEKIT_DATA, then the cache)",
+    )
 
     i = sub.add_parser(
         "info",
@@ -394,7 +406,8 @@ def _report(run: Run) -> None:
         change = (error - pca) / pca * 100 if pca > 0 else 0.0
         word = "lower" if change < 0 else "higher"
         wide = "".join(
-            f"; PCA-{k[3:].split('_')[0]} {_fmt(v)} (the plain code size)" for k, v in plain.items()
+            f"; PCA-{k[3:].split('_')[0]} {_fmt(v)} (the other kinds' default code size)"
+            for k, v in plain.items()
         )
         print(
             f"baseline: PCA-{cfg.code_dim} {_fmt(pca)}; this model {_fmt(error)} "
@@ -420,10 +433,11 @@ def judged_lines(cfg: Any, judged: dict[str, Any], probe: float | None) -> list[
     if "mean_activation" in judged:
         rho = next((p.rho for p in cfg.penalties if hasattr(p, "rho")), None)
         target = f" (target rho {rho:g})" if rho is not None else ""
+        active = "fire (h > 0.5)" if cfg.code_activation == "sigmoid" else "are non-zero"
         lines.append(
-            f"sparsity: mean activation {_fmt(judged['mean_activation'])}{target}; "
-            f"{_fmt(judged['l0'])} of {cfg.code_dim} units active per sample; "
-            f"{judged['dead_units']} dead (never active)"
+            f"sparsity: mean activation {_fmt(judged['mean_activation'])}{target}; per "
+            f"sample {_fmt(judged['l0'])} of {cfg.code_dim} units {active}; "
+            f"{judged['dead_units']} never do (dead)"
         )
     if "jacobian_frobenius" in judged:
         lines.append(

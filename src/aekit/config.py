@@ -271,7 +271,7 @@ class ModelConfig(_Config):
             parts.append(f"top_k={self.top_k}")
         return (
             f"{self.architecture} {self.arch}{' (tied)' if self.tied else ''}; "
-            f"{self.activation} hidden / {self.code_activation} code / "
+            f"{f'{self.activation} hidden / ' if self.hidden else ''}{self.code_activation} code / "
             f"{self.output_activation} output; loss {self.loss}; "
             f"penalties {', '.join(parts) or 'none'}; corruption {describe(self.corruption)}"
         )
@@ -552,7 +552,7 @@ class OutputConfig(_Config):
 
     Parameters
     ----------
-    out : the run folder to create (default runs/KIND-DATE-TIME, made unique).
+    out : the run folder to create (default: runs/KIND-DATE-TIME, made unique).
     progress : show a progress bar.
     """
 

@@ -108,3 +108,8 @@ def default_code_dim(input_dim: int, kind: str | None = None) -> int:
     if rule is not None:
         return int(rule(input_dim))
     return 8 if input_dim <= 100 else 30
+
+
+def has_wide_code(kind: str) -> bool:
+    """Whether the kind chooses a wide code of its own (the regularized kinds)."""
+    return kind in KINDS and getattr(KINDS.get(kind), "code_dim", None) is not None

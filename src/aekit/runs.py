@@ -38,7 +38,7 @@ from .metrics import evaluate as evaluate_model
 from .metrics import linear_probe
 from .model import AutoEncoder
 from .plots import loss_curves, reconstruction_grid
-from .presets import default_code_dim
+from .presets import default_code_dim, has_wide_code
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
 from .runfolder import METRICS_JSON, RunFolder, fit_in_folder
 from .trainer import Callback, FitResult, Trainer
@@ -159,6 +159,13 @@ def resume(
             cfg = cfg.replace(training=cfg.training.replace(epochs=epochs))
     except ConfigError as exc:
         raise CheckpointError(f"{folder.path}/config.json: {exc}") from None
+    if epochs is not None and folder.has_checkpoint:
+        trained = int(folder.load_checkpoint().get("epoch", 0))
+        if epochs < trained:
+            raise ConfigError(
+                f"{folder.path} has trained {trained} epochs already; to extend it, ask for "
+                f"more (epochs={epochs} would shorten it)"
+            )
     _, model_cfg = model_config_of(raw, folder.path)
     data_cfg = _resume_data_config(cfg.data, folder.path, data, data_dir, test)
     dataset, data_cfg = _dataset(data_cfg, data if not isinstance(data, str) else None)
@@ -219,7 +226,8 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     if pca is not None:
         metrics["pca_squared_error"] = pca
     plain = default_code_dim(trainer.model.config.input_dim)
-    if plain < code_dim:  # a wide code: also the plain code size's PCA, the bar to compress to
+    if has_wide_code(trainer.model.config.kind) and plain < code_dim:
+        # A kind with a wide code is judged against PCA at the other kinds' code size too.
         pca_plain = pca_baseline(fitted_on, held_out, plain)
         if pca_plain is not None:
             metrics[f"pca{plain}_squared_error"] = pca_plain
