@@ -255,11 +255,7 @@ def _parser() -> argparse.ArgumentParser:
         "or mnist; a run trained on a file needs its data named: paths in a run folder are "
         "not used)",
     )
-    e.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="folder with the MNIST files (default: $AEKIT_DATA, then the cache)",
-    )
+    _add_data_dir(e)
     e.add_argument(
         "--split",
         choices=["test", "train"],
@@ -278,11 +274,7 @@ def _parser() -> argparse.ArgumentParser:
         "input", metavar="INPUT", help="a .npy/.npz/.csv file, or 'digits'/'mnist' (test split)"
     )
     c.add_argument("-o", "--output", required=True, metavar="FILE", help="codes.npy or codes.csv")
-    c.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="folder with the MNIST files (default: $AEKIT_DATA, then the cache)",
-    )
+    _add_data_dir(c)
 
     r = sub.add_parser(
         "reconstruct",
@@ -299,11 +291,7 @@ def _parser() -> argparse.ArgumentParser:
         "-o", "--output", required=True, metavar="FILE", help="grid.png, recon.npy or recon.csv"
     )
     r.add_argument("-n", type=int, default=10, help="number of samples in the picture (default 10)")
-    r.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="folder with the MNIST files (default: $AEKIT_DATA, then the cache)",
-    )
+    _add_data_dir(r)
 
     i = sub.add_parser(
         "info",
@@ -314,6 +302,14 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("run", metavar="RUN", help="run folder")
     i.add_argument("--json", action="store_true", help="print config.json")
     return p
+
+
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="folder with the MNIST files (default: $AEKIT_DATA, then the cache)",
+    )
 
 
 # ---- commands ------------------------------------------------------------------------------
