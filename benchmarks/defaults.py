@@ -88,7 +88,11 @@ def main() -> None:
                 f"dead {m['dead_units']}"
             )
         if "jacobian_frobenius" in m:
-            plain_model = {"code_dim": cfg.code_dim, "code_activation": cfg.code_activation}
+            plain_model = {
+                "code_dim": cfg.code_dim,
+                "hidden": cfg.hidden,
+                "code_activation": cfg.code_activation,
+            }
             plain, _ = run_kind("undercomplete", data, tmp / "plain", plain_model)
             plain_jac = aekit.evaluate(plain.model, held_out.numpy(), jacobian=True)
             prop.append(

@@ -32,7 +32,9 @@ def test_bare_defaults_on_the_digits_order_as_the_book_says(tmp_path):
     assert 0 < sparse.metrics["l0"] < 25 * 0.2
 
     contractive = _run("contractive", tmp_path)
-    plain = _run("undercomplete", tmp_path / "plain", code_dim=25, code_activation="sigmoid")
+    plain = _run(
+        "undercomplete", tmp_path / "plain", code_dim=25, hidden=[], code_activation="sigmoid"
+    )
     plain_jacobian = aekit.evaluate(plain.model, plain.data.test, jacobian=True)
     assert contractive.metrics["jacobian_frobenius"] < plain_jacobian["jacobian_frobenius"]
     assert contractive.metrics["squared_error"] < pca
@@ -45,7 +47,7 @@ def test_the_output_says_what_to_judge_a_kind_by(tmp_path, capsys):
     assert "baseline: PCA-25" in out and "sparsity: mean activation" in out
     assert "(target rho 0.05)" in out and "units fire (h > 0.5)" in out and "never do (dead)" in out
     assert "linear probe: logistic regression on the codes, accuracy" in out
-    assert "chosen from the data size: batch_size 64, warmup_epochs 0" in out
+    assert "chosen from the data size: batch_size 32, warmup_epochs 0" in out
     argv = ["train", "--kind", "contractive", "--epochs", "2", "--out", str(tmp_path / "c")]
     assert main([*argv, "--no-progress"]) == 0
     assert "contraction: mean ||J_f(x)||_F" in capsys.readouterr().out
@@ -62,3 +64,51 @@ def test_data_outside_the_unit_range_gets_a_linear_output(tmp_path, capsys):
     assert (cfg.output_activation, cfg.loss) == ("linear", "mse")
     out = capsys.readouterr().out
     assert "validation: squared_error" in out  # judged on the held-out share
+
+
+def _breast_cancer(folder):
+    """scikit-learn's breast-cancer table standardised with its training split's
+    statistics: 455 rows of 30 real-valued features for training, 114 for the test."""
+    import numpy as np
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.model_selection import train_test_split
+
+    train, test = train_test_split(load_breast_cancer().data, test_size=0.2, random_state=0)
+    mean, std = train.mean(0), train.std(0)
+    np.save(folder / "train.npy", ((train - mean) / std).astype(np.float32))
+    np.save(folder / "test.npy", ((test - mean) / std).astype(np.float32))
+    return {"source": str(folder / "train.npy"), "test": str(folder / "test.npy")}
+
+
+@pytest.mark.slow
+def test_bare_defaults_on_a_real_valued_table_beat_pca(tmp_path):
+    data = _breast_cancer(tmp_path)
+    for kind in ("undercomplete", "deep", "denoising"):
+        run = aekit.train({"model": {"kind": kind}, "data": data}, out=tmp_path / kind)
+        assert run.chosen["batch_size"] == 16
+        assert run.metrics["pca_squared_error"] == pytest.approx(2.668, abs=0.001)
+        assert run.metrics["squared_error"] < run.metrics["pca_squared_error"], kind
+
+
+def test_the_presets_follow_the_data():
+    from aekit.config import model_config
+
+    # Vincent et al.'s noise for each kind of data: masking for [0, 1], Gaussian otherwise
+    assert model_config("denoising", input_dim=64).corruption.name == "masking"
+    real = model_config("denoising", input_dim=30, unit_range=False)
+    assert real.corruption.name == "gaussian" and real.output_activation == "linear"
+    # a layer narrower than twice the code would be a second bottleneck
+    assert model_config("deep", input_dim=30, unit_range=False).hidden == [38, 19]
+    assert model_config("deep", input_dim=64).hidden == [82, 41, 20]
+    assert model_config("undercomplete", input_dim=64).arch == "64-16-8"
+    assert model_config("undercomplete", input_dim=12, code_dim=8).hidden == []
+    # a setting given still replaces the kind's
+    assert model_config("denoising", input_dim=30, unit_range=False, loss="bce").loss == "bce"
+
+
+@pytest.mark.parametrize(
+    "samples, batch", [(1, 16), (455, 16), (1437, 32), (5000, 64), (60_000, 256), (10**7, 256)]
+)
+def test_the_default_batch_is_about_the_square_root_of_the_data_size(samples, batch):
+    assert aekit.TrainConfig().resolved(samples).batch_size == batch
+    assert aekit.TrainConfig(batch_size=7).resolved(samples).batch_size == 7

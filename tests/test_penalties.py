@@ -44,10 +44,9 @@ def encoder_grads(model: aekit.AutoEncoder, x: torch.Tensor) -> torch.Tensor:
 def test_every_penalty_changes_the_gradients(penalty, X):
     x = torch.as_tensor(X[:64])
     torch.manual_seed(1)
-    plain = aekit.AutoEncoder.build(input_dim=64, code_dim=16, code_activation="sigmoid")
-    penalised = aekit.AutoEncoder.build(
-        input_dim=64, code_dim=16, code_activation="sigmoid", penalty=penalty
-    )
+    one_layer = {"input_dim": 64, "code_dim": 16, "hidden": [], "code_activation": "sigmoid"}
+    plain = aekit.AutoEncoder.build(**one_layer)
+    penalised = aekit.AutoEncoder.build(**one_layer, penalty=penalty)
     penalised.load_state_dict(plain.state_dict())
     _, terms = penalised(x)
     assert set(terms) == {"reconstruction", penalty.name}

@@ -24,7 +24,7 @@ def same_weights(a, b):
 
 def test_training_lowers_the_loss_and_records_history(X):
     model = aekit.AutoEncoder.build(input_dim=64, hidden=[32], code_dim=8)
-    result = aekit.fit(model, X, epochs=10, progress=False)
+    result = aekit.fit(model, X, epochs=10, batch_size=64, progress=False)
     h = result.history
     assert [row["epoch"] for row in h] == list(range(1, 11))
     assert h[-1]["train_loss"] < h[0]["train_loss"] * 0.7
@@ -46,7 +46,7 @@ def test_same_seed_same_weights_different_seed_different_weights(X):
 
 def test_explicit_validation_data_and_no_validation(X, digits):
     model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
-    result = aekit.fit(model, X, val=digits.test.numpy(), epochs=1, progress=False)
+    result = aekit.fit(model, X, val=digits.test.numpy(), epochs=1, batch_size=64, progress=False)
     assert result.steps == int(np.ceil(len(X) / 64))  # all training data used
     assert "val_loss" in result.final
     result = aekit.fit(model, X, epochs=1, val_fraction=0, progress=False)
@@ -159,6 +159,7 @@ def test_non_finite_loss_stops_with_step_and_term(X, tmp_path):
             progress=False,
             run_dir=tmp_path / "run",
             val_fraction=0,
+            batch_size=64,
             checkpoint_every=1,
         )
     message = str(info.value)
@@ -180,6 +181,7 @@ def test_non_finite_loss_rollback_retries_with_a_lower_learning_rate(X):
         X,
         epochs=3,
         lr=0.01,
+        batch_size=64,
         on_nan="rollback",
         val_fraction=0,
         schedule="constant",
@@ -197,12 +199,12 @@ def test_non_finite_loss_rollback_retries_with_a_lower_learning_rate(X):
 
 
 def test_a_real_divergence_is_caught_and_rolled_back(X):
-    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8, output_activation="linear")
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8, hidden=[], output_activation="linear")
     with pytest.raises(
         aekit.TrainingError, match=r"loss became inf at epoch 1.*reconstruction = inf"
     ):
-        aekit.fit(model, X * 10, lr=1e-3, optimizer="sgd", epochs=5, progress=False)
-    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8, output_activation="linear")
+        aekit.fit(model, X * 10, lr=1e-3, optimizer="sgd", epochs=5, batch_size=64, progress=False)
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8, hidden=[], output_activation="linear")
     result = aekit.fit(
         model,
         X * 10,

@@ -280,11 +280,16 @@ class ModelConfig(_Config):
 SIZES = ("input_dim", "code_dim")
 
 
-def model_config(kind: str = "undercomplete", **settings: Any) -> ModelConfig:
+def model_config(
+    kind: str = "undercomplete", *, unit_range: bool = True, **settings: Any
+) -> ModelConfig:
     """The :class:`ModelConfig` of preset ``kind`` with ``settings`` (fields of
     ModelConfig) replacing its defaults. A setting given replaces the preset's, None
     included (``corruption=None``: no corruption); ``code_dim`` defaults to
-    :func:`~aekit.presets.default_code_dim` of ``input_dim``.
+    :func:`~aekit.presets.default_code_dim` of ``input_dim``. For data outside [0, 1]
+    (``unit_range=False``) the output is linear with squared error unless the settings
+    choose the output or the loss (a sigmoid cannot reproduce such data), and the presets
+    pick parts for real-valued data (the denoising kind's Gaussian noise).
 
     Examples
     --------
@@ -303,9 +308,14 @@ def model_config(kind: str = "undercomplete", **settings: Any) -> ModelConfig:
         )
     if "input_dim" not in given:
         raise ConfigError("input_dim is required")
+    for size in ("input_dim", "code_dim"):  # the presets compute with them
+        if given.get(size) is not None:
+            given[size] = coerce(given[size], int, f"model.{size}")
     if given.get("code_dim") is None:
         given["code_dim"] = default_code_dim(given["input_dim"], kind)
-    defaults = KINDS.get(kind)(given["input_dim"], given["code_dim"])
+    defaults = KINDS.get(kind)(given["input_dim"], given["code_dim"], unit_range)
+    if not unit_range and not {"output_activation", "loss"} & set(given):
+        defaults.update(output_activation="linear", loss="mse")
     merged = {**defaults, **given, "kind": kind}
     if (
         merged.get("loss") == "bce"
@@ -330,7 +340,9 @@ class TrainConfig(_Config):
     ----------
     epochs : passes over the training data (default: chosen from the data, about 1.6
         million samples' worth, between 30 and 300 epochs: 300 on the digits, 30 on MNIST).
-    batch_size : samples per optimizer step (default: 64, or 256 for 20,000 samples or more).
+    batch_size : samples per optimizer step (default: the power of two nearest sqrt(n) for
+        n training samples, within 16..256: 16 for 455 samples, 32 for digits' 1,437, 256
+        for MNIST; 64 for a stream of unknown length).
     lr : learning rate.
     optimizer : the optimizer (adam, adamw with decoupled weight decay, sgd with momentum).
     momentum : momentum of sgd.
@@ -459,7 +471,10 @@ class TrainConfig(_Config):
         if epochs is None:
             epochs = 30 if samples is None else min(300, max(30, round(SAMPLE_BUDGET / samples)))
         if batch_size is None:
-            batch_size = 256 if samples is not None and samples >= 20_000 else 64
+            # About sqrt(n) samples per batch (and so sqrt(n) steps per epoch): small tables
+            # get the many small steps they need, MNIST its large fast ones.
+            root = 64 if samples is None else samples**0.5
+            batch_size = min(256, max(16, 2 ** round(math.log2(root))))
         warmup = self.warmup_epochs
         if warmup is None:
             warmup = 1 if epochs >= 10 else 0
@@ -614,12 +629,8 @@ class RunConfig(_Config):
     ) -> ModelConfig:
         """The model these settings describe for data of ``input_dim`` features.
 
-        Data outside [0, 1] (``unit_range=False``) gets a linear output and squared error
-        unless the settings choose the output or the loss: a sigmoid output cannot
-        reproduce it."""
+        ``unit_range``: whether the data lies in [0, 1] (see :func:`model_config`)."""
         settings = dict(self.model)
-        if not unit_range and not {"output_activation", "loss"} & set(settings):
-            settings.update(output_activation="linear", loss="mse")
         given = settings.pop("input_dim", input_dim)
         if given != input_dim:
             raise ConfigError(
@@ -627,7 +638,8 @@ class RunConfig(_Config):
             )
         if image_shape is not None and "image_shape" not in settings:
             settings["image_shape"] = image_shape
-        return model_config(settings.pop("kind", "undercomplete"), input_dim=input_dim, **settings)
+        kind = settings.pop("kind", "undercomplete")
+        return model_config(kind, unit_range=unit_range, input_dim=input_dim, **settings)
 
     @classmethod
     def from_dict(cls, data: Any, where: str | None = None) -> RunConfig:

@@ -1,6 +1,7 @@
 """Named kinds of autoencoder: presets of the same parts, not subclasses.
 
-A preset maps the sizes a user chose to default parts. The rule, the same in Python,
+A preset maps the sizes a user chose, and whether the data lies in [0, 1], to default
+parts. The rule, the same in Python,
 config files and flags: a preset only supplies defaults; every field you set replaces the
 preset's value for that field, whole (``penalties`` is one field: the list you give is the
 list used).
@@ -11,22 +12,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .corruption import Masking
+from .corruption import GaussianNoise, Masking
 from .penalties import Contractive, KLSparsity, L1Sparsity
 from .registry import Registry
 
-Preset = Callable[[int, int], dict[str, Any]]
+Preset = Callable[[int, int, bool], dict[str, Any]]
 KINDS: Registry[Preset] = Registry("kind")
 
 
+def mapping_layer(input_dim: int, code_dim: int) -> list[int]:
+    """One hidden layer twice as wide as the code where that is still narrower than the
+    input (Kramer's nonlinear PCA: mapping, bottleneck, demapping)."""
+    return [2 * code_dim] if 0 < 2 * code_dim < input_dim else []
+
+
 @KINDS.register("undercomplete")
-def undercomplete(input_dim: int, code_dim: int) -> dict[str, Any]:
-    """A code smaller than the input and nothing else (a nonlinear PCA)."""
-    return {}
+def undercomplete(input_dim: int, code_dim: int, unit_range: bool = True) -> dict[str, Any]:
+    """A code smaller than the input and nothing else, with one ELU layer twice the code's
+    width on each side of it: a nonlinear PCA. Without that layer the decoder of data
+    outside [0, 1] is affine, and an affine decoder can at best match PCA."""
+    return {"hidden": mapping_layer(input_dim, code_dim), "activation": "elu"}
 
 
 @KINDS.register("linear")
-def linear(input_dim: int, code_dim: int) -> dict[str, Any]:
+def linear(input_dim: int, code_dim: int, unit_range: bool = True) -> dict[str, Any]:
     """No nonlinearity anywhere: with squared error it spans the PCA subspace."""
     return {"activation": "linear", "code_activation": "linear", "output_activation": "linear"}
 
@@ -38,7 +47,7 @@ def wide_code(input_dim: int) -> int:
 
 
 @KINDS.register("sparse")
-def sparse(input_dim: int, code_dim: int) -> dict[str, Any]:
+def sparse(input_dim: int, code_dim: int, unit_range: bool = True) -> dict[str, Any]:
     """A wide sigmoid code pushed towards a mean activation rho by a KL penalty (Ng)."""
     return {"code_activation": "sigmoid", "penalties": [KLSparsity(rho=0.05, beta=3.0)]}
 
@@ -47,7 +56,7 @@ sparse.code_dim = wide_code  # type: ignore[attr-defined]
 
 
 @KINDS.register("sparse_l1")
-def sparse_l1(input_dim: int, code_dim: int) -> dict[str, Any]:
+def sparse_l1(input_dim: int, code_dim: int, unit_range: bool = True) -> dict[str, Any]:
     """A wide ReLU code with an L1 penalty on its activations."""
     return {"code_activation": "relu", "penalties": [L1Sparsity(lam=0.01)]}
 
@@ -56,7 +65,7 @@ sparse_l1.code_dim = wide_code  # type: ignore[attr-defined]
 
 
 @KINDS.register("topk")
-def topk(input_dim: int, code_dim: int) -> dict[str, Any]:
+def topk(input_dim: int, code_dim: int, unit_range: bool = True) -> dict[str, Any]:
     """A wide k-sparse code: only the k largest units of each sample are kept (k = code/4)."""
     return {"code_activation": "linear", "top_k": max(1, code_dim // 4)}
 
@@ -65,7 +74,7 @@ topk.code_dim = wide_code  # type: ignore[attr-defined]
 
 
 @KINDS.register("contractive")
-def contractive(input_dim: int, code_dim: int) -> dict[str, Any]:
+def contractive(input_dim: int, code_dim: int, unit_range: bool = True) -> dict[str, Any]:
     """A wide sigmoid code with the contractive penalty lam * ||J_f(x)||_F^2 (Rifai et al.)."""
     return {"code_activation": "sigmoid", "penalties": [Contractive(lam=0.1)]}
 
@@ -74,30 +83,34 @@ contractive.code_dim = wide_code  # type: ignore[attr-defined]
 
 
 @KINDS.register("denoising")
-def denoising(input_dim: int, code_dim: int) -> dict[str, Any]:
-    """Trained to undo masking noise (25% of inputs set to 0) (Vincent et al.), with one
+def denoising(input_dim: int, code_dim: int, unit_range: bool = True) -> dict[str, Any]:
+    """Trained to undo corruption, as Vincent et al. chose it: masking noise (25% of inputs
+    set to 0) for data in [0, 1], additive Gaussian noise (sigma 0.1, for standardised
+    features) for real-valued data, where masking a feature to 0 destroys too much. One
     ELU hidden layer (the deep kind's middle width) in front of the code."""
     width = round(input_dim * 500 / 784)
     return {
-        "corruption": Masking(nu=0.25),
+        "corruption": Masking(nu=0.25) if unit_range else GaussianNoise(sigma=0.1),
         "hidden": [width] if width > code_dim else [],
         "activation": "elu",
     }
 
 
 @KINDS.register("deep")
-def deep(input_dim: int, code_dim: int) -> dict[str, Any]:
+def deep(input_dim: int, code_dim: int, unit_range: bool = True) -> dict[str, Any]:
     """Hinton & Salakhutdinov's shape (784-1000-500-250-30) scaled to the input, with the
     activations the MNIST recipe search found best: ELU hidden layers, a linear code, a
-    sigmoid output with cross-entropy (squared error where the data is not in [0, 1])."""
+    sigmoid output with cross-entropy for data in [0, 1] (a linear output with squared
+    error otherwise). Layers narrower than twice the code are left out: on small inputs
+    they only add a second bottleneck."""
     widths = [round(input_dim * w / 784) for w in (1000, 500, 250)]
-    hidden = [n for n in widths if n > code_dim]
+    hidden = [n for n in widths if n >= 2 * code_dim]
     return {
         "hidden": hidden or [2 * code_dim],
         "activation": "elu",
         "code_activation": "linear",
-        "output_activation": "sigmoid",
-        "loss": "bce",
+        "output_activation": "sigmoid" if unit_range else "linear",
+        "loss": "bce" if unit_range else "mse",
     }
 
 
