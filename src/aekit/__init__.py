@@ -39,7 +39,7 @@ from .penalties import PENALTIES, Contractive, KLSparsity, L1Sparsity, Penalty
 from .presets import KINDS
 from .pretrain import pretrain_greedy
 from .runfolder import RunFolder
-from .runs import Run, encode, evaluate, fit, reconstruct, resume, train
+from .runs import Run, encode, evaluate, fit, impute, reconstruct, resume, score, train
 from .trainer import FitResult, Trainer
 
 __all__ = [
@@ -78,6 +78,7 @@ __all__ = [
     "encode",
     "evaluate",
     "fit",
+    "impute",
     "load",
     "load_array",
     "load_digits",
@@ -88,5 +89,6 @@ __all__ = [
     "reconstruct",
     "register_family",
     "resume",
+    "score",
     "train",
 ]

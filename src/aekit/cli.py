@@ -46,7 +46,9 @@ from .plots import reconstruction_grid
 from .presets import KINDS
 from .runs import Run, evaluate, load_model_and_data, resume, resume_status, train
 from .runs import encode as encode_data
+from .runs import impute as impute_data
 from .runs import reconstruct as reconstruct_data
+from .runs import score as score_data
 
 EXIT_USAGE = 2
 
@@ -293,6 +295,47 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("-n", type=int, default=10, help="number of samples in the picture (default 10)")
     _add_data_dir(r)
 
+    s = sub.add_parser(
+        "score",
+        allow_abbrev=False,
+        help="per-sample reconstruction errors (anomaly scores) to a CSV",
+        description="Score INPUT by reconstruction error: a CSV with one row per sample "
+        "(column 'error': the squared error summed over features, in the model's units; "
+        "higher is more unusual). With --threshold or --contamination, or for a folder "
+        "saved by aekit.sklearn.AutoEncoderOutlierDetector (its threshold), a column "
+        "'outlier' (1 or 0); with --per-feature, one error column per feature.",
+    )
+    s.add_argument("run", metavar="RUN", help="run folder")
+    s.add_argument(
+        "input", metavar="INPUT", help="a .npy/.npz/.csv file, or 'digits'/'mnist' (test split)"
+    )
+    s.add_argument("-o", "--output", required=True, metavar="FILE", help="scores.csv")
+    limit = s.add_mutually_exclusive_group()
+    limit.add_argument(
+        "--threshold", type=float, metavar="ERROR", help="an error above this is an outlier"
+    )
+    limit.add_argument(
+        "--contamination",
+        type=float,
+        metavar="SHARE",
+        help="flag this share of INPUT's samples, the worst reconstructed, in (0, 0.5]",
+    )
+    s.add_argument("--per-feature", action="store_true", help="add each feature's error")
+    _add_data_dir(s)
+
+    m = sub.add_parser(
+        "impute",
+        allow_abbrev=False,
+        help="fill the missing values (NaN, empty CSV fields) of data",
+        description="Fill the missing values of INPUT (NaN; in a CSV also empty fields "
+        "and NA) with the reconstructions of a model trained for missing values "
+        "(aekit train --missing ..., or aekit.sklearn.AutoEncoderImputer.save); "
+        "observed values are kept.",
+    )
+    m.add_argument("run", metavar="RUN", help="run folder")
+    m.add_argument("input", metavar="INPUT", help="a .npy/.npz/.csv file")
+    m.add_argument("-o", "--output", required=True, metavar="FILE", help="filled.npy or .csv")
+
     i = sub.add_parser(
         "info",
         allow_abbrev=False,
@@ -494,6 +537,48 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    errors = score_data(args.run, args.input, data_dir=args.data_dir)
+    total = errors.sum(1)
+    columns, header = [total], ["error"]
+    limit = args.threshold
+    if args.contamination is not None:
+        if not 0 < args.contamination <= 0.5:
+            raise ConfigError(f"--contamination must be in (0, 0.5], got {args.contamination}")
+        limit = float(np.percentile(total, 100 * (1 - args.contamination)))
+    elif limit is None:
+        limit = _saved_threshold(Path(args.run))
+    if limit is not None:
+        columns.append((total > limit).astype(np.float64))
+        header.append("outlier")
+    if args.per_feature:
+        columns.extend(errors.T)
+        header.extend(f"error_{i}" for i in range(errors.shape[1]))
+    _save_table(args.output, np.column_stack(columns), header)
+    flagged = f"; {int(columns[1].sum())} above {limit:.4g} (outliers)" if limit is not None else ""
+    print(f"wrote the errors of {len(total)} samples to {args.output}{flagged}")
+    return 0
+
+
+def _saved_threshold(run: Path) -> float | None:
+    """The error threshold of a folder saved by AutoEncoderOutlierDetector, if it is one."""
+    from .io import read_json
+    from .sklearn import ESTIMATOR_FILE
+
+    if not (run / ESTIMATOR_FILE).is_file():
+        return None
+    info = read_json(run / ESTIMATOR_FILE, what="estimator file", error=ConfigError)
+    offset = info.get("fitted", {}).get("offset_") if isinstance(info, dict) else None
+    return -float(offset) if isinstance(offset, int | float) else None
+
+
+def cmd_impute(args: argparse.Namespace) -> int:
+    filled = impute_data(args.run, args.input)
+    _save_array(args.output, filled)
+    print(f"wrote {len(filled)} samples with their missing values filled to {args.output}")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .families import load, model_config_of
 
@@ -560,6 +645,20 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _save_table(path: str | Path, table: np.ndarray, header: list[str]) -> None:
+    path = Path(path)
+    if path.suffix.lower() != ".csv":
+        raise ConfigError(f"output must end in .csv, got {path.name!r}")
+    if not path.parent.is_dir():
+        raise ConfigError(f"output folder does not exist: {path.parent}")
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savetxt(f, table, delimiter=",", fmt="%.7g", header=",".join(header), comments="")
+
+    atomic_write(path, write)
+
+
 def _save_array(path: str | Path, array: np.ndarray) -> None:
     path = Path(path)
     suffix = path.suffix.lower()
@@ -595,6 +694,8 @@ COMMANDS = {
     "evaluate": cmd_evaluate,
     "encode": cmd_encode,
     "reconstruct": cmd_reconstruct,
+    "score": cmd_score,
+    "impute": cmd_impute,
     "info": cmd_info,
 }
 

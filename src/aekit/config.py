@@ -135,6 +135,13 @@ class ModelConfig(_Config):
         the kind's penalties).
     corruption : input corruption NAME[:key=value,...] applied in training (denoising);
         "none" for no corruption.
+    missing : the data may have missing entries (NaN): they enter the encoder as 0 (the
+        mean of standardised data) and the loss counts only the observed entries; the
+        model can then fill them in (imputation).
+    scaling : input scaling fitted on the training data, stored with the weights and
+        undone on output: "standard" (zero mean, unit variance per feature), "minmax"
+        (each feature to [0, 1]) or "none". A run's default ("auto") is "none" for data in
+        [0, 1] and "standard" otherwise; losses and metrics are in the scaled units.
     """
 
     input_dim: int
@@ -154,6 +161,8 @@ class ModelConfig(_Config):
         default_factory=list, metadata=flag("--penalty", append=True)
     )
     corruption: Corruption | None = None
+    missing: bool = False
+    scaling: Literal["none", "standard", "minmax"] = "none"
     kind: str = "custom"
 
     def validate(self) -> None:
@@ -274,6 +283,8 @@ class ModelConfig(_Config):
             f"{f'{self.activation} hidden / ' if self.hidden else ''}{self.code_activation} code / "
             f"{self.output_activation} output; loss {self.loss}; "
             f"penalties {', '.join(parts) or 'none'}; corruption {describe(self.corruption)}"
+            f"{'; missing entries (NaN) allowed' if self.missing else ''}"
+            f"{f'; inputs scaled ({self.scaling})' if self.scaling != 'none' else ''}"
         )
 
 
@@ -631,6 +642,10 @@ class RunConfig(_Config):
 
         ``unit_range``: whether the data lies in [0, 1] (see :func:`model_config`)."""
         settings = dict(self.model)
+        if "scaling" not in settings and not unit_range:
+            settings["scaling"] = "standard"
+        if settings.get("scaling", "none") != "none":
+            unit_range = False  # scaled data is judged in its own units: a linear output
         given = settings.pop("input_dim", input_dim)
         if given != input_dim:
             raise ConfigError(

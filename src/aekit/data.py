@@ -34,11 +34,12 @@ ArrayLike = Union[np.ndarray, Tensor, Sequence[Any]]  # noqa: UP007
 # ---- validation ------------------------------------------------------------------------------
 
 
-def to_tensor(x: Any, name: str = "data") -> Tensor:
+def to_tensor(x: Any, name: str = "data", *, allow_missing: bool = False) -> Tensor:
     """Validate ``x`` and return it as a float32 ``(samples, features)`` tensor.
 
     Arrays with more than two dimensions (images) are flattened per sample. Raises
-    :class:`DataError` for non-numeric, empty, 0-/1-D or non-finite data.
+    :class:`DataError` for non-numeric, empty, 0-/1-D or non-finite data (with
+    ``allow_missing``, NaN marks a missing entry and only infinities are refused).
 
     Examples
     --------
@@ -76,7 +77,9 @@ def to_tensor(x: Any, name: str = "data") -> Tensor:
     if t.shape[1] == 0:
         raise DataError(f"{name} has no features: shape {tuple(t.shape)}")
     t = t.to(torch.float32)
-    finite = torch.isfinite(t)
+    finite = torch.isfinite(t) | (torch.isnan(t) if allow_missing else False)
+    if allow_missing and bool(torch.isnan(t).all()):
+        raise DataError(f"{name} has no observed values: every entry is NaN")
     if not bool(finite.all()):
         bad = ~finite
         n_nan = int(torch.isnan(t).sum())
@@ -85,13 +88,15 @@ def to_tensor(x: Any, name: str = "data") -> Tensor:
         what = " and ".join(
             s for s in (f"{n_nan} NaN" if n_nan else "", f"{n_inf} infinite" if n_inf else "") if s
         )
-        raise DataError(
-            f"{name} contains {what} value(s) (first in sample {first}); remove or impute them"
-        )
+        fix = "replace them" if allow_missing else "remove or impute them"
+        raise DataError(f"{name} contains {what} value(s) (first in sample {first}); {fix}")
     return t
 
 
 def check_range(t: Tensor, low: float, high: float, name: str, why: str) -> None:
+    t = t[~torch.isnan(t)]  # missing entries (NaN) have no value to check
+    if t.numel() == 0:
+        return
     lo, hi = float(t.min()), float(t.max())
     if lo < low or hi > high:
         raise DataError(
@@ -351,11 +356,23 @@ def _load_csv(path: Path) -> np.ndarray:
     # unnamed columns (to_csv(index=False)).
     numbered = len(tokens) >= 3 and tokens == [str(i) for i in range(len(tokens))]
     header = numbered or (all(tokens) and not any(_is_number(t) for t in tokens))
+    read = dict(delimiter=",", skiprows=int(header), dtype=np.float64, ndmin=2)
     try:
-        arr = np.loadtxt(path, delimiter=",", skiprows=int(header), dtype=np.float64, ndmin=2)
+        try:
+            arr = np.loadtxt(path, **read)  # type: ignore[call-overload]
+        except ValueError:  # empty fields or NA: missing values, read the slow way
+            arr = np.loadtxt(path, **read, converters=_csv_number)  # type: ignore[call-overload]
     except ValueError as exc:
         raise DataError(f"{path} is not a numeric CSV: {exc}") from None
     return arr
+
+
+MISSING_TOKENS = ("", "na", "nan", "null")  # a missing value in a CSV (read as NaN)
+
+
+def _csv_number(token: str) -> float:
+    token = token.strip()
+    return math.nan if token.lower() in MISSING_TOKENS else float(token)
 
 
 def _is_number(token: str) -> bool:
@@ -386,17 +403,21 @@ def image_shape_of(arr: np.ndarray) -> tuple[int, int, int] | None:
     return None
 
 
-def load_source(source: str, data_dir: str | None = None, test: str | None = None) -> Dataset:
-    """A data set by name ("digits", "mnist") or from an array file."""
+def load_source(
+    source: str, data_dir: str | None = None, test: str | None = None, allow_missing: bool = False
+) -> Dataset:
+    """A data set by name ("digits", "mnist") or from an array file (with ``allow_missing``,
+    NaN entries are missing values, for models of incomplete data)."""
     if source == "digits":
         return load_digits()
     if source == "mnist":
         return load_mnist(data_dir)
     arr = load_array(source)
-    data = Dataset(Path(source).name, to_tensor(arr, str(source)), image_shape=image_shape_of(arr))
+    x = to_tensor(arr, str(source), allow_missing=allow_missing)
+    data = Dataset(Path(source).name, x, image_shape=image_shape_of(arr))
     if test is not None:
         test_arr = load_array(test)
-        data.test = to_tensor(test_arr, str(test))
+        data.test = to_tensor(test_arr, str(test), allow_missing=allow_missing)
         if data.test.shape[1] != data.input_dim:
             raise DataError(
                 f"{test} has {data.test.shape[1]} features but {source} has {data.input_dim}"

@@ -62,7 +62,8 @@ def evaluate(
     >>> sorted(m)
     ['explained_variance', 'mse', 'psnr', 'squared_error']
     """
-    x = model.check_input(X, targets=True)
+    # Judged in the model's units: scaled, where the model scales its inputs.
+    x = model.scale(model.check_input(X, targets=True))
     cfg = model.config
     penalties = model.penalties
     if sparsity is None:
@@ -81,6 +82,7 @@ def evaluate(
     sse = 0.0
     sum_x = torch.zeros(d, dtype=torch.float64)
     sum_x2 = torch.zeros(d, dtype=torch.float64)
+    count = torch.zeros(d, dtype=torch.float64)  # observed entries per feature
     code_sum = code_active = jac_sum = noisy_sse = denoised_sse = 0.0
     ever_active: Tensor | None = None
     # The corruption noise is drawn from a seeded, forked generator: repeatable, and the
@@ -90,13 +92,17 @@ def evaluate(
         with torch.random.fork_rng(devices=devices), torch.inference_mode():
             torch.manual_seed(seed)
             for batch in x.split(batch_size):
-                b = batch.to(device)
+                # Missing entries (NaN; models of incomplete data) are neither input nor
+                # judged: errors and variances are over the observed entries.
+                observed = ~torch.isnan(batch)
+                b = torch.nan_to_num(batch, nan=0.0).to(device)
                 code = model.encoder(b)
                 recon = model.output_activation(model.decoder(code))
-                sse += float((recon - b).pow(2).sum())
-                b64 = batch.double()
+                sse += float(((recon - b).pow(2) * observed.to(device)).sum())
+                b64 = batch.double().nan_to_num(nan=0.0)
                 sum_x += b64.sum(0)
                 sum_x2 += b64.pow(2).sum(0)
+                count += observed.sum(0)
                 if sparsity:
                     active = active_units(
                         code,
@@ -112,7 +118,8 @@ def evaluate(
                 if denoising and model.corruption is not None:
                     noisy = model.corruption(b)
                     noisy_sse += float((noisy - b).pow(2).sum())
-                    denoised_sse += float((model.reconstruct(noisy) - b).pow(2).sum())
+                    recon_noisy = model.output_activation(model.decoder(model.encoder(noisy)))
+                    denoised_sse += float((recon_noisy - b).pow(2).sum())
         if jacobian:
             # Jacobians need autograd (inside jacrev); no graph is kept beyond each batch.
             with torch.no_grad():
@@ -122,8 +129,10 @@ def evaluate(
     finally:
         model.train(was_training)
 
-    data_range = float(x.max() - x.min()) or 1.0
-    total_ss = float((sum_x2 - sum_x.pow(2) / n).sum())
+    seen = x[~torch.isnan(x)] if model.missing else x
+    data_range = float(seen.max() - seen.min()) or 1.0
+    total_ss = float((sum_x2 - sum_x.pow(2) / count.clamp(min=1)).sum())
+    d = float(count.sum()) / n  # observed entries per sample (all d without missing values)
     out: dict[str, Any] = {
         "squared_error": sse / n,
         "mse": sse / (n * d),
@@ -141,6 +150,26 @@ def evaluate(
         out["psnr_corrupted"] = _psnr(noisy_sse / (n * d), data_range)
         out["psnr_denoised"] = _psnr(denoised_sse / (n * d), data_range)
     return out
+
+
+def feature_errors(model: AutoEncoder, X: ArrayLike, batch_size: int = 4096) -> np.ndarray:
+    """Squared reconstruction error of each feature of each sample, ``(samples,
+    features)``, in the model's units (scaled, where the model scales its inputs); 0 for
+    a missing entry. Their row sums score samples: the worst reconstructed are the most
+    unusual (anomaly detection), and a row says which features make it so."""
+    x = model.check_input(X)
+    was_training = model.training
+    model.eval()
+    out = []
+    try:
+        with torch.inference_mode():
+            for batch in x.split(batch_size):
+                b = model.scale(batch.to(model.device))
+                recon = model.scale(model.reconstruct(batch.to(model.device)))
+                out.append((recon - b).pow(2).nan_to_num(nan=0.0).cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(out).double().numpy()
 
 
 def _psnr(mse: float, data_range: float) -> float:

@@ -3,6 +3,7 @@ a reconstruction loss. Every kind in the family is this one class with different
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -43,6 +44,8 @@ class AutoEncoder(nn.Module):
     loss : ``"mse"`` or ``"bce"`` (see :mod:`aekit.losses`).
     corruption : applied to the input in training mode only (denoising).
     penalties : code penalties added to the loss.
+    missing : inputs may have missing entries (NaN); they enter the encoder as 0 and the
+        loss counts only observed entries.
     config : the config the parts were built from (needed to save the model).
 
     Examples
@@ -69,6 +72,7 @@ class AutoEncoder(nn.Module):
         loss: str = "mse",
         corruption: Corruption | None = None,
         penalties: Sequence[Penalty] = (),
+        missing: bool = False,
         config: ModelConfig | None = None,
     ) -> None:
         super().__init__()
@@ -79,7 +83,16 @@ class AutoEncoder(nn.Module):
         self.reconstruction_loss = LOSSES.get(loss)
         self.corruption = corruption
         self.penalties = tuple(penalties)
+        self.missing = missing
         self.config = config
+        # Input scaling (ModelConfig.scaling): x -> (x - shift) / scale before encoding,
+        # undone after decoding. Buffers, so they are saved and loaded with the weights
+        # (only where there is scaling: unscaled models keep the weights they always had).
+        self.scaling = config.scaling if config is not None else "none"
+        if self.scaling != "none":
+            assert config is not None
+            self.register_buffer("input_shift", torch.zeros(config.input_dim))
+            self.register_buffer("input_scale", torch.ones(config.input_dim))
 
     # ---- construction -------------------------------------------------------------------
 
@@ -118,6 +131,7 @@ class AutoEncoder(nn.Module):
             loss=c.loss,
             corruption=c.corruption,
             penalties=c.penalties,
+            missing=c.missing,
             config=c,
         )
 
@@ -145,12 +159,16 @@ class AutoEncoder(nn.Module):
         """Total training loss of a batch and its named terms.
 
         corrupt (training only) -> encode -> penalise the code -> decode -> compare with
-        the clean input.
+        the clean input (its observed entries, for a model of data with missing values).
         """
+        x = self.scale(x)
+        observed = ~torch.isnan(x) if self.missing else None
+        x = self.fill_missing(x)
         inputs = self.corruption(x) if self.training and self.corruption is not None else x
         code = self.encoder(inputs)
         logits = self.decoder(code)
-        terms = {"reconstruction": self.reconstruction_loss(logits, x, self.output_activation)}
+        recon = self.reconstruction_loss(logits, x, self.output_activation, observed)
+        terms = {"reconstruction": recon}
         for penalty in self.penalties:
             terms[penalty.name] = penalty(code, inputs, self.encoder)
         total = terms["reconstruction"]
@@ -162,19 +180,19 @@ class AutoEncoder(nn.Module):
         """Codes ``f(x)``: a tensor for a tensor (with autograd), an array for an array
         (validated, computed in inference mode in large batches)."""
         if isinstance(x, Tensor):
-            return self.encoder(x)
-        return self._infer(self.encoder, self.check_input(x))
+            return self._encode(x)
+        return self._infer(self._encode, self.check_input(x))
 
     def decode(self, h: Tensor | ArrayLike) -> Any:
         """Reconstructions ``g(h)`` from codes; tensor or array like :meth:`encode`."""
         if isinstance(h, Tensor):
-            return self.output_activation(self.decoder(h))
+            return self._decode(h)
         codes = to_tensor(h, "codes")
         if self.code_dim is not None and codes.shape[1] != self.code_dim:
             raise DataError(
                 f"codes have {codes.shape[1]} units but the model's code has {self.code_dim}"
             )
-        return self._infer(lambda b: self.output_activation(self.decoder(b)), codes)
+        return self._infer(self._decode, codes)
 
     def reconstruct(self, x: Tensor | ArrayLike) -> Any:
         """Reconstructions ``g(f(x))``, in the shape of ``x``; tensor or array like
@@ -186,8 +204,51 @@ class AutoEncoder(nn.Module):
         # Shapes in, shapes out: images (N, H, W) or (N, C, H, W) come back as images.
         return out.reshape(shape) if len(shape) > 2 else out
 
+    def _encode(self, x: Tensor) -> Tensor:
+        return self.encoder(self.fill_missing(self.scale(x)))
+
+    def _decode(self, h: Tensor) -> Tensor:
+        return self.unscale(self.output_activation(self.decoder(h)))
+
     def _reconstruct(self, x: Tensor) -> Tensor:
-        return self.output_activation(self.decoder(self.encoder(x)))
+        return self._decode(self._encode(x))
+
+    def scale(self, x: Tensor) -> Tensor:
+        """``x`` in the model's scaled units (itself without scaling)."""
+        if self.scaling == "none":
+            return x
+        return (x - self.input_shift) / self.input_scale
+
+    def unscale(self, x: Tensor) -> Tensor:
+        """Scaled values back in the data's units."""
+        if self.scaling == "none":
+            return x
+        return x * self.input_scale + self.input_shift
+
+    def fit_scaling(self, x: Tensor | ArrayLike) -> AutoEncoder:
+        """Fit the input scaling (``config.scaling``) to training data ``x``, ignoring
+        missing entries; a constant feature keeps a scale of 1."""
+        if self.scaling == "none":
+            return self
+        t = self.check_input(x, "training data").double()
+        observed = ~torch.isnan(t)
+        count = observed.sum(0).clamp(min=1)
+        if self.scaling == "standard":
+            shift = torch.where(observed, t, 0).sum(0) / count
+            spread = (torch.where(observed, t - shift, 0).pow(2).sum(0) / count).sqrt()
+        else:  # minmax
+            shift = torch.where(observed, t, math.inf).amin(0)
+            spread = torch.where(observed, t, -math.inf).amax(0) - shift
+            shift = torch.where(torch.isfinite(shift), shift, 0)
+        spread = torch.where(torch.isfinite(spread) & (spread > 0), spread, 1.0)
+        self.input_shift.copy_(shift.float())
+        self.input_scale.copy_(spread.float())
+        return self
+
+    def fill_missing(self, x: Tensor) -> Tensor:
+        """``x`` with its missing entries (NaN) set to 0, for a model of data with missing
+        values (0 is the mean of standardised data, and masking noise's value)."""
+        return torch.nan_to_num(x, nan=0.0) if self.missing else x
 
     # ---- helpers --------------------------------------------------------------------------
 
@@ -218,7 +279,7 @@ class AutoEncoder(nn.Module):
         ``targets=True`` also checks that values fit the output activation's range (data
         the model must reconstruct, as in training and evaluation).
         """
-        t = to_tensor(x, name)
+        t = to_tensor(x, name, allow_missing=self.missing)
         if self.input_dim is not None and t.shape[1] != self.input_dim:
             raise DataError(
                 f"{name} has {t.shape[1]} features but the model expects {self.input_dim}"

@@ -116,11 +116,12 @@ def deep(input_dim: int, code_dim: int, unit_range: bool = True) -> dict[str, An
 
 def default_code_dim(input_dim: int, kind: str | None = None) -> int:
     """The code size used when none is given: the kind's own rule (the regularized kinds
-    are wide), else 8 for inputs of at most 100 features and 30 for larger ones."""
+    are wide), else 8 for inputs of at most 100 features and 30 for larger ones, and at
+    most half the input (a code as large as the input can copy it)."""
     rule = getattr(KINDS.get(kind), "code_dim", None) if kind is not None else None
     if rule is not None:
         return int(rule(input_dim))
-    return 8 if input_dim <= 100 else 30
+    return min(8 if input_dim <= 100 else 30, max(1, input_dim // 2))
 
 
 def has_wide_code(kind: str) -> bool:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from .config import DataConfig, RunConfig, TrainConfig
 from .data import (
@@ -35,7 +36,7 @@ from .data import (
 from .errors import CheckpointError, ConfigError
 from .families import load, model_config_of
 from .metrics import evaluate as evaluate_model
-from .metrics import linear_probe
+from .metrics import feature_errors, linear_probe
 from .model import AutoEncoder
 from .plots import loss_curves, reconstruction_grid
 from .presets import default_code_dim, has_wide_code
@@ -106,9 +107,10 @@ def train(
         progress=cfg.output.progress if progress is None else progress,
     )
     cfg = cfg.replace(output=output)
-    dataset, data_cfg = _dataset(cfg.data, data)
+    dataset, data_cfg = _dataset(cfg.data, data, bool(cfg.model.get("missing")))
     cfg = cfg.replace(data=data_cfg)
-    unit_range = bool(dataset.train.min() >= 0 and dataset.train.max() <= 1)
+    seen = dataset.train.nan_to_num(nan=0.5)  # a missing entry is no evidence of range
+    unit_range = bool(seen.min() >= 0 and seen.max() <= 1)
     model_cfg = cfg.model_config(dataset.input_dim, dataset.image_shape, unit_range)
     # Settings left to the data are chosen now, so config.json records what ran.
     chosen = cfg.training.chosen()
@@ -168,7 +170,8 @@ def resume(
             )
     _, model_cfg = model_config_of(raw, folder.path)
     data_cfg = _resume_data_config(cfg.data, folder.path, data, data_dir, test)
-    dataset, data_cfg = _dataset(data_cfg, data if not isinstance(data, str) else None)
+    given = data if not isinstance(data, str) else None
+    dataset, data_cfg = _dataset(data_cfg, given, model_cfg.missing)
     cfg = cfg.replace(data=data_cfg, output=cfg.output.replace(progress=progress))
     model = AutoEncoder.from_config(model_cfg, seed=cfg.training.seed)
     with folder.locked():
@@ -204,17 +207,22 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     resumed_at = None
     if folder.has_checkpoint:
         resumed_at = int(folder.load_checkpoint().get("global_step", 0))
-    elif cfg.pretrain is not None:
+    else:
+        model.fit_scaling(dataset.train)  # a resumed run has it in its checkpoint
+    if not folder.has_checkpoint and cfg.pretrain is not None:
         folder.prepare()
         folder.write_config(model, {**sections, "training": cfg.training.to_dict()})
+        scaled = model
         model, layers = pretrain_greedy(
-            model.config,
-            dataset.train,
+            model.config.replace(scaling="none"),  # the layers see the scaled data
+            scaled.scale(dataset.train),
             cfg.pretrain,
             cfg.training,
             run_dir=folder.path,
             progress=progress,
         )
+        if scaled.scaling != "none":
+            model = _with_scaling(model, scaled)
     trainer, fit = fit_in_folder(
         model, cfg.training, dataset.train, folder, sections=sections, progress=progress
     )
@@ -222,13 +230,15 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     metrics = evaluate_model(trainer.model, held_out)
     assert trainer.model.config is not None
     code_dim = trainer.model.config.code_dim
-    pca = pca_baseline(fitted_on, held_out, code_dim)
+    # PCA in the model's units (scaled, where the model scales), as the metrics are.
+    fitted_on, scaled_out = trainer.model.scale(fitted_on), trainer.model.scale(held_out)
+    pca = pca_baseline(fitted_on, scaled_out, code_dim)
     if pca is not None:
         metrics["pca_squared_error"] = pca
     plain = default_code_dim(trainer.model.config.input_dim)
     if has_wide_code(trainer.model.config.kind) and plain < code_dim:
         # A kind with a wide code is judged against PCA at the other kinds' code size too.
-        pca_plain = pca_baseline(fitted_on, held_out, plain)
+        pca_plain = pca_baseline(fitted_on, scaled_out, plain)
         if pca_plain is not None:
             metrics[f"pca{plain}_squared_error"] = pca_plain
     if dataset.train_labels is not None and dataset.test_labels is not None:
@@ -241,6 +251,20 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     epoch = kept if kept is not None else trainer.epoch
     folder.write_json(METRICS_JSON, {"split": split, "weights_from_epoch": epoch, **metrics})
     return Run(folder.path, cfg, trainer.model, fit, metrics, split, dataset, resumed_at, layers)
+
+
+def _with_scaling(model: AutoEncoder, scaled: AutoEncoder) -> AutoEncoder:
+    """The unrolled, pretrained ``model`` as a model that scales its inputs as ``scaled``
+    does (its layers were pretrained on the scaled data)."""
+    assert scaled.config is not None
+    out = AutoEncoder.from_config(scaled.config)
+    state = {
+        **model.state_dict(),
+        "input_shift": scaled.input_shift,
+        "input_scale": scaled.input_scale,
+    }
+    out.load_state_dict(state)
+    return out
 
 
 def _held_out(dataset: Dataset, cfg: RunConfig) -> tuple[Any, str, Any]:
@@ -342,7 +366,8 @@ def evaluate(
         source = DataConfig.from_dict(_data_section(RunFolder(run)), "data")
         if source.named and (data is None or str(data) == source.source):
             train = load_source(source.source, data_dir).train
-            pca = pca_baseline(train, x, model.config.code_dim)
+            test = model.scale(model.check_input(x))
+            pca = pca_baseline(model.scale(train), test, model.config.code_dim)
             if pca is not None:
                 metrics["pca_squared_error"] = pca
     return metrics
@@ -365,6 +390,33 @@ def reconstruct(
     return model.reconstruct(x)
 
 
+def score(
+    model: AutoEncoder | str | Path, data: Any = None, *, data_dir: str | None = None
+) -> np.ndarray:
+    """Squared reconstruction error of each feature of each sample of ``data`` (as in
+    :func:`evaluate`), ``(samples, features)``, in the model's units; a row's sum is the
+    sample's anomaly score (see :func:`aekit.metrics.feature_errors`)."""
+    model, x = load_model_and_data(model, data, data_dir=data_dir)
+    return feature_errors(model, x)
+
+
+def impute(
+    model: AutoEncoder | str | Path, data: Any = None, *, data_dir: str | None = None
+) -> np.ndarray:
+    """``data`` with its missing values (NaN) filled in by a model trained for missing
+    values (``missing=True``, ``aekit train --missing``); observed values are kept."""
+    model, x = load_model_and_data(model, data, data_dir=data_dir)
+    if not model.missing:
+        raise ConfigError(
+            "this model was not trained for missing values; train one with missing=True "
+            "(aekit train --missing) on the incomplete data, or use "
+            "aekit.sklearn.AutoEncoderImputer"
+        )
+    t = model.check_input(x)
+    filled = torch.where(torch.isnan(t), torch.as_tensor(model.reconstruct(t.numpy())), t)
+    return filled.numpy().reshape(np.shape(x))
+
+
 # ---- data and settings ---------------------------------------------------------------------
 
 
@@ -382,13 +434,13 @@ def _run_config(config: Any) -> RunConfig:
     )
 
 
-def load_dataset(cfg: DataConfig) -> Dataset:
+def load_dataset(cfg: DataConfig, allow_missing: bool = False) -> Dataset:
     """The data set ``cfg`` names, with its ``limit`` applied."""
     if cfg.named and cfg.test is not None:
         raise ConfigError(
             f"a test file ({cfg.test}) applies to file data; {cfg.source} has its own test split"
         )
-    data = load_source(cfg.source, cfg.data_dir, cfg.test)
+    data = load_source(cfg.source, cfg.data_dir, cfg.test, allow_missing)
     if cfg.limit is not None:
         data.train = data.train[: cfg.limit]
         if data.train_labels is not None:
@@ -396,18 +448,19 @@ def load_dataset(cfg: DataConfig) -> Dataset:
     return data
 
 
-def _dataset(cfg: DataConfig, data: Any) -> tuple[Dataset, DataConfig]:
+def _dataset(cfg: DataConfig, data: Any, allow_missing: bool = False) -> tuple[Dataset, DataConfig]:
     """The data of a run: ``data`` given in Python (recorded as source "array"), else
     what ``cfg`` names."""
     if data is None:
-        return load_dataset(cfg), cfg
+        return load_dataset(cfg, allow_missing), cfg
     if isinstance(data, Dataset):
         dataset = data
     else:
-        x = to_tensor(data, "training data")  # validates first: ragged lists, strings, NaN
+        # Validates first: ragged lists, strings, NaN (unless the model allows missing values).
+        x = to_tensor(data, "training data", allow_missing=allow_missing)
         if np.ndim(data) == 4:  # images, channels first whichever way they came
             data = channels_first(data.numpy() if hasattr(data, "numpy") else np.asarray(data))
-            x = to_tensor(data, "training data")
+            x = to_tensor(data, "training data", allow_missing=allow_missing)
         shape = image_shape_of(np.empty((0, *np.shape(data)[1:])))
         dataset = Dataset("array", x, image_shape=shape)
     if cfg.limit is not None:
@@ -492,8 +545,8 @@ def pca_baseline(train: Any, test: Any, code_dim: int) -> float | None:
 
     train_np = np.asarray(train, dtype=np.float64).reshape(len(train), -1)
     test_np = np.asarray(test, dtype=np.float64).reshape(len(test), -1)
-    if code_dim > min(train_np.shape):
-        return None
+    if code_dim > min(train_np.shape) or np.isnan(train_np).any() or np.isnan(test_np).any():
+        return None  # PCA has no missing values
     pca = PCA(n_components=code_dim, svd_solver="full").fit(train_np)
     recon = pca.inverse_transform(pca.transform(test_np))
     error = float(((recon - test_np) ** 2).sum(1).mean())

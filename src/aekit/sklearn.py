@@ -1,0 +1,614 @@
+"""scikit-learn estimators: an autoencoder where arrays go in and arrays come out.
+
+- :class:`AutoEncoderTransformer`: a nonlinear PCA (fit, transform to codes,
+  inverse_transform, score).
+- :class:`AutoEncoderImputer`: learns from data with missing values (NaN) and fills them.
+- :class:`AutoEncoderOutlierDetector`: scores samples by how badly they reconstruct.
+
+Every setting is a constructor argument and means what the same field of
+:class:`~aekit.ModelConfig` or :class:`~aekit.TrainConfig` means (None: the kind's or the
+data's default), so a GridSearchCV searches the same schema ``aekit train`` uses. The
+estimators scale their inputs (``scaling="auto"``: standardised unless the data lies in
+[0, 1]); the scaling is part of the model, saved with it and undone on output. They
+clone, pickle, sit in a Pipeline, and save to (and load from) aekit's safetensors folders
+with :meth:`save` and :func:`load`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin
+from sklearn.impute import MissingIndicator
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
+
+from .config import TrainConfig, model_config
+from .corruption import Masking
+from .errors import ConfigError
+from .families import CONFIG_FILE
+from .families import load as load_model
+from .io import read_json, write_json
+from .metrics import feature_errors
+from .model import AutoEncoder
+from .trainer import Trainer
+
+# Constructor arguments that are ModelConfig / TrainConfig fields under the same name.
+MODEL_PARAMS = (
+    "code_dim",
+    "hidden",
+    "activation",
+    "code_activation",
+    "output_activation",
+    "loss",
+    "corruption",
+    "top_k",
+)
+TRAIN_PARAMS = (
+    "epochs",
+    "batch_size",
+    "lr",
+    "optimizer",
+    "weight_decay",
+    "schedule",
+    "val_fraction",
+    "patience",
+)
+ESTIMATOR_FILE = "estimator.json"
+
+
+class _AutoEncoderEstimator(BaseEstimator):
+    """What the three estimators share: building, scaling and training the model."""
+
+    _missing = False  # whether the model learns from data with missing values
+
+    def __init__(
+        self,
+        kind: str = "undercomplete",
+        *,
+        code_dim: int | None = None,
+        hidden: list[int] | None = None,
+        activation: str | None = None,
+        code_activation: str | None = None,
+        output_activation: str | None = None,
+        loss: str | None = None,
+        penalty: Any = None,
+        corruption: Any = None,
+        top_k: int | None = None,
+        scaling: str = "auto",
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        optimizer: str | None = None,
+        weight_decay: float | None = None,
+        schedule: str | None = None,
+        val_fraction: float | None = None,
+        patience: int | None = None,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.kind = kind
+        self.code_dim = code_dim
+        self.hidden = hidden
+        self.activation = activation
+        self.code_activation = code_activation
+        self.output_activation = output_activation
+        self.loss = loss
+        self.penalty = penalty
+        self.corruption = corruption
+        self.top_k = top_k
+        self.scaling = scaling
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.schedule = schedule
+        self.val_fraction = val_fraction
+        self.patience = patience
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ---- fitting ----------------------------------------------------------------------
+
+    def _model_settings(self, X: np.ndarray) -> dict[str, Any]:
+        """The ModelConfig fields these parameters set (None: the kind's default)."""
+        settings = {k: getattr(self, k) for k in MODEL_PARAMS if getattr(self, k) is not None}
+        if isinstance(settings.get("corruption"), str) and settings["corruption"] == "none":
+            settings["corruption"] = None
+        if self.penalty is not None:
+            penalty = self.penalty
+            settings["penalties"] = (
+                []
+                if penalty == "none"
+                else list(penalty if isinstance(penalty, list | tuple) else [penalty])
+            )
+        if "hidden" in settings:
+            settings["hidden"] = list(settings["hidden"])
+        return settings
+
+    def _fit_model(self, X: np.ndarray) -> AutoEncoder:
+        """Build, scale and train the model on validated ``X``; set the fitted attributes."""
+        if self.scaling not in ("auto", "none", "standard", "minmax"):
+            raise ConfigError(
+                f"scaling must be 'auto', 'none', 'standard' or 'minmax', got {self.scaling!r}"
+            )
+        observed = X[~np.isnan(X)]
+        unit_range = bool(observed.size and observed.min() >= 0 and observed.max() <= 1)
+        scaling = self.scaling
+        if scaling == "auto":
+            scaling = "none" if unit_range else "standard"
+        settings = self._model_settings(X)
+        cfg = model_config(
+            self.kind,
+            unit_range=unit_range and scaling == "none",
+            input_dim=X.shape[1],
+            scaling=scaling,
+            missing=self._missing,
+            **self._extra_model_settings(settings),
+        )
+        seed = self._seed()
+        training = TrainConfig(
+            **{k: getattr(self, k) for k in TRAIN_PARAMS if getattr(self, k) is not None},
+            device=self.device,
+            seed=seed,
+        )
+        model = AutoEncoder.from_config(cfg, seed=seed).fit_scaling(X)
+        result = Trainer(model, training, progress=self.verbose, desc=type(self).__name__).fit(
+            X.astype(np.float32)
+        )
+        self.model_ = model.cpu().eval()
+        self.history_ = result.history
+        self.n_iter_ = max(1, len(result.history))
+        return self.model_
+
+    def _extra_model_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        return settings
+
+    def _seed(self) -> int:
+        if isinstance(self.random_state, int | np.integer) and not isinstance(
+            self.random_state, bool
+        ):
+            return int(self.random_state)
+        # None or a RandomState: a seed drawn from it, as scikit-learn's estimators do.
+        return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+
+    # ---- using the model -------------------------------------------------------------------
+
+    def _validated(self, X: Any, *, reset: bool = False) -> np.ndarray:
+        return validate_data(
+            self,
+            X,
+            reset=reset,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite="allow-nan" if self._missing else True,
+        )
+
+    def _reconstruct(self, X: np.ndarray) -> np.ndarray:
+        """Reconstructions in the data's units (float64)."""
+        return np.asarray(self.model_.reconstruct(X.astype(np.float32)), dtype=np.float64)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the estimator into folder ``path`` in aekit's format: config.json and
+        model.safetensors (the model, its scaling included; ``aekit evaluate``, ``encode``,
+        ``score`` and ``impute`` read it) and estimator.json (the parameters and fitted
+        attributes). No pickle: :func:`load` reads it back."""
+        check_is_fitted(self)
+        path = Path(path)
+        self.model_.save(path)
+        params = {k: _jsonable(v) for k, v in self.get_params().items()}
+        fitted = {
+            "n_features_in_": self.n_features_in_,
+            "n_iter_": self.n_iter_,
+            **self._fitted_json(),
+        }
+        if hasattr(self, "feature_names_in_"):
+            fitted["feature_names_in_"] = [str(n) for n in self.feature_names_in_]
+        write_json(
+            path / ESTIMATOR_FILE,
+            {"estimator": type(self).__name__, "params": params, "fitted": fitted},
+        )
+        return path
+
+    def _fitted_json(self) -> dict[str, Any]:
+        return {}
+
+    def _load_fitted(self, fitted: dict[str, Any], path: Path) -> None:
+        pass
+
+
+def _jsonable(value: Any) -> Any:
+    if hasattr(value, "to_json"):
+        from .config import describe
+
+        return describe(value)
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+class AutoEncoderTransformer(TransformerMixin, _AutoEncoderEstimator):
+    """An autoencoder as a scikit-learn transformer: ``transform`` gives the codes,
+    ``inverse_transform`` decodes them, ``score`` is the negative squared error.
+
+    Parameters
+    ----------
+    kind : the preset ("undercomplete", "deep", "denoising", "sparse", "contractive", ...).
+    code_dim, hidden, activation, code_activation, output_activation, loss, corruption,
+    top_k : model settings (fields of :class:`~aekit.ModelConfig`); None: the kind's.
+    penalty : a code penalty, a list of them, "NAME:key=value" strings or "none".
+    scaling : "auto" (standardise unless the data lies in [0, 1]), "standard",
+        "minmax" or "none"; fitted on the training data and undone on output.
+    epochs, batch_size, lr, optimizer, weight_decay, schedule, val_fraction, patience :
+        training settings (fields of :class:`~aekit.TrainConfig`); None: chosen from
+        the data size as ``aekit train`` does (early stopping: ``patience``).
+    device : "auto", "cpu", "cuda", ...
+    random_state : seed of the weights, the data order and the noise (None: drawn).
+    verbose : show a progress bar.
+
+    Attributes
+    ----------
+    model_ : the trained :class:`~aekit.AutoEncoder`.
+    history_ : per-epoch losses.
+    n_features_in_, feature_names_in_ : as in scikit-learn.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from aekit.sklearn import AutoEncoderTransformer
+    >>> X = load_breast_cancer().data                    # 30 features, mixed ranges
+    >>> ae = AutoEncoderTransformer(code_dim=4, epochs=20, random_state=0).fit(X)
+    >>> ae.transform(X).shape, ae.inverse_transform(ae.transform(X)).shape
+    ((569, 4), (569, 30))
+    >>> ae.get_feature_names_out()[:2].tolist()
+    ['autoencodertransformer0', 'autoencodertransformer1']
+    """
+
+    def fit(self, X: Any, y: Any = None) -> AutoEncoderTransformer:
+        """Train on ``X`` (samples, features); ``y`` is ignored."""
+        X = self._validated(X, reset=True)
+        self._fit_model(X)
+        self._n_features_out = int(self.model_.code_dim or 0)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Codes of ``X``."""
+        check_is_fitted(self)
+        X = self._validated(X)
+        return np.asarray(self.model_.encode(X.astype(np.float32)), dtype=np.float64)
+
+    def inverse_transform(self, X: Any) -> np.ndarray:
+        """Reconstructions, in the data's units, from codes."""
+        check_is_fitted(self)
+        codes = check_array(X, dtype=np.float64)
+        if codes.ndim != 2 or codes.shape[1] != self._n_features_out:
+            raise ValueError(
+                f"codes must be shaped (samples, {self._n_features_out}), got {codes.shape}"
+            )
+        return np.asarray(self.model_.decode(codes.astype(np.float32)), dtype=np.float64)
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Negative squared reconstruction error of each sample, in the data's units."""
+        check_is_fitted(self)
+        X = self._validated(X)
+        return -((self._reconstruct(X) - X) ** 2).sum(1)
+
+    def score(self, X: Any, y: Any = None) -> float:
+        """Negative mean squared reconstruction error per sample (higher is better, as
+        GridSearchCV expects), in the data's units."""
+        return float(self.score_samples(X).mean())
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self)
+        prefix = type(self).__name__.lower()
+        return np.asarray([f"{prefix}{i}" for i in range(self._n_features_out)], dtype=object)
+
+    def _fitted_json(self) -> dict[str, Any]:
+        return {"_n_features_out": self._n_features_out}
+
+    def _load_fitted(self, fitted: dict[str, Any], path: Path) -> None:
+        self._n_features_out = int(fitted["_n_features_out"])
+
+
+class AutoEncoderImputer(TransformerMixin, _AutoEncoderEstimator):
+    """Fills missing values (NaN) with an autoencoder's reconstruction.
+
+    Trained on the incomplete data itself as a masking denoising autoencoder: missing
+    entries enter as 0 (the feature mean, once standardised), a further ``mask_rate`` of
+    the observed entries is masked the same way in each batch, and the loss counts only
+    observed entries, so the model learns to predict entries from the others. ``transform``
+    keeps observed values and fills the missing ones. Parameters as
+    :class:`AutoEncoderTransformer`, plus:
+
+    Parameters
+    ----------
+    kind : default "denoising" (one ELU hidden layer before the code).
+    mask_rate : share of observed entries masked in training (unless ``corruption`` is
+        given).
+    add_indicator : append scikit-learn's MissingIndicator columns (one per feature with
+        missing values in the training data), as scikit-learn's imputers do.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from aekit.sklearn import AutoEncoderImputer
+    >>> X = load_breast_cancer().data
+    >>> holes = X.copy()
+    >>> holes[np.random.default_rng(0).random(X.shape) < 0.2] = np.nan   # 20% missing
+    >>> filled = AutoEncoderImputer(epochs=30, random_state=0).fit_transform(holes)
+    >>> bool(np.isnan(filled).any()), filled.shape
+    (False, (569, 30))
+    """
+
+    _missing = True
+
+    def __init__(
+        self,
+        kind: str = "denoising",
+        *,
+        mask_rate: float = 0.25,
+        add_indicator: bool = False,
+        code_dim: int | None = None,
+        hidden: list[int] | None = None,
+        activation: str | None = None,
+        code_activation: str | None = None,
+        output_activation: str | None = None,
+        loss: str | None = None,
+        penalty: Any = None,
+        corruption: Any = None,
+        top_k: int | None = None,
+        scaling: str = "auto",
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        optimizer: str | None = None,
+        weight_decay: float | None = None,
+        schedule: str | None = None,
+        val_fraction: float | None = None,
+        patience: int | None = None,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(
+            kind,
+            code_dim=code_dim,
+            hidden=hidden,
+            activation=activation,
+            code_activation=code_activation,
+            output_activation=output_activation,
+            loss=loss,
+            penalty=penalty,
+            corruption=corruption,
+            top_k=top_k,
+            scaling=scaling,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            schedule=schedule,
+            val_fraction=val_fraction,
+            patience=patience,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.mask_rate = mask_rate
+        self.add_indicator = add_indicator
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def _extra_model_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+        if not 0.0 <= self.mask_rate < 1.0:
+            raise ConfigError(f"mask_rate must be in [0, 1), got {self.mask_rate}")
+        if self.corruption is None:
+            settings["corruption"] = Masking(nu=self.mask_rate) if self.mask_rate > 0 else None
+        return settings
+
+    def fit(self, X: Any, y: Any = None) -> AutoEncoderImputer:
+        """Train on ``X``, missing values (NaN) and all; ``y`` is ignored."""
+        X = self._validated(X, reset=True)
+        self._fit_model(X)
+        self.indicator_ = (
+            MissingIndicator(error_on_new=False).fit(X) if self.add_indicator else None
+        )
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """``X`` with its missing values filled in (observed values are kept)."""
+        check_is_fitted(self)
+        X = self._validated(X)
+        missing = np.isnan(X)
+        filled = np.where(missing, self._reconstruct(X), X).astype(np.float64)
+        if self.indicator_ is not None:
+            filled = np.hstack([filled, self.indicator_.transform(X).astype(np.float64)])
+        return filled
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        check_is_fitted(self)
+        names = getattr(self, "feature_names_in_", None)
+        if names is None:
+            names = np.asarray([f"x{i}" for i in range(self.n_features_in_)], dtype=object)
+        if self.indicator_ is not None:
+            names = np.concatenate([names, self.indicator_.get_feature_names_out(names)])
+        return np.asarray(names, dtype=object)
+
+    def _fitted_json(self) -> dict[str, Any]:
+        if self.indicator_ is None:
+            return {"indicator_features": None}
+        return {"indicator_features": [int(i) for i in self.indicator_.features_]}
+
+    def _load_fitted(self, fitted: dict[str, Any], path: Path) -> None:
+        features = fitted.get("indicator_features")
+        self.indicator_ = None
+        if features is not None:
+            # Refit on a pattern with exactly those features missing: the same indicator.
+            pattern = np.zeros((1, self.n_features_in_))
+            pattern[0, features] = np.nan
+            self.indicator_ = MissingIndicator(error_on_new=False).fit(pattern)
+
+
+class AutoEncoderOutlierDetector(OutlierMixin, _AutoEncoderEstimator):
+    """Outliers are the samples the autoencoder reconstructs worst (in the style of
+    scikit-learn's IsolationForest: higher scores are more normal).
+
+    ``score_samples`` is minus the squared reconstruction error per sample, in the
+    model's scaled units (standardised features by default, so each feature counts by
+    its spread, not its units); ``decision_function`` is ``score_samples - offset_``;
+    ``predict`` gives -1 for outliers (decision below 0) and +1 for inliers;
+    :meth:`feature_errors` gives the per-feature errors that explain a score. Parameters
+    as :class:`AutoEncoderTransformer`, plus:
+
+    Parameters
+    ----------
+    contamination : the share of outliers expected in the training data (a number in
+        (0, 0.5]: the threshold is that quantile of the training scores), or "auto": the
+        box-plot rule, which needs no guess: a sample is an outlier when its error lies
+        above the upper Tukey fence of the training errors, Q3 + 1.5 x (Q3 - Q1) (0.7% of
+        normally distributed errors, more for a heavier tail).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from aekit.sklearn import AutoEncoderOutlierDetector
+    >>> rng = np.random.default_rng(0)
+    >>> plane = rng.normal(size=(500, 2)) @ rng.normal(size=(2, 10))   # near a 2-D plane
+    >>> inliers = plane + 0.1 * rng.normal(size=(500, 10))
+    >>> outliers = rng.normal(size=(10, 10)) * 3
+    >>> det = AutoEncoderOutlierDetector(code_dim=2, random_state=0).fit(inliers)
+    >>> int((det.predict(outliers) == -1).sum()), float((det.predict(inliers) == -1).mean())
+    (10, 0.046)
+    >>> det.set_params(contamination=0.01).fit(inliers).predict(inliers).tolist().count(-1)
+    5
+    """
+
+    def __init__(
+        self,
+        kind: str = "undercomplete",
+        *,
+        contamination: float | str = "auto",
+        code_dim: int | None = None,
+        hidden: list[int] | None = None,
+        activation: str | None = None,
+        code_activation: str | None = None,
+        output_activation: str | None = None,
+        loss: str | None = None,
+        penalty: Any = None,
+        corruption: Any = None,
+        top_k: int | None = None,
+        scaling: str = "auto",
+        epochs: int | None = None,
+        batch_size: int | None = None,
+        lr: float | None = None,
+        optimizer: str | None = None,
+        weight_decay: float | None = None,
+        schedule: str | None = None,
+        val_fraction: float | None = None,
+        patience: int | None = None,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: bool = False,
+    ) -> None:
+        super().__init__(
+            kind,
+            code_dim=code_dim,
+            hidden=hidden,
+            activation=activation,
+            code_activation=code_activation,
+            output_activation=output_activation,
+            loss=loss,
+            penalty=penalty,
+            corruption=corruption,
+            top_k=top_k,
+            scaling=scaling,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            optimizer=optimizer,
+            weight_decay=weight_decay,
+            schedule=schedule,
+            val_fraction=val_fraction,
+            patience=patience,
+            device=device,
+            random_state=random_state,
+            verbose=verbose,
+        )
+        self.contamination = contamination
+
+    def fit(self, X: Any, y: Any = None) -> AutoEncoderOutlierDetector:
+        """Train on ``X`` (mostly inliers) and set the threshold; ``y`` is ignored."""
+        c = self.contamination
+        if not (c == "auto" or (isinstance(c, int | float) and 0 < c <= 0.5)):
+            raise ConfigError(f"contamination must be 'auto' or in (0, 0.5], got {c!r}")
+        X = self._validated(X, reset=True)
+        self._fit_model(X)
+        self.offset_ = threshold(self.score_samples(X), c)
+        return self
+
+    def feature_errors(self, X: Any) -> np.ndarray:
+        """Squared reconstruction error of each feature of each sample (samples,
+        features), in the model's scaled units: which features make a sample an outlier."""
+        check_is_fitted(self)
+        return feature_errors(self.model_, self._validated(X).astype(np.float32))
+
+    def score_samples(self, X: Any) -> np.ndarray:
+        """Minus the squared reconstruction error of each sample (higher: more normal)."""
+        return -self.feature_errors(X).sum(1)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """``score_samples(X) - offset_``: negative for outliers."""
+        return self.score_samples(X) - self.offset_
+
+    def predict(self, X: Any) -> np.ndarray:
+        """-1 for outliers, +1 for inliers."""
+        return np.where(self.decision_function(X) < 0, -1, 1)
+
+    def _fitted_json(self) -> dict[str, Any]:
+        return {"offset_": float(self.offset_)}
+
+    def _load_fitted(self, fitted: dict[str, Any], path: Path) -> None:
+        self.offset_ = float(fitted["offset_"])
+
+
+def threshold(scores: np.ndarray, contamination: float | str) -> float:
+    """The offset below which a score (minus an error) marks an outlier: the
+    ``contamination`` quantile of the training scores, or for "auto" the upper Tukey
+    fence of the training errors, Q3 + 1.5 IQR."""
+    if contamination != "auto":
+        return float(np.percentile(scores, 100.0 * float(contamination)))
+    q1, q3 = np.percentile(-scores, [25, 75])
+    return -float(q3 + 1.5 * (q3 - q1))
+
+
+ESTIMATORS = {
+    cls.__name__: cls
+    for cls in (AutoEncoderTransformer, AutoEncoderImputer, AutoEncoderOutlierDetector)
+}
+
+
+def load(path: str | Path) -> _AutoEncoderEstimator:
+    """An estimator written by :meth:`save` (no pickle)."""
+    path = Path(path)
+    info = read_json(path / ESTIMATOR_FILE, what="estimator file", error=ConfigError)
+    if not isinstance(info, dict) or info.get("estimator") not in ESTIMATORS:
+        raise ConfigError(f"{path / ESTIMATOR_FILE} names no aekit estimator")
+    estimator = ESTIMATORS[info["estimator"]](**info.get("params", {}))
+    fitted = info.get("fitted", {})
+    estimator.model_ = load_model(path).eval()
+    estimator.n_features_in_ = int(fitted["n_features_in_"])
+    estimator.n_iter_ = int(fitted.get("n_iter_", 1))
+    estimator.history_ = []
+    if "feature_names_in_" in fitted:
+        estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
+    estimator._load_fitted(fitted, path)
+    assert (path / CONFIG_FILE).exists()
+    return estimator

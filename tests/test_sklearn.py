@@ -1,0 +1,164 @@
+"""The scikit-learn estimators: scikit-learn's own estimator checks, Pipeline,
+GridSearchCV, clone, pickle, aekit's own save/load, and that they do their jobs on real
+data (imputation beats the mean, outliers are found)."""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import aekit
+from aekit.sklearn import (
+    AutoEncoderImputer,
+    AutoEncoderOutlierDetector,
+    AutoEncoderTransformer,
+    load,
+)
+
+QUICK = {"epochs": 3, "random_state": 0}
+
+
+@parametrize_with_checks(
+    [
+        AutoEncoderTransformer(**QUICK),
+        AutoEncoderImputer(**QUICK),
+        AutoEncoderOutlierDetector(**QUICK),
+    ]
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.fixture(scope="module")
+def cancer():
+    return load_breast_cancer(return_X_y=True)
+
+
+def _holes(X, rate, seed=0):
+    holes = X.copy()
+    mask = np.random.default_rng(seed).random(X.shape) < rate
+    holes[mask] = np.nan
+    return holes, mask
+
+
+def test_transformer_in_a_pipeline_and_a_grid_search(cancer):
+    X, y = cancer
+    pipe = make_pipeline(AutoEncoderTransformer(epochs=30, random_state=0), LogisticRegression())
+    grid = GridSearchCV(pipe, {"autoencodertransformer__code_dim": [2, 8]}, cv=2)
+    grid.fit(X, y)
+    assert grid.best_params_["autoencodertransformer__code_dim"] in (2, 8)
+    assert grid.score(X, y) > 0.9  # the codes of 30 mixed-range features still classify
+    # and a search on the transformer's own score (higher: lower reconstruction error)
+    search = GridSearchCV(
+        AutoEncoderTransformer(epochs=30, random_state=0), {"code_dim": [1, 8]}, cv=2
+    ).fit(X)
+    assert search.best_params_ == {"code_dim": 8}
+
+
+def test_scaling_is_fitted_saved_and_undone(cancer, tmp_path):
+    X, _ = cancer
+    ae = AutoEncoderTransformer(epochs=30, random_state=0).fit(X)
+    assert ae.model_.config.scaling == "standard"
+    np.testing.assert_allclose(ae.model_.input_shift.numpy(), X.mean(0), rtol=1e-5)
+    recon = ae.inverse_transform(ae.transform(X))
+    # reconstructions in the data's units: area (~650) and smoothness (~0.1) alike
+    assert np.abs(recon.mean(0) / X.mean(0) - 1).max() < 0.1
+    # the same estimator in aekit's format: same outputs, no pickle
+    again = load(ae.save(tmp_path / "ae"))
+    np.testing.assert_array_equal(again.transform(X), ae.transform(X))
+    assert again.get_params() == ae.get_params()
+    # and its folder is a run folder: aekit.encode reads it
+    np.testing.assert_allclose(
+        aekit.encode(tmp_path / "ae", X.astype(np.float32)), ae.transform(X), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize(
+    "cls", [AutoEncoderTransformer, AutoEncoderImputer, AutoEncoderOutlierDetector]
+)
+def test_clone_and_pickle(cls, cancer):
+    X, _ = cancer
+    est = cls(code_dim=4, epochs=5, random_state=0)
+    assert clone(est).get_params() == est.get_params()
+    fitted = est.fit(X)
+    again = pickle.loads(pickle.dumps(fitted))
+    method = "score_samples" if cls is AutoEncoderOutlierDetector else "transform"
+    np.testing.assert_array_equal(getattr(again, method)(X), getattr(fitted, method)(X))
+
+
+def test_imputer_fills_better_than_the_mean_and_keeps_observed_values(cancer, tmp_path):
+    from sklearn.impute import SimpleImputer
+
+    X, _ = cancer
+    holes, mask = _holes(X, 0.2)
+    imputer = AutoEncoderImputer(random_state=0, add_indicator=True)
+    out = imputer.fit_transform(holes)
+    filled, indicator = out[:, :30], out[:, 30:]
+    assert not np.isnan(filled).any()
+    np.testing.assert_array_equal(filled[~mask], X[~mask])
+    np.testing.assert_array_equal(indicator, mask[:, imputer.indicator_.features_])
+    std = X.std(0)
+
+    def rmse(f):
+        return float(np.sqrt((((f - X) / std)[mask] ** 2).mean()))
+
+    mean_fill = SimpleImputer().fit_transform(holes)
+    assert rmse(filled) < 0.7 * rmse(mean_fill)
+    again = load(imputer.save(tmp_path / "imp"))
+    np.testing.assert_array_equal(again.transform(holes), out)
+    names = again.get_feature_names_out()
+    assert len(names) == out.shape[1] and names[-1].startswith("missingindicator_")
+
+
+def test_outlier_detector_finds_the_malignant_minority(cancer, tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    X, y = cancer  # y = 1: benign
+    benign, malignant = X[y == 1], X[y == 0]
+    rng = np.random.default_rng(0)
+    few = malignant[rng.choice(len(malignant), 36, replace=False)]  # ~10%
+    data = np.vstack([benign, few])
+    truth = np.r_[np.ones(len(benign)), -np.ones(len(few))]
+    det = AutoEncoderOutlierDetector(random_state=0, contamination=0.1).fit(data)
+    # Reconstruction error ranks malignant tumours above benign ones, far from chance
+    # (0.5), though not as well as an isolation forest on this table (BENCHMARKS.md).
+    assert roc_auc_score(truth == -1, -det.score_samples(data)) > 0.65
+    pred = det.predict(data)
+    assert set(np.unique(pred)) == {-1, 1} and (pred == -1).mean() == pytest.approx(0.1, abs=0.01)
+    errors = det.feature_errors(data)
+    np.testing.assert_allclose(-errors.sum(1), det.score_samples(data))
+    again = load(det.save(tmp_path / "det"))
+    np.testing.assert_array_equal(again.predict(data), pred)
+
+
+def test_data_frames_keep_their_column_names(cancer):
+    import pandas as pd
+
+    data = load_breast_cancer(as_frame=True).data
+    imputer = AutoEncoderImputer(epochs=3, random_state=0).fit(data)
+    assert list(imputer.get_feature_names_out()) == list(data.columns)
+    with pytest.raises(ValueError, match="feature names"):
+        imputer.transform(data.rename(columns={"mean radius": "radius"}))
+    assert isinstance(data, pd.DataFrame)
+
+
+def test_bad_settings_are_clear_errors(cancer):
+    X, _ = cancer
+    with pytest.raises(ValueError, match="contamination must be"):
+        AutoEncoderOutlierDetector(contamination=0.9).fit(X)
+    with pytest.raises(ValueError, match="scaling must be"):
+        AutoEncoderTransformer(scaling="log").fit(X)
+    with pytest.raises(ValueError, match="optimizer"):
+        AutoEncoderTransformer(optimizer="lbfgs").fit(X)
+    with pytest.raises(ValueError, match="mask_rate"):
+        AutoEncoderImputer(mask_rate=1.5).fit(X)
+    with pytest.raises(ValueError, match="NaN"):
+        AutoEncoderTransformer(epochs=1).fit(_holes(X, 0.1)[0])
