@@ -43,10 +43,12 @@ def test_train_writes_a_complete_run_folder(trained_run):
         "checkpoint.safetensors",
         "metrics.csv",
         "metrics.json",
-        "reconstructions.png",
-        "curves.png",
+        "report.html",
+        "figures",
     } <= names
-    assert (trained_run / "reconstructions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    figures = trained_run / "figures"
+    assert (figures / "reconstructions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (figures / "curves.png").exists()
     config = json.loads((trained_run / "config.json").read_text())
     assert config["model"]["kind"] == "sparse" and config["training"]["epochs"] == 5
     assert config["data"]["source"] == "digits" and config["result"]["epochs_trained"] == 5

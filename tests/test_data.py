@@ -190,7 +190,9 @@ def test_image_layouts_train_and_draw(tmp_path, layout, capsys):
     argv = ["train", "--data", str(tmp_path / "x.npy"), "--epochs", "2", "--out", str(out)]
     assert main([*argv, "--no-progress"]) == 0
     assert aekit.load(out).config.image_shape == (channels, 6, 5)
-    assert (out / "reconstructions.png").stat().st_size > 1000 and (out / "metrics.json").exists()
+    assert (out / "figures" / "reconstructions.png").stat().st_size > 1000 and (
+        out / "metrics.json"
+    ).exists()
 
 
 def test_a_csv_header_of_column_numbers_is_a_header(tmp_path):

@@ -198,7 +198,8 @@ def test_train_returns_the_run_and_resume_continues_it(tmp_path):
     assert run.metrics["pca_squared_error"] == pytest.approx(1.577, abs=0.01)
     files = {p.name for p in run.path.iterdir()}
     assert {"config.json", "model.safetensors", "checkpoint.safetensors", "metrics.csv"} <= files
-    assert {"metrics.json", "reconstructions.png", "curves.png"} <= files
+    assert {"metrics.json", "report.html", "figures"} <= files
+    assert (run.path / "figures" / "curves.png").exists()
     more = aekit.resume(run.path, epochs=4, progress=False)
     assert more.epochs == 4 and more.metrics["squared_error"] < run.metrics["squared_error"]
     extra = ("pca_squared_error", "probe_accuracy")
@@ -295,7 +296,8 @@ def test_picture_grids_wrap(X, tmp_path):
 
     from aekit.plots import reconstruction_grid
 
-    path = reconstruction_grid(X[:45], X[:45], tmp_path / "g.png", (1, 8, 8), n=45)
+    path = tmp_path / "g.png"
+    reconstruction_grid(X[:45], X[:45], path, (1, 8, 8), n=45)
     width, height = Image.open(path).size
     assert width <= 1300 and height > width / 3  # 10 pairs a row, five pairs of rows
 

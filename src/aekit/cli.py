@@ -205,7 +205,7 @@ def _parser() -> argparse.ArgumentParser:
         help="train an autoencoder and write a run folder",
         description=(
             "Train an autoencoder and write a run folder (config.json, model.safetensors, "
-            "checkpoint, metrics.csv, metrics.json, reconstructions.png, curves.png). With no "
+            "checkpoint, metrics.csv, metrics.json, figures/, report.html). With no "
             "options it trains the default undercomplete autoencoder on scikit-learn's digits. "
             "A kind is a preset of parts; every option given replaces the preset's value "
             "(--penalty gives the whole list of penalties)."
@@ -335,6 +335,18 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("run", metavar="RUN", help="run folder")
     m.add_argument("input", metavar="INPUT", help="a .npy/.npz/.csv file")
     m.add_argument("-o", "--output", required=True, metavar="FILE", help="filled.npy or .csv")
+
+    rp = sub.add_parser(
+        "report",
+        allow_abbrev=False,
+        help="write a run's one-page HTML report, or a page comparing runs",
+        description="Write RUN's one-page HTML report (configuration, data, timings, "
+        "metrics, every figure; images embedded, no network needed), by default to "
+        "RUN/report.html. Given several runs (or a folder of runs), write one page "
+        "comparing them (-o required).",
+    )
+    rp.add_argument("runs", metavar="RUN", nargs="+", help="run folder(s), or a folder of runs")
+    rp.add_argument("-o", "--output", metavar="FILE", help="the HTML file to write")
 
     i = sub.add_parser(
         "info",
@@ -579,6 +591,20 @@ def cmd_impute(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import _expand, write_comparison, write_report
+
+    runs = _expand(args.runs)
+    if len(runs) == 1:
+        out = write_report(runs[0], args.output)
+    else:
+        if args.output is None:
+            raise ConfigError("comparing runs needs -o FILE.html")
+        out = write_comparison(runs, args.output)
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from .families import load, model_config_of
 
@@ -696,6 +722,7 @@ COMMANDS = {
     "reconstruct": cmd_reconstruct,
     "score": cmd_score,
     "impute": cmd_impute,
+    "report": cmd_report,
     "info": cmd_info,
 }
 

@@ -580,10 +580,13 @@ class OutputConfig(_Config):
     ----------
     out : the run folder to create (default: runs/KIND-DATE-TIME, made unique).
     progress : show a progress bar.
+    report : write the run's figures (RUN/figures) and its one-page HTML report
+        (RUN/report.html) at the end.
     """
 
     out: str | None = None
     progress: bool = True
+    report: bool = True
 
 
 # Top-level keys of a run folder's config.json besides the RunConfig sections.

@@ -38,9 +38,10 @@ from .families import load, model_config_of
 from .metrics import evaluate as evaluate_model
 from .metrics import feature_errors, linear_probe
 from .model import AutoEncoder
-from .plots import loss_curves, reconstruction_grid
+from .plots import run_figures
 from .presets import default_code_dim, has_wide_code
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
+from .report import write_report
 from .runfolder import METRICS_JSON, RunFolder, fit_in_folder
 from .trainer import Callback, FitResult, Trainer
 
@@ -245,11 +246,16 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
         metrics["probe_accuracy"] = linear_probe(
             trainer.model, dataset.train, dataset.train_labels, dataset.test, dataset.test_labels
         )
-    _figures(trainer.model, held_out, fit, folder)
     # The epoch whose weights the model holds: the best validation epoch, or the last.
     kept = fit.best_epoch if fit.best_epoch is not None and cfg.training.keep == "best" else None
     epoch = kept if kept is not None else trainer.epoch
     folder.write_json(METRICS_JSON, {"split": split, "weights_from_epoch": epoch, **metrics})
+    if cfg.output.report:
+        labels = dataset.test_labels if split == "test" else None
+        histories = [layer.fit.history for layer in layers or []]
+        figures = folder.path / "figures"
+        run_figures(trainer.model, held_out.numpy(), figures, fit.history, labels, histories)
+        write_report(folder.path)
     return Run(folder.path, cfg, trainer.model, fit, metrics, split, dataset, resumed_at, layers)
 
 
@@ -277,16 +283,6 @@ def _held_out(dataset: Dataset, cfg: RunConfig) -> tuple[Any, str, Any]:
     if split is not None:
         return dataset.train[split[1]], "validation", dataset.train[split[0]]
     return dataset.train, "train", dataset.train
-
-
-def _figures(model: AutoEncoder, held_out: Any, fit: FitResult, folder: RunFolder) -> None:
-    sample = held_out[:10].numpy()
-    image_shape = model.config.image_shape if model.config is not None else None
-    reconstruction_grid(
-        sample, model.reconstruct(sample), folder.path / "reconstructions.png", image_shape
-    )
-    if fit.history:
-        loss_curves(fit.history, folder.path / "curves.png")
 
 
 def fit(
