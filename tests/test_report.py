@@ -94,3 +94,18 @@ def test_every_image_loads_in_headless_chromium(runs, tmp_path):
     )
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (3000, 1200) and pixels[..., :3].std() > 0.05
+
+
+def test_tensorboard_logs_every_epoch_and_the_figures(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    cfg = {"training": {"epochs": 3}, "output": {"tensorboard": True}}
+    run = aekit.train(cfg, out=tmp_path / "r", progress=False)
+    events = EventAccumulator(str(run.path / "tensorboard")).Reload()
+    tags = events.Tags()
+    assert {"reconstruction/train", "reconstruction/validation", "lr"} <= set(tags["scalars"])
+    losses = [e.value for e in events.Scalars("reconstruction/train")]
+    expected = [row["train_reconstruction"] for row in run.fit.history]
+    assert losses == pytest.approx(expected, rel=1e-6)
+    assert "figures/reconstructions" in tags["images"]

@@ -40,6 +40,7 @@ from .presets import KINDS
 from .pretrain import pretrain_greedy
 from .runfolder import RunFolder
 from .runs import Run, encode, evaluate, fit, impute, reconstruct, resume, score, train
+from .tensorboard import TensorBoardLogger
 from .trainer import FitResult, Trainer
 
 __all__ = [
@@ -71,6 +72,7 @@ __all__ = [
     "RunConfig",
     "RunFolder",
     "SaltAndPepper",
+    "TensorBoardLogger",
     "TrainConfig",
     "Trainer",
     "TrainingError",

@@ -140,8 +140,9 @@ class ModelConfig(_Config):
         model can then fill them in (imputation).
     scaling : input scaling fitted on the training data, stored with the weights and
         undone on output: "standard" (zero mean, unit variance per feature), "minmax"
-        (each feature to [0, 1]) or "none". A run's default ("auto") is "none" for data in
-        [0, 1] and "standard" otherwise; losses and metrics are in the scaled units.
+        (each feature to [0, 1]) or "none". A run (aekit train) that does not choose gets
+        "none" for data in [0, 1] and "standard" otherwise; losses and metrics are in the
+        scaled units.
     """
 
     input_dim: int
@@ -582,11 +583,14 @@ class OutputConfig(_Config):
     progress : show a progress bar.
     report : write the run's figures (RUN/figures) and its one-page HTML report
         (RUN/report.html) at the end.
+    tensorboard : also log every epoch's losses and the figures for TensorBoard into
+        RUN/tensorboard (needs the tensorboard package).
     """
 
     out: str | None = None
     progress: bool = True
     report: bool = True
+    tensorboard: bool = False
 
 
 # Top-level keys of a run folder's config.json besides the RunConfig sections.

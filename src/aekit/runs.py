@@ -43,6 +43,7 @@ from .presets import default_code_dim, has_wide_code
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
 from .report import write_report
 from .runfolder import METRICS_JSON, RunFolder, fit_in_folder
+from .tensorboard import TensorBoardLogger, require_tensorboard
 from .trainer import Callback, FitResult, Trainer
 
 
@@ -126,6 +127,8 @@ def train(
     if cfg.pretrain is not None:
         layer_configs(model_cfg, cfg.pretrain)
     resolve_device(cfg.training.device)
+    if output.tensorboard:
+        require_tensorboard()
     folder = RunFolder.create(output.out) if output.out else RunFolder.new(model_cfg.kind)
     with folder.locked():
         folder.require_new()
@@ -224,8 +227,15 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
         )
         if scaled.scaling != "none":
             model = _with_scaling(model, scaled)
+    logger = TensorBoardLogger(folder.path / "tensorboard") if cfg.output.tensorboard else None
     trainer, fit = fit_in_folder(
-        model, cfg.training, dataset.train, folder, sections=sections, progress=progress
+        model,
+        cfg.training,
+        dataset.train,
+        folder,
+        sections=sections,
+        progress=progress,
+        callbacks=[logger] if logger is not None else [],
     )
     held_out, split, fitted_on = _held_out(dataset, cfg)
     metrics = evaluate_model(trainer.model, held_out)
@@ -256,6 +266,10 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
         figures = folder.path / "figures"
         run_figures(trainer.model, held_out.numpy(), figures, fit.history, labels, histories)
         write_report(folder.path)
+        if logger is not None:
+            logger.add_figures(figures, trainer.epoch)
+    if logger is not None:
+        logger.close()
     return Run(folder.path, cfg, trainer.model, fit, metrics, split, dataset, resumed_at, layers)
 
 
