@@ -162,3 +162,32 @@ def test_bad_settings_are_clear_errors(cancer):
         AutoEncoderImputer(mask_rate=1.5).fit(X)
     with pytest.raises(ValueError, match="NaN"):
         AutoEncoderTransformer(epochs=1).fit(_holes(X, 0.1)[0])
+
+
+def test_what_a_new_user_tripped_on(cancer, tmp_path):
+    import warnings
+
+    X, _ = cancer
+    # hidden as the command line writes it
+    ae = AutoEncoderTransformer(hidden="16,8", code_dim=4, epochs=1, random_state=0).fit(X)
+    assert ae.model_.config.hidden == [16, 8]
+    # save never overwrites what is not a saved estimator, and re-saving works
+    run = aekit.train({"training": {"epochs": 1}}, out=tmp_path / "run", progress=False)
+    with pytest.raises(ValueError, match="not a saved estimator"):
+        ae.save(run.path)
+    ae.save(tmp_path / "est")
+    ae.save(tmp_path / "est")
+    with pytest.raises(ValueError, match=r"load its model with aekit\.load"):
+        load(run.path)
+    # a feature never observed is said, not silently guessed
+    holes = X.copy()
+    holes[:, 1] = np.nan
+    with pytest.warns(UserWarning, match=r"feature\(s\) \[1\] have no observed value"):
+        AutoEncoderImputer(epochs=1, random_state=0).fit(holes)
+    # pandas' read-only values give no torch warning
+    frame = load_breast_cancer(as_frame=True).data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        AutoEncoderTransformer(epochs=1, random_state=0).fit(frame).transform(frame)
+    with pytest.raises(TypeError, match="AutoEncoderEstimator"):
+        AutoEncoderTransformer(code_size=4)

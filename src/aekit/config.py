@@ -116,8 +116,9 @@ class ModelConfig(_Config):
     kind : the preset of parts (undercomplete, sparse, contractive, denoising, deep...); its
         defaults apply to every field not given.
     input_dim : number of input features (C*H*W for images).
-    code_dim : size of the code h (default: 8 for inputs of at most 100 features, else 30;
-        sparse, sparse_l1, topk and contractive: max(25, input/4)).
+    code_dim : size of the code h (default: 8 for inputs of at most 100 features, else 30,
+        and at most half the input; sparse, sparse_l1, topk and contractive:
+        max(25, input/4)).
     hidden : sizes of the encoder's hidden layers, e.g. 256,64 (the decoder mirrors them).
     architecture : fully connected ("mlp") or convolutional ("conv": stride-2
         convolutions, then the hidden dense layers).

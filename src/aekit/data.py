@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import urllib.request
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -63,7 +64,11 @@ def to_tensor(x: Any, name: str = "data", *, allow_missing: bool = False) -> Ten
                 "(strings or Python objects); convert it to numbers first"
             )
         # torch takes native byte order only (.npy and IDX files may be big-endian).
-        t = torch.from_numpy(np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("=")))
+        native = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
+        with warnings.catch_warnings():
+            # Read-only arrays (memory maps, pandas' values): aekit never writes to them.
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            t = torch.from_numpy(native)
     if t.is_complex():
         raise DataError(f"{name} must be real-valued, got dtype {t.dtype}")
     if t.ndim < 2:
@@ -88,7 +93,14 @@ def to_tensor(x: Any, name: str = "data", *, allow_missing: bool = False) -> Ten
         what = " and ".join(
             s for s in (f"{n_nan} NaN" if n_nan else "", f"{n_inf} infinite" if n_inf else "") if s
         )
-        fix = "replace them" if allow_missing else "remove or impute them"
+        fix = (
+            "replace them"
+            if allow_missing
+            else "remove or impute them, or train a model of incomplete data "
+            "(missing=True; aekit train --missing)"
+            if n_nan and not n_inf
+            else "remove or impute them"
+        )
         raise DataError(f"{name} contains {what} value(s) (first in sample {first}); {fix}")
     return t
 
@@ -359,7 +371,9 @@ def _load_csv(path: Path) -> np.ndarray:
     read = dict(delimiter=",", skiprows=int(header), dtype=np.float64, ndmin=2)
     try:
         try:
-            arr = np.loadtxt(path, **read)  # type: ignore[call-overload]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "empty input file": refused below, once
+                arr = np.loadtxt(path, **read)  # type: ignore[call-overload]
         except ValueError:  # empty fields or NA: missing values, read the slow way
             arr = np.loadtxt(path, **read, converters=_csv_number)  # type: ignore[call-overload]
     except ValueError as exc:

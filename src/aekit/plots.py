@@ -111,7 +111,7 @@ def feature_errors_plot(
     ax.set_xticks(np.arange(d), labels, rotation=90, fontsize=7)
     ax.set_xlabel("feature")
     ax.set_ylabel("mean squared error")
-    ax.set_title("reconstruction error per feature (test data, the model's units)", fontsize=9)
+    ax.set_title("reconstruction error per feature (held-out data, the model's units)", fontsize=9)
     fig.tight_layout()
     return save(fig, path)
 

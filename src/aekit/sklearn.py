@@ -16,6 +16,7 @@ with :meth:`save` and :func:`load`.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ TRAIN_PARAMS = (
 ESTIMATOR_FILE = "estimator.json"
 
 
-class _AutoEncoderEstimator(BaseEstimator):
+class AutoEncoderEstimator(BaseEstimator):
     """What the three estimators share: building, scaling and training the model."""
 
     _missing = False  # whether the model learns from data with missing values
@@ -127,8 +128,16 @@ class _AutoEncoderEstimator(BaseEstimator):
                 if penalty == "none"
                 else list(penalty if isinstance(penalty, list | tuple) else [penalty])
             )
-        if "hidden" in settings:
-            settings["hidden"] = list(settings["hidden"])
+        hidden = settings.get("hidden")
+        if isinstance(hidden, str):  # "32,16", as on the command line
+            try:
+                settings["hidden"] = [int(n) for n in hidden.split(",") if n.strip()]
+            except ValueError:
+                raise ConfigError(
+                    f"hidden must be layer sizes like [32, 16], got {hidden!r}"
+                ) from None
+        elif hidden is not None:
+            settings["hidden"] = list(hidden)
         return settings
 
     def _fit_model(self, X: np.ndarray) -> AutoEncoder:
@@ -199,6 +208,12 @@ class _AutoEncoderEstimator(BaseEstimator):
         attributes). No pickle: :func:`load` reads it back."""
         check_is_fitted(self)
         path = Path(path)
+        estimator_folder = path.is_dir() and (path / ESTIMATOR_FILE).exists()
+        if path.exists() and not estimator_folder and (not path.is_dir() or any(path.iterdir())):
+            raise ConfigError(
+                f"{path} exists and is not a saved estimator: save into a new folder "
+                "(a saved estimator's folder is overwritten)"
+            )
         self.model_.save(path)
         params = {k: _jsonable(v) for k, v in self.get_params().items()}
         fitted = {
@@ -231,7 +246,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-class AutoEncoderTransformer(TransformerMixin, _AutoEncoderEstimator):
+class AutoEncoderTransformer(TransformerMixin, AutoEncoderEstimator):
     """An autoencoder as a scikit-learn transformer: ``transform`` gives the codes,
     ``inverse_transform`` decodes them, ``score`` is the negative squared error.
 
@@ -292,14 +307,15 @@ class AutoEncoderTransformer(TransformerMixin, _AutoEncoderEstimator):
         return np.asarray(self.model_.decode(codes.astype(np.float32)), dtype=np.float64)
 
     def score_samples(self, X: Any) -> np.ndarray:
-        """Negative squared reconstruction error of each sample, in the data's units."""
+        """Minus the squared reconstruction error of each sample, summed over features, in
+        the model's units (standardised features unless ``scaling`` is "none", so no
+        feature dominates by its units)."""
         check_is_fitted(self)
-        X = self._validated(X)
-        return -((self._reconstruct(X) - X) ** 2).sum(1)
+        return -feature_errors(self.model_, self._validated(X).astype(np.float32)).sum(1)
 
     def score(self, X: Any, y: Any = None) -> float:
-        """Negative mean squared reconstruction error per sample (higher is better, as
-        GridSearchCV expects), in the data's units."""
+        """The mean of :meth:`score_samples`: minus the mean squared reconstruction error
+        per sample (higher is better, as GridSearchCV expects)."""
         return float(self.score_samples(X).mean())
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
@@ -314,7 +330,7 @@ class AutoEncoderTransformer(TransformerMixin, _AutoEncoderEstimator):
         self._n_features_out = int(fitted["_n_features_out"])
 
 
-class AutoEncoderImputer(TransformerMixin, _AutoEncoderEstimator):
+class AutoEncoderImputer(TransformerMixin, AutoEncoderEstimator):
     """Fills missing values (NaN) with an autoencoder's reconstruction.
 
     Trained on the incomplete data itself as a masking denoising autoencoder: missing
@@ -417,6 +433,14 @@ class AutoEncoderImputer(TransformerMixin, _AutoEncoderEstimator):
     def fit(self, X: Any, y: Any = None) -> AutoEncoderImputer:
         """Train on ``X``, missing values (NaN) and all; ``y`` is ignored."""
         X = self._validated(X, reset=True)
+        never = np.flatnonzero(np.isnan(X).all(0))
+        if len(never):
+            warnings.warn(
+                f"feature(s) {never.tolist()} have no observed value: the model can only "
+                "guess them (scikit-learn's imputers drop such features)",
+                UserWarning,
+                stacklevel=2,
+            )
         self._fit_model(X)
         self.indicator_ = (
             MissingIndicator(error_on_new=False).fit(X) if self.add_indicator else None
@@ -457,7 +481,7 @@ class AutoEncoderImputer(TransformerMixin, _AutoEncoderEstimator):
             self.indicator_ = MissingIndicator(error_on_new=False).fit(pattern)
 
 
-class AutoEncoderOutlierDetector(OutlierMixin, _AutoEncoderEstimator):
+class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
     """Outliers are the samples the autoencoder reconstructs worst (in the style of
     scikit-learn's IsolationForest: higher scores are more normal).
 
@@ -595,9 +619,13 @@ ESTIMATORS = {
 }
 
 
-def load(path: str | Path) -> _AutoEncoderEstimator:
+def load(path: str | Path) -> AutoEncoderEstimator:
     """An estimator written by :meth:`save` (no pickle)."""
     path = Path(path)
+    if path.is_dir() and not (path / ESTIMATOR_FILE).exists() and (path / CONFIG_FILE).exists():
+        raise ConfigError(
+            f"{path} is a run folder, not a saved estimator: load its model with aekit.load"
+        )
     info = read_json(path / ESTIMATOR_FILE, what="estimator file", error=ConfigError)
     if not isinstance(info, dict) or info.get("estimator") not in ESTIMATORS:
         raise ConfigError(f"{path / ESTIMATOR_FILE} names no aekit estimator")
