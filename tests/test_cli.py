@@ -209,7 +209,9 @@ def test_a_real_process_reports_bad_data_in_one_line(files):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [
-        f"aekit: error: {files / 'nan.npy'} contains 640 NaN value(s) (first in sample 0); remove or impute them"
+        f"aekit: error: {files / 'nan.npy'} contains 640 NaN value(s) (first in sample 0); "
+        "remove or impute them, or train a model of incomplete data (missing=True; "
+        "aekit train --missing)"
     ]
     assert not (files / "x").exists()
 

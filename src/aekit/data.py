@@ -49,7 +49,7 @@ def to_tensor(x: Any, name: str = "data", *, allow_missing: bool = False) -> Ten
     >>> to_tensor([[0.0, float("nan")]])
     Traceback (most recent call last):
     ...
-    aekit.errors.DataError: data contains 1 NaN value(s) (first in sample 0); remove or impute them
+    aekit.errors.DataError: data contains 1 NaN value(s) (first in sample 0); remove or impute them, or train a model of incomplete data (missing=True; aekit train --missing)
     """
     if isinstance(x, Tensor):
         t = x.detach()
@@ -82,9 +82,12 @@ def to_tensor(x: Any, name: str = "data", *, allow_missing: bool = False) -> Ten
     if t.shape[1] == 0:
         raise DataError(f"{name} has no features: shape {tuple(t.shape)}")
     t = t.to(torch.float32)
-    finite = torch.isfinite(t) | (torch.isnan(t) if allow_missing else False)
-    if allow_missing and bool(torch.isnan(t).all()):
-        raise DataError(f"{name} has no observed values: every entry is NaN")
+    finite = torch.isfinite(t)
+    if allow_missing:
+        missing = torch.isnan(t)
+        if bool(missing.all()):
+            raise DataError(f"{name} has no observed values: every entry is NaN")
+        finite |= missing
     if not bool(finite.all()):
         bad = ~finite
         n_nan = int(torch.isnan(t).sum())
@@ -106,10 +109,12 @@ def to_tensor(x: Any, name: str = "data", *, allow_missing: bool = False) -> Ten
 
 
 def check_range(t: Tensor, low: float, high: float, name: str, why: str) -> None:
-    t = t[~torch.isnan(t)]  # missing entries (NaN) have no value to check
-    if t.numel() == 0:
-        return
     lo, hi = float(t.min()), float(t.max())
+    if math.isnan(lo) or math.isnan(hi):  # missing entries (NaN) have no value to check
+        t = t[~torch.isnan(t)]
+        if t.numel() == 0:
+            return
+        lo, hi = float(t.min()), float(t.max())
     if lo < low or hi > high:
         raise DataError(
             f"{name} has values in [{lo:g}, {hi:g}], outside [{low:g}, {high:g}]: {why}; "

@@ -92,7 +92,7 @@ def reconstruction_grid(
             ax.set_yticks([])
             if col == 0:
                 ax.set_ylabel(label, fontsize=8)
-    fig.suptitle("test samples and their reconstructions", fontsize=9)
+    fig.suptitle("held-out samples and their reconstructions", fontsize=9)
     fig.tight_layout()
     return save(fig, path)
 
@@ -183,7 +183,7 @@ def code_space(
     ax.set_xlabel(axis[0])
     ax.set_ylabel(axis[1])
     how = "the code itself" if codes.shape[1] <= 2 else f"PCA of the {codes.shape[1]}-unit code"
-    ax.set_title(f"code space ({how}, {len(codes)} test samples)", fontsize=9)
+    ax.set_title(f"code space ({how}, {len(codes)} held-out samples)", fontsize=9)
     fig.tight_layout()
     return save(fig, path)
 

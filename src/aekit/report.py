@@ -20,13 +20,14 @@ FIGURES = "figures"
 REPORT = "report.html"
 # Figures in the order a reader wants them, with what each shows.
 CAPTIONS = {
-    "reconstructions.png": "Test samples (top), the corrupted inputs a denoising model "
+    "reconstructions.png": "Held-out samples (top), the corrupted inputs a denoising model "
     "sees (middle, when there is a corruption) and their reconstructions (bottom).",
-    "feature_errors.png": "Mean squared reconstruction error of each feature on the test data.",
+    "feature_errors.png": "Mean squared reconstruction error of each feature on the held-out data.",
     "curves.png": "Training and validation loss per epoch, one panel per loss term.",
     "filters.png": "What the first-layer units respond to: each unit's input weights.",
-    "codes.png": "The test samples' codes in two dimensions, coloured by label where known.",
-    "interpolation.png": "Decodings along the straight line between the codes of two test samples.",
+    "codes.png": "The held-out samples' codes in two dimensions, coloured by label where known.",
+    "interpolation.png": "Decodings along the straight line between the codes of two held-out "
+    "samples.",
     "activation_frequencies.png": "How often each code unit is active; dead units never are.",
     "jacobian_spectrum.png": "Singular values of the encoder's Jacobian: a contractive "
     "encoder keeps few directions.",
