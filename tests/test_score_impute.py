@@ -149,3 +149,23 @@ def test_impute_and_nan_refusals_say_what_to_do(tmp_path, table, capsys):
     err = capsys.readouterr().err
     assert "not trained for missing values" in err and "--missing" in err
     assert not (tmp_path / "f.npy").exists()
+
+
+def test_csv_column_names_carry_through_impute_and_score(tmp_path, table):
+    names = [f"f{i}" for i in range(table.shape[1])]
+    mask = _csv_with_holes(tmp_path / "body.csv", table)
+    (tmp_path / "named.csv").write_text(
+        ",".join(names) + "\n" + (tmp_path / "body.csv").read_text()
+    )
+    argv = ["train", "--data", str(tmp_path / "named.csv"), "--missing", "--epochs", "5"]
+    assert main([*argv, "--out", str(tmp_path / "imp"), "--no-progress"]) == 0
+    out = tmp_path / "filled.csv"
+    assert main(["impute", str(tmp_path / "imp"), str(tmp_path / "named.csv"), "-o", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    assert lines[0] == ",".join(names) and len(lines) == len(table) + 1
+    filled = np.loadtxt(out, delimiter=",", skiprows=1)
+    np.testing.assert_allclose(filled[~mask], table[~mask], rtol=1e-5)
+    scores = tmp_path / "s.csv"
+    argv = ["score", str(tmp_path / "imp"), str(tmp_path / "named.csv"), "-o", str(scores)]
+    assert main([*argv, "--per-feature"]) == 0
+    assert scores.read_text().splitlines()[0].split(",")[:3] == ["error", "error_f0", "error_f1"]

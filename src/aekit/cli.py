@@ -36,6 +36,7 @@ from .config import (
     field_help,
 )
 from .corruption import CORRUPTIONS
+from .data import csv_header
 from .errors import AekitError, ConfigError, TrainingInterrupted
 from .families import WEIGHTS_FILE, read_run_config
 from .io import atomic_write
@@ -565,7 +566,10 @@ def cmd_score(args: argparse.Namespace) -> int:
         header.append("outlier")
     if args.per_feature:
         columns.extend(errors.T)
-        header.extend(f"error_{i}" for i in range(errors.shape[1]))
+        names = csv_header(args.input) if Path(args.input).is_file() else None
+        if names is None or len(names) != errors.shape[1]:
+            names = [str(i) for i in range(errors.shape[1])]
+        header.extend(f"error_{name}" for name in names)
     _save_table(args.output, np.column_stack(columns), header)
     flagged = f"; {int(columns[1].sum())} above {limit:.4g} (outliers)" if limit is not None else ""
     print(f"wrote the errors of {len(total)} samples to {args.output}{flagged}")
@@ -586,7 +590,11 @@ def _saved_threshold(run: Path) -> float | None:
 
 def cmd_impute(args: argparse.Namespace) -> int:
     filled = impute_data(args.run, args.input)
-    _save_array(args.output, filled)
+    names = csv_header(args.input) if Path(args.input).is_file() else None
+    if names is not None and Path(args.output).suffix.lower() == ".csv":
+        _save_table(args.output, filled.reshape(len(filled), -1), names)  # header kept
+    else:
+        _save_array(args.output, filled)
     print(f"wrote {len(filled)} samples with their missing values filled to {args.output}")
     return 0
 

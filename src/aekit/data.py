@@ -365,14 +365,24 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def _load_csv(path: Path) -> np.ndarray:
+def csv_header(path: str | Path) -> list[str] | None:
+    """The column names of a CSV file's header line, or None when it has none: a line of
+    names, or the column numbers 0, 1, 2, ... that pandas writes for unnamed columns
+    (to_csv(index=False))."""
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".txt"):
+        return None
     with path.open() as f:
         first = f.readline()
-    tokens = [t.strip() for t in first.split(",")]
-    # A header of names, or the column numbers 0, 1, 2, ... that pandas writes for
-    # unnamed columns (to_csv(index=False)).
+    tokens = [t.strip() for t in first.rstrip("\n").split(",")]
     numbered = len(tokens) >= 3 and tokens == [str(i) for i in range(len(tokens))]
-    header = numbered or (all(tokens) and not any(_is_number(t) for t in tokens))
+    if numbered or (all(tokens) and not any(_is_number(t) for t in tokens)):
+        return tokens
+    return None
+
+
+def _load_csv(path: Path) -> np.ndarray:
+    header = csv_header(path) is not None
     read = dict(delimiter=",", skiprows=int(header), dtype=np.float64, ndmin=2)
     try:
         try:
