@@ -89,6 +89,7 @@ def main() -> None:
     p.add_argument("--data", default="default", choices=["default", "digits", "cancer", "mnist"])
     p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data" / "mnist"))
     p.add_argument("--mnist-epochs", type=int, default=20)
+    p.add_argument("--only", help="run only the patterns whose name contains this, e.g. 80%%")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", help="also write the rows to this file")
     args = p.parse_args()
@@ -100,6 +101,8 @@ def main() -> None:
         std[std == 0] = 1.0
         scale = std if image is None else np.ones_like(std)
         for pattern, mask in masks(X, image, groups, rng):
+            if args.only and not any(part in pattern for part in args.only.split(",")):
+                continue
             holes = np.where(mask, np.nan, X)
             line = f"{name:<14} {pattern:<36}"
             for label, make in imputers(name, args).items():
