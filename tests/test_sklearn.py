@@ -4,6 +4,7 @@ data (imputation beats the mean, outliers are found)."""
 
 from __future__ import annotations
 
+import json
 import pickle
 
 import numpy as np
@@ -176,7 +177,9 @@ def test_what_a_new_user_tripped_on(cancer, tmp_path):
     with pytest.raises(ValueError, match="not a saved estimator"):
         ae.save(run.path)
     ae.save(tmp_path / "est")
-    ae.save(tmp_path / "est")
+    load(tmp_path / "est").save(tmp_path / "est")  # re-saving keeps what it records
+    saved = json.loads((tmp_path / "est" / "config.json").read_text())
+    assert saved["result"]["epochs_trained"] == 1 and saved["training"]["epochs"] == 1
     with pytest.raises(ValueError, match=r"load its model with aekit\.load"):
         load(run.path)
     # a feature never observed is said, not silently guessed

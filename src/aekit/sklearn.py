@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from .config import TrainConfig, model_config
 from .corruption import Masking
 from .errors import ConfigError
-from .families import CONFIG_FILE
+from .families import CONFIG_FILE, save_model
 from .families import load as load_model
 from .io import read_json, write_json
 from .metrics import feature_errors
@@ -167,9 +167,17 @@ class AutoEncoderEstimator(BaseEstimator):
             seed=seed,
         )
         model = AutoEncoder.from_config(cfg, seed=seed).fit_scaling(X)
-        result = Trainer(model, training, progress=self.verbose, desc=type(self).__name__).fit(
-            X.astype(np.float32)
-        )
+        trainer = Trainer(model, training, progress=self.verbose, desc=type(self).__name__)
+        result = trainer.fit(X.astype(np.float32))
+        # What save() records in config.json, as a run folder does (aekit info reads it).
+        self._run_sections = {
+            "training": trainer.config.to_dict(),
+            "result": {
+                "epochs_trained": len(result.history),
+                "steps": result.steps,
+                "seconds": round(result.seconds, 3),
+            },
+        }
         self.model_ = model.cpu().eval()
         self.history_ = result.history
         self.n_iter_ = max(1, len(result.history))
@@ -214,7 +222,7 @@ class AutoEncoderEstimator(BaseEstimator):
                 f"{path} exists and is not a saved estimator: save into a new folder "
                 "(a saved estimator's folder is overwritten)"
             )
-        self.model_.save(path)
+        save_model(self.model_, path, getattr(self, "_run_sections", None))
         params = {k: _jsonable(v) for k, v in self.get_params().items()}
         fitted = {
             "n_features_in_": self.n_features_in_,
@@ -632,6 +640,8 @@ def load(path: str | Path) -> AutoEncoderEstimator:
     estimator = ESTIMATORS[info["estimator"]](**info.get("params", {}))
     fitted = info.get("fitted", {})
     estimator.model_ = load_model(path).eval()
+    saved = read_json(path / CONFIG_FILE)
+    estimator._run_sections = {k: saved[k] for k in ("training", "result") if k in saved}
     estimator.n_features_in_ = int(fitted["n_features_in_"])
     estimator.n_iter_ = int(fitted.get("n_iter_", 1))
     estimator.history_ = []
