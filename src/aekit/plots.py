@@ -160,18 +160,29 @@ def filters(
 
 
 def code_space(
-    codes: np.ndarray, path: str | Path | None = None, labels: np.ndarray | None = None
+    codes: np.ndarray,
+    path: str | Path | None = None,
+    labels: np.ndarray | None = None,
+    method: str = "pca",
 ) -> Any:
     """The codes in 2-D: the two units themselves for a 2-unit code, else their first two
-    principal components; coloured by label where labels exist."""
+    principal components (``method="tsne"``: a t-SNE embedding, slower, for clusters);
+    coloured by label where labels exist."""
     from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
 
+    if method not in ("pca", "tsne"):
+        raise ValueError(f"method must be 'pca' or 'tsne', got {method!r}")
     plt = _pyplot()
     codes = np.asarray(codes, dtype=np.float64)
     if codes.shape[1] == 1:
         xy, axis = np.column_stack([codes[:, 0], np.zeros(len(codes))]), ("unit 1", "")
     elif codes.shape[1] == 2:
         xy, axis = codes, ("unit 1", "unit 2")
+    elif method == "tsne":
+        perplexity = min(30.0, max(2.0, (len(codes) - 1) / 3))
+        tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=0)
+        xy, axis = tsne.fit_transform(codes), ("t-SNE 1", "t-SNE 2")
     else:
         xy, axis = PCA(2, random_state=0).fit_transform(codes), ("PC 1", "PC 2")
     fig, ax = plt.subplots(figsize=(5, 4.2))
@@ -182,7 +193,8 @@ def code_space(
         ax.scatter(xy[:, 0], xy[:, 1], s=6, alpha=0.6)
     ax.set_xlabel(axis[0])
     ax.set_ylabel(axis[1])
-    how = "the code itself" if codes.shape[1] <= 2 else f"PCA of the {codes.shape[1]}-unit code"
+    name = "t-SNE" if method == "tsne" else "PCA"
+    how = "the code itself" if codes.shape[1] <= 2 else f"{name} of the {codes.shape[1]}-unit code"
     ax.set_title(f"code space ({how}, {len(codes)} held-out samples)", fontsize=9)
     fig.tight_layout()
     return save(fig, path)

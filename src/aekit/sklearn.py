@@ -583,7 +583,9 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
             raise ConfigError(f"contamination must be 'auto' or in (0, 0.5], got {c!r}")
         X = self._validated(X, reset=True)
         self._fit_model(X)
-        self.offset_ = threshold(self.score_samples(X), c)
+        scores = self.score_samples(X)
+        self.offset_ = threshold(scores, c)
+        self._training_errors = -scores  # for the score histogram that save() draws
         return self
 
     def feature_errors(self, X: Any) -> np.ndarray:
@@ -606,6 +608,20 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
 
     def _fitted_json(self) -> dict[str, Any]:
         return {"offset_": float(self.offset_)}
+
+    def save(self, path: str | Path) -> Path:
+        """As :meth:`AutoEncoderEstimator.save`, plus the training scores' histogram with
+        the threshold (figures/scores.png) and the folder's report.html."""
+        from .plots import score_histogram
+        from .report import write_report
+
+        path = super().save(path)
+        errors = getattr(self, "_training_errors", None)
+        if errors is not None:
+            (path / "figures").mkdir(exist_ok=True)
+            score_histogram(errors, -self.offset_, path / "figures" / "scores.png")
+        write_report(path)
+        return path
 
     def _load_fitted(self, fitted: dict[str, Any], path: Path) -> None:
         self.offset_ = float(fitted["offset_"])
