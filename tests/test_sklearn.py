@@ -140,10 +140,7 @@ def test_outlier_detector_finds_the_malignant_minority(cancer, tmp_path):
     np.testing.assert_array_equal(again.predict(data), pred)
     # the saved folder shows the training scores and the threshold
     assert (tmp_path / "det" / "figures" / "scores.png").stat().st_size > 1000
-    assert (
-        "scores.png" in (tmp_path / "det" / "report.html").read_text()
-        or "Anomaly scores" in (tmp_path / "det" / "report.html").read_text()
-    )
+    assert "alt='scores.png'" in (tmp_path / "det" / "report.html").read_text()
 
 
 def test_data_frames_keep_their_column_names(cancer):
