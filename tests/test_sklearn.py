@@ -162,8 +162,8 @@ def test_bad_settings_are_clear_errors(cancer):
         AutoEncoderTransformer(scaling="log").fit(X)
     with pytest.raises(ValueError, match="optimizer"):
         AutoEncoderTransformer(optimizer="lbfgs").fit(X)
-    with pytest.raises(ValueError, match="mask_rate"):
-        AutoEncoderImputer(mask_rate=1.5).fit(X)
+    with pytest.raises(ValueError, match=r"p \(the share of samples\) must be in"):
+        AutoEncoderImputer(corruption="missing_patterns:p=1.5").fit(X)
     with pytest.raises(ValueError, match="NaN"):
         AutoEncoderTransformer(epochs=1).fit(_holes(X, 0.1)[0])
 

@@ -22,7 +22,14 @@ from .config import (
     TrainConfig,
     model_config,
 )
-from .corruption import CORRUPTIONS, Corruption, GaussianNoise, Masking, SaltAndPepper
+from .corruption import (
+    CORRUPTIONS,
+    Corruption,
+    GaussianNoise,
+    Masking,
+    MissingPatterns,
+    SaltAndPepper,
+)
 from .data import Dataset, load_array, load_digits, load_mnist, read_idx
 from .errors import (
     AekitError,
@@ -64,6 +71,7 @@ __all__ = [
     "KLSparsity",
     "L1Sparsity",
     "Masking",
+    "MissingPatterns",
     "ModelConfig",
     "OutputConfig",
     "Penalty",

@@ -72,6 +72,38 @@ class Masking(Corruption):
         return x * keep
 
 
+@CORRUPTIONS.register("missing_patterns")
+@dataclasses.dataclass(frozen=True)
+class MissingPatterns(Corruption):
+    """Hides, in a share ``p`` of the samples of a batch, the entries missing in another
+    sample of the batch: a model of incomplete data (``missing=True``) learns to fill holes
+    shaped like the data's own (image patches stay patches, feature groups stay groups).
+    Complete data has no patterns to borrow, and is left as it is.
+
+    Examples
+    --------
+    >>> import torch
+    >>> x = torch.ones(6, 3)
+    >>> x[0, 1] = float("nan")                      # one sample lacks feature 1
+    >>> hidden = MissingPatterns(p=1.0)(x).isnan()
+    >>> hidden[:, 1].sum().item() >= 1, hidden[:, [0, 2]].any().item()   # only feature 1
+    (True, False)
+    >>> MissingPatterns()(torch.ones(6, 3)).isnan().any().item()  # complete: left as it is
+    False
+    """
+
+    p: float = 0.5
+
+    def validate(self) -> None:
+        require(0.0 <= self.p <= 1.0, f"p (the share of samples) must be in [0, 1], got {self.p}")
+
+    def __call__(self, x: Tensor) -> Tensor:
+        missing = torch.isnan(x)
+        donors = missing[torch.randperm(len(x), device=x.device)]
+        chosen = torch.rand(len(x), 1, device=x.device) < self.p
+        return x.masked_fill(donors & chosen, float("nan"))
+
+
 @CORRUPTIONS.register("salt_and_pepper")
 @dataclasses.dataclass(frozen=True)
 class SaltAndPepper(Corruption):

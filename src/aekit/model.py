@@ -163,8 +163,9 @@ class AutoEncoder(nn.Module):
         """
         x = self.scale(x)
         observed = ~torch.isnan(x) if self.missing else None
-        x = self.fill_missing(x)
         inputs = self.corruption(x) if self.training and self.corruption is not None else x
+        # Missing entries (and those a corruption hid as NaN) enter as 0.
+        inputs, x = self.fill_missing(inputs), self.fill_missing(x)
         code = self.encoder(inputs)
         logits = self.decoder(code)
         recon = self.reconstruction_loss(logits, x, self.output_activation, observed)

@@ -27,7 +27,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .config import TrainConfig, model_config
-from .corruption import Masking
+from .corruption import Masking, MissingPatterns
 from .errors import ConfigError
 from .families import CONFIG_FILE, save_model
 from .families import load as load_model
@@ -158,7 +158,7 @@ class AutoEncoderEstimator(BaseEstimator):
             input_dim=X.shape[1],
             scaling=scaling,
             missing=self._missing,
-            **self._extra_model_settings(settings),
+            **self._extra_model_settings(settings, X),
         )
         seed = self._seed()
         training = TrainConfig(
@@ -183,7 +183,7 @@ class AutoEncoderEstimator(BaseEstimator):
         self.n_iter_ = max(1, len(result.history))
         return self.model_
 
-    def _extra_model_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
+    def _extra_model_settings(self, settings: dict[str, Any], X: np.ndarray) -> dict[str, Any]:
         return settings
 
     def _seed(self) -> int:
@@ -342,17 +342,18 @@ class AutoEncoderImputer(TransformerMixin, AutoEncoderEstimator):
     """Fills missing values (NaN) with an autoencoder's reconstruction.
 
     Trained on the incomplete data itself as a masking denoising autoencoder: missing
-    entries enter as 0 (the feature mean, once standardised), a further ``mask_rate`` of
-    the observed entries is masked the same way in each batch, and the loss counts only
-    observed entries, so the model learns to predict entries from the others. ``transform``
-    keeps observed values and fills the missing ones. Parameters as
+    entries enter as 0 (the feature mean, once standardised); in each batch every sample
+    also loses the entries missing in another sample (the ``missing_patterns``
+    corruption: holes shaped like the data's own, patches as patches, feature groups as
+    groups; 25% masking noise where the training data is complete); the loss counts only
+    observed entries, so the model learns to predict entries from the others.
+    ``transform`` keeps observed values and fills the missing ones. Parameters as
     :class:`AutoEncoderTransformer`, plus:
 
     Parameters
     ----------
     kind : default "deep" (it imputed best of the kinds on digits, BENCHMARKS.md).
-    mask_rate : share of observed entries masked in training (unless ``corruption`` is
-        given).
+    corruption : default as above; any corruption (e.g. "masking:nu=0.25") replaces it.
     add_indicator : append scikit-learn's MissingIndicator columns (one per feature with
         missing values in the training data), as scikit-learn's imputers do.
 
@@ -375,7 +376,6 @@ class AutoEncoderImputer(TransformerMixin, AutoEncoderEstimator):
         self,
         kind: str = "deep",
         *,
-        mask_rate: float = 0.25,
         add_indicator: bool = False,
         code_dim: int | None = None,
         hidden: list[int] | None = None,
@@ -423,7 +423,6 @@ class AutoEncoderImputer(TransformerMixin, AutoEncoderEstimator):
             random_state=random_state,
             verbose=verbose,
         )
-        self.mask_rate = mask_rate
         self.add_indicator = add_indicator
 
     def __sklearn_tags__(self):
@@ -431,11 +430,10 @@ class AutoEncoderImputer(TransformerMixin, AutoEncoderEstimator):
         tags.input_tags.allow_nan = True
         return tags
 
-    def _extra_model_settings(self, settings: dict[str, Any]) -> dict[str, Any]:
-        if not 0.0 <= self.mask_rate < 1.0:
-            raise ConfigError(f"mask_rate must be in [0, 1), got {self.mask_rate}")
+    def _extra_model_settings(self, settings: dict[str, Any], X: np.ndarray) -> dict[str, Any]:
         if self.corruption is None:
-            settings["corruption"] = Masking(nu=self.mask_rate) if self.mask_rate > 0 else None
+            has_holes = bool(np.isnan(X).any())
+            settings["corruption"] = MissingPatterns(p=1.0) if has_holes else Masking(nu=0.25)
         return settings
 
     def fit(self, X: Any, y: Any = None) -> AutoEncoderImputer:
