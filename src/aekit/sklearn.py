@@ -662,5 +662,4 @@ def load(path: str | Path) -> AutoEncoderEstimator:
     if "feature_names_in_" in fitted:
         estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
     estimator._load_fitted(fitted, path)
-    assert (path / CONFIG_FILE).exists()
     return estimator
