@@ -12,18 +12,21 @@ user action shows a traceback (``--debug`` shows it for a genuine bug).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import math
+import os
 import sys
 import typing
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from . import __version__
+from . import __version__, distributed
 from .checkpoint import CHECKPOINT_FILE
 from .config import (
     DataConfig,
@@ -411,7 +414,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 "--resume continues a run with its own settings; only --data, --data-dir, "
                 "--test, --epochs and --no-progress go with it"
             )
-        print(resume_status(args.resume, getattr(args, "training.epochs")), file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, said once
+            print(resume_status(args.resume, getattr(args, "training.epochs")), file=sys.stderr)
         run = resume(
             args.resume,
             data=getattr(args, "data.source"),
@@ -748,7 +752,8 @@ def main(argv: list[str] | None = None) -> int:
 
     warnings.showwarning = show_warning  # type: ignore[assignment]
     try:
-        return COMMANDS[args.command](args)
+        with _quiet_unless_rank_0():
+            return COMMANDS[args.command](args)
     except TrainingInterrupted as exc:
         hint = f". Resume with: aekit train --resume {exc.checkpoint}" if exc.checkpoint else ""
         print(f"aekit: {exc}{hint}", file=sys.stderr)
@@ -778,6 +783,19 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        distributed.shutdown()
+
+
+@contextlib.contextmanager
+def _quiet_unless_rank_0() -> Iterator[None]:
+    """Under torchrun the processes of one job print once: rank 0 prints the results, the
+    others only their errors and warnings."""
+    if not distributed.launched() or os.environ.get("RANK", "0") == "0":
+        yield
+        return
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        yield
 
 
 if __name__ == "__main__":

@@ -595,7 +595,7 @@ class OutputConfig(_Config):
 
 
 # Top-level keys of a run folder's config.json besides the RunConfig sections.
-RUN_METADATA = ("format", "aekit_version", "family", "result")
+RUN_METADATA = ("format", "aekit_version", "family", "result", "world_size")
 
 
 @dataclasses.dataclass

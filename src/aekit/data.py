@@ -498,19 +498,35 @@ def fingerprint(x: Tensor) -> str:
 class InMemoryBatches:
     """Mini-batches of a tensor held on the training device, reshuffled each epoch by
     indexing (no per-sample Python work). The order comes from ``generator``, so saving its
-    state at the start of an epoch is enough to replay that epoch's order."""
+    state at the start of an epoch is enough to replay that epoch's order.
 
-    def __init__(self, data: Tensor, batch_size: int, generator: torch.Generator) -> None:
+    Under data parallelism (``world`` processes) every rank draws the same order and takes
+    its share (``rank``) of each batch, so the ranks together take the steps of one
+    process; a last batch smaller than ``world`` is left out (a rank would get nothing).
+    """
+
+    def __init__(
+        self,
+        data: Tensor,
+        batch_size: int,
+        generator: torch.Generator,
+        rank: int = 0,
+        world: int = 1,
+    ) -> None:
         self.data = data
         self.batch_size = batch_size
         self.generator = generator
+        self.rank, self.world = rank, world
 
     def __len__(self) -> int:
-        return math.ceil(len(self.data) / self.batch_size)
+        full, last = divmod(len(self.data), self.batch_size)
+        return full + int(last >= self.world)
 
     def epoch(self, start_step: int = 0) -> Iterator[Tensor]:
         order = torch.randperm(len(self.data), generator=self.generator).to(self.data.device)
-        for batch in order.split(self.batch_size)[start_step:]:
+        for batch in order.split(self.batch_size)[start_step : len(self)]:
+            if self.world > 1:
+                batch = batch.tensor_split(self.world)[self.rank]
             yield self.data[batch]
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from . import distributed
 from .config import ModelConfig, PretrainConfig, TrainConfig
 from .errors import ConfigError
 from .families import load
@@ -149,7 +150,7 @@ def pretrain_greedy(
         shallow_models.append(model)
         codes = _encode(model.encoder, codes, training.eval_batch_size)
     unroll(deep, shallow_models)
-    if run_dir is not None:
+    if run_dir is not None and distributed.is_main():
         write_json(Path(run_dir) / "pretrain" / "layers.json", [r.summary() for r in results])
     return deep, results
 

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import distributed
 from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from .errors import ConfigError
 from .families import CONFIG_FILE, WEIGHTS_FILE, read_run_config, run_config_json, save_model
@@ -41,11 +42,22 @@ _HELD: dict[Path, list[int]] = {}  # locks this process holds: path -> [fd, dept
 
 
 class RunFolder:
-    """The files of one run (see the module docstring); also a trainer's checkpointer."""
+    """The files of one run (see the module docstring); also a trainer's checkpointer.
 
-    def __init__(self, path: str | Path) -> None:
+    Under torchrun every rank opens the folder but only rank 0 writes it: on the other
+    ranks (``writes`` false) the writing methods do nothing and the folder is only read.
+    """
+
+    def __init__(self, path: str | Path, writes: bool | None = None) -> None:
         self.path = Path(path)
         self.location = str(self.path)
+        self._writes = writes
+
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes the folder (asked when writing: the process group
+        may be joined after the folder is opened)."""
+        return distributed.is_main() if self._writes is None else self._writes
 
     @contextmanager
     def locked(self) -> Iterator[None]:
@@ -53,6 +65,9 @@ class RunFolder:
         the same folder (a second run with the same output folder, a second --resume) is
         refused. The kernel releases the lock when the process ends, however it ends, so a
         lock left by a killed run is never in the way."""
+        if not self.writes:
+            yield
+            return
         key = self.path.resolve()
         if key in _HELD:  # re-entrant within one process
             _HELD[key][1] += 1
@@ -101,7 +116,7 @@ class RunFolder:
     def require_new(self) -> None:
         """Refuse a folder that holds anything besides its lock: another run got there
         first (checked again under the lock, where no other process can write)."""
-        if any(p.name != LOCK_FILE for p in self.path.iterdir()):
+        if self.writes and any(p.name != LOCK_FILE for p in self.path.iterdir()):
             raise ConfigError(
                 f"{self.path} already exists; choose another output folder, or continue "
                 f"that run with: aekit train --resume {self.path}"
@@ -161,18 +176,24 @@ class RunFolder:
     def prepare(self) -> None:
         """Make the folder and delete temporary files of writes a crash interrupted (the
         files they were replacing are intact; the temporaries are garbage)."""
+        if not self.writes:
+            return
         self.path.mkdir(parents=True, exist_ok=True)
         for stale in self.path.glob(".*.tmp"):
             stale.unlink(missing_ok=True)
 
     def write_config(self, model: Any, sections: dict[str, Any]) -> None:
-        write_json(self.path / CONFIG_FILE, run_config_json(model, sections))
+        if self.writes:
+            write_json(self.path / CONFIG_FILE, run_config_json(model, sections))
 
     def save_model(self, model: Any, sections: dict[str, Any]) -> None:
-        save_model(model, self.path, sections)
+        if self.writes:
+            save_model(model, self.path, sections)
 
     def save(self, state: dict[str, Any], history: list[dict[str, float]]) -> None:
         """Write the trainer's state (atomically) and the metrics so far."""
+        if not self.writes:
+            return
         save_checkpoint(self.path / CHECKPOINT_FILE, state)
         self.write_metrics_csv(history)
 
@@ -180,7 +201,7 @@ class RunFolder:
         return load_checkpoint(self.path / CHECKPOINT_FILE)
 
     def write_metrics_csv(self, history: list[dict[str, float]]) -> None:
-        if not history:
+        if not history or not self.writes:
             return
         columns: list[str] = []
         for row in history:
@@ -195,7 +216,8 @@ class RunFolder:
         atomic_write(self.path / METRICS_CSV, write)
 
     def write_json(self, name: str, obj: Any) -> Path:
-        write_json(self.path / name, obj)
+        if self.writes:
+            write_json(self.path / name, obj)
         return self.path / name
 
 
@@ -251,6 +273,8 @@ def _fit_in_folder(
     in_memory = isinstance(X, torch.Tensor | np.ndarray | list | tuple)
     training = training.resolved(len(X) if in_memory else None)
     sections = {**(sections or {}), "training": training.to_dict()}
+    if distributed.active():
+        sections["world_size"] = distributed.world_size()
     trainer = Trainer(
         model, training, checkpointer=folder, callbacks=callbacks, progress=progress, desc=desc
     )

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import distributed
 from .config import DataConfig, RunConfig, TrainConfig
 from .data import (
     Dataset,
@@ -104,6 +105,7 @@ def train(
     ('64-25', 'test', True)
     """
     cfg = _run_config(config)
+    distributed.init(cfg.training.device)
     output = cfg.output.replace(
         out=str(out) if out is not None else cfg.output.out,
         progress=cfg.output.progress if progress is None else progress,
@@ -129,7 +131,11 @@ def train(
     resolve_device(cfg.training.device)
     if output.tensorboard:
         require_tensorboard()
-    folder = RunFolder.create(output.out) if output.out else RunFolder.new(model_cfg.kind)
+    # Under torchrun rank 0 makes the folder and names it to the others.
+    path = distributed.on_main(
+        lambda: (RunFolder.create(output.out) if output.out else RunFolder.new(model_cfg.kind)).path
+    )
+    folder = RunFolder(path)
     with folder.locked():
         folder.require_new()
         run = _execute(folder, cfg, model, dataset)
@@ -157,6 +163,8 @@ def resume(
     """
     folder = RunFolder(path)
     raw = folder.read_config()
+    stored = raw.get("training")
+    distributed.init(str(stored.get("device", "auto")) if isinstance(stored, dict) else "auto")
     if "training" not in raw:
         raise CheckpointError(f"{folder.path} has no 'training' section to resume")
     try:
@@ -227,7 +235,8 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
         )
         if scaled.scaling != "none":
             model = _with_scaling(model, scaled)
-    logger = TensorBoardLogger(folder.path / "tensorboard") if cfg.output.tensorboard else None
+    tensorboard = cfg.output.tensorboard and folder.writes
+    logger = TensorBoardLogger(folder.path / "tensorboard") if tensorboard else None
     trainer, fit = fit_in_folder(
         model,
         cfg.training,
@@ -260,7 +269,7 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     kept = fit.best_epoch if fit.best_epoch is not None and cfg.training.keep == "best" else None
     epoch = kept if kept is not None else trainer.epoch
     folder.write_json(METRICS_JSON, {"split": split, "weights_from_epoch": epoch, **metrics})
-    if cfg.output.report:
+    if cfg.output.report and folder.writes:
         labels = dataset.test_labels if split == "test" else None
         histories = [layer.fit.history for layer in layers or []]
         figures = folder.path / "figures"
@@ -327,6 +336,7 @@ def fit(
         config = TrainConfig(**settings)
     except TypeError as exc:
         raise ConfigError(f"unknown training setting: {exc}") from None
+    distributed.init(config.device)
     if run_dir is None:
         trainer = Trainer(model, config, callbacks=callbacks, progress=progress)
         return trainer.fit(X, val)

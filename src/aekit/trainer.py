@@ -26,6 +26,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from . import distributed
 from .config import TrainConfig
 from .data import InMemoryBatches, StreamBatches, fingerprint, resolve_device, validation_split
 from .errors import CheckpointError, ConfigError, DataError, TrainingError, TrainingInterrupted
@@ -98,13 +99,17 @@ class Trainer:
         self.model = model.to(self.device)
         self.checkpointer = checkpointer
         self.callbacks = list(callbacks)
-        self.progress = progress
+        self.rank, self.world = distributed.rank(), distributed.world_size()
+        self.progress = progress and self.rank == 0
         self.desc = desc
         self.optimizer = build_optimizer(self.model, config)
         self.schedule: Schedule | None = None  # built once the epoch length is known
+        # Under torchrun the step runs through DistributedDataParallel (gradients averaged
+        # across ranks); the model itself is what is evaluated and saved.
+        wrapped = distributed.wrap(self.model, self.device)
         # Static shapes: the last, smaller batch of an epoch gets its own graph rather than
         # turning every graph into slower shape-generic code.
-        self._forward = torch.compile(model, dynamic=False) if config.compile else model
+        self._forward = torch.compile(wrapped, dynamic=False) if config.compile else wrapped
         self.generator = torch.Generator().manual_seed(config.seed)  # the data order
         # Position and bookkeeping: everything below is part of the checkpoint.
         self.epoch = 0  # completed epochs
@@ -164,7 +169,8 @@ class Trainer:
             mininterval=0.5,
         )
         try:
-            with seeded(None), self._signals():
+            # A rank lost mid-step (killed, unreachable) fails every rank with one message.
+            with seeded(None), self._signals(), distributed.collective():
                 self._set_rng()
                 self._in_fit = True
                 while self.epoch < cfg.epochs and not stopped_early:
@@ -230,6 +236,9 @@ class Trainer:
             self.global_step = int(state["global_step"])
             self.epoch_order = state["epoch_order"].clone()
             self.rng = state["rng"]
+            ranks = state.get("rank_rng")
+            if self.world > 1 and isinstance(ranks, list) and len(ranks) == self.world:
+                self.rng = ranks[self.rank]  # each rank's own noise stream
             self.epoch_sums = state["epoch_sums"]
             self.epoch_samples = int(state["epoch_samples"])
             self.terms = state["terms"]
@@ -250,11 +259,18 @@ class Trainer:
             raise CheckpointError(f"checkpoint does not match this model/trainer: {exc}") from None
 
     def checkpoint(self) -> None:
-        """Hand the trainer's state to the checkpointer (if any)."""
-        if self.checkpointer is not None:
-            self.checkpointer.save(self.state_dict(), self.history)
-            self._last_checkpoint = time.perf_counter()
-            self._has_checkpoint = True
+        """Hand the trainer's state to the checkpointer (if any). Under torchrun every
+        rank calls this at the same step: the ranks hold the same weights and optimizer
+        state, rank 0 writes them with every rank's random state."""
+        if self.checkpointer is None:
+            return
+        state = self.state_dict()
+        if self.world > 1:
+            state["rank_rng"] = distributed.gather(state["rng"])
+        if self.rank == 0:
+            self.checkpointer.save(state, self.history)
+        self._last_checkpoint = time.perf_counter()
+        self._has_checkpoint = True
 
     # ---- the loop -----------------------------------------------------------------------------
 
@@ -265,7 +281,7 @@ class Trainer:
         self.generator.set_state(self.epoch_order)
         for x in batches.epoch(start_step=self.step_in_epoch):
             loss, terms = self._loss(x)
-            values = self._check_finite(loss, terms)
+            values, stop, due = self._check_step(loss, terms)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if cfg.grad_clip is not None:
@@ -279,9 +295,9 @@ class Trainer:
             bar.update(1)
             if self.step_in_epoch % 50 == 1:
                 bar.set_postfix(epoch=self.epoch + 1, loss=f"{sum(values):.4g}", refresh=False)
-            if self._checkpoint_due(every_steps=True):
+            if due:
                 self.checkpoint()
-            if self._stop_signal is not None:
+            if stop:
                 self._interrupt()
 
     def _end_epoch(self, val_x: Tensor | None, bar: tqdm) -> bool:
@@ -289,10 +305,11 @@ class Trainer:
         callbacks, checkpoint. Returns True when training should stop."""
         cfg = self.config
         row: dict[str, float] = {"epoch": self.epoch + 1}
-        sums = self.epoch_sums or []
+        # Every rank saw its share of the epoch: the row is over all of them.
+        *sums, samples = distributed.sum_of([*(self.epoch_sums or []), self.epoch_samples])
         for name, total in zip(self.terms or [], sums, strict=False):
-            row[f"train_{name}"] = total / max(self.epoch_samples, 1)
-        row["train_loss"] = sum(sums) / max(self.epoch_samples, 1)
+            row[f"train_{name}"] = total / max(samples, 1)
+        row["train_loss"] = sum(sums) / max(samples, 1)
         if val_x is not None:
             val_terms = evaluate_loss(self.model, val_x, cfg.eval_batch_size)
             row.update({f"val_{k}": v for k, v in val_terms.items()})
@@ -329,20 +346,22 @@ class Trainer:
         self._started += time.perf_counter() - callback_start
         if cfg.on_nan == "rollback":
             self._good_state = self._snapshot()
-        if stop or self.epoch == cfg.epochs or self._checkpoint_due(every_steps=False):
+        stop, due = distributed.any_of(stop, self._checkpoint_due(every_steps=False))
+        if stop or self.epoch == cfg.epochs or due:
             self.checkpoint()
         return stop
 
     # ---- pieces -------------------------------------------------------------------------------
 
-    def _checkpoint_due(self, every_steps: bool) -> bool:
-        """Within an epoch: the step cadence or the time cadence; at an epoch's end: the
-        epoch cadence or the time cadence."""
+    def _checkpoint_due(self, every_steps: bool, ahead: int = 0) -> bool:
+        """Within an epoch: the step cadence or the time cadence (for the step ``ahead``
+        of the current one); at an epoch's end: the epoch cadence or the time cadence."""
         cfg = self.config
         if self.checkpointer is None:
             return False
         if every_steps:
-            if cfg.checkpoint_every_steps and self.global_step % cfg.checkpoint_every_steps == 0:
+            step = self.global_step + ahead
+            if cfg.checkpoint_every_steps and step % cfg.checkpoint_every_steps == 0:
                 return True
         elif cfg.checkpoint_every is not None and self.epoch % cfg.checkpoint_every == 0:
             return True
@@ -374,17 +393,27 @@ class Trainer:
             self.epoch_sums[i] += value * n
         self.epoch_samples += n
 
-    def _check_finite(self, loss: Tensor, terms: dict[str, Tensor]) -> list[float]:
-        """The terms' values as floats (one read of each; on a GPU, one wait per step);
-        raises if the loss is NaN or infinite, naming the step and the term."""
+    def _check_step(self, loss: Tensor, terms: dict[str, Tensor]) -> tuple[list[float], bool, bool]:
+        """The terms' values as floats (one read of each; on a GPU, one wait per step),
+        and whether to stop or checkpoint after this step. Raises if the loss is NaN or
+        infinite, naming the step and the term. Under torchrun the ranks decide together,
+        before gradients are exchanged: a NaN on any rank, a signal to any, a checkpoint
+        due on any, holds for all, so they stay in step."""
         values = [t.item() for t in terms.values()]
         total = loss.item()
+        bad_anywhere, stop, due = distributed.any_of(
+            not math.isfinite(total),
+            self._stop_signal is not None,
+            self._checkpoint_due(every_steps=True, ahead=1),
+        )
+        if not bad_anywhere:
+            return values, stop, due
+        where = f"epoch {self.epoch + 1}, step {self.step_in_epoch + 1} (global step {self.global_step + 1})"
         if math.isfinite(total):
-            return values
+            raise _NonFinite(f"the loss became non-finite on another rank at {where}")
         bad = [f"{k} = {v}" for k, v in zip(terms, values, strict=True) if not math.isfinite(v)]
         raise _NonFinite(
-            f"the loss became {total} at epoch {self.epoch + 1}, step {self.step_in_epoch + 1} "
-            f"(global step {self.global_step + 1}); non-finite term(s): {', '.join(bad) or 'the sum'}"
+            f"the loss became {total} at {where}; non-finite term(s): {', '.join(bad) or 'the sum'}"
         )
 
     def _handle_non_finite(self, message: str) -> None:
@@ -439,7 +468,9 @@ class Trainer:
     def _set_rng(self) -> None:
         """Inside fit's private generators: seed them for a fresh run, or restore them."""
         if self.rng is None:
-            torch.manual_seed(self.config.seed)
+            # Each rank draws its own noise (corruption, dropout of masks); rank 0's, the
+            # only one of a single process, is the seed's.
+            torch.manual_seed(self.config.seed + 1_000_003 * self.rank)
             return
         torch.set_rng_state(self.rng["torch"])
         if "cuda" in self.rng and self.device.type == "cuda":
@@ -496,7 +527,7 @@ class Trainer:
                 val_x, x = x[split[1]], x[split[0]]
             self._check_fingerprint(fingerprint(x))
             batches: InMemoryBatches | StreamBatches = InMemoryBatches(
-                x.to(self.device), cfg.batch_size, self.generator
+                x.to(self.device), cfg.batch_size, self.generator, self.rank, self.world
             )
         elif isinstance(train, Iterable):
             batches = StreamBatches(

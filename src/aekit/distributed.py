@@ -1,0 +1,203 @@
+"""Data parallelism across processes: PyTorch's own ``torch.distributed``, as ``torchrun``
+launches it, not an engine of aekit's.
+
+``torchrun --nproc_per_node=N -m aekit train ...`` starts N processes; each joins the
+process group described by torchrun's environment (``WORLD_SIZE``, ``RANK``,
+``MASTER_ADDR``...) and the :class:`~aekit.Trainer` wraps the model in
+``DistributedDataParallel``: gloo on the CPU, NCCL on CUDA. ``batch_size`` stays the
+global batch: each rank takes its share of every batch of the common epoch order, so N
+processes take the steps one process would. Only rank 0 writes the run folder.
+
+People who launch their own processes call ``torch.distributed.init_process_group``
+before :func:`aekit.train` (or :func:`aekit.fit`); aekit uses the group it finds.
+
+The helpers below are collectives: every rank must call them at the same point. With one
+process they cost nothing and return their input.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from .errors import AekitError, TrainingError
+
+# How long a collective waits for a silent peer before failing (a killed rank's peers
+# fail at once on a closed connection; this bounds the cases that are not noticed).
+TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("AEKIT_DIST_TIMEOUT", "120")))
+
+
+def active() -> bool:
+    """Whether this process is one of several in an initialised process group."""
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def world_size() -> int:
+    return dist.get_world_size() if active() else 1
+
+
+def rank() -> int:
+    return dist.get_rank() if active() else 0
+
+
+def is_main() -> bool:
+    """Whether this process writes files and prints: rank 0, or the only process."""
+    return rank() == 0
+
+
+def launched() -> bool:
+    """Whether torchrun (or a launcher like it) started this process as one of several."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def init(device: str = "auto") -> bool:
+    """Join the process group torchrun describes, once; True when running distributed.
+
+    The backend follows the device: NCCL where training runs on CUDA, gloo on the CPU.
+    On CUDA each process takes the GPU of its ``LOCAL_RANK``.
+    """
+    if dist.is_available() and dist.is_initialized():
+        return active()
+    if not launched():
+        return False
+    if not dist.is_available():
+        raise TrainingError("this PyTorch build has no torch.distributed; run one process")
+    cuda = device != "cpu" and torch.cuda.is_available()
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    try:
+        dist.init_process_group("nccl" if cuda else "gloo", timeout=TIMEOUT)
+    except (RuntimeError, ValueError) as exc:
+        raise TrainingError(
+            f"cannot join the process group ({one_line(exc)}); start the job with torchrun "
+            "(torchrun --nproc_per_node=N -m aekit train ...)"
+        ) from None
+    return active()
+
+
+def shutdown() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def any_of(*flags: bool) -> list[bool]:
+    """Each flag, true on every rank when it is true on any (a stop, a checkpoint, a
+    non-finite loss): the ranks decide together and stay in step."""
+    if not active():
+        return list(flags)
+    t = torch.tensor([int(f) for f in flags], dtype=torch.int32, device=_device())
+    with collective():
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return [bool(v) for v in t.tolist()]
+
+
+def sum_of(values: Sequence[float]) -> list[float]:
+    """Each value summed over the ranks (per-epoch loss sums and sample counts)."""
+    if not active():
+        return list(values)
+    t = torch.tensor(list(values), dtype=torch.float64, device=_device())
+    with collective():
+        dist.all_reduce(t)
+    return t.tolist()
+
+
+def gather(obj: Any) -> list[Any]:
+    """One object from each rank, in rank order (the random states of a checkpoint)."""
+    if not active():
+        return [obj]
+    out: list[Any] = [None] * world_size()
+    with collective():
+        dist.all_gather_object(out, obj)
+    return out
+
+
+def broadcast(obj: Any) -> Any:
+    """Rank 0's ``obj`` on every rank (the run folder's name)."""
+    if not active():
+        return obj
+    box = [obj]
+    with collective():
+        dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def on_main(make: Callable[[], Any]) -> Any:
+    """``make()`` run on rank 0 only, its result handed to every rank; an aekit error it
+    raises is raised on every rank (the others would otherwise wait for rank 0 forever)."""
+    if not active():
+        return make()
+    outcome: tuple[str, Any] = ("", None)
+    if is_main():
+        try:
+            outcome = ("ok", make())
+        except AekitError as exc:
+            outcome = (type(exc).__name__, str(exc))
+    kind, value = broadcast(outcome)
+    if kind == "ok":
+        return value
+    error = next((e for e in _errors() if e.__name__ == kind), AekitError)
+    raise error(value)
+
+
+def _errors() -> list[type[AekitError]]:
+    from . import errors
+
+    return [v for v in vars(errors).values() if isinstance(v, type) and issubclass(v, AekitError)]
+
+
+def barrier() -> None:
+    if active():
+        with collective():
+            dist.barrier()
+
+
+def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model`` in DistributedDataParallel when running distributed, else itself."""
+    if not active():
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    if device.type != "cuda":
+        return DistributedDataParallel(model)
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    return DistributedDataParallel(model, device_ids=[index])
+
+
+@contextmanager
+def collective() -> Iterator[None]:
+    """A lost peer (a killed rank, a broken connection) becomes one clear error."""
+    try:
+        yield
+    except RuntimeError as exc:
+        if isinstance(exc, TrainingError) or not active() or not _lost_peer(exc):
+            raise
+        raise TrainingError(
+            f"rank {rank()} of {world_size()} lost contact with the other processes of the "
+            f"job ({one_line(exc)[:200]}); the last checkpoint is kept: rerun the same "
+            "command with --resume RUN to continue"
+        ) from None
+
+
+# How the backends word a lost peer (gloo and NCCL raise plain RuntimeErrors, too).
+_LOST_PEER = ("gloo", "nccl", "connection", "peer", "timed out", "timeout", "socket")
+
+
+def _lost_peer(exc: RuntimeError) -> bool:
+    if isinstance(exc, dist.DistError):
+        return True
+    text = str(exc).lower()
+    return any(marker in text for marker in _LOST_PEER)
+
+
+def _device() -> torch.device:
+    return torch.device("cuda") if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+def one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
