@@ -29,6 +29,7 @@ import numpy as np
 from . import __version__, distributed
 from .checkpoint import CHECKPOINT_FILE
 from .config import (
+    NAMED_SOURCES,
     DataConfig,
     ModelConfig,
     OutputConfig,
@@ -39,10 +40,11 @@ from .config import (
     field_help,
 )
 from .corruption import CORRUPTIONS
-from .data import csv_header
+from .data import csv_header, streams
 from .errors import AekitError, ConfigError, TrainingInterrupted
 from .families import WEIGHTS_FILE, read_run_config
 from .io import atomic_write
+from .metrics import feature_errors
 from .nets import ACTIVATIONS
 from .parts import Part
 from .penalties import PENALTIES
@@ -53,6 +55,7 @@ from .runs import encode as encode_data
 from .runs import impute as impute_data
 from .runs import reconstruct as reconstruct_data
 from .runs import score as score_data
+from .streaming import DiskArray
 
 EXIT_USAGE = 2
 
@@ -268,6 +271,7 @@ def _parser() -> argparse.ArgumentParser:
         help="split of digits or mnist (default: test)",
     )
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    _add_stream(e)
 
     c = sub.add_parser(
         "encode",
@@ -281,6 +285,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("-o", "--output", required=True, metavar="FILE", help="codes.npy or codes.csv")
     _add_data_dir(c)
+    _add_stream(c)
 
     r = sub.add_parser(
         "reconstruct",
@@ -298,6 +303,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     r.add_argument("-n", type=int, default=10, help="number of samples in the picture (default 10)")
     _add_data_dir(r)
+    _add_stream(r)
 
     s = sub.add_parser(
         "score",
@@ -326,6 +332,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--per-feature", action="store_true", help="add each feature's error")
     _add_data_dir(s)
+    _add_stream(s)
 
     m = sub.add_parser(
         "impute",
@@ -339,6 +346,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("run", metavar="RUN", help="run folder")
     m.add_argument("input", metavar="INPUT", help="a .npy/.npz/.csv file")
     m.add_argument("-o", "--output", required=True, metavar="FILE", help="filled.npy or .csv")
+    _add_stream(m)
 
     rp = sub.add_parser(
         "report",
@@ -510,8 +518,38 @@ def judged_lines(cfg: Any, judged: dict[str, Any], probe: float | None) -> list[
     return lines
 
 
+def _add_stream(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--stream",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="read the data from disk a block at a time (.npy files, folders of .npy "
+        "shards, uncompressed IDX files) and write results the same way (.npy); default: "
+        "for data above 1 GiB",
+    )
+
+
+def _streamed(args: argparse.Namespace, data: str | None) -> str | None:
+    """The output path to write block by block when the input streams, else None."""
+    if data is None or data in NAMED_SOURCES or not streams(data, args.stream):
+        return None
+    if Path(args.output).suffix.lower() != ".npy":
+        raise ConfigError(
+            f"{data} is read a block at a time (streamed), and so is the result: write it "
+            f"to a .npy file, not {Path(args.output).name!r}"
+        )
+    return args.output
+
+
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    metrics = evaluate(args.run, args.data, split=args.split, data_dir=args.data_dir, baseline=True)
+    metrics = evaluate(
+        args.run,
+        args.data,
+        split=args.split,
+        data_dir=args.data_dir,
+        baseline=True,
+        stream=args.stream,
+    )
     if args.json:
         print(json.dumps(metrics, indent=2))
         return 0
@@ -531,8 +569,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    codes = encode_data(args.run, args.input, data_dir=args.data_dir)
-    _save_array(args.output, codes)
+    out = _streamed(args, args.input)
+    codes = encode_data(args.run, args.input, data_dir=args.data_dir, stream=args.stream, out=out)
+    if out is None:
+        _save_array(args.output, codes)
     print(f"wrote codes of {len(codes)} samples ({codes.shape[1]} units) to {args.output}")
     return 0
 
@@ -542,21 +582,38 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     if out.suffix.lower() == ".png":
         if args.n < 1:
             raise ConfigError(f"-n must be >= 1, got {args.n}")
-        model, x = load_model_and_data(args.run, args.input, data_dir=args.data_dir)
-        sample = np.asarray(x[: args.n])
+        model, x = load_model_and_data(
+            args.run, args.input, data_dir=args.data_dir, stream=args.stream
+        )
+        sample = x.read(0, args.n) if isinstance(x, DiskArray) else np.asarray(x[: args.n])
         image_shape = model.config.image_shape if model.config is not None else None
         reconstruction_grid(sample, model.reconstruct(sample), out, image_shape, n=args.n)
         print(f"wrote {min(args.n, len(sample))} originals and reconstructions to {out}")
     else:
-        recon = reconstruct_data(args.run, args.input, data_dir=args.data_dir)
-        _save_array(out, recon)
+        streamed = _streamed(args, args.input)
+        recon = reconstruct_data(
+            args.run, args.input, data_dir=args.data_dir, stream=args.stream, out=streamed
+        )
+        if streamed is None:
+            _save_array(out, recon)
         print(f"wrote reconstructions of {len(recon)} samples to {out}")
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    errors = score_data(args.run, args.input, data_dir=args.data_dir)
-    total = errors.sum(1)
+    model, x = load_model_and_data(args.run, args.input, data_dir=args.data_dir, stream=args.stream)
+    if isinstance(x, DiskArray):
+        if args.per_feature:
+            raise ConfigError(
+                f"{args.input} is streamed: its per-feature errors are as large as the data; "
+                "write them with aekit.score(RUN, DATA, out='errors.npy')"
+            )
+        # One score per sample, a block at a time.
+        total = np.concatenate([feature_errors(model, b).sum(1) for _, b in x.chunks()])
+        errors = total[:, None]
+    else:
+        errors = score_data(model, x)
+        total = errors.sum(1)
     columns, header = [total], ["error"]
     limit = args.threshold
     if args.contamination is not None:
@@ -593,7 +650,11 @@ def _saved_threshold(run: Path) -> float | None:
 
 
 def cmd_impute(args: argparse.Namespace) -> int:
-    filled = impute_data(args.run, args.input)
+    streamed = _streamed(args, args.input)
+    filled = impute_data(args.run, args.input, stream=args.stream, out=streamed)
+    if streamed is not None:
+        print(f"wrote {len(filled)} samples with their missing values filled to {args.output}")
+        return 0
     names = csv_header(args.input) if Path(args.input).is_file() else None
     if names is not None and Path(args.output).suffix.lower() == ".csv":
         _save_table(args.output, filled.reshape(len(filled), -1), names)  # header kept

@@ -519,16 +519,32 @@ class DataConfig(_Config):
     data_dir : folder with the MNIST files (else $AEKIT_DATA or the cache).
     test : a file of held-out data for the final evaluation (file sources only).
     limit : use only the first N training samples.
+    stream : read the data from disk a buffer at a time instead of loading it (.npy files,
+        folders of .npy shards, uncompressed IDX files); default: for data above 1 GiB.
+    shuffle_buffer_mb : streaming: MiB of data shuffled together (blocks of 4 MiB are
+        shuffled, then the rows of each buffer).
+    read_workers : streaming: threads reading the next buffers while the model trains.
     """
 
     source: str = dataclasses.field(default="digits", metadata=flag("--data"))
     data_dir: str | None = None
     test: str | None = None
     limit: int | None = None
+    stream: bool | None = None
+    shuffle_buffer_mb: int = 64
+    read_workers: int = 2
 
     def validate(self) -> None:
         require(bool(self.source), "data source must not be empty")
         require(self.limit is None or self.limit >= 1, f"limit must be >= 1, got {self.limit}")
+        require(
+            1 <= self.shuffle_buffer_mb <= 1 << 20,
+            f"shuffle_buffer_mb must be in [1, {1 << 20}], got {self.shuffle_buffer_mb}",
+        )
+        require(
+            1 <= self.read_workers <= 64,
+            f"read_workers must be in [1, 64], got {self.read_workers}",
+        )
 
     @property
     def named(self) -> bool:

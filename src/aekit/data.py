@@ -29,6 +29,7 @@ from torch import Tensor
 
 from .errors import ConfigError, DataError
 from .io import require_regular_file
+from .streaming import STREAM_ABOVE, can_stream, open_disk_array, size_on_disk
 
 ArrayLike = Union[np.ndarray, Tensor, Sequence[Any]]  # noqa: UP007
 
@@ -433,14 +434,35 @@ def image_shape_of(arr: np.ndarray) -> tuple[int, int, int] | None:
 
 
 def load_source(
-    source: str, data_dir: str | None = None, test: str | None = None, allow_missing: bool = False
+    source: str,
+    data_dir: str | None = None,
+    test: str | None = None,
+    allow_missing: bool = False,
+    stream: bool | None = False,
 ) -> Dataset:
     """A data set by name ("digits", "mnist") or from an array file (with ``allow_missing``,
-    NaN entries are missing values, for models of incomplete data)."""
+    NaN entries are missing values, for models of incomplete data). With ``stream`` (None:
+    for files above :data:`~aekit.streaming.STREAM_ABOVE` bytes) the file and the test
+    file stay on disk as :class:`~aekit.streaming.DiskArray` and are read a block at a time."""
     if source == "digits":
         return load_digits()
     if source == "mnist":
         return load_mnist(data_dir)
+    if streams(source, stream):
+        train = open_disk_array(source)
+        data = Dataset(train.name, train, image_shape=train.image_shape)  # type: ignore[arg-type]
+        if test is not None:
+            held = open_disk_array(test) if streams(test, stream) else None
+            data.test = held if held is not None else to_tensor(load_array(test), test)  # type: ignore[assignment]
+            if data.test.shape[1] != data.input_dim:
+                raise DataError(
+                    f"{test} has {data.test.shape[1]} features but {source} has {data.input_dim}"
+                )
+        return data
+    if Path(source).is_dir():
+        raise DataError(
+            f"{source} is a folder: a folder of .npy shards is read by streaming (--stream)"
+        )
     arr = load_array(source)
     x = to_tensor(arr, str(source), allow_missing=allow_missing)
     data = Dataset(Path(source).name, x, image_shape=image_shape_of(arr))
@@ -452,6 +474,14 @@ def load_source(
                 f"{test} has {data.test.shape[1]} features but {source} has {data.input_dim}"
             )
     return data
+
+
+def streams(path: str | Path, stream: bool | None) -> bool:
+    """Whether data at ``path`` is read from disk a block at a time: as asked, else (None)
+    a folder of shards or a streamable file above STREAM_ABOVE bytes."""
+    if stream is not None:
+        return stream
+    return can_stream(path) and (Path(path).is_dir() or size_on_disk(path) > STREAM_ABOVE)
 
 
 def validation_split(n: int, fraction: float, seed: int) -> tuple[Tensor, Tensor] | None:

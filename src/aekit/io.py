@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +125,28 @@ def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
         return load_file(path)
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path} is not a valid safetensors file ({exc})") from None
+
+
+def write_npy_blocks(path: str | Path, rows: int, blocks: Iterable[Any]) -> None:
+    """Write a ``rows``-row .npy file from 2-D numpy blocks that arrive one at a time (a
+    result as large as data that does not fit in memory), atomically."""
+    import numpy as np
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            written = 0
+            for block in blocks:
+                block = np.ascontiguousarray(block)
+                if written == 0:
+                    header = {
+                        "descr": np.lib.format.dtype_to_descr(block.dtype),
+                        "fortran_order": False,
+                        "shape": (rows, *block.shape[1:]),
+                    }
+                    np.lib.format.write_array_header_2_0(f, header)
+                f.write(block.tobytes())
+                written += len(block)
+            if written != rows:
+                raise AekitError(f"wrote {written} rows where {rows} were expected")
+
+    atomic_write(path, write)

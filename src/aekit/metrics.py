@@ -14,6 +14,7 @@ from torch import Tensor
 from .data import ArrayLike
 from .model import AutoEncoder
 from .penalties import Contractive, KLSparsity, L1Sparsity, jacobian_sq_norm
+from .streaming import DiskArray
 
 # When a code unit counts as active on a sample, by its code activation: a sigmoid unit
 # lives in (0, 1) and is never exactly 0, so it is active when it fires (h > 0.5); ReLU and
@@ -62,8 +63,13 @@ def evaluate(
     >>> sorted(m)
     ['explained_variance', 'mse', 'psnr', 'squared_error']
     """
-    # Judged in the model's units: scaled, where the model scales its inputs.
-    x = model.scale(model.check_input(X, targets=True))
+    # Judged in the model's units: scaled, where the model scales its inputs. Data on
+    # disk is read a block at a time.
+    if isinstance(X, DiskArray):
+        model.check_disk_input(X, targets=True)
+        x: Any = X
+    else:
+        x = model.scale(model.check_input(X, targets=True))
     cfg = model.config
     penalties = model.penalties
     if sparsity is None:
@@ -79,6 +85,7 @@ def evaluate(
     model.eval()
 
     n, d = x.shape
+    low, high = math.inf, -math.inf
     sse = 0.0
     sum_x = torch.zeros(d, dtype=torch.float64)
     sum_x2 = torch.zeros(d, dtype=torch.float64)
@@ -91,10 +98,13 @@ def evaluate(
     try:
         with torch.random.fork_rng(devices=devices), torch.inference_mode():
             torch.manual_seed(seed)
-            for batch in x.split(batch_size):
+            for batch in _batches(model, x, batch_size):
                 # Missing entries (NaN; models of incomplete data) are neither input nor
                 # judged: errors and variances are over the observed entries.
                 observed = ~torch.isnan(batch)
+                if bool(observed.any()):
+                    seen = batch[observed]
+                    low, high = min(low, float(seen.min())), max(high, float(seen.max()))
                 b = torch.nan_to_num(batch, nan=0.0).to(device)
                 code = model.encoder(b)
                 recon = model.output_activation(model.decoder(code))
@@ -123,14 +133,13 @@ def evaluate(
         if jacobian:
             # Jacobians need autograd (inside jacrev); no graph is kept beyond each batch.
             with torch.no_grad():
-                for batch in x.split(min(batch_size, 512)):
+                for batch in _batches(model, x, min(batch_size, 512)):
                     norms = jacobian_sq_norm(model.encoder, batch.to(device))
                     jac_sum += float(norms.sqrt().sum())
     finally:
         model.train(was_training)
 
-    seen = x[~torch.isnan(x)] if model.missing else x
-    data_range = float(seen.max() - seen.min()) or 1.0
+    data_range = (high - low) or 1.0
     total_ss = float((sum_x2 - sum_x.pow(2) / count.clamp(min=1)).sum())
     d = float(count.sum()) / n  # observed entries per sample (all d without missing values)
     out: dict[str, Any] = {
@@ -150,6 +159,13 @@ def evaluate(
         out["psnr_corrupted"] = _psnr(noisy_sse / (n * d), data_range)
         out["psnr_denoised"] = _psnr(denoised_sse / (n * d), data_range)
     return out
+
+
+def _batches(model: AutoEncoder, x: Any, batch_size: int) -> Any:
+    """Batches of scaled data in memory, or of data on disk scaled as they are read."""
+    if isinstance(x, DiskArray):
+        return (model.scale(torch.from_numpy(b)) for _, b in x.chunks(batch_size))
+    return x.split(batch_size)
 
 
 def feature_errors(model: AutoEncoder, X: ArrayLike, batch_size: int = 4096) -> np.ndarray:

@@ -22,6 +22,7 @@ from .losses import LOSSES
 from .nets import activation, conv_decoder, conv_encoder, mlp_decoder, mlp_encoder
 from .penalties import Penalty
 from .seeding import seeded
+from .streaming import DiskArray, Stats
 
 
 @register_family("autoencoder")
@@ -231,6 +232,18 @@ class AutoEncoder(nn.Module):
         missing entries; a constant feature keeps a scale of 1."""
         if self.scaling == "none":
             return self
+        if isinstance(x, DiskArray):  # from the one pass over the file
+            stats = self.check_disk_input(x, "training data")
+            if self.scaling == "standard":
+                shift, spread = torch.from_numpy(stats.mean), torch.from_numpy(stats.std)
+            else:
+                seen = stats.count > 0
+                shift = torch.from_numpy(np.where(seen, stats.low, 0.0))
+                spread = torch.from_numpy(np.where(seen, stats.high - stats.low, 1.0))
+            spread = torch.where(torch.isfinite(spread) & (spread > 0), spread, 1.0)
+            self.input_shift.copy_(shift.float())
+            self.input_scale.copy_(spread.float())
+            return self
         t = self.check_input(x, "training data").double()
         observed = ~torch.isnan(t)
         count = observed.sum(0).clamp(min=1)
@@ -294,6 +307,25 @@ class AutoEncoder(nn.Module):
                 "the model's sigmoid output (and BCE loss) can only produce values in [0, 1]",
             )
         return t
+
+    def check_disk_input(
+        self, data: DiskArray, name: str = "data", *, targets: bool = False
+    ) -> Stats:
+        """:meth:`check_input` for data on disk, from one pass over it (cached)."""
+        if self.input_dim is not None and data.features != self.input_dim:
+            raise DataError(
+                f"{name} has {data.features} features but the model expects {self.input_dim}"
+            )
+        stats = data.check(name, allow_missing=self.missing)
+        if targets and self.output_activation_name == "sigmoid":
+            lo, hi = data.range()
+            if lo < 0.0 or hi > 1.0:
+                raise DataError(
+                    f"{name} has values in [{lo:g}, {hi:g}], outside [0, 1]: the model's "
+                    "sigmoid output (and BCE loss) can only produce values in [0, 1]; scale "
+                    "the data (e.g. divide by its maximum) or use output_activation='linear'"
+                )
+        return stats
 
     def _infer(
         self, fn: Callable[[Tensor], Tensor], x: Tensor, batch_size: int = 4096

@@ -31,6 +31,7 @@ from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from .errors import ConfigError
 from .families import CONFIG_FILE, WEIGHTS_FILE, read_run_config, run_config_json, save_model
 from .io import atomic_write, write_json
+from .streaming import DiskArray
 from .trainer import Callback, FitResult, Trainer
 
 METRICS_CSV = "metrics.csv"
@@ -270,8 +271,8 @@ def _fit_in_folder(
 ) -> tuple[Trainer, FitResult]:
     folder.prepare()
     # Settings left to the data are chosen now, so config.json records what runs.
-    in_memory = isinstance(X, torch.Tensor | np.ndarray | list | tuple)
-    training = training.resolved(len(X) if in_memory else None)
+    sized = isinstance(X, torch.Tensor | np.ndarray | list | tuple | DiskArray)
+    training = training.resolved(len(X) if sized else None)
     sections = {**(sections or {}), "training": training.to_dict()}
     if distributed.active():
         sections["world_size"] = distributed.world_size()

@@ -31,11 +31,13 @@ from .data import (
     load_array,
     load_source,
     resolve_device,
+    streams,
     to_tensor,
     validation_split,
 )
 from .errors import CheckpointError, ConfigError
 from .families import load, model_config_of
+from .io import write_npy_blocks
 from .metrics import evaluate as evaluate_model
 from .metrics import feature_errors, linear_probe
 from .model import AutoEncoder
@@ -44,6 +46,7 @@ from .presets import default_code_dim, has_wide_code
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
 from .report import write_report
 from .runfolder import METRICS_JSON, RunFolder, fit_in_folder
+from .streaming import DiskArray, open_disk_array
 from .tensorboard import TensorBoardLogger, require_tensorboard
 from .trainer import Callback, FitResult, Trainer
 
@@ -113,8 +116,7 @@ def train(
     cfg = cfg.replace(output=output)
     dataset, data_cfg = _dataset(cfg.data, data, bool(cfg.model.get("missing")))
     cfg = cfg.replace(data=data_cfg)
-    seen = dataset.train.nan_to_num(nan=0.5)  # a missing entry is no evidence of range
-    unit_range = bool(seen.min() >= 0 and seen.max() <= 1)
+    unit_range = _in_unit_range(dataset.train, bool(cfg.model.get("missing")))
     model_cfg = cfg.model_config(dataset.input_dim, dataset.image_shape, unit_range)
     # Settings left to the data are chosen now, so config.json records what ran.
     chosen = cfg.training.chosen()
@@ -123,10 +125,15 @@ def train(
     # Everything that can be refused is refused before the run folder exists.
     model_cfg.check_memory(cfg.training.batch_size or 1)
     model = AutoEncoder.from_config(model_cfg, seed=cfg.training.seed)
-    model.check_input(dataset.train, "training data", targets=True)
+    _check_data(model, dataset.train, "training data")
     if dataset.test is not None:
-        model.check_input(dataset.test, "test data", targets=True)
+        _check_data(model, dataset.test, "test data")
     if cfg.pretrain is not None:
+        if isinstance(dataset.train, DiskArray):
+            raise ConfigError(
+                "greedy pretraining holds each layer's codes in memory: it does not stream; "
+                "train without --pretrain, or load the data (--no-stream)"
+            )
         layer_configs(model_cfg, cfg.pretrain)
     resolve_device(cfg.training.device)
     if output.tensorboard:
@@ -251,7 +258,8 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     assert trainer.model.config is not None
     code_dim = trainer.model.config.code_dim
     # PCA in the model's units (scaled, where the model scales), as the metrics are.
-    fitted_on, scaled_out = trainer.model.scale(fitted_on), trainer.model.scale(held_out)
+    fitted_on = trainer.model.scale(fitted_on)
+    scaled_out = _scaled(trainer.model, held_out)
     pca = pca_baseline(fitted_on, scaled_out, code_dim)
     if pca is not None:
         metrics["pca_squared_error"] = pca
@@ -273,13 +281,30 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
         labels = dataset.test_labels if split == "test" else None
         histories = [layer.fit.history for layer in layers or []]
         figures = folder.path / "figures"
-        run_figures(trainer.model, held_out.numpy(), figures, fit.history, labels, histories)
+        shown = held_out.head(FIGURE_SAMPLES) if isinstance(held_out, DiskArray) else held_out
+        run_figures(trainer.model, shown.numpy(), figures, fit.history, labels, histories)
         write_report(folder.path)
         if logger is not None:
             logger.add_figures(figures, trainer.epoch)
     if logger is not None:
         logger.close()
     return Run(folder.path, cfg, trainer.model, fit, metrics, split, dataset, resumed_at, layers)
+
+
+def _in_unit_range(x: Any, missing: bool) -> bool:
+    if isinstance(x, DiskArray):
+        x.check("training data", allow_missing=missing)
+        lo, hi = x.range()
+        return lo >= 0 and hi <= 1
+    seen = x.nan_to_num(nan=0.5)  # a missing entry is no evidence of range
+    return bool(seen.min() >= 0 and seen.max() <= 1)
+
+
+def _check_data(model: AutoEncoder, x: Any, name: str) -> None:
+    if isinstance(x, DiskArray):
+        model.check_disk_input(x, name, targets=True)
+    else:
+        model.check_input(x, name, targets=True)
 
 
 def _with_scaling(model: AutoEncoder, scaled: AutoEncoder) -> AutoEncoder:
@@ -296,16 +321,32 @@ def _with_scaling(model: AutoEncoder, scaled: AutoEncoder) -> AutoEncoder:
     return out
 
 
+BASELINE_SAMPLES = 20_000
+FIGURE_SAMPLES = 5_000  # of data on disk, the first ones are drawn
+
+
+def _scaled(model: AutoEncoder, x: Any) -> Any:
+    """``x`` in the model's units; data on disk, a block at a time."""
+    if isinstance(x, DiskArray):
+        return (model.scale(torch.from_numpy(block)) for _, block in x.chunks())
+    return model.scale(x)
+
+
 def _held_out(dataset: Dataset, cfg: RunConfig) -> tuple[Any, str, Any]:
     """What a run is judged on: the test split; else the validation split it never
     trained on; else (no validation) the training data, said as such. Also the data a
     baseline may be fitted on."""
+    train = dataset.train
+    # A baseline fitted on data on disk sees a sample of it (PCA of 20,000 samples).
+    fit_on = train.sample(BASELINE_SAMPLES) if isinstance(train, DiskArray) else train
     if dataset.test is not None:
-        return dataset.test, "test", dataset.train
-    split = validation_split(len(dataset.train), cfg.training.val_fraction, cfg.training.seed)
+        return dataset.test, "test", fit_on
+    split = validation_split(len(train), cfg.training.val_fraction, cfg.training.seed)
     if split is not None:
-        return dataset.train[split[1]], "validation", dataset.train[split[0]]
-    return dataset.train, "train", dataset.train
+        if isinstance(train, DiskArray):
+            return torch.from_numpy(train.take(split[1].numpy())), "validation", fit_on
+        return train[split[1]], "validation", train[split[0]]
+    return train, "train", fit_on
 
 
 def fit(
@@ -377,8 +418,9 @@ def evaluate(
     ['explained_variance', 'mse', 'psnr', 'squared_error']
     """
     baseline = options.pop("baseline", False)
+    stream = options.pop("stream", None)
     run = model if isinstance(model, str | Path) else None
-    model, x = load_model_and_data(model, data, split, data_dir)
+    model, x = load_model_and_data(model, data, split, data_dir, stream)
     metrics = evaluate_model(model, x, **options)
     if baseline and run is not None and model.config is not None:
         # PCA needs training data: the run's own data set's training split, when it was
@@ -386,7 +428,7 @@ def evaluate(
         source = DataConfig.from_dict(_data_section(RunFolder(run)), "data")
         if source.named and (data is None or str(data) == source.source):
             train = load_source(source.source, data_dir).train
-            test = model.scale(model.check_input(x))
+            test = _scaled(model, x if isinstance(x, DiskArray) else model.check_input(x))
             pca = pca_baseline(model.scale(train), test, model.config.code_dim)
             if pca is not None:
                 metrics["pca_squared_error"] = pca
@@ -394,47 +436,93 @@ def evaluate(
 
 
 def encode(
-    model: AutoEncoder | str | Path, data: Any = None, *, data_dir: str | None = None
+    model: AutoEncoder | str | Path,
+    data: Any = None,
+    *,
+    data_dir: str | None = None,
+    out: str | Path | None = None,
+    stream: bool | None = None,
 ) -> np.ndarray:
-    """Codes of ``data`` (as in :func:`evaluate`) under a model or a run folder's model."""
-    model, x = load_model_and_data(model, data, data_dir=data_dir)
-    return model.encode(x)
+    """Codes of ``data`` (as in :func:`evaluate`) under a model or a run folder's model.
+
+    Data on disk (``stream``; default: files above 1 GiB) is encoded a block at a time;
+    with ``out`` (a .npy path) the result is written there block by block and returned
+    as a read-only memory map, for results larger than memory."""
+    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream)
+    return _by_rows(x, model.encode, out)
 
 
 def reconstruct(
-    model: AutoEncoder | str | Path, data: Any = None, *, data_dir: str | None = None
+    model: AutoEncoder | str | Path,
+    data: Any = None,
+    *,
+    data_dir: str | None = None,
+    out: str | Path | None = None,
+    stream: bool | None = None,
 ) -> np.ndarray:
-    """Reconstructions of ``data`` (as in :func:`evaluate`), in the shape of the data
-    (images come back as images)."""
-    model, x = load_model_and_data(model, data, data_dir=data_dir)
-    return model.reconstruct(x)
+    """Reconstructions of ``data`` (as in :func:`encode`), in the shape of the data
+    (images come back as images; data on disk as rows of features)."""
+    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream)
+    return _by_rows(x, model.reconstruct, out)
 
 
 def score(
-    model: AutoEncoder | str | Path, data: Any = None, *, data_dir: str | None = None
+    model: AutoEncoder | str | Path,
+    data: Any = None,
+    *,
+    data_dir: str | None = None,
+    out: str | Path | None = None,
+    stream: bool | None = None,
 ) -> np.ndarray:
     """Squared reconstruction error of each feature of each sample of ``data`` (as in
-    :func:`evaluate`), ``(samples, features)``, in the model's units; a row's sum is the
+    :func:`encode`), ``(samples, features)``, in the model's units; a row's sum is the
     sample's anomaly score (see :func:`aekit.metrics.feature_errors`)."""
-    model, x = load_model_and_data(model, data, data_dir=data_dir)
-    return feature_errors(model, x)
+    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream)
+    return _by_rows(x, lambda b: feature_errors(model, b), out)
 
 
 def impute(
-    model: AutoEncoder | str | Path, data: Any = None, *, data_dir: str | None = None
+    model: AutoEncoder | str | Path,
+    data: Any = None,
+    *,
+    data_dir: str | None = None,
+    out: str | Path | None = None,
+    stream: bool | None = None,
 ) -> np.ndarray:
     """``data`` with its missing values (NaN) filled in by a model trained for missing
     values (``missing=True``, ``aekit train --missing``); observed values are kept."""
-    model, x = load_model_and_data(model, data, data_dir=data_dir)
+    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream)
     if not model.missing:
         raise ConfigError(
             "this model was not trained for missing values; train one with missing=True "
             "(aekit train --missing) on the incomplete data, or use "
             "aekit.sklearn.AutoEncoderImputer"
         )
-    t = model.check_input(x)
-    filled = torch.where(torch.isnan(t), torch.as_tensor(model.reconstruct(t.numpy())), t)
-    return filled.numpy().reshape(np.shape(x))
+
+    def fill(block: Any) -> np.ndarray:
+        t = model.check_input(block)
+        filled = torch.where(torch.isnan(t), torch.as_tensor(model.reconstruct(t.numpy())), t)
+        return filled.numpy().reshape(np.shape(block))
+
+    return _by_rows(x, fill, out)
+
+
+def _by_rows(x: Any, fn: Any, out: str | Path | None) -> np.ndarray:
+    """``fn`` of data in memory, or of data on disk a block at a time; with ``out``, the
+    result goes to that .npy file block by block and comes back memory-mapped."""
+    if isinstance(x, DiskArray):
+        blocks: Any = (fn(block) for _, block in x.chunks())
+        rows = len(x)
+    else:
+        blocks, rows = [fn(x)], len(x)
+    if out is None:
+        parts = list(blocks)
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+    out = Path(out)
+    if out.suffix.lower() != ".npy":
+        raise ConfigError(f"out must be a .npy file, got {out.name!r}")
+    write_npy_blocks(out, rows, blocks)
+    return np.load(out, mmap_mode="r")
 
 
 # ---- data and settings ---------------------------------------------------------------------
@@ -460,7 +548,12 @@ def load_dataset(cfg: DataConfig, allow_missing: bool = False) -> Dataset:
         raise ConfigError(
             f"a test file ({cfg.test}) applies to file data; {cfg.source} has its own test split"
         )
-    data = load_source(cfg.source, cfg.data_dir, cfg.test, allow_missing)
+    data = load_source(cfg.source, cfg.data_dir, cfg.test, allow_missing, cfg.stream)
+    for part in (data.train, data.test):
+        if isinstance(part, DiskArray):
+            part.buffer_bytes, part.workers = cfg.shuffle_buffer_mb << 20, cfg.read_workers
+    if cfg.limit is not None and isinstance(data.train, DiskArray):
+        raise ConfigError("limit applies to data in memory; streamed data is read whole")
     if cfg.limit is not None:
         data.train = data.train[: cfg.limit]
         if data.train_labels is not None:
@@ -475,6 +568,8 @@ def _dataset(cfg: DataConfig, data: Any, allow_missing: bool = False) -> tuple[D
         return load_dataset(cfg, allow_missing), cfg
     if isinstance(data, Dataset):
         dataset = data
+    elif isinstance(data, DiskArray):
+        dataset = Dataset(data.name, data, image_shape=data.image_shape)  # type: ignore[arg-type]
     else:
         # Validates first: ragged lists, strings, NaN (unless the model allows missing values).
         x = to_tensor(data, "training data", allow_missing=allow_missing)
@@ -517,9 +612,11 @@ def load_model_and_data(
     data: Any,
     split: str | None = None,
     data_dir: str | None = None,
+    stream: bool | None = None,
 ) -> tuple[AutoEncoder, Any]:
     """A model (loaded from a run folder if a path) and the data to run it on, in the
-    shape the caller gave (images stay images)."""
+    shape the caller gave (images stay images); a data file that streams (``stream``,
+    by default files above 1 GiB) as a :class:`~aekit.streaming.DiskArray`."""
     named_split = split or "test"
     if named_split not in ("test", "train"):
         raise ConfigError(f"split must be 'test' or 'train', got {split!r}")
@@ -547,6 +644,8 @@ def load_model_and_data(
             return model, x.numpy()
         if split is not None:
             raise ConfigError(f"a split applies to digits and mnist, not to the file {source}")
+        if streams(source, stream):
+            return model, open_disk_array(source)
         return model, load_array(source)
     return model, data
 
@@ -564,10 +663,18 @@ def pca_baseline(train: Any, test: Any, code_dim: int) -> float | None:
     from sklearn.decomposition import PCA
 
     train_np = np.asarray(train, dtype=np.float64).reshape(len(train), -1)
-    test_np = np.asarray(test, dtype=np.float64).reshape(len(test), -1)
-    if code_dim > min(train_np.shape) or np.isnan(train_np).any() or np.isnan(test_np).any():
+    if code_dim > min(train_np.shape) or np.isnan(train_np).any():
         return None  # PCA has no missing values
     pca = PCA(n_components=code_dim, svd_solver="full").fit(train_np)
-    recon = pca.inverse_transform(pca.transform(test_np))
-    error = float(((recon - test_np) ** 2).sum(1).mean())
+    # The test data in memory, or blocks of it (data on disk).
+    blocks = [test] if isinstance(test, np.ndarray | torch.Tensor) else test
+    sse, n = 0.0, 0
+    for block in blocks:
+        test_np = np.asarray(block, dtype=np.float64).reshape(len(block), -1)
+        if np.isnan(test_np).any():
+            return None
+        recon = pca.inverse_transform(pca.transform(test_np))
+        sse += float(((recon - test_np) ** 2).sum())
+        n += len(test_np)
+    error = sse / max(n, 1)
     return error if math.isfinite(error) else None

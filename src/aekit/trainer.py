@@ -32,6 +32,7 @@ from .data import InMemoryBatches, StreamBatches, fingerprint, resolve_device, v
 from .errors import CheckpointError, ConfigError, DataError, TrainingError, TrainingInterrupted
 from .optim import Schedule, build_optimizer, build_schedule
 from .seeding import seeded
+from .streaming import DiskArray, DiskBatches
 
 STATE_FORMAT = 2
 
@@ -144,8 +145,8 @@ class Trainer:
         ``val_fraction`` of in-memory training data. Training draws its noise from
         generators of its own: the caller's random state is left as it was. Settings left
         to the data (epochs, batch size, warm-up) are chosen here, from its size."""
-        in_memory = isinstance(train, Tensor | np.ndarray | list | tuple)
-        self.config = cfg = self.config.resolved(len(train) if in_memory else None)
+        sized = isinstance(train, Tensor | np.ndarray | list | tuple | DiskArray)
+        self.config = cfg = self.config.resolved(len(train) if sized else None)
         batches, val_x = self._prepare(train, val)
         if cfg.patience is not None and val_x is None:
             raise ConfigError(
@@ -274,7 +275,9 @@ class Trainer:
 
     # ---- the loop -----------------------------------------------------------------------------
 
-    def _train_epoch(self, batches: InMemoryBatches | StreamBatches, bar: tqdm) -> None:
+    def _train_epoch(
+        self, batches: InMemoryBatches | StreamBatches | DiskBatches, bar: tqdm
+    ) -> None:
         cfg, model, optimizer, schedule = self.config, self.model, self.optimizer, self.schedule
         assert schedule is not None
         model.train()
@@ -514,7 +517,7 @@ class Trainer:
 
     def _prepare(
         self, train: Any, val: Any
-    ) -> tuple[InMemoryBatches | StreamBatches, Tensor | None]:
+    ) -> tuple[InMemoryBatches | StreamBatches | DiskBatches, Tensor | None]:
         cfg, model = self.config, self.model
         check = getattr(model, "check_input", None)
         if check is None:
@@ -526,8 +529,29 @@ class Trainer:
             if split is not None:
                 val_x, x = x[split[1]], x[split[0]]
             self._check_fingerprint(fingerprint(x))
-            batches: InMemoryBatches | StreamBatches = InMemoryBatches(
+            batches: InMemoryBatches | StreamBatches | DiskBatches = InMemoryBatches(
                 x.to(self.device), cfg.batch_size, self.generator, self.rank, self.world
+            )
+        elif isinstance(train, DiskArray):
+            # Read a buffer at a time; checked once, in one pass (the pass that hashes it).
+            stats = model.check_disk_input(train, "training data", targets=True)
+            split = (
+                validation_split(len(train), cfg.val_fraction, cfg.seed) if val_x is None else None
+            )
+            held = split[1].numpy() if split is not None else None
+            if held is not None:
+                val_x = check(torch.from_numpy(train.take(held)), "validation data", targets=True)
+            self._check_fingerprint(stats.fingerprint)
+            batches = DiskBatches(
+                train,
+                cfg.batch_size,
+                self.generator,
+                self.device,
+                exclude=held,
+                buffer_bytes=train.buffer_bytes,
+                workers=train.workers,
+                rank=self.rank,
+                world=self.world,
             )
         elif isinstance(train, Iterable):
             batches = StreamBatches(
