@@ -174,7 +174,9 @@ def test_sigterm_and_sigint_stop_gracefully_with_a_checkpoint(tmp_path, signum):
     assert "Traceback" not in err
     state = load_checkpoint(run / CHECKPOINT_FILE)
     assert state["epoch"] < 200
-    assert aekit.resume(run, progress=False).fit.steps > state["global_step"]  # and it resumes
+    # And it resumes (to the end of the next epoch: the rest of 200 would only take time).
+    resumed = aekit.resume(run, epochs=state["epoch"] + 1, progress=False)
+    assert resumed.fit.steps > state["global_step"]
 
 
 def test_a_pickle_in_place_of_a_checkpoint_is_refused_unexecuted(tmp_path, X):
@@ -415,3 +417,20 @@ def test_resuming_with_two_rows_swapped_is_refused(tmp_path, X):
     swapped[[100, 1000]] = swapped[[1000, 100]]  # rows a sampled fingerprint could miss
     with pytest.raises(aekit.DataError, match="differs from the data this run was started with"):
         aekit.resume(run, data=swapped, epochs=3, progress=False)
+
+
+def test_resuming_from_a_dataloader_over_other_data_is_refused(tmp_path, X):
+    """A loader's data is checked by its size and an evenly spaced sample of it."""
+    from torch.utils.data import DataLoader
+
+    data = torch.as_tensor(X)
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8, seed=0)
+    aekit.fit(model, DataLoader(data, batch_size=64), run_dir=tmp_path, epochs=1, progress=False)
+    changed = data.clone()
+    changed[len(X) - 1, 3] = 0.123  # the last sample: one of those checked
+    for other in (changed, data[:-1]):
+        with pytest.raises(aekit.DataError, match="differs from the data this run was started"):
+            aekit.fit(
+                model, DataLoader(other, batch_size=64), run_dir=tmp_path, epochs=2, progress=False
+            )
+    aekit.fit(model, DataLoader(data, batch_size=64), run_dir=tmp_path, epochs=2, progress=False)

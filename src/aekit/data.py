@@ -460,9 +460,12 @@ def load_source(
                 )
         return data
     if Path(source).is_dir():
-        raise DataError(
-            f"{source} is a folder: a folder of .npy shards is read by streaming (--stream)"
-        )
+        if can_stream(source):
+            raise DataError(
+                f"{source} is a folder of .npy shards, which is read a block at a time: "
+                "leave out --no-stream (stream=False)"
+            )
+        raise DataError(f"{source} is a folder, not a file, and holds no .npy shards")
     arr = load_array(source)
     x = to_tensor(arr, str(source), allow_missing=allow_missing)
     data = Dataset(Path(source).name, x, image_shape=image_shape_of(arr))
@@ -519,6 +522,31 @@ def fingerprint(x: Tensor) -> str:
     digest = hashlib.blake2b(digest_size=16)
     digest.update(str(tuple(x.shape)).encode())
     digest.update(x.reshape(-1).view(torch.uint8).numpy().data if x.numel() else b"")
+    return digest.hexdigest()
+
+
+LOADER_SAMPLES = 32
+
+
+def loader_fingerprint(loader: Any) -> str | None:
+    """A hash of a DataLoader's data as far as it can be read without a pass over it: its
+    size and 32 evenly spaced samples of its (map-style) data set; None where there is no
+    such data set (an iterable one, a generator), which cannot be checked."""
+    dataset = getattr(loader, "dataset", None)
+    try:
+        n = len(dataset)  # type: ignore[arg-type]
+        if n == 0 or not hasattr(dataset, "__getitem__"):
+            return None
+        digest = hashlib.blake2b(digest_size=16)
+        digest.update(f"{type(dataset).__name__}:{n}".encode())
+        for i in sorted({int(i) for i in np.linspace(0, n - 1, LOADER_SAMPLES)}):
+            item = dataset[i]  # type: ignore[index]
+            x = item[0] if isinstance(item, tuple | list) else item
+            t = torch.as_tensor(x).detach().cpu().to(torch.float32).contiguous()
+            digest.update(str(tuple(t.shape)).encode())
+            digest.update(t.numpy().tobytes())
+    except (TypeError, NotImplementedError, IndexError, KeyError, ValueError):
+        return None
     return digest.hexdigest()
 
 

@@ -28,7 +28,14 @@ from tqdm.auto import tqdm
 
 from . import distributed
 from .config import TrainConfig
-from .data import InMemoryBatches, StreamBatches, fingerprint, resolve_device, validation_split
+from .data import (
+    InMemoryBatches,
+    StreamBatches,
+    fingerprint,
+    loader_fingerprint,
+    resolve_device,
+    validation_split,
+)
 from .errors import CheckpointError, ConfigError, DataError, TrainingError, TrainingInterrupted
 from .optim import Schedule, build_optimizer, build_schedule
 from .seeding import seeded
@@ -554,6 +561,11 @@ class Trainer:
                 world=self.world,
             )
         elif isinstance(train, Iterable):
+            # A loader's data is checked by its size and a sample of it (a pass over
+            # data that may not fit in memory is not made here).
+            fp = loader_fingerprint(train)
+            if fp is not None:
+                self._check_fingerprint(fp)
             batches = StreamBatches(
                 train, self.device, lambda b: check(b, "batch", targets=True), self.generator
             )
