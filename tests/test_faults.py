@@ -174,8 +174,8 @@ def test_sigterm_and_sigint_stop_gracefully_with_a_checkpoint(tmp_path, signum):
     assert "Traceback" not in err
     state = load_checkpoint(run / CHECKPOINT_FILE)
     assert state["epoch"] < 200
-    # And it resumes (to the end of the next epoch: the rest of 200 would only take time).
-    resumed = aekit.resume(run, epochs=state["epoch"] + 1, progress=False)
+    # And it resumes (two epochs on: the rest of 200 would only take time).
+    resumed = aekit.resume(run, epochs=state["epoch"] + 2, progress=False)
     assert resumed.fit.steps > state["global_step"]
 
 
