@@ -191,3 +191,28 @@ def test_processes_launched_by_the_user_train_one_model(tmp_path: Path):
     assert done.returncode == 0, done.stderr[-3000:]
     steps = int(done.stdout.split("steps")[1].split()[0])
     assert steps == 2 * len(aekit.data.InMemoryBatches(torch.zeros(1293, 1), 64, None))
+
+
+UNEVEN = """
+import torch, torch.distributed as dist, aekit
+from torch.utils.data import DataLoader
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+data = torch.as_tensor(aekit.load_digits().train)
+# Rank 1's share is shorter: its loader ends after 5 batches, rank 0's after 12.
+share = data[:768] if rank == 0 else data[768:1088]
+model = aekit.AutoEncoder.build(input_dim=64, code_dim=8, seed=0)
+result = aekit.fit(model, DataLoader(share, batch_size=64, shuffle=True), epochs=2, progress=False)
+if rank == 0:
+    print("steps", result.steps)
+dist.destroy_process_group()
+"""
+
+
+def test_loaders_of_uneven_length_end_each_epoch_together(tmp_path: Path):
+    """Each rank reads its own loader; the epoch ends for all when the shortest ends."""
+    script = tmp_path / "uneven.py"
+    script.write_text(UNEVEN)
+    done = torchrun([str(script)], tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "steps 10" in done.stdout

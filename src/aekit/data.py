@@ -605,11 +605,15 @@ class StreamBatches:
         device: torch.device,
         check: Callable[[Any], Tensor] | None = None,
         generator: torch.Generator | None = None,
+        any_done: Callable[[bool], bool] | None = None,
     ) -> None:
         self.loader = loader
         self.device = device
         self.check = check or (lambda x: to_tensor(x, "batch"))
         self.generator = generator
+        # Under data parallelism each rank reads its own loader (a DistributedSampler's
+        # share); the epoch ends for all when any rank's loader ends, so they stay in step.
+        self.any_done = any_done
 
     def __len__(self) -> int:
         try:
@@ -619,7 +623,13 @@ class StreamBatches:
 
     def epoch(self, start_step: int = 0) -> Iterator[Tensor]:
         seen = 0
-        for i, item in enumerate(self._start()):
+        items = self._start()
+        for i in itertools.count():
+            item = next(items, _END)
+            if self.any_done is not None and self.any_done(item is _END):
+                break
+            if item is _END:
+                break
             seen += 1
             if i < start_step:
                 continue

@@ -567,7 +567,11 @@ class Trainer:
             if fp is not None:
                 self._check_fingerprint(fp)
             batches = StreamBatches(
-                train, self.device, lambda b: check(b, "batch", targets=True), self.generator
+                train,
+                self.device,
+                lambda b: check(b, "batch", targets=True),
+                self.generator,
+                any_done=(lambda done: distributed.any_of(done)[0]) if self.world > 1 else None,
             )
         else:
             raise DataError(
