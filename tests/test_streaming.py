@@ -328,3 +328,28 @@ def test_streaming_under_torchrun_each_rank_streams_its_shards(table, tmp_path):
     # Each rank's share is shuffled on its own: not one process's order, a model as good.
     single = json.loads((tmp_path / "one" / "metrics.json").read_text())["squared_error"]
     assert two == pytest.approx(single, rel=0.15)
+
+
+def test_shards_and_idx_files_also_load_whole_and_results_keep_the_data_shape(tmp_path):
+    images = np.random.default_rng(3).random((300, 6, 5), dtype=np.float32)
+    shards = tmp_path / "shards"
+    shards.mkdir()
+    np.save(shards / "a.npy", images[:100])
+    np.save(shards / "b.npy", images[100:])
+    np.testing.assert_array_equal(aekit.data.load_array(shards), images)
+    idx = tmp_path / "images-idx3-ubyte"
+    pixels = (images * 255).astype(np.uint8)
+    idx.write_bytes(b"\0\0\x08\x03" + np.array(pixels.shape, ">u4").tobytes() + pixels.tobytes())
+    np.testing.assert_allclose(aekit.data.load_array(idx), pixels / np.float32(255), rtol=1e-6)
+    cfg = {"model": {"code_dim": 4}, "training": {"epochs": 1}}
+    run = aekit.train(cfg, data=str(shards), out=tmp_path / "run", progress=False)
+    assert run.config.data.stream is True  # a shard folder streams by default: recorded
+    streamed = aekit.reconstruct(run.path, str(shards), stream=True)
+    loaded = aekit.reconstruct(run.path, str(shards), stream=False)
+    assert streamed.shape == loaded.shape == (300, 6, 5)
+    np.testing.assert_allclose(streamed, loaded, rtol=1e-5, atol=1e-6)
+    with pytest.raises(aekit.ConfigError, match="loaded in memory"):
+        aekit.train({"data": {"source": "digits", "stream": True}}, out=tmp_path / "d")
+    np.savez(tmp_path / "x.npz", X=images)
+    with pytest.raises(DataError, match=r"np\.save"):
+        open_disk_array(tmp_path / "x.npz")

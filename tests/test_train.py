@@ -268,3 +268,16 @@ def test_compile_option_trains_like_eager(X):
         histories.append(aekit.fit(model, X, epochs=2, progress=False, compile=compile_).history)
     for eager, compiled in zip(*histories, strict=True):
         assert compiled["train_loss"] == pytest.approx(eager["train_loss"], rel=1e-4)
+
+
+def test_bf16_autocast_trains_to_about_the_float32_error(X):
+    """precision="bf16" runs the forward pass in bfloat16 (here on the CPU): the model
+    learns as in float32, to within bfloat16's rounding, and its weights stay float32."""
+    errors = {}
+    for precision in ("fp32", "bf16"):
+        model = aekit.AutoEncoder.build(input_dim=64, hidden=[32], code_dim=8, seed=0)
+        aekit.fit(model, X, epochs=5, progress=False, precision=precision, seed=0)
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+        errors[precision] = aekit.evaluate(model, X)["squared_error"]
+    assert errors["bf16"] == pytest.approx(errors["fp32"], rel=0.1)
+    assert errors["bf16"] != errors["fp32"]  # it did run in another precision

@@ -41,7 +41,7 @@ from .config import (
 )
 from .corruption import CORRUPTIONS
 from .data import csv_header, streams
-from .errors import AekitError, ConfigError, TrainingInterrupted
+from .errors import AekitError, ConfigError, TrainingError, TrainingInterrupted
 from .families import WEIGHTS_FILE, read_run_config
 from .io import atomic_write
 from .metrics import feature_errors
@@ -448,7 +448,8 @@ def _report(run: Run) -> None:
             f"{_fmt(layer.error_before)} -> {_fmt(layer.error_after)} in {layer.fit.seconds:.1f} s"
         )
     print(
-        f"trained {cfg.kind} {cfg.arch} on {run.data.name} ({len(run.data.train)} samples) "
+        f"trained {cfg.kind} {cfg.arch} on {run.data.name} ({len(run.data.train)} samples"
+        f"{', streamed from disk' if isinstance(run.data.train, DiskArray) else ''}) "
         f"for {len(run.fit.history)} epochs, {run.fit.steps} steps in {run.fit.seconds:.1f} s "
         f"-> {run.path}"
     )
@@ -525,7 +526,7 @@ def _add_stream(p: argparse.ArgumentParser) -> None:
         default=None,
         help="read the data from disk a block at a time (.npy files, folders of .npy "
         "shards, uncompressed IDX files) and write results the same way (.npy); default: "
-        "for data above 1 GiB",
+        "for files above 1 GiB and for shard folders",
     )
 
 
@@ -816,11 +817,13 @@ def main(argv: list[str] | None = None) -> int:
         with _quiet_unless_rank_0():
             return COMMANDS[args.command](args)
     except TrainingInterrupted as exc:
-        hint = f". Resume with: aekit train --resume {exc.checkpoint}" if exc.checkpoint else ""
-        print(f"aekit: {exc}{hint}", file=sys.stderr)
+        if _says_errors(exc):
+            hint = f". Resume with: {resume_command(exc.checkpoint)}" if exc.checkpoint else ""
+            print(f"aekit: {exc}{hint}", file=sys.stderr)
         return 128 + exc.signum
     except AekitError as exc:
-        print(f"aekit: error: {_one_line(exc)}", file=sys.stderr)
+        if _says_errors(exc):
+            print(f"aekit: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("aekit: interrupted", file=sys.stderr)
@@ -846,6 +849,30 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         distributed.shutdown()
+
+
+def _says_errors(exc: AekitError) -> bool:
+    """Under torchrun rank 0 says the errors every rank meets (settings, data, a stop);
+    another rank says only what happened to it (a lost peer)."""
+    rank_0 = not distributed.launched() or os.environ.get("RANK", "0") == "0"
+    return rank_0 or (isinstance(exc, TrainingError) and not isinstance(exc, TrainingInterrupted))
+
+
+def resume_command(run: str) -> str:
+    """The command that continues ``run``: under torchrun, torchrun again; a run trained
+    on a file names it again (paths in a run folder are not used)."""
+    launcher = "aekit train"
+    if distributed.launched():
+        n = os.environ.get("LOCAL_WORLD_SIZE") or os.environ.get("WORLD_SIZE", "N")
+        launcher = f"torchrun --standalone --nproc_per_node={n} -m aekit train"
+    data = ""
+    try:
+        source = RunConfig.from_dict(read_run_config(run)).data
+        if not source.named:
+            data = f" --data {source.source}" + (f" --test {source.test}" if source.test else "")
+    except AekitError:
+        pass
+    return f"{launcher} --resume {run}{data}"
 
 
 @contextlib.contextmanager

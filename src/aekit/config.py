@@ -388,6 +388,9 @@ class TrainConfig(_Config):
     grad_clip : clip the gradient norm to this value.
     compile : run the model through torch.compile (pays off for long runs of large
         models; costs compile time up front).
+    precision : the forward pass in float32, or under bfloat16 autocast ("bf16": fast
+        on GPUs with bfloat16 units, slow on most CPUs); weights, optimizer state and
+        evaluation stay float32.
     """
 
     epochs: int | None = None
@@ -413,6 +416,7 @@ class TrainConfig(_Config):
     max_rollbacks: int = 3
     grad_clip: float | None = None
     compile: bool = False
+    precision: Literal["fp32", "bf16"] = "fp32"
 
     def validate(self) -> None:
         require(
@@ -520,7 +524,8 @@ class DataConfig(_Config):
     test : a file of held-out data for the final evaluation (file sources only).
     limit : use only the first N training samples.
     stream : read the data from disk a buffer at a time instead of loading it (.npy files,
-        folders of .npy shards, uncompressed IDX files); default: for data above 1 GiB.
+        folders of .npy shards, uncompressed IDX files); default: for files above 1 GiB
+        and for folders of shards.
     shuffle_buffer_mb : streaming: MiB of data shuffled together (blocks of 4 MiB are
         shuffled, then the rows of each buffer).
     read_workers : streaming: threads reading the next buffers while the model trains.

@@ -323,10 +323,20 @@ def download_file(name: str, folder: Path, mirrors: Sequence[str], timeout: floa
 # ---- array files -------------------------------------------------------------------------------
 
 
+ARRAY_SUFFIXES = (".npy", ".npz", ".csv", ".txt")
+
+
 def load_array(path: str | Path, key: str | None = None) -> np.ndarray:
     """Read a .npy, .npz (array ``key``, or ``X``/``data``/the only one) or .csv file
-    (comma-separated numbers; a header line is skipped). Never unpickles."""
+    (comma-separated numbers; a header line is skipped), a folder of .npy shards or an
+    IDX file (uint8 pixels as [0, 1]). Never unpickles."""
     path = Path(path)
+    if path.is_dir() or (path.is_file() and path.suffix.lower() not in ARRAY_SUFFIXES):
+        if can_stream(path):  # a folder of .npy shards, an IDX file: read whole
+            data = open_disk_array(path)
+            return data.read(0, len(data)).reshape(len(data), *data.item_shape)
+        if path.is_dir():
+            raise DataError(f"data file {path} is a folder, not a file, and holds no .npy shards")
     require_regular_file(path, "data file", DataError)
     suffix = path.suffix.lower()
     try:
@@ -359,7 +369,10 @@ def load_array(path: str | Path, key: str | None = None) -> np.ndarray:
         raise DataError(f"cannot read {path}: {_one_line(exc)}") from None
     except MemoryError:
         raise DataError(f"cannot read {path}: it declares more data than fits in memory") from None
-    raise DataError(f"unsupported data file type {suffix!r} ({path}); use .npy, .npz or .csv")
+    raise DataError(
+        f"unsupported data file type {suffix!r} ({path}); use .npy, .npz or .csv, a folder "
+        "of .npy shards or an IDX file"
+    )
 
 
 def _one_line(exc: BaseException) -> str:
@@ -444,10 +457,13 @@ def load_source(
     NaN entries are missing values, for models of incomplete data). With ``stream`` (None:
     for files above :data:`~aekit.streaming.STREAM_ABOVE` bytes) the file and the test
     file stay on disk as :class:`~aekit.streaming.DiskArray` and are read a block at a time."""
-    if source == "digits":
-        return load_digits()
-    if source == "mnist":
-        return load_mnist(data_dir)
+    if source in ("digits", "mnist"):
+        if stream:
+            raise ConfigError(
+                f"{source} is loaded in memory (it fits); streaming applies to data files "
+                "(.npy, folders of .npy shards, uncompressed IDX files)"
+            )
+        return load_digits() if source == "digits" else load_mnist(data_dir)
     if streams(source, stream):
         train = open_disk_array(source)
         data = Dataset(train.name, train, image_shape=train.image_shape)  # type: ignore[arg-type]
@@ -459,13 +475,6 @@ def load_source(
                     f"{test} has {data.test.shape[1]} features but {source} has {data.input_dim}"
                 )
         return data
-    if Path(source).is_dir():
-        if can_stream(source):
-            raise DataError(
-                f"{source} is a folder of .npy shards, which is read a block at a time: "
-                "leave out --no-stream (stream=False)"
-            )
-        raise DataError(f"{source} is a folder, not a file, and holds no .npy shards")
     arr = load_array(source)
     x = to_tensor(arr, str(source), allow_missing=allow_missing)
     data = Dataset(Path(source).name, x, image_shape=image_shape_of(arr))

@@ -169,6 +169,10 @@ def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     return DistributedDataParallel(model, device_ids=[index])
 
 
+class LostPeer(TrainingError):
+    """Another process of the job is gone (killed, crashed, unreachable)."""
+
+
 @contextmanager
 def collective() -> Iterator[None]:
     """A lost peer (a killed rank, a broken connection) becomes one clear error."""
@@ -177,10 +181,11 @@ def collective() -> Iterator[None]:
     except RuntimeError as exc:
         if isinstance(exc, TrainingError) or not active() or not _lost_peer(exc):
             raise
-        raise TrainingError(
+        # The backend's first sentence says what broke ("Connection reset by peer").
+        cause = one_line(exc).split(". ")[0]
+        raise LostPeer(
             f"rank {rank()} of {world_size()} lost contact with the other processes of the "
-            f"job ({one_line(exc)[:200]}); the last checkpoint is kept: rerun the same "
-            "command with --resume RUN to continue"
+            f"job ({cause})"
         ) from None
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +133,7 @@ def train(
         if isinstance(dataset.train, DiskArray):
             raise ConfigError(
                 "greedy pretraining holds each layer's codes in memory: it does not stream; "
-                "train without --pretrain, or load the data (--no-stream)"
+                "train without pretraining, or load the data (--no-stream; stream=False)"
             )
         layer_configs(model_cfg, cfg.pretrain)
     resolve_device(cfg.training.device)
@@ -172,6 +173,13 @@ def resume(
     raw = folder.read_config()
     stored = raw.get("training")
     distributed.init(str(stored.get("device", "auto")) if isinstance(stored, dict) else "auto")
+    before, now = raw.get("world_size", 1), distributed.world_size()
+    if before != now and distributed.is_main():
+        warnings.warn(
+            f"{folder.path} was trained by {before} process(es) and resumes with {now}: it "
+            "continues from its checkpoint, but not bit for bit as an uninterrupted run would",
+            stacklevel=2,
+        )
     if "training" not in raw:
         raise CheckpointError(f"{folder.path} has no 'training' section to resume")
     try:
@@ -463,7 +471,7 @@ def reconstruct(
     """Reconstructions of ``data`` (as in :func:`encode`), in the shape of the data
     (images come back as images; data on disk as rows of features)."""
     model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream)
-    return _by_rows(x, model.reconstruct, out)
+    return _by_rows(x, model.reconstruct, out, shaped=True)
 
 
 def score(
@@ -504,14 +512,16 @@ def impute(
         filled = torch.where(torch.isnan(t), torch.as_tensor(model.reconstruct(t.numpy())), t)
         return filled.numpy().reshape(np.shape(block))
 
-    return _by_rows(x, fill, out)
+    return _by_rows(x, fill, out, shaped=True)
 
 
-def _by_rows(x: Any, fn: Any, out: str | Path | None) -> np.ndarray:
+def _by_rows(x: Any, fn: Any, out: str | Path | None, shaped: bool = False) -> np.ndarray:
     """``fn`` of data in memory, or of data on disk a block at a time; with ``out``, the
     result goes to that .npy file block by block and comes back memory-mapped."""
     if isinstance(x, DiskArray):
         blocks: Any = (fn(block) for _, block in x.chunks())
+        if shaped:  # rows of features back in the shape of the data's samples
+            blocks = (b.reshape(len(b), *x.item_shape) for b in blocks)
         rows = len(x)
     else:
         blocks, rows = [fn(x)], len(x)
@@ -521,6 +531,8 @@ def _by_rows(x: Any, fn: Any, out: str | Path | None) -> np.ndarray:
     out = Path(out)
     if out.suffix.lower() != ".npy":
         raise ConfigError(f"out must be a .npy file, got {out.name!r}")
+    if not out.parent.is_dir():
+        raise ConfigError(f"output folder does not exist: {out.parent}")
     write_npy_blocks(out, rows, blocks)
     return np.load(out, mmap_mode="r")
 
@@ -564,8 +576,13 @@ def load_dataset(cfg: DataConfig, allow_missing: bool = False) -> Dataset:
 def _dataset(cfg: DataConfig, data: Any, allow_missing: bool = False) -> tuple[Dataset, DataConfig]:
     """The data of a run: ``data`` given in Python (recorded as source "array"), else
     what ``cfg`` names."""
+    if isinstance(data, str | Path):  # a source, as config.data.source names one
+        cfg = cfg.replace(source=str(data))
+        data = None
     if data is None:
-        return load_dataset(cfg, allow_missing), cfg
+        dataset = load_dataset(cfg, allow_missing)
+        # What happened is recorded: streamed or loaded (the default decides by size).
+        return dataset, cfg.replace(stream=isinstance(dataset.train, DiskArray))
     if isinstance(data, Dataset):
         dataset = data
     elif isinstance(data, DiskArray):

@@ -118,6 +118,14 @@ class DiskArray:
         return len(self), self.features
 
     @property
+    def item_shape(self) -> tuple[int, ...]:
+        """The shape of one sample as results give it back: the file's, channels first."""
+        item = self.segments[0].item_shape
+        if len(item) == 3 and item[2] in CHANNELS and item[0] not in CHANNELS:
+            return (item[2], item[0], item[1])
+        return item
+
+    @property
     def nbytes(self) -> int:
         """Bytes on disk."""
         return sum(s.rows * s.row_bytes for s in self.segments)
@@ -303,6 +311,12 @@ def open_disk_array(path: str | Path) -> DiskArray:
     if path.suffix.lower() == ".npy":
         seg = _npy_segment(path)
         return DiskArray([seg], path.name, _image_shape(seg.item_shape))
+    if path.suffix.lower() in (".npz", ".csv", ".txt"):
+        raise DataError(
+            f"{path} cannot be read a block at a time: streaming reads .npy files, folders "
+            "of .npy shards and uncompressed IDX files (save it with np.save, or load it "
+            "without --stream)"
+        )
     seg = _idx_segment(path)
     return DiskArray([seg], path.name, _image_shape(seg.item_shape))
 

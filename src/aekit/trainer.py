@@ -114,10 +114,12 @@ class Trainer:
         self.schedule: Schedule | None = None  # built once the epoch length is known
         # Under torchrun the step runs through DistributedDataParallel (gradients averaged
         # across ranks); the model itself is what is evaluated and saved.
-        wrapped = distributed.wrap(self.model, self.device)
+        self._wrapped = distributed.wrap(self.model, self.device)
         # Static shapes: the last, smaller batch of an epoch gets its own graph rather than
         # turning every graph into slower shape-generic code.
-        self._forward = torch.compile(wrapped, dynamic=False) if config.compile else wrapped
+        self._forward = (
+            torch.compile(self._wrapped, dynamic=False) if config.compile else self._wrapped
+        )
         self.generator = torch.Generator().manual_seed(config.seed)  # the data order
         # Position and bookkeeping: everything below is part of the checkpoint.
         self.epoch = 0  # completed epochs
@@ -192,6 +194,8 @@ class Trainer:
                     self.elapsed = time.perf_counter() - self._started
                     stopped_early = self._end_epoch(val_x, bar)
                 self.rng = self._get_rng()
+        except distributed.LostPeer as exc:
+            raise distributed.LostPeer(f"{exc}; {self._where_to_resume()}") from None
         finally:
             self._in_fit = False
             bar.close()
@@ -381,8 +385,14 @@ class Trainer:
         )
 
     def _loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        if self._forward is self.model:
-            return self.model(x)
+        if self.config.precision == "bf16":
+            with torch.autocast(self.device.type, dtype=torch.bfloat16):
+                return self._forward_once(x)
+        return self._forward_once(x)
+
+    def _forward_once(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        if self._forward is self._wrapped:
+            return self._wrapped(x)
         try:
             return self._forward(x)
         except Exception as exc:  # torch.compile needs a working C++ toolchain, among others
@@ -392,8 +402,8 @@ class Trainer:
                 RuntimeWarning,
                 stacklevel=2,
             )
-            self._forward = self.model
-            return self.model(x)
+            self._forward = self._wrapped
+            return self._wrapped(x)
 
     def _accumulate(self, terms: dict[str, Tensor], values: list[float], n: int) -> None:
         if self.epoch_sums is None:
@@ -454,6 +464,17 @@ class Trainer:
             else ""
         )
         raise TrainingError(f"training stopped: {message}{kept}. Lower the learning rate{hint}.")
+
+    def _where_to_resume(self) -> str:
+        if self.checkpointer is None:
+            return "nothing was saved (no run folder)"
+        location = self.checkpointer.location
+        if not self._has_checkpoint:
+            return f"no checkpoint was written to {location} yet: start the run again"
+        return (
+            f"the last checkpoint in {location} is kept: continue with --resume {location}, "
+            "started as this job was"
+        )
 
     def _check_weights(self) -> None:
         """The loss is checked before each step; a step can still leave the weights
