@@ -32,6 +32,18 @@ def torchrun(args: list[str], cwd: Path, timeout: float = 180) -> subprocess.Com
     )
 
 
+def start_torchrun(args: list[str], cwd: Path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [*TORCHRUN, *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def aekit_cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     return subprocess.run(
@@ -74,16 +86,8 @@ def test_two_processes_train_the_model_one_process_trains(one_process: Path, tmp
 
 
 def test_a_killed_rank_fails_the_job_cleanly_and_the_run_resumes(one_process: Path, tmp_path: Path):
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     args = [*TRAIN, "--epochs", "40", "--checkpoint-every-steps", "20", "--out", "run"]
-    job = subprocess.Popen(
-        [*TORCHRUN, "-m", "aekit", "train", *args],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    job = start_torchrun(["-m", "aekit", "train", *args], tmp_path)
     checkpoint = tmp_path / "run" / "checkpoint.safetensors"
     deadline = time.monotonic() + 120
     while not checkpoint.exists() and time.monotonic() < deadline and job.poll() is None:
@@ -116,16 +120,8 @@ def test_a_killed_rank_fails_the_job_cleanly_and_the_run_resumes(one_process: Pa
 def test_sigterm_stops_every_rank_at_one_step_and_resume_matches(tmp_path: Path):
     """SIGTERM to torchrun reaches both ranks; they agree on the step, rank 0 writes one
     whole checkpoint, and the resumed run ends where an uninterrupted one does."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     args = [*TRAIN, "--kind", "denoising", "--epochs", "30", "--checkpoint-every", "100"]
-    job = subprocess.Popen(
-        [*TORCHRUN, "-m", "aekit", "train", *args, "--out", "cut"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    job = start_torchrun(["-m", "aekit", "train", *args, "--out", "cut"], tmp_path)
     started = tmp_path / "cut" / "config.json"
     deadline = time.monotonic() + 120
     while not started.exists() and time.monotonic() < deadline:
@@ -147,6 +143,14 @@ def test_sigterm_stops_every_rank_at_one_step_and_resume_matches(tmp_path: Path)
     uninterrupted = load_file(tmp_path / "whole" / "model.safetensors")
     for name, weight in uninterrupted.items():
         torch.testing.assert_close(resumed[name], weight, rtol=0, atol=0)
+
+    # The epoch cut in two reports the loss over both ranks, as the uninterrupted one does.
+    def losses(run: str) -> list[str]:
+        rows = (tmp_path / run / "metrics.csv").read_text().splitlines()
+        column = rows[0].split(",").index("train_loss")
+        return [row.split(",")[column] for row in rows[1:]]
+
+    assert losses("cut") == losses("whole")
 
 
 @pytest.mark.parametrize(

@@ -353,3 +353,17 @@ def test_shards_and_idx_files_also_load_whole_and_results_keep_the_data_shape(tm
     np.savez(tmp_path / "x.npz", X=images)
     with pytest.raises(DataError, match=r"np\.save"):
         open_disk_array(tmp_path / "x.npz")
+
+
+def test_a_wide_code_kind_on_streamed_data_gets_both_pca_baselines(table, tmp_path):
+    x, path = table
+    np.save(tmp_path / "test.npy", x[:3000])
+    cfg = {
+        "model": {"kind": "sparse"},
+        "data": {"source": str(path), "test": str(tmp_path / "test.npy"), "stream": True},
+        "training": {"epochs": 1},
+    }
+    run = aekit.train(cfg, out=tmp_path / "run", progress=False)
+    assert isinstance(run.data.test, DiskArray)
+    plain = [k for k in run.metrics if k.startswith("pca") and k != "pca_squared_error"]
+    assert plain and run.metrics[plain[0]] > run.metrics["pca_squared_error"] > 0

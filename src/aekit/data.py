@@ -660,6 +660,11 @@ class StreamBatches:
         if self.generator is None:
             return iter(self.loader)
         seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
+        sampler = getattr(self.loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            # A DistributedSampler shuffles by its epoch number: a new one each epoch,
+            # drawn from the checkpointed generator so a resumed epoch replays it.
+            sampler.set_epoch(seed % 2**31)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             items = iter(self.loader)

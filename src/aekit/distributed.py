@@ -17,6 +17,7 @@ process they cost nothing and return their input.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import os
 from collections.abc import Callable, Iterator, Sequence
@@ -128,21 +129,51 @@ def broadcast(obj: Any) -> Any:
 
 
 def on_main(make: Callable[[], Any]) -> Any:
-    """``make()`` run on rank 0 only, its result handed to every rank; an aekit error it
-    raises is raised on every rank (the others would otherwise wait for rank 0 forever)."""
+    """``make()`` run on rank 0 only, its result handed to every rank; an error it raises
+    is raised on every rank (the others would otherwise wait for rank 0 forever)."""
     if not active():
         return make()
     outcome: tuple[str, Any] = ("", None)
+    failure: BaseException | None = None
     if is_main():
         try:
             outcome = ("ok", make())
-        except AekitError as exc:
-            outcome = (type(exc).__name__, str(exc))
+        except Exception as exc:
+            failure, outcome = exc, (type(exc).__name__, str(exc))
     kind, value = broadcast(outcome)
+    if failure is not None:
+        raise failure
     if kind == "ok":
         return value
-    error = next((e for e in _errors() if e.__name__ == kind), AekitError)
-    raise error(value)
+    _raise_as(kind, value)
+
+
+@contextmanager
+def on_main_context(make: Callable[[], Any] | None) -> Iterator[None]:
+    """Enter the context manager ``make()`` on rank 0 (``make`` is None elsewhere); every
+    rank learns whether rank 0 could, and raises its error if not."""
+    with contextlib.ExitStack() as stack:
+        outcome: tuple[str, str] = ("ok", "")
+        failure: BaseException | None = None
+        if make is not None:
+            try:
+                stack.enter_context(make())
+            except Exception as exc:
+                failure, outcome = exc, (type(exc).__name__, str(exc))
+        kind, value = broadcast(outcome)
+        if failure is not None:
+            raise failure
+        if kind != "ok":
+            _raise_as(kind, value)
+        yield
+
+
+def _raise_as(kind: str, message: str) -> None:
+    """Rank 0's error, raised here: the same aekit error, or one that names it."""
+    error = next((e for e in _errors() if e.__name__ == kind), None)
+    if error is not None:
+        raise error(message)
+    raise AekitError(f"rank 0 failed: {kind}: {message}")
 
 
 def _errors() -> list[type[AekitError]]:

@@ -219,13 +219,14 @@ class AutoEncoder(nn.Module):
         """``x`` in the model's scaled units (itself without scaling)."""
         if self.scaling == "none":
             return x
-        return (x - self.input_shift) / self.input_scale
+        # Data may be on the CPU while the model is on a GPU (evaluation in blocks).
+        return (x - self.input_shift.to(x.device)) / self.input_scale.to(x.device)
 
     def unscale(self, x: Tensor) -> Tensor:
         """Scaled values back in the data's units."""
         if self.scaling == "none":
             return x
-        return x * self.input_scale + self.input_shift
+        return x * self.input_scale.to(x.device) + self.input_shift.to(x.device)
 
     def fit_scaling(self, x: Tensor | ArrayLike) -> AutoEncoder:
         """Fit the input scaling (``config.scaling``) to training data ``x``, ignoring

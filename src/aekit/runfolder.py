@@ -66,9 +66,17 @@ class RunFolder:
         the same folder (a second run with the same output folder, a second --resume) is
         refused. The kernel releases the lock when the process ends, however it ends, so a
         lock left by a killed run is never in the way."""
-        if not self.writes:
-            yield
+        if distributed.active():
+            # Rank 0 takes the lock; every rank learns whether it could (else the others
+            # would wait for it in the first collective of training).
+            with distributed.on_main_context(self._locked if self.writes else None):
+                yield
             return
+        with self._locked():
+            yield
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
         key = self.path.resolve()
         if key in _HELD:  # re-entrant within one process
             _HELD[key][1] += 1

@@ -145,7 +145,7 @@ def train(
     )
     folder = RunFolder(path)
     with folder.locked():
-        folder.require_new()
+        distributed.on_main(folder.require_new)
         run = _execute(folder, cfg, model, dataset)
     run.chosen = chosen
     return run
@@ -267,14 +267,13 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     code_dim = trainer.model.config.code_dim
     # PCA in the model's units (scaled, where the model scales), as the metrics are.
     fitted_on = trainer.model.scale(fitted_on)
-    scaled_out = _scaled(trainer.model, held_out)
-    pca = pca_baseline(fitted_on, scaled_out, code_dim)
+    pca = pca_baseline(fitted_on, _scaled(trainer.model, held_out), code_dim)
     if pca is not None:
         metrics["pca_squared_error"] = pca
     plain = default_code_dim(trainer.model.config.input_dim)
     if has_wide_code(trainer.model.config.kind) and plain < code_dim:
         # A kind with a wide code is judged against PCA at the other kinds' code size too.
-        pca_plain = pca_baseline(fitted_on, scaled_out, plain)
+        pca_plain = pca_baseline(fitted_on, _scaled(trainer.model, held_out), plain)
         if pca_plain is not None:
             metrics[f"pca{plain}_squared_error"] = pca_plain
     if dataset.train_labels is not None and dataset.test_labels is not None:
@@ -345,16 +344,26 @@ def _held_out(dataset: Dataset, cfg: RunConfig) -> tuple[Any, str, Any]:
     trained on; else (no validation) the training data, said as such. Also the data a
     baseline may be fitted on."""
     train = dataset.train
-    # A baseline fitted on data on disk sees a sample of it (PCA of 20,000 samples).
-    fit_on = train.sample(BASELINE_SAMPLES) if isinstance(train, DiskArray) else train
-    if dataset.test is not None:
-        return dataset.test, "test", fit_on
-    split = validation_split(len(train), cfg.training.val_fraction, cfg.training.seed)
-    if split is not None:
-        if isinstance(train, DiskArray):
+    split = None
+    if dataset.test is None:
+        split = validation_split(len(train), cfg.training.val_fraction, cfg.training.seed)
+    if isinstance(train, DiskArray):
+        # A baseline fitted on data on disk sees a sample of the rows trained on.
+        rows = split[0].numpy() if split is not None else np.arange(len(train))
+        if len(rows) > BASELINE_SAMPLES:
+            pick = np.random.default_rng(0).choice(len(rows), BASELINE_SAMPLES, replace=False)
+            rows = rows[pick]
+        fit_on: Any = torch.from_numpy(train.take(np.sort(rows)))
+        if dataset.test is not None:
+            return dataset.test, "test", fit_on
+        if split is not None:
             return torch.from_numpy(train.take(split[1].numpy())), "validation", fit_on
+        return train, "train", fit_on
+    if dataset.test is not None:
+        return dataset.test, "test", train
+    if split is not None:
         return train[split[1]], "validation", train[split[0]]
-    return train, "train", fit_on
+    return train, "train", train
 
 
 def fit(
@@ -596,6 +605,8 @@ def _dataset(cfg: DataConfig, data: Any, allow_missing: bool = False) -> tuple[D
         shape = image_shape_of(np.empty((0, *np.shape(data)[1:])))
         dataset = Dataset("array", x, image_shape=shape)
     if cfg.limit is not None:
+        if isinstance(dataset.train, DiskArray):
+            raise ConfigError("limit applies to data in memory; streamed data is read whole")
         dataset = dataclasses.replace(dataset, train=dataset.train[: cfg.limit])
     return dataset, cfg.replace(source=dataset.name, data_dir=None, test=None)
 
@@ -693,5 +704,7 @@ def pca_baseline(train: Any, test: Any, code_dim: int) -> float | None:
         recon = pca.inverse_transform(pca.transform(test_np))
         sse += float(((recon - test_np) ** 2).sum())
         n += len(test_np)
-    error = sse / max(n, 1)
+    if n == 0:
+        return None
+    error = sse / n
     return error if math.isfinite(error) else None

@@ -183,12 +183,19 @@ class DiskArray:
 
     def _read_segment(self, seg: Segment, a: int, b: int) -> np.ndarray:
         nbytes = (b - a) * seg.row_bytes
+        raw = bytearray(nbytes)
+        view, done = memoryview(raw), 0
         with open(seg.path, "rb", buffering=0) as f:
-            raw = os.pread(f.fileno(), nbytes, seg.offset + a * seg.row_bytes)
-        if len(raw) != nbytes:
+            # pread returns at most about 2 GiB, and network file systems may return less.
+            while done < nbytes:
+                got = os.preadv(f.fileno(), [view[done:]], seg.offset + a * seg.row_bytes + done)
+                if got == 0:
+                    break
+                done += got
+        if done != nbytes:
             raise DataError(
                 f"{seg.path} is truncated: rows {a}..{b} need {nbytes} bytes at offset "
-                f"{seg.offset + a * seg.row_bytes}, read {len(raw)}"
+                f"{seg.offset + a * seg.row_bytes}, read {done}"
             )
         arr = np.frombuffer(raw, seg.dtype).reshape(b - a, *seg.item_shape)
         item = seg.item_shape
@@ -327,6 +334,10 @@ def can_stream(path: str | Path) -> bool:
     if path.is_dir():
         return any(path.glob("*.npy"))
     if path.suffix.lower() == ".npy":
+        try:
+            _npy_segment(path)  # Fortran order, object arrays... are read whole, if at all
+        except DataError:
+            return False
         return True
     try:
         with open(path, "rb") as f:
@@ -469,6 +480,11 @@ class DiskBatches:
             raise DataError(f"{data.name}: no samples left to train on")
         self.share = self.total // world  # rows of each rank per epoch
         self.buffer_rows = max(self.batch, buffer_bytes // max(1, data.features * 4))
+        if len(self) == 0:
+            raise DataError(
+                f"{data.name}: each of {world} processes gets {self.share} samples per epoch, "
+                f"fewer than its batch of {self.batch}; use fewer processes or a smaller batch"
+            )
 
     def __len__(self) -> int:
         if self.world == 1:

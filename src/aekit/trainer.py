@@ -248,9 +248,6 @@ class Trainer:
             self.global_step = int(state["global_step"])
             self.epoch_order = state["epoch_order"].clone()
             self.rng = state["rng"]
-            ranks = state.get("rank_rng")
-            if self.world > 1 and isinstance(ranks, list) and len(ranks) == self.world:
-                self.rng = ranks[self.rank]  # each rank's own noise stream
             self.epoch_sums = state["epoch_sums"]
             self.epoch_samples = int(state["epoch_samples"])
             self.terms = state["terms"]
@@ -262,6 +259,19 @@ class Trainer:
             self.rollbacks = int(state["rollbacks"])
             self.elapsed = float(state["elapsed"])
             self.data_fingerprint = state["data_fingerprint"]
+            if self.world > 1:
+                ranks, sums = state.get("rank_rng"), state.get("rank_sums")
+                if isinstance(ranks, list) and len(ranks) == self.world:
+                    self.rng = ranks[self.rank]  # each rank's own noise stream
+                elif self.rank > 0:
+                    self.rng = None  # another world size: fresh streams, not rank 0's
+                if isinstance(sums, list) and len(sums) == self.world:
+                    self.epoch_sums, self.epoch_samples = (
+                        sums[self.rank][0],
+                        int(sums[self.rank][1]),
+                    )
+                elif self.rank > 0:
+                    self.epoch_sums, self.epoch_samples = None, 0  # rank 0 holds the sums
             self._has_checkpoint = True
             if self.schedule is not None and state["schedule"] is not None:
                 self.schedule.load_state_dict(state["schedule"])
@@ -278,7 +288,9 @@ class Trainer:
             return
         state = self.state_dict()
         if self.world > 1:
+            # Each rank's own random state and share of the epoch's loss sums.
             state["rank_rng"] = distributed.gather(state["rng"])
+            state["rank_sums"] = distributed.gather([self.epoch_sums, self.epoch_samples])
         if self.rank == 0:
             self.checkpointer.save(state, self.history)
         self._last_checkpoint = time.perf_counter()
@@ -547,6 +559,11 @@ class Trainer:
         self, train: Any, val: Any
     ) -> tuple[InMemoryBatches | StreamBatches | DiskBatches, Tensor | None]:
         cfg, model = self.config, self.model
+        if cfg.batch_size is not None and cfg.batch_size < self.world:
+            raise ConfigError(
+                f"batch_size {cfg.batch_size} is the global batch, shared by {self.world} "
+                f"processes: it must be at least {self.world}"
+            )
         check = getattr(model, "check_input", None)
         if check is None:
             raise ConfigError(f"{type(model).__name__} has no check_input(x, name, targets=...)")
