@@ -111,6 +111,12 @@ def test_bad_files_are_refused_with_the_reason(tmp_path, table):
     np.save(tmp_path / "nan.npy", np.where(np.eye(10, 40) > 0, np.nan, x[:10]))
     with pytest.raises(DataError, match=r"10 NaN value.*first in sample 0.*--missing"):
         open_disk_array(tmp_path / "nan.npy").check("training data")
+    os.mkfifo(tmp_path / "pipe.npy")  # would block a reader forever
+    with pytest.raises(DataError, match="not a regular file"):
+        open_disk_array(tmp_path / "pipe.npy")
+    os.mkfifo(shards / "c.npy")  # a FIFO among shards is not a shard
+    np.save(shards / "b.npy", x[:10])
+    assert open_disk_array(shards).shape == (20, 40) and not streams(tmp_path / "pipe.npy", None)
     (tmp_path / "not.npy").write_bytes(b"hello")
     with pytest.raises(DataError, match=r"not a readable \.npy"):
         open_disk_array(tmp_path / "not.npy")

@@ -296,7 +296,7 @@ def open_disk_array(path: str | Path) -> DiskArray:
     as a :class:`DiskArray`."""
     path = Path(path)
     if path.is_dir():
-        shards = sorted(path.glob("*.npy"))
+        shards = sorted(p for p in path.glob("*.npy") if p.is_file())
         if not shards:
             raise DataError(f"{path} is a folder without .npy shards")
         segments = [_npy_segment(p) for p in shards]
@@ -309,7 +309,8 @@ def open_disk_array(path: str | Path) -> DiskArray:
                 )
         return DiskArray(segments, path.name, _image_shape(first))
     if not path.is_file():
-        raise DataError(f"data file {path} does not exist")
+        what = "is not a regular file" if path.exists() else "does not exist"
+        raise DataError(f"data file {path} {what}")
     if path.suffix.lower() == ".gz":
         raise DataError(
             f"{path} is compressed, and a compressed file cannot be read a block at a time: "
@@ -332,7 +333,9 @@ def can_stream(path: str | Path) -> bool:
     """Whether ``path`` is something :func:`open_disk_array` reads."""
     path = Path(path)
     if path.is_dir():
-        return any(path.glob("*.npy"))
+        return any(p.is_file() for p in path.glob("*.npy"))
+    if not path.is_file():  # a FIFO or a device would block, or never end: not data
+        return False
     if path.suffix.lower() == ".npy":
         try:
             _npy_segment(path)  # Fortran order, object arrays... are read whole, if at all
@@ -350,7 +353,7 @@ def can_stream(path: str | Path) -> bool:
 def size_on_disk(path: str | Path) -> int:
     path = Path(path)
     if path.is_dir():
-        return sum(p.stat().st_size for p in path.glob("*.npy"))
+        return sum(p.stat().st_size for p in path.glob("*.npy") if p.is_file())
     return path.stat().st_size if path.is_file() else 0
 
 
