@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, non_finite
 from .io import require_regular_file
 from .streaming import STREAM_ABOVE, can_stream, open_disk_array, size_on_disk
 
@@ -94,18 +94,7 @@ def to_tensor(x: Any, name: str = "data", *, allow_missing: bool = False) -> Ten
         n_nan = int(torch.isnan(t).sum())
         n_inf = int(bad.sum()) - n_nan
         first = int(bad.any(dim=1).nonzero()[0, 0])
-        what = " and ".join(
-            s for s in (f"{n_nan} NaN" if n_nan else "", f"{n_inf} infinite" if n_inf else "") if s
-        )
-        fix = (
-            "replace them"
-            if allow_missing
-            else "remove or impute them, or train a model of incomplete data "
-            "(missing=True; aekit train --missing)"
-            if n_nan and not n_inf
-            else "remove or impute them"
-        )
-        raise DataError(f"{name} contains {what} value(s) (first in sample {first}); {fix}")
+        raise non_finite(name, n_nan, n_inf, first, allow_missing)
     return t
 
 
@@ -116,6 +105,11 @@ def check_range(t: Tensor, low: float, high: float, name: str, why: str) -> None
         if t.numel() == 0:
             return
         lo, hi = float(t.min()), float(t.max())
+    check_bounds(lo, hi, low, high, name, why)
+
+
+def check_bounds(lo: float, hi: float, low: float, high: float, name: str, why: str) -> None:
+    """Refuse data whose observed values [lo, hi] leave [low, high], saying ``why``."""
     if lo < low or hi > high:
         raise DataError(
             f"{name} has values in [{lo:g}, {hi:g}], outside [{low:g}, {high:g}]: {why}; "

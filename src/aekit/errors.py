@@ -37,3 +37,21 @@ class TrainingInterrupted(AekitError):
         super().__init__(message)
         self.signum = signum
         self.checkpoint = checkpoint
+
+
+def non_finite(
+    name: str, n_nan: int, n_inf: int, first: int | None, allow_missing: bool
+) -> DataError:
+    """The one message for NaN or infinite values in data (in memory or on disk)."""
+    what = " and ".join(
+        w for w in (f"{n_nan} NaN" if n_nan else "", f"{n_inf} infinite" if n_inf else "") if w
+    )
+    fix = (
+        "replace them"
+        if allow_missing
+        else "remove or impute them, or train a model of incomplete data "
+        "(missing=True; aekit train --missing)"
+        if n_nan and not n_inf
+        else "remove or impute them"
+    )
+    return DataError(f"{name} contains {what} value(s) (first in sample {first}); {fix}")

@@ -14,7 +14,7 @@ from torch import Tensor
 from .data import ArrayLike
 from .model import AutoEncoder
 from .penalties import Contractive, KLSparsity, L1Sparsity, jacobian_sq_norm
-from .streaming import DiskArray
+from .streaming import DiskArray, iter_rows
 
 # When a code unit counts as active on a sample, by its code activation: a sigmoid unit
 # lives in (0, 1) and is never exactly 0, so it is active when it fires (h > 0.5); ReLU and
@@ -69,7 +69,7 @@ def evaluate(
         model.check_disk_input(X, targets=True)
         x: Any = X
     else:
-        x = model.scale(model.check_input(X, targets=True))
+        x = model.check_input(X, targets=True)
     cfg = model.config
     penalties = model.penalties
     if sparsity is None:
@@ -98,13 +98,14 @@ def evaluate(
     try:
         with torch.random.fork_rng(devices=devices), torch.inference_mode():
             torch.manual_seed(seed)
-            for batch in _batches(model, x, batch_size):
+            for batch in _scaled_batches(model, x, batch_size):
                 # Missing entries (NaN; models of incomplete data) are neither input nor
                 # judged: errors and variances are over the observed entries.
                 observed = ~torch.isnan(batch)
-                if bool(observed.any()):
-                    seen = batch[observed]
-                    low, high = min(low, float(seen.min())), max(high, float(seen.max()))
+                seen = batch[observed] if model.missing else batch  # a copy only with NaN
+                if seen.numel():
+                    lo, hi = torch.aminmax(seen)
+                    low, high = min(low, float(lo)), max(high, float(hi))
                 b = torch.nan_to_num(batch, nan=0.0).to(device)
                 code = model.encoder(b)
                 recon = model.output_activation(model.decoder(code))
@@ -133,7 +134,7 @@ def evaluate(
         if jacobian:
             # Jacobians need autograd (inside jacrev); no graph is kept beyond each batch.
             with torch.no_grad():
-                for batch in _batches(model, x, min(batch_size, 512)):
+                for batch in _scaled_batches(model, x, min(batch_size, 512)):
                     norms = jacobian_sq_norm(model.encoder, batch.to(device))
                     jac_sum += float(norms.sqrt().sum())
     finally:
@@ -161,11 +162,9 @@ def evaluate(
     return out
 
 
-def _batches(model: AutoEncoder, x: Any, batch_size: int) -> Any:
-    """Batches of scaled data in memory, or of data on disk scaled as they are read."""
-    if isinstance(x, DiskArray):
-        return (model.scale(torch.from_numpy(b)) for _, b in x.chunks(batch_size))
-    return x.split(batch_size)
+def _scaled_batches(model: AutoEncoder, x: Any, batch_size: int) -> Any:
+    """Batches of data in memory or on disk, in the model's units."""
+    return (model.scale(b) for b in iter_rows(x, batch_size))
 
 
 def feature_errors(model: AutoEncoder, X: ArrayLike, batch_size: int = 4096) -> np.ndarray:

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from .config import ModelConfig, model_config
 from .corruption import Corruption
-from .data import ArrayLike, check_range, to_tensor
+from .data import ArrayLike, check_bounds, check_range, to_tensor
 from .errors import DataError
 from .families import register_family, save_model
 from .losses import LOSSES
@@ -23,6 +23,8 @@ from .nets import activation, conv_decoder, conv_encoder, mlp_decoder, mlp_encod
 from .penalties import Penalty
 from .seeding import seeded
 from .streaming import DiskArray, Stats
+
+SIGMOID_RANGE = "the model's sigmoid output (and BCE loss) can only produce values in [0, 1]"
 
 
 @register_family("autoencoder")
@@ -305,7 +307,7 @@ class AutoEncoder(nn.Module):
                 0.0,
                 1.0,
                 name,
-                "the model's sigmoid output (and BCE loss) can only produce values in [0, 1]",
+                SIGMOID_RANGE,
             )
         return t
 
@@ -319,13 +321,7 @@ class AutoEncoder(nn.Module):
             )
         stats = data.check(name, allow_missing=self.missing)
         if targets and self.output_activation_name == "sigmoid":
-            lo, hi = data.range()
-            if lo < 0.0 or hi > 1.0:
-                raise DataError(
-                    f"{name} has values in [{lo:g}, {hi:g}], outside [0, 1]: the model's "
-                    "sigmoid output (and BCE loss) can only produce values in [0, 1]; scale "
-                    "the data (e.g. divide by its maximum) or use output_activation='linear'"
-                )
+            check_bounds(*data.range(), 0.0, 1.0, name, SIGMOID_RANGE)
         return stats
 
     def _infer(

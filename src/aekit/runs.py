@@ -47,7 +47,7 @@ from .presets import default_code_dim, has_wide_code
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
 from .report import write_report
 from .runfolder import METRICS_JSON, RunFolder, fit_in_folder
-from .streaming import DiskArray, open_disk_array
+from .streaming import DiskArray, iter_rows, open_disk_array
 from .tensorboard import TensorBoardLogger, require_tensorboard
 from .trainer import Callback, FitResult, Trainer
 
@@ -333,10 +333,8 @@ FIGURE_SAMPLES = 5_000  # of data on disk, the first ones are drawn
 
 
 def _scaled(model: AutoEncoder, x: Any) -> Any:
-    """``x`` in the model's units; data on disk, a block at a time."""
-    if isinstance(x, DiskArray):
-        return (model.scale(torch.from_numpy(block)) for _, block in x.chunks())
-    return model.scale(x)
+    """``x`` in the model's units, a block at a time (in memory or on disk)."""
+    return (model.scale(b) for b in iter_rows(x, 4096))
 
 
 def _held_out(dataset: Dataset, cfg: RunConfig) -> tuple[Any, str, Any]:

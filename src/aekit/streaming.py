@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import DataError
+from .errors import DataError, non_finite
 
 STREAM_ABOVE = 1 << 30  # bytes: data files larger than this are streamed by default
 BLOCK_BYTES = 4 << 20  # the unit read at once, and shuffled as a whole
@@ -251,20 +251,7 @@ class DiskArray:
         allowed), infinities, a data set with nothing observed."""
         s = self.stats()
         if s.inf or (s.nan and not allow_missing):
-            what = " and ".join(
-                w
-                for w in (f"{s.nan} NaN" if s.nan else "", f"{s.inf} infinite" if s.inf else "")
-                if w
-            )
-            fix = (
-                "remove or impute them, or train a model of incomplete data (missing=True; "
-                "aekit train --missing)"
-                if s.nan and not s.inf
-                else "remove or impute them"
-            )
-            raise DataError(
-                f"{name} contains {what} value(s) (first in sample {s.first_bad}); {fix}"
-            )
+            raise non_finite(name, s.nan, s.inf, s.first_bad, allow_missing)
         if not s.count.any():
             raise DataError(f"{name} has no observed values: every entry is NaN")
         return s
