@@ -38,11 +38,15 @@ def recipe(
     warmup: int = 0,
     schedule: str = "cosine",
     pretrain: dict[str, Any] | None = None,
+    muon_lr: float = 0.02,
+    precision: str = "fp32",
 ) -> dict[str, Any]:
     return dict(
         model=dict(activation=activation, loss=loss),
         train=dict(
             lr=lr,
+            muon_lr=muon_lr,
+            precision=precision,
             batch_size=batch,
             optimizer=optimizer,
             weight_decay=weight_decay,
@@ -83,6 +87,22 @@ RECIPES: dict[str, dict[str, Any]] = {
     "elu-bce-lr2e-3": recipe("elu", lr=2e-3, warmup=1),
     "elu-bce-lr5e-3": recipe("elu", lr=5e-3, warmup=1),
     "elu-bce-bs512-lr3e-3": recipe("elu", batch=512, lr=3e-3, warmup=1),
+    # Muon on the hidden matrices (Adam on the input and output layers and biases).
+    "elu-bce-muon": recipe("elu", optimizer="muon", lr=3e-3, warmup=1),
+    "elu-bce-muon-bs512": recipe(
+        "elu", optimizer="muon", batch=512, lr=5e-3, muon_lr=0.03, warmup=1
+    ),
+    "elu-bce-muon-bs1024": recipe(
+        "elu", optimizer="muon", batch=1024, lr=1e-2, muon_lr=0.03, warmup=1
+    ),
+    "elu-bce-lr3e-3-bf16": recipe("elu", lr=3e-3, warmup=1, precision="bf16"),
+    "elu-bce-muon-bf16": recipe("elu", optimizer="muon", lr=3e-3, warmup=1, precision="bf16"),
+    "elu-bce-muon-bs512-bf16": recipe(
+        "elu", optimizer="muon", batch=512, lr=5e-3, muon_lr=0.03, warmup=1, precision="bf16"
+    ),
+    "elu-bce-muon-bs1024-bf16": recipe(
+        "elu", optimizer="muon", batch=1024, lr=1e-2, muon_lr=0.03, warmup=1, precision="bf16"
+    ),
 }
 
 

@@ -216,8 +216,10 @@ def test_a_real_process_reports_bad_data_in_one_line(files):
     assert not (files / "x").exists()
 
 
-def test_the_mnist_recipe_config_runs(mnist_dir, tmp_path, capsys):
-    """configs/mnist_deep.json (the benchmark's recipe) on 512 MNIST images, two epochs."""
+@pytest.mark.parametrize("recipe", ["mnist_deep.json", "mnist_deep_muon.json"])
+def test_the_mnist_recipe_configs_run(recipe, mnist_dir, tmp_path, capsys):
+    """The shipped MNIST recipes (configs/, the benchmarks' recipes) on 512 MNIST images,
+    two epochs."""
     from .conftest import ROOT
 
     out = tmp_path / "mnist"
@@ -225,7 +227,7 @@ def test_the_mnist_recipe_config_runs(mnist_dir, tmp_path, capsys):
         [
             "train",
             "--config",
-            str(ROOT / "configs" / "mnist_deep.json"),
+            str(ROOT / "configs" / recipe),
             "--data-dir",
             str(mnist_dir),
             "--limit",
@@ -246,6 +248,11 @@ def test_the_mnist_recipe_config_runs(mnist_dir, tmp_path, capsys):
         "elu",
         "bce",
     )
+    saved = json.loads((out / "config.json").read_text())["training"]
+    shipped = json.loads((ROOT / "configs" / recipe).read_text())["training"]
+    assert {k: saved[k] for k in shipped if k != "epochs"} == {
+        k: v for k, v in shipped.items() if k != "epochs"
+    }
 
 
 def test_info_survives_a_metrics_file_of_the_wrong_type(trained_run, tmp_path, capsys):

@@ -357,9 +357,13 @@ class TrainConfig(_Config):
         n training samples, within 16..256: 16 for 455 samples, 32 for digits' 1,437, 256
         for MNIST; 64 for a stream of unknown length).
     lr : learning rate.
-    optimizer : the optimizer (adam, adamw with decoupled weight decay, sgd with momentum).
+    optimizer : the optimizer (adam; adamw with decoupled weight decay; sgd with momentum;
+        muon: Muon for the hidden layers' weight matrices, Adam at the rate lr for the input and
+        output layers, biases and the rest).
+    muon_lr : learning rate of Muon's matrices (optimizer muon; scaled per matrix by
+        sqrt(max(1, rows/columns)), as Muon's authors do).
     momentum : momentum of sgd.
-    weight_decay : L2 penalty on the weights (decoupled for adamw).
+    weight_decay : L2 penalty on the weights (decoupled for adamw and for Muon's matrices).
     schedule : learning-rate schedule: constant; cosine (to 0 over all steps, after
         warmup_epochs of linear warm-up); plateau (halve the rate when the validation loss
         stalls).
@@ -397,6 +401,7 @@ class TrainConfig(_Config):
     batch_size: int | None = None
     lr: float = 3e-3
     optimizer: str = dataclasses.field(default="adam", metadata=choices(OPTIMIZERS))
+    muon_lr: float = 0.02
     momentum: float = 0.9
     weight_decay: float = 0.0
     schedule: str = dataclasses.field(default="cosine", metadata=choices(SCHEDULES))
@@ -432,6 +437,7 @@ class TrainConfig(_Config):
             f"eval_batch_size must be in [1, {MAX_BATCH}], got {self.eval_batch_size}",
         )
         require(self.lr > 0, f"lr must be > 0, got {self.lr}")
+        require(self.muon_lr > 0, f"muon_lr must be > 0, got {self.muon_lr}")
         require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
         require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         require(
