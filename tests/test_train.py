@@ -303,16 +303,55 @@ def test_muon_steps_the_hidden_matrices_and_adam_the_rest(X):
 
 
 def test_muon_resumes_exactly(X, tmp_path):
-    """A Muon run's checkpoint holds both inner optimizers' state: two epochs, then two
-    more from the checkpoint, end bitwise equal to four in one go."""
-    kwargs = dict(optimizer="muon", schedule="constant", progress=False, seed=0)
+    """A Muon run stopped mid-schedule (cosine) and resumed from its checkpoint ends
+    bitwise equal to one uninterrupted run: both inner states are saved, and the loaded
+    optimizer still takes the schedule's rates."""
+    kwargs = dict(optimizer="muon", schedule="cosine", progress=False, seed=0)
     full = aekit.AutoEncoder.build("deep", input_dim=64, code_dim=8, seed=0)
-    aekit.fit(full, X, epochs=4, **kwargs)
+    uninterrupted = aekit.fit(full, X, epochs=4, **kwargs)
     model = aekit.AutoEncoder.build("deep", input_dim=64, code_dim=8, seed=0)
-    aekit.fit(model, X, epochs=2, run_dir=tmp_path / "run", **kwargs)
+    stop_after_two = [lambda trainer, row: trainer.epoch == 2]
+    aekit.fit(model, X, epochs=4, run_dir=tmp_path / "run", callbacks=stop_after_two, **kwargs)
     resumed = aekit.resume(tmp_path / "run", data=X, epochs=4, progress=False)
     assert same_weights(weights(resumed.model), weights(full))
-    assert not same_weights(weights(model), weights(full))
+    assert [r["val_loss"] for r in resumed.fit.history] == [
+        r["val_loss"] for r in uninterrupted.history
+    ]
+
+
+def test_a_loaded_muon_optimizer_steps_at_the_rates_it_is_given(X):
+    """After load_state_dict (a resume, a NaN rollback), a rate set on the optimizer's
+    groups is the rate each inner optimizer steps with."""
+    from aekit.optim import build_optimizer
+
+    model = aekit.AutoEncoder.build("deep", input_dim=64, code_dim=8, seed=0)
+    optimizer = build_optimizer(model, aekit.TrainConfig(optimizer="muon"))
+    optimizer.load_state_dict(optimizer.state_dict())
+    for group in optimizer.param_groups:
+        group["lr"] *= 0.5
+    inner = optimizer.adam.param_groups + optimizer.muon.param_groups
+    assert [g["lr"] for g in inner] == [1.5e-3, 0.01]
+
+
+def test_muon_takes_the_hidden_dense_layers_of_tied_and_conv_models():
+    """The input and output layers stay with Adam: with tied weights they are one matrix
+    (the encoder's first), and the encoder's code layer is hidden; in a conv model the
+    convolutions are the outer layers, and every dense matrix between them is hidden."""
+    from aekit.optim import hidden_matrices
+
+    def muon_names(model):
+        names = {id(p): n for n, p in model.named_parameters()}
+        params = [p for p in model.parameters() if p.requires_grad]
+        return [names[id(p)] for p in hidden_matrices(model, params)]
+
+    tied = aekit.AutoEncoder.build("deep", input_dim=64, code_dim=8, tied=True, seed=0)
+    dense = [n for n, p in tied.named_parameters() if p.ndim == 2]
+    assert dense[0].startswith("encoder.") and muon_names(tied) == dense[1:]
+    conv = aekit.AutoEncoder.build(
+        input_dim=64, architecture="conv", image_shape=[1, 8, 8], code_dim=8, seed=0
+    )
+    dense = [n for n, p in conv.named_parameters() if p.ndim == 2]
+    assert dense and muon_names(conv) == dense
 
 
 def test_muon_without_torch_muon_is_a_clear_config_error(X, monkeypatch):

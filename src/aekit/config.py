@@ -18,7 +18,7 @@ True
 >>> TrainConfig(optimizer="lbfgs")
 Traceback (most recent call last):
 ...
-aekit.errors.ConfigError: TrainConfig.optimizer: unknown optimizer 'lbfgs'; known: adam, adamw, sgd
+aekit.errors.ConfigError: TrainConfig.optimizer: unknown optimizer 'lbfgs'; known: adam, adamw, muon, sgd
 """
 
 from __future__ import annotations

@@ -21,7 +21,10 @@ from .registry import Registry
 if TYPE_CHECKING:
     from .config import TrainConfig
 
-OptimizerFactory = Callable[[list[torch.nn.Parameter], "TrainConfig"], torch.optim.Optimizer]
+# (model, its trainable parameters, the training config) -> the optimizer over them.
+OptimizerFactory = Callable[
+    [torch.nn.Module, list[torch.nn.Parameter], "TrainConfig"], torch.optim.Optimizer
+]
 OPTIMIZERS: Registry[OptimizerFactory] = Registry("optimizer")
 
 # Models up to this many parameters keep them in one flat buffer (see build_optimizer).
@@ -44,12 +47,16 @@ def fused(
 
 
 @OPTIMIZERS.register("adam")
-def _adam(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+def _adam(
+    model: torch.nn.Module, params: list[torch.nn.Parameter], cfg: TrainConfig
+) -> torch.optim.Optimizer:
     return fused(torch.optim.Adam, params, cfg.lr, cfg.weight_decay)
 
 
 @OPTIMIZERS.register("adamw")
-def _adamw(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+def _adamw(
+    model: torch.nn.Module, params: list[torch.nn.Parameter], cfg: TrainConfig
+) -> torch.optim.Optimizer:
     return fused(torch.optim.AdamW, params, cfg.lr, cfg.weight_decay)
 
 
@@ -87,9 +94,11 @@ class MuonWithAdam(torch.optim.Optimizer):
         super().__init__([g for o in inner for g in o.param_groups], {})
         self._inner = inner
 
-    @torch.no_grad()
     def step(self, closure: Any = None) -> Any:  # type: ignore[override]
-        loss = closure() if closure is not None else None
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
         for optimizer in self._inner:
             optimizer.step()
         return loss
@@ -103,18 +112,46 @@ class MuonWithAdam(torch.optim.Optimizer):
             raise ValueError("the saved optimizer state is not a Muon-with-Adam state")
         for optimizer, part in zip(self._inner, saved, strict=True):
             optimizer.load_state_dict(part)
+        # Loading gives each inner optimizer new group dictionaries: share them again, so
+        # that the schedule's and a rollback's rates reach the steps.
+        self.param_groups = [g for o in self._inner for g in o.param_groups]
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        if getattr(self, "_inner", None) is not None:
+            raise NotImplementedError("add groups to the inner optimizers, .muon or .adam")
+        super().add_param_group(param_group)
 
 
-def hidden_matrices(params: list[torch.nn.Parameter]) -> list[torch.nn.Parameter]:
-    """The 2-D weights of ``params`` (in model order) other than the first and the last:
-    the hidden layers' matrices of an autoencoder, between its input and output layers."""
+def _weight_of(layer: torch.nn.Module) -> torch.nn.Parameter | None:
+    """A dense or convolutional layer's weight (a tied layer's is its source's)."""
+    weight = getattr(getattr(layer, "source", layer), "weight", None)
+    return weight if isinstance(weight, torch.nn.Parameter) and weight.ndim >= 2 else None
+
+
+def hidden_matrices(
+    model: torch.nn.Module, params: list[torch.nn.Parameter]
+) -> list[torch.nn.Parameter]:
+    """The 2-D weights among ``params`` other than the input layer's and the output
+    layer's: those of the encoder's first layer and the decoder's last (which, with tied
+    weights, is the encoder's first again). Convolutions are not 2-D and stay with Adam;
+    the dense layers between them are hidden. For a model without ``encoder`` and
+    ``decoder``, the first and the last 2-D parameters are taken for the outer layers."""
     matrices = [p for p in params if p.ndim == 2]
-    return matrices[1:-1]
+    encoder, decoder = getattr(model, "encoder", None), getattr(model, "decoder", None)
+    if not isinstance(encoder, torch.nn.Module) or not isinstance(decoder, torch.nn.Module):
+        return matrices[1:-1]
+    layers = [m for m in encoder.modules() if _weight_of(m) is not None]
+    outer = [_weight_of(layers[0])] if layers else []
+    layers = [m for m in decoder.modules() if _weight_of(m) is not None]
+    outer += [_weight_of(layers[-1])] if layers else []
+    return [p for p in matrices if all(p is not q for q in outer)]
 
 
 @OPTIMIZERS.register("muon")
-def _muon(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
-    matrices = hidden_matrices(params)
+def _muon(
+    model: torch.nn.Module, params: list[torch.nn.Parameter], cfg: TrainConfig
+) -> torch.optim.Optimizer:
+    matrices = hidden_matrices(model, params)
     chosen = {id(p) for p in matrices}
     others = [p for p in params if id(p) not in chosen]
     return MuonWithAdam(matrices, others, cfg.lr, cfg.muon_lr, cfg.weight_decay)
@@ -125,7 +162,9 @@ _muon.flat = False  # type: ignore[attr-defined]
 
 
 @OPTIMIZERS.register("sgd")
-def _sgd(params: list[torch.nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
+def _sgd(
+    model: torch.nn.Module, params: list[torch.nn.Parameter], cfg: TrainConfig
+) -> torch.optim.Optimizer:
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
@@ -147,7 +186,7 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opt
     if getattr(factory, "flat", True) and sum(p.numel() for p in params) <= FLAT_PARAMETERS_UP_TO:
         flat, flat_grad = flatten_parameters(params)
         params = [flat]
-    optimizer = factory(params, cfg)
+    optimizer = factory(model, params, cfg)
     if flat_grad is not None:
         grad = flat_grad
 
