@@ -393,7 +393,8 @@ class TrainConfig(_Config):
     compile : run the model through torch.compile (pays off for long runs of large
         models; costs compile time up front).
     precision : the forward pass in float32, or under bfloat16 autocast ("bf16": fast
-        on GPUs with bfloat16 units, slow on most CPUs); weights, optimizer state and
+        on GPUs and on CPUs with bfloat16 units, avx512_bf16 or amx_bf16 in
+        /proc/cpuinfo; slower than float32 on other CPUs); weights, optimizer state and
         evaluation stay float32.
     """
 

@@ -60,6 +60,8 @@ def from_dict(cls: type, data: Any, where: str) -> Any:
         own = f"{cls.__name__}."
         if message.startswith(own):
             message = f"{where}.{message[len(own) :]}" if where else message[len(own) :]
+        elif where and message.partition(" ")[0] in hints:
+            message = f"{where}.{message}"  # "lr must be > 0" names its field: training.lr
         elif where:
             message = f"{where}: {message}"
         raise ConfigError(message) from None
