@@ -46,8 +46,17 @@ def tabular(folder: Path) -> dict[str, Any]:
     return {"source": str(folder / "train.npy"), "test": str(folder / "test.npy")}
 
 
-def run_kind(kind: str, data: dict[str, Any], out: Path, model: dict[str, Any] | None = None):
-    cfg = aekit.RunConfig.from_dict({"model": {"kind": kind, **(model or {})}, "data": data})
+def run_kind(
+    kind: str,
+    data: dict[str, Any],
+    out: Path,
+    model: dict[str, Any] | None = None,
+    training: dict[str, Any] | None = None,
+):
+    """``aekit.train`` of ``kind`` with the given settings over the defaults; (run, seconds)."""
+    cfg = aekit.RunConfig.from_dict(
+        {"model": {"kind": kind, **(model or {})}, "training": training or {}, "data": data}
+    )
     start = time.perf_counter()
     run = aekit.train(cfg, out=out, progress=False)
     return run, time.perf_counter() - start

@@ -16,14 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-import aekit
-from defaults import tabular
+from defaults import run_kind, tabular
 
 DEFAULT_VARIANTS = {
     "undercomplete-adam": {"model": {"kind": "undercomplete"}},
@@ -49,17 +47,12 @@ def main() -> None:
     print(f"{'variant':<22} {'mean err':>8} {'seconds':>8} {'epochs':>6}  per seed")
     for name, v in json.loads(args.variants).items():
         errors, seconds = [], []
+        model = dict(v.get("model", {}))
+        kind = model.pop("kind", "undercomplete")
         for seed in range(args.seeds):
-            cfg = aekit.RunConfig.from_dict(
-                {
-                    "model": v.get("model", {}),
-                    "training": {**v.get("training", {}), "seed": seed},
-                    "data": data,
-                }
-            )
-            start = time.perf_counter()
-            run = aekit.train(cfg, out=tmp / f"{name}-{seed}", progress=False)
-            seconds.append(time.perf_counter() - start)
+            training = {**v.get("training", {}), "seed": seed}
+            run, took = run_kind(kind, data, tmp / f"{name}-{seed}", model, training)
+            seconds.append(took)
             errors.append(run.metrics["squared_error"])
         each = " ".join(f"{e:.3f}" for e in errors)
         print(

@@ -140,11 +140,9 @@ def hidden_matrices(
     encoder, decoder = getattr(model, "encoder", None), getattr(model, "decoder", None)
     if not isinstance(encoder, torch.nn.Module) or not isinstance(decoder, torch.nn.Module):
         return matrices[1:-1]
-    layers = [m for m in encoder.modules() if _weight_of(m) is not None]
-    outer = [_weight_of(layers[0])] if layers else []
-    layers = [m for m in decoder.modules() if _weight_of(m) is not None]
-    outer += [_weight_of(layers[-1])] if layers else []
-    return [p for p in matrices if all(p is not q for q in outer)]
+    first = [w for m in encoder.modules() if (w := _weight_of(m)) is not None][:1]
+    last = [w for m in decoder.modules() if (w := _weight_of(m)) is not None][-1:]
+    return [p for p in matrices if all(p is not q for q in first + last)]
 
 
 @OPTIMIZERS.register("muon")
