@@ -129,3 +129,38 @@ def test_custom_models_cannot_be_saved(tmp_path):
     model = aekit.AutoEncoder(torch.nn.Linear(4, 2), torch.nn.Linear(2, 4))
     with pytest.raises(aekit.AekitError, match="config"):
         model.save(tmp_path / "x")
+
+
+_REWRITER = """
+import sys, torch
+from aekit.checkpoint import save_checkpoint
+step = 0
+while True:  # rewrite the checkpoint with new content until killed, as training does
+    save_checkpoint(sys.argv[1], {"w": torch.full((20000,), float(step)), "global_step": step})
+    step += 1
+"""
+
+
+def test_a_checkpoint_read_while_training_rewrites_it_is_always_one_whole_version(tmp_path):
+    """Reading a checkpoint (or weights) that another process keeps replacing sees the old
+    file or the new one, never the header of one with the tensors of the other."""
+    import subprocess
+    import sys
+    import time
+
+    from aekit.checkpoint import load_checkpoint, save_checkpoint
+
+    path = tmp_path / "checkpoint.safetensors"
+    save_checkpoint(path, {"w": torch.full((20000,), -1.0), "global_step": -1})
+    writer = subprocess.Popen([sys.executable, "-c", _REWRITER, str(path)])
+    try:
+        steps = set()
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline or len(steps) < 20:
+            state = load_checkpoint(path)  # raises if it saw a mixed file
+            assert torch.all(state["w"] == state["global_step"])
+            steps.add(state["global_step"])
+            assert writer.poll() is None
+    finally:
+        writer.kill()
+        writer.wait()

@@ -12,10 +12,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
 
 from .errors import CheckpointError
-from .io import write_tensors
+from .io import read_safetensors, write_tensors
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 _TENSOR = "__tensor__"
@@ -96,12 +95,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"no checkpoint at {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-            tensors = {key: f.get_tensor(key) for key in f.keys()}  # noqa: SIM118
-    except Exception as exc:  # safetensors raises several types for corrupt files
-        raise CheckpointError(f"{path} is not a valid checkpoint ({exc})") from None
+    tensors, metadata = read_safetensors(path)
     if "aekit_state" not in metadata:
         raise CheckpointError(f"{path} is not an aekit checkpoint (no aekit_state metadata)")
     if metadata.get("aekit_checksum") != checksum(tensors, metadata["aekit_state"]):

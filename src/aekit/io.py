@@ -14,7 +14,8 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_safetensors_bytes
+from safetensors.torch import save_file
 
 from .errors import AekitError, CheckpointError
 
@@ -116,15 +117,48 @@ def write_tensors(
     atomic_write(path, write)
 
 
-def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
-    """Load a safetensors file; any problem is a :class:`CheckpointError` naming it."""
+def read_safetensors(
+    path: str | Path, error: type[AekitError] = CheckpointError
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Load a safetensors file's tensors and its header metadata from one read of the file.
+
+    Reading the bytes once matters: safetensors' own ``safe_open`` reads the header and the
+    tensors through separate opens of the path, so a file replaced in between (a checkpoint
+    that a running training rewrites) pairs one version's metadata with another's tensors.
+    Any problem is an ``error`` naming the file.
+    """
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"missing {path}")
+        raise error(f"missing {path}")
     try:
-        return load_file(path)
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{path} is not a valid safetensors file ({exc})") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read {path} ({exc.strerror or exc})") from None
+    bad = f"{path} is not a valid safetensors file"
+    if len(data) < 8:
+        raise error(f"{bad} (only {len(data)} bytes)")
+    size = int.from_bytes(data[:8], "little")
+    if size > len(data) - 8:
+        raise error(f"{bad} (its header claims {size:,} bytes; the file has {len(data):,})")
+    try:
+        header = json.loads(data[8 : 8 + size])
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise error(f"{bad} (unreadable header: {exc})") from None
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if metadata is not None and not (
+        isinstance(metadata, dict) and all(isinstance(v, str) for v in metadata.values())
+    ):
+        raise error(f"{bad} (its metadata is not a map of strings)")
+    try:
+        tensors = load_safetensors_bytes(data)
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as exc:
+        raise error(f"{bad} ({exc})") from None
+    return tensors, metadata or {}
+
+
+def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+    """Load a safetensors file; any problem is a :class:`CheckpointError` naming it."""
+    return read_safetensors(path)[0]
 
 
 def write_npy_blocks(path: str | Path, rows: int, blocks: Iterable[Any]) -> None:
