@@ -5,6 +5,7 @@ image after every epoch and the training seconds (evaluation not counted).
 
     python benchmarks/optimizer_probe.py --opt muon --bs 256 --bf16 --epochs 30
     python benchmarks/optimizer_probe.py --opt adam --bs 256 --bf16 --epochs 12
+    python benchmarks/optimizer_probe.py --opt muon --bs 256 --bf16 --epochs 30 --ema 0.999
     python benchmarks/optimizer_probe.py --opt muon --bs 1024 --seconds 1  # step cost only
 """
 
@@ -50,6 +51,9 @@ def main() -> None:
     p.add_argument("--muon-all", action="store_true", help="Muon on the outer layers too")
     p.add_argument("--wd", type=float, default=0.0)
     p.add_argument("--norm", default="", choices=["", "ln"], help="LayerNorm before each ELU")
+    p.add_argument(
+        "--ema", type=float, nargs="*", default=[], help="also report EMA weights of these decays"
+    )
     p.add_argument("--seconds", type=float, default=0, help="only time 20 steps and exit")
     args = p.parse_args()
     torch.manual_seed(0)
@@ -78,11 +82,20 @@ def main() -> None:
         ]
     schedules = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in opts]
 
-    def test_error() -> float:
+    # Exponential moving averages of the weights, updated after every step; evaluated by
+    # swapping them into the model (they never feed back into training).
+    emas = {d: [q.detach().clone() for q in params] for d in args.ema}
+
+    def test_error(weights: list[torch.Tensor] | None = None) -> float:
+        saved = [q.detach().clone() for q in params] if weights else None
+        if weights:
+            torch._foreach_copy_([q.data for q in params], weights)
         model.eval()
         with torch.no_grad():
             err = sum(((torch.sigmoid(model(x)) - x) ** 2).sum().item() for x in xte.split(2000))
         model.train()
+        if saved:
+            torch._foreach_copy_([q.data for q in params], saved)
         return err / len(xte)
 
     seconds, first, err = 0.0, None, float("nan")
@@ -102,6 +115,9 @@ def main() -> None:
                 o.step()
             for sc in schedules:
                 sc.step()
+            with torch.no_grad():
+                for d, avg in emas.items():
+                    torch._foreach_lerp_(avg, [q.detach() for q in params], 1 - d)
             if args.seconds and s == 20:
                 dt = time.perf_counter() - start
                 rate = dict(opt=args.opt, bs=args.bs, ms_per_step=1000 * dt / 21)
@@ -111,8 +127,12 @@ def main() -> None:
         err = test_error()
         if first is None and err <= 3.0:
             first = (epoch + 1, round(seconds, 1))
-        print(f"epoch {epoch + 1} test {err:.3f} train_s {seconds:.1f}", flush=True)
-    print(json.dumps(dict(args=vars(args), final=err, first_3=first, seconds=seconds)))
+        ema_errs = {d: round(test_error(avg), 3) for d, avg in emas.items()}
+        extra = f" ema {ema_errs}" if emas else ""
+        print(f"epoch {epoch + 1} test {err:.3f} train_s {seconds:.1f}{extra}", flush=True)
+    print(
+        json.dumps(dict(args=vars(args), final=err, ema=ema_errs, first_3=first, seconds=seconds))
+    )
 
 
 if __name__ == "__main__":
