@@ -78,7 +78,7 @@ def main() -> None:
         rest = [p for p in params if id(p) not in ids]
         opts = [
             torch.optim.Muon(mats, lr=args.mlr, weight_decay=args.wd, ns_steps=args.ns),
-            torch.optim.Adam(rest, lr=args.lr, fused=True),
+            torch.optim.AdamW(rest, lr=args.lr, fused=True, weight_decay=args.wd),
         ]
     schedules = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in opts]
 

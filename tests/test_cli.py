@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,7 +217,10 @@ def test_a_real_process_reports_bad_data_in_one_line(files):
     assert not (files / "x").exists()
 
 
-@pytest.mark.parametrize("recipe", ["mnist_deep.json", "mnist_deep_muon.json"])
+@pytest.mark.parametrize(
+    "recipe",
+    sorted(p.name for p in (Path(__file__).parents[1] / "configs").glob("mnist_*.json")),
+)
 def test_the_mnist_recipe_configs_run(recipe, mnist_dir, tmp_path, capsys):
     """The shipped MNIST recipes (configs/, the benchmarks' recipes) on 512 MNIST images,
     two epochs."""

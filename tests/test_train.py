@@ -360,3 +360,71 @@ def test_muon_without_torch_muon_is_a_clear_config_error(X, monkeypatch):
     model = aekit.AutoEncoder.build("deep", input_dim=64, code_dim=8, seed=0)
     with pytest.raises(aekit.ConfigError, match=r"torch\.optim\.Muon \(torch >= 2\.9"):
         aekit.fit(model, X, epochs=1, optimizer="muon", progress=False)
+
+
+def test_ema_is_the_ramped_moving_average_of_the_weights_after_each_step(X):
+    """The finished model holds the average: after step k (from 0) the average moves toward
+    the new weights by 1 - min(ema, (1 + k) / (10 + k)), starting from the first step's."""
+    model = aekit.AutoEncoder.build(input_dim=64, hidden=[16], code_dim=4, seed=0)
+    cfg = aekit.TrainConfig(epochs=2, batch_size=256, val_fraction=0, ema=0.9)
+    trainer = aekit.Trainer(model, cfg, progress=False)
+    after_steps = []
+    trainer.optimizer.register_step_post_hook(
+        lambda *_: after_steps.append([p.detach().clone() for p in model.parameters()])
+    )
+    trainer.fit(X)
+    average = after_steps[0]
+    for k, step in enumerate(after_steps[1:], start=1):
+        decay = min(0.9, (1 + k) / (10 + k))
+        average = [a + (1 - decay) * (w - a) for a, w in zip(average, step, strict=True)]
+    assert len(after_steps) == 12
+    for kept, expected, last in zip(model.parameters(), average, after_steps[-1], strict=True):
+        torch.testing.assert_close(kept.detach(), expected, rtol=1e-5, atol=1e-6)
+        assert not torch.equal(kept.detach(), last)  # not simply the last step's weights
+
+
+@pytest.mark.parametrize("keep", ["last", "best"])
+def test_ema_weights_are_the_ones_validated_and_kept(X, digits, keep):
+    model = aekit.AutoEncoder.build(input_dim=64, hidden=[32], code_dim=8, seed=0)
+    val = digits.test.numpy()
+    result = aekit.fit(model, X, val=val, epochs=6, ema=0.95, keep=keep, progress=False)
+    reported = {"last": result.history[-1], "best": result.history[result.best_epoch - 1]}
+    assert aekit.trainer.evaluate_loss(model, torch.as_tensor(val))["loss"] == pytest.approx(
+        reported[keep]["val_loss"], rel=1e-5
+    )
+
+
+def test_ema_smooths_a_noisy_run_to_a_lower_validation_loss(X, digits):
+    """A high constant rate keeps the last weights noisy; their average is better."""
+    val = digits.test.numpy()
+
+    def final_val_loss(ema):
+        model = aekit.AutoEncoder.build(input_dim=64, hidden=[32], code_dim=8, seed=0)
+        kwargs = dict(epochs=10, lr=0.02, schedule="constant", keep="last", progress=False)
+        return aekit.fit(model, X, val=val, ema=ema, **kwargs).history[-1]["val_loss"]
+
+    plain, averaged = final_val_loss(None), final_val_loss(0.99)
+    print(f"\nval loss: last weights {plain:.3f}, averaged {averaged:.3f}")
+    assert averaged < 0.95 * plain
+
+
+def test_a_run_with_ema_resumes_exactly(X, tmp_path):
+    """Stopped mid-schedule and resumed: the average is part of the checkpoint, so the run
+    ends bitwise equal to an uninterrupted one, with the same validation history."""
+    kwargs = dict(ema=0.9, schedule="cosine", progress=False, seed=0)
+    full = aekit.AutoEncoder.build("deep", input_dim=64, code_dim=8, seed=0)
+    uninterrupted = aekit.fit(full, X, epochs=4, **kwargs)
+    model = aekit.AutoEncoder.build("deep", input_dim=64, code_dim=8, seed=0)
+    stop_after_two = [lambda trainer, row: trainer.epoch == 2]
+    aekit.fit(model, X, epochs=4, run_dir=tmp_path / "run", callbacks=stop_after_two, **kwargs)
+    resumed = aekit.resume(tmp_path / "run", data=X, epochs=4, progress=False)
+    assert same_weights(weights(resumed.model), weights(full))
+    assert [r["val_loss"] for r in resumed.fit.history] == [
+        r["val_loss"] for r in uninterrupted.history
+    ]
+
+
+@pytest.mark.parametrize("ema", [0, 1, 1.5, -0.5])
+def test_an_ema_decay_outside_0_1_is_a_config_error(ema):
+    with pytest.raises(aekit.ConfigError, match="ema must be in"):
+        aekit.TrainConfig(ema=ema)

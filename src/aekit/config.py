@@ -363,7 +363,8 @@ class TrainConfig(_Config):
     muon_lr : learning rate of Muon's matrices (optimizer muon; scaled per matrix by
         sqrt(max(1, rows/columns)), as Muon's authors do).
     momentum : momentum of sgd.
-    weight_decay : L2 penalty on the weights (decoupled for adamw and for Muon's matrices).
+    weight_decay : L2 penalty on the weights (decoupled for adamw and muon, the latter for
+        both Muon's matrices and the AdamW rest).
     schedule : learning-rate schedule: constant; cosine (to 0 over all steps, after
         warmup_epochs of linear warm-up); plateau (halve the rate when the validation loss
         stalls).
@@ -390,6 +391,12 @@ class TrainConfig(_Config):
     rollback_lr_factor : the learning rate is multiplied by this at each rollback.
     max_rollbacks : rollbacks allowed before training stops.
     grad_clip : clip the gradient norm to this value.
+    ema : decay of an exponential moving average of the weights, updated after every step
+        (e.g. 0.99, an average over about the last 100 steps); validation, callbacks, the
+        best epoch and the finished model use the averaged weights, which smooth out the
+        noise of the last steps. The decay ramps up as (1 + step) / (10 + step) until it
+        reaches this value, so the average does not remember the initial weights.
+        None: the weights as trained.
     compile : run the model through torch.compile (pays off for long runs of large
         models; costs compile time up front).
     precision : the forward pass in float32, or under bfloat16 autocast ("bf16": fast
@@ -421,6 +428,7 @@ class TrainConfig(_Config):
     rollback_lr_factor: float = 0.5
     max_rollbacks: int = 3
     grad_clip: float | None = None
+    ema: float | None = None
     compile: bool = False
     precision: Literal["fp32", "bf16"] = "fp32"
 
@@ -483,6 +491,10 @@ class TrainConfig(_Config):
         require(
             self.grad_clip is None or self.grad_clip > 0,
             f"grad_clip must be > 0, got {self.grad_clip}",
+        )
+        require(
+            self.ema is None or 0 < self.ema < 1,
+            f"ema must be in (0, 1) (a decay such as 0.99), got {self.ema}",
         )
 
     def resolved(self, samples: int | None) -> TrainConfig:

@@ -61,13 +61,14 @@ def _adamw(
 
 
 class MuonWithAdam(torch.optim.Optimizer):
-    """Muon (Jordan et al., 2024) for the hidden weight matrices, Adam for the rest.
+    """Muon (Jordan et al., 2024) for the hidden weight matrices, AdamW for the rest.
 
     Muon replaces each matrix's momentum-averaged gradient by its nearest semi-orthogonal
     matrix (a Newton-Schulz iteration), so every direction of the layer moves at the same
     rate; it is meant for hidden layers only, and the input and output layers, biases and
-    other parameters keep Adam, as its authors advise. On the deep MNIST autoencoder it
-    needs far fewer samples than Adam for the same error (BENCHMARKS.md, section 11).
+    other parameters keep Adam, as its authors advise. Weight decay is decoupled in both
+    (AdamW; without weight decay AdamW is Adam). On the deep MNIST autoencoder it needs far
+    fewer samples than Adam for the same error (BENCHMARKS.md, section 11).
 
     The two are one optimizer to the trainer: its ``param_groups`` are the Adam groups
     then the Muon groups (the same dictionaries the inner optimizers step with, so a
@@ -89,7 +90,7 @@ class MuonWithAdam(torch.optim.Optimizer):
                 f"torch {torch.__version__}): upgrade torch or choose adam"
             )
         self.muon = muon(matrices, lr=muon_lr, weight_decay=weight_decay) if matrices else None
-        self.adam = fused(torch.optim.Adam, others, lr, weight_decay) if others else None
+        self.adam = fused(torch.optim.AdamW, others, lr, weight_decay) if others else None
         inner = [o for o in (self.adam, self.muon) if o is not None]
         super().__init__([g for o in inner for g in o.param_groups], {})
         self._inner = inner

@@ -52,10 +52,12 @@ TRAIN_PARAMS = (
     "batch_size",
     "lr",
     "optimizer",
+    "muon_lr",
     "weight_decay",
     "schedule",
     "val_fraction",
     "patience",
+    "ema",
 )
 ESTIMATOR_FILE = "estimator.json"
 
@@ -83,10 +85,12 @@ class AutoEncoderEstimator(BaseEstimator):
         batch_size: int | None = None,
         lr: float | None = None,
         optimizer: str | None = None,
+        muon_lr: float | None = None,
         weight_decay: float | None = None,
         schedule: str | None = None,
         val_fraction: float | None = None,
         patience: int | None = None,
+        ema: float | None = None,
         device: str = "auto",
         random_state: int | None = None,
         verbose: bool = False,
@@ -106,10 +110,12 @@ class AutoEncoderEstimator(BaseEstimator):
         self.batch_size = batch_size
         self.lr = lr
         self.optimizer = optimizer
+        self.muon_lr = muon_lr
         self.weight_decay = weight_decay
         self.schedule = schedule
         self.val_fraction = val_fraction
         self.patience = patience
+        self.ema = ema
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
@@ -266,7 +272,8 @@ class AutoEncoderTransformer(TransformerMixin, AutoEncoderEstimator):
     penalty : a code penalty, a list of them, "NAME:key=value" strings or "none".
     scaling : "auto" (standardise unless the data lies in [0, 1]), "standard",
         "minmax" or "none"; fitted on the training data and undone on output.
-    epochs, batch_size, lr, optimizer, weight_decay, schedule, val_fraction, patience :
+    epochs, batch_size, lr, optimizer, muon_lr, weight_decay, schedule, val_fraction,
+    patience, ema :
         training settings (fields of :class:`~aekit.TrainConfig`); None: chosen from
         the data size as ``aekit train`` does (early stopping: ``patience``).
     device : "auto", "cpu", "cuda", ...
@@ -391,10 +398,12 @@ class AutoEncoderImputer(TransformerMixin, AutoEncoderEstimator):
         batch_size: int | None = None,
         lr: float | None = None,
         optimizer: str | None = None,
+        muon_lr: float | None = None,
         weight_decay: float | None = None,
         schedule: str | None = None,
         val_fraction: float | None = None,
         patience: int | None = None,
+        ema: float | None = None,
         device: str = "auto",
         random_state: int | None = None,
         verbose: bool = False,
@@ -415,10 +424,12 @@ class AutoEncoderImputer(TransformerMixin, AutoEncoderEstimator):
             batch_size=batch_size,
             lr=lr,
             optimizer=optimizer,
+            muon_lr=muon_lr,
             weight_decay=weight_decay,
             schedule=schedule,
             val_fraction=val_fraction,
             patience=patience,
+            ema=ema,
             device=device,
             random_state=random_state,
             verbose=verbose,
@@ -540,10 +551,12 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
         batch_size: int | None = None,
         lr: float | None = None,
         optimizer: str | None = None,
+        muon_lr: float | None = None,
         weight_decay: float | None = None,
         schedule: str | None = None,
         val_fraction: float | None = None,
         patience: int | None = None,
+        ema: float | None = None,
         device: str = "auto",
         random_state: int | None = None,
         verbose: bool = False,
@@ -564,10 +577,12 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
             batch_size=batch_size,
             lr=lr,
             optimizer=optimizer,
+            muon_lr=muon_lr,
             weight_decay=weight_decay,
             schedule=schedule,
             val_fraction=val_fraction,
             patience=patience,
+            ema=ema,
             device=device,
             random_state=random_state,
             verbose=verbose,

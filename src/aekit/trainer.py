@@ -135,6 +135,8 @@ class Trainer:
         self.best_epoch: int | None = None
         self.bad_epochs = 0
         self.best_weights: dict[str, Tensor] | None = None
+        # The moving average of the parameters (config.ema), in model.parameters() order.
+        self.ema_weights: list[Tensor] | None = None
         self.rollbacks = 0
         self.elapsed = 0.0
         self.data_fingerprint: str | None = None
@@ -202,6 +204,11 @@ class Trainer:
         self.elapsed = time.perf_counter() - self._started
         if self.best_weights is not None and cfg.keep == "best":
             self.model.load_state_dict(self.best_weights)
+        elif self.ema_weights is not None:
+            with torch.no_grad():  # the finished model is the average, as it was evaluated
+                torch._foreach_copy_(
+                    [p.detach() for p in self.model.parameters()], self.ema_weights
+                )
         self._check_weights()
         self.model.eval()
         return FitResult(
@@ -228,6 +235,7 @@ class Trainer:
             "best_epoch": self.best_epoch,
             "bad_epochs": self.bad_epochs,
             "best_weights": self.best_weights,
+            "ema_weights": self.ema_weights,
             "rollbacks": self.rollbacks,
             "elapsed": self.elapsed,
             "data_fingerprint": self.data_fingerprint,
@@ -256,6 +264,7 @@ class Trainer:
             self.best_epoch = state["best_epoch"]
             self.bad_epochs = int(state["bad_epochs"])
             self.best_weights = state["best_weights"]
+            self.ema_weights = state.get("ema_weights")  # absent from checkpoints before ema
             self.rollbacks = int(state["rollbacks"])
             self.elapsed = float(state["elapsed"])
             self.data_fingerprint = state["data_fingerprint"]
@@ -314,6 +323,8 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             schedule.after_step()
+            if cfg.ema is not None:
+                self._update_ema()
 
             self._accumulate(terms, values, len(x))
             self.step_in_epoch += 1
@@ -328,7 +339,19 @@ class Trainer:
 
     def _end_epoch(self, val_x: Tensor | None, bar: tqdm) -> bool:
         """Close the epoch: metrics row, schedule, early stopping, best weights,
-        callbacks, checkpoint. Returns True when training should stop."""
+        callbacks, checkpoint. Returns True when training should stop. With ema, the
+        averaged weights are the ones validated, kept and shown to callbacks."""
+        with self._averaged():
+            stop = self._judge_epoch(val_x, bar)
+        if self.config.on_nan == "rollback":
+            self._good_state = self._snapshot()
+        stop, due = distributed.any_of(stop, self._checkpoint_due(every_steps=False))
+        if stop or self.epoch == self.config.epochs or due:
+            self.checkpoint()
+        return stop
+
+    def _judge_epoch(self, val_x: Tensor | None, bar: tqdm) -> bool:
+        """Metrics row, schedule, early stopping, best weights and callbacks."""
         cfg = self.config
         row: dict[str, float] = {"epoch": self.epoch + 1}
         # Every rank saw its share of the epoch: the row is over all of them.
@@ -370,11 +393,6 @@ class Trainer:
             stop = bool(callback(self, row)) or stop
         # Time spent in callbacks (e.g. a test-set evaluation) is not training time.
         self._started += time.perf_counter() - callback_start
-        if cfg.on_nan == "rollback":
-            self._good_state = self._snapshot()
-        stop, due = distributed.any_of(stop, self._checkpoint_due(every_steps=False))
-        if stop or self.epoch == cfg.epochs or due:
-            self.checkpoint()
         return stop
 
     # ---- pieces -------------------------------------------------------------------------------
@@ -498,6 +516,38 @@ class Trainer:
                 f"{' ...' if len(bad) > 3 else ''}) after step {self.global_step}: the "
                 "updates diverged. Lower the learning rate (or the weight decay)."
             )
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        params = [p.detach() for p in self.model.parameters()]
+        if self.ema_weights is None:
+            self.ema_weights = [p.clone() for p in params]
+            return
+        assert self.config.ema is not None
+        # Ramped up, so that early averages do not remember the initial weights.
+        decay = min(self.config.ema, (1 + self.global_step) / (10 + self.global_step))
+        torch._foreach_lerp_(self.ema_weights, params, 1 - decay)
+
+    @torch.no_grad()
+    def _swap_ema(self) -> None:
+        """Exchange the model's weights with the moving average (twice: back again)."""
+        assert self.ema_weights is not None
+        for p, avg in zip(self.model.parameters(), self.ema_weights, strict=True):
+            held = p.detach().clone()
+            p.copy_(avg)
+            avg.copy_(held)
+
+    @contextmanager
+    def _averaged(self) -> Iterator[None]:
+        """The model holds the averaged weights inside (when there are any)."""
+        if self.ema_weights is None:
+            yield
+            return
+        self._swap_ema()
+        try:
+            yield
+        finally:
+            self._swap_ema()
 
     def _snapshot(self) -> dict[str, Any]:
         return copy.deepcopy(self.state_dict())
