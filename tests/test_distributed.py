@@ -185,6 +185,7 @@ dist.all_gather(both, flat)
 assert torch.equal(both[0], both[1]), "the ranks' weights differ"
 if dist.get_rank() == 0:
     print("steps", result.steps, "loss", result.final["train_loss"])
+dist.barrier()  # gloo aborts a rank whose peer tears down mid-exchange
 dist.destroy_process_group()
 """
 
@@ -211,6 +212,7 @@ model = aekit.AutoEncoder.build(input_dim=64, code_dim=8, seed=0)
 result = aekit.fit(model, DataLoader(share, batch_size=64, shuffle=True), epochs=2, progress=False)
 if rank == 0:
     print("steps", result.steps)
+dist.barrier()  # gloo aborts a rank whose peer tears down mid-exchange
 dist.destroy_process_group()
 """
 

@@ -142,8 +142,8 @@ while True:  # rewrite the checkpoint with new content until killed, as training
 
 
 def test_a_checkpoint_read_while_training_rewrites_it_is_always_one_whole_version(tmp_path):
-    """Reading a checkpoint (or weights) that another process keeps replacing sees the old
-    file or the new one, never the header of one with the tensors of the other."""
+    """Reading a checkpoint that another process keeps replacing sees the old file or the
+    new one, never the header of one with the tensors of the other."""
     import subprocess
     import sys
     import time
@@ -156,11 +156,75 @@ def test_a_checkpoint_read_while_training_rewrites_it_is_always_one_whole_versio
     try:
         steps = set()
         deadline = time.monotonic() + 2.0
-        while time.monotonic() < deadline or len(steps) < 20:
+        while time.monotonic() < deadline or (len(steps) < 20 and time.monotonic() < deadline + 60):
             state = load_checkpoint(path)  # raises if it saw a mixed file
             assert torch.all(state["w"] == state["global_step"])
             steps.add(state["global_step"])
             assert writer.poll() is None
+        assert len(steps) >= 20  # the reads really overlapped many rewrites
     finally:
         writer.kill()
         writer.wait()
+
+
+def _safetensors_bytes(header: dict | bytes, body: bytes = b"") -> bytes:
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return len(raw).to_bytes(8, "little") + raw + body
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"\x01\x02", "only 2 bytes"),
+        ((10**9).to_bytes(8, "little") + b"{}", "header claims"),
+        (_safetensors_bytes(b'{"a": ' + b"1" * 5000 + b"}"), "unreadable header"),
+        (_safetensors_bytes(b"\xff\xfe"), "unreadable header"),
+        (_safetensors_bytes({"__metadata__": {"a": 1}}), "not a map of strings"),
+        (_safetensors_bytes({"__metadata__": ["a"]}), "not a map of strings"),
+        (
+            _safetensors_bytes(
+                {"w": {"dtype": "F8_E8M0", "shape": [2], "data_offsets": [0, 2]}}, b"ab"
+            ),
+            "not a valid safetensors",
+        ),
+        (
+            _safetensors_bytes(
+                {"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}}, b"ab"
+            ),
+            "not a valid safetensors",
+        ),
+    ],
+)
+def test_hostile_safetensors_files_are_one_clear_error(tmp_path, content, message):
+    from aekit.checkpoint import load_checkpoint
+    from aekit.io import read_tensors
+
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(aekit.CheckpointError, match=message):
+        read_tensors(path)
+    with pytest.raises(aekit.CheckpointError):
+        load_checkpoint(path)
+
+
+@pytest.mark.parametrize(
+    "skeleton",
+    [
+        '{"a": {"__int_keys__": [1]}}',
+        '{"a": {"__tensor__": [1]}}',
+        '{"a": {"__tuple__": 5}}',
+        "[1]",
+    ],
+)
+def test_a_checkpoint_of_valid_json_but_the_wrong_structure_is_refused(tmp_path, skeleton):
+    """Even with a matching checksum (it is not a signature), a skeleton of the wrong shape
+    is a CheckpointError, not a TypeError from deep inside."""
+    from aekit.checkpoint import checksum, load_checkpoint
+    from aekit.io import write_tensors
+
+    path = tmp_path / "checkpoint.safetensors"
+    tensors = {"t": torch.zeros(2)}
+    metadata = {"aekit_state": skeleton, "aekit_checksum": checksum(tensors, skeleton)}
+    write_tensors(path, tensors, metadata=metadata)
+    with pytest.raises(aekit.CheckpointError, match="checkpoint"):
+        load_checkpoint(path)

@@ -3,6 +3,7 @@ and stops clearly (or rolls back) on a non-finite loss."""
 
 from __future__ import annotations
 
+import copy
 import csv
 import dataclasses
 
@@ -428,3 +429,69 @@ def test_a_run_with_ema_resumes_exactly(X, tmp_path):
 def test_an_ema_decay_outside_0_1_is_a_config_error(ema):
     with pytest.raises(aekit.ConfigError, match="ema must be in"):
         aekit.TrainConfig(ema=ema)
+
+
+def test_ema_sets_the_average_aside_cleanly_for_callbacks_checkpoints_and_a_second_fit(X):
+    """While an epoch is judged the model holds the average, but the trainer's state (what
+    a checkpoint saves) holds the training weights; after fit the model holds the average
+    and a second fit continues from the training weights, as one longer fit does."""
+    cfg = aekit.TrainConfig(epochs=2, batch_size=256, val_fraction=0, ema=0.9, schedule="constant")
+
+    def build():
+        return aekit.AutoEncoder.build(input_dim=64, hidden=[16], code_dim=4, seed=0)
+
+    model = build()
+    trainer = aekit.Trainer(model, cfg, progress=False)
+    last_step = {}
+    trainer.optimizer.register_step_post_hook(lambda *_: last_step.update(w=weights(model)))
+    seen = []
+
+    def callback(trainer, row):
+        seen.append((weights(trainer.model), trainer.state_dict()["model"], dict(last_step["w"])))
+
+    trainer.callbacks.append(callback)
+    trainer.fit(X)
+    for held, saved, raw in seen:
+        assert same_weights(saved, raw)  # the checkpoint gets the training weights
+        assert not same_weights(held, raw)  # the callback sees the average
+    trainer.config = trainer.config.replace(epochs=4)
+    trainer.fit(X)
+    once = build()
+    aekit.Trainer(once, cfg.replace(epochs=4), progress=False).fit(X)
+    assert same_weights(weights(model), weights(once))
+
+
+def test_resuming_an_ema_run_without_ema_drops_the_average(X):
+    """Resumed with ema off, the checkpoint's average plays no part: the run ends as one
+    resumed from the same checkpoint with no average in it."""
+    first = aekit.AutoEncoder.build(input_dim=64, hidden=[16], code_dim=4, seed=0)
+    trainer = aekit.Trainer(
+        first, aekit.TrainConfig(epochs=1, val_fraction=0, ema=0.9), progress=False
+    )
+    trainer.fit(X)
+    state = trainer.state_dict()
+    assert state["ema_weights"] is not None
+
+    def resume(checkpoint):
+        model = aekit.AutoEncoder.build(input_dim=64, hidden=[16], code_dim=4, seed=1)
+        t = aekit.Trainer(model, aekit.TrainConfig(epochs=3, val_fraction=0), progress=False)
+        t.load_state_dict(copy.deepcopy(checkpoint))  # the optimizer adopts its tensors
+        t.fit(X)
+        return weights(model)
+
+    assert same_weights(resume(state), resume({**state, "ema_weights": None}))
+
+
+def test_a_checkpoint_average_of_another_shape_is_refused(X):
+    model = aekit.AutoEncoder.build(input_dim=64, hidden=[16], code_dim=4, seed=0)
+    trainer = aekit.Trainer(model, aekit.TrainConfig(epochs=1, ema=0.9), progress=False)
+    trainer.fit(X)
+    state = trainer.state_dict()
+    for bad in (
+        state["ema_weights"][:-1],
+        "not a list",
+        [w.reshape(-1, 1) for w in state["ema_weights"]],
+    ):
+        other = aekit.Trainer(model, aekit.TrainConfig(epochs=2, ema=0.9), progress=False)
+        with pytest.raises(aekit.CheckpointError, match="moving average"):
+            other.load_state_dict({**state, "ema_weights": bad})

@@ -105,14 +105,16 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         )
     try:
         skeleton = json.loads(metadata["aekit_state"])
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:
         raise CheckpointError(f"{path}: corrupt checkpoint metadata ({exc})") from None
-    except RecursionError:
-        raise CheckpointError(f"{path}: checkpoint metadata nested too deeply") from None
     try:
         state = join_tensors(skeleton, tensors)
+    except CheckpointError:
+        raise
     except RecursionError:
         raise CheckpointError(f"{path}: checkpoint metadata nested too deeply") from None
+    except Exception as exc:  # a well-formed JSON skeleton of the wrong shape
+        raise CheckpointError(f"{path}: corrupt checkpoint structure ({exc!r})") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path}: checkpoint state is not an object")
     return state

@@ -813,9 +813,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aekit: warning: {message}", file=sys.stderr)
 
     warnings.showwarning = show_warning  # type: ignore[assignment]
+    finished = False
     try:
         with _quiet_unless_rank_0():
-            return COMMANDS[args.command](args)
+            code = COMMANDS[args.command](args)
+        finished = True
+        return code
     except TrainingInterrupted as exc:
         if _says_errors(exc):
             hint = f". Resume with: {resume_command(exc.checkpoint)}" if exc.checkpoint else ""
@@ -848,7 +851,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     finally:
-        distributed.shutdown()
+        distributed.shutdown(together=finished)
 
 
 def _says_errors(exc: AekitError) -> bool:

@@ -396,6 +396,7 @@ class TrainConfig(_Config):
         best epoch and the finished model use the averaged weights, which smooth out the
         noise of the last steps. The decay ramps up as (1 + step) / (10 + step) until it
         reaches this value, so the average does not remember the initial weights.
+        Parameters are averaged, buffers (a batch norm's statistics) are not.
         None: the weights as trained.
     compile : run the model through torch.compile (pays off for long runs of large
         models; costs compile time up front).

@@ -82,8 +82,15 @@ def init(device: str = "auto") -> bool:
     return active()
 
 
-def shutdown() -> None:
+def shutdown(together: bool = False) -> None:
+    """Leave the process group; ``together`` (after a run that ended well on every rank)
+    first waits for the others, as gloo can abort a process (std::terminate) whose peer
+    closes its connections while the last exchange is still being read. After an error a
+    peer may be gone, and waiting for it would take the whole timeout."""
     if dist.is_available() and dist.is_initialized():
+        if together:
+            with contextlib.suppress(RuntimeError, ValueError):
+                dist.barrier()
         dist.destroy_process_group()
 
 

@@ -117,6 +117,9 @@ def write_tensors(
     atomic_write(path, write)
 
 
+MAX_HEADER_BYTES = 100 * 2**20  # safetensors' own limit on a header
+
+
 def read_safetensors(
     path: str | Path, error: type[AekitError] = CheckpointError
 ) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -130,19 +133,26 @@ def read_safetensors(
     path = Path(path)
     if not path.is_file():
         raise error(f"missing {path}")
+    bad = f"{path} is not a valid safetensors file"
+    total = 0
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            prefix = f.read(8)
+            size = int.from_bytes(prefix, "little")
+            total = os.fstat(f.fileno()).st_size
+            if len(prefix) < 8:
+                raise error(f"{bad} (only {len(prefix)} bytes)")
+            if size > min(MAX_HEADER_BYTES, total - 8):
+                raise error(f"{bad} (its header claims {size:,} bytes; the file has {total:,})")
+            f.seek(0)
+            data = f.read()
     except OSError as exc:
         raise error(f"cannot read {path} ({exc.strerror or exc})") from None
-    bad = f"{path} is not a valid safetensors file"
-    if len(data) < 8:
-        raise error(f"{bad} (only {len(data)} bytes)")
-    size = int.from_bytes(data[:8], "little")
-    if size > len(data) - 8:
-        raise error(f"{bad} (its header claims {size:,} bytes; the file has {len(data):,})")
+    except MemoryError:
+        raise error(f"{path} ({total:,} bytes) is too large to load into memory") from None
     try:
         header = json.loads(data[8 : 8 + size])
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, huge numbers
         raise error(f"{bad} (unreadable header: {exc})") from None
     metadata = header.get("__metadata__") if isinstance(header, dict) else None
     if metadata is not None and not (
@@ -151,8 +161,10 @@ def read_safetensors(
         raise error(f"{bad} (its metadata is not a map of strings)")
     try:
         tensors = load_safetensors_bytes(data)
-    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError) as exc:
-        raise error(f"{bad} ({exc})") from None
+    except MemoryError:
+        raise error(f"{path} ({total:,} bytes) is too large to load into memory") from None
+    except Exception as exc:  # the Rust parser and torch raise several types (unknown dtypes)
+        raise error(f"{bad} ({type(exc).__name__}: {exc})") from None
     return tensors, metadata or {}
 
 

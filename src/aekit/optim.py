@@ -66,11 +66,11 @@ class MuonWithAdam(torch.optim.Optimizer):
     Muon replaces each matrix's momentum-averaged gradient by its nearest semi-orthogonal
     matrix (a Newton-Schulz iteration), so every direction of the layer moves at the same
     rate; it is meant for hidden layers only, and the input and output layers, biases and
-    other parameters keep Adam, as its authors advise. Weight decay is decoupled in both
+    other parameters keep an Adam, as its authors advise. Weight decay is decoupled in both
     (AdamW; without weight decay AdamW is Adam). On the deep MNIST autoencoder it needs far
     fewer samples than Adam for the same error (BENCHMARKS.md, section 11).
 
-    The two are one optimizer to the trainer: its ``param_groups`` are the Adam groups
+    The two are one optimizer to the trainer: its ``param_groups`` are the AdamW groups
     then the Muon groups (the same dictionaries the inner optimizers step with, so a
     schedule sets both rates), and its state is both inner states.
     """

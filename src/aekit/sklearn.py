@@ -274,8 +274,9 @@ class AutoEncoderTransformer(TransformerMixin, AutoEncoderEstimator):
         "minmax" or "none"; fitted on the training data and undone on output.
     epochs, batch_size, lr, optimizer, muon_lr, weight_decay, schedule, val_fraction,
     patience, ema :
-        training settings (fields of :class:`~aekit.TrainConfig`); None: chosen from
-        the data size as ``aekit train`` does (early stopping: ``patience``).
+        training settings (fields of :class:`~aekit.TrainConfig`); None: its default,
+        chosen from the data size as ``aekit train`` does for epochs, batch_size and
+        val_fraction (no early stopping without ``patience``, no average without ``ema``).
     device : "auto", "cpu", "cuda", ...
     random_state : seed of the weights, the data order and the noise (None: drawn).
     verbose : show a progress bar.

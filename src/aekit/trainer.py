@@ -137,6 +137,9 @@ class Trainer:
         self.best_weights: dict[str, Tensor] | None = None
         # The moving average of the parameters (config.ema), in model.parameters() order.
         self.ema_weights: list[Tensor] | None = None
+        # The weights training continues from, set aside while the model holds others (the
+        # average while an epoch is judged; the kept weights once fit returns).
+        self._training_weights: list[Tensor] | None = None
         self.rollbacks = 0
         self.elapsed = 0.0
         self.data_fingerprint: str | None = None
@@ -159,6 +162,9 @@ class Trainer:
         sized = isinstance(train, Tensor | np.ndarray | list | tuple | DiskArray)
         self.config = cfg = self.config.resolved(len(train) if sized else None)
         batches, val_x = self._prepare(train, val)
+        self._release()  # a second fit continues from the training weights, not the kept ones
+        if cfg.ema is None:
+            self.ema_weights = None  # resumed without ema: no stale average
         if cfg.patience is not None and val_x is None:
             raise ConfigError(
                 "early stopping (patience) needs validation data: pass val or set val_fraction > 0"
@@ -203,12 +209,9 @@ class Trainer:
             bar.close()
         self.elapsed = time.perf_counter() - self._started
         if self.best_weights is not None and cfg.keep == "best":
-            self.model.load_state_dict(self.best_weights)
+            self._hold(self.best_weights)
         elif self.ema_weights is not None:
-            with torch.no_grad():  # the finished model is the average, as it was evaluated
-                torch._foreach_copy_(
-                    [p.detach() for p in self.model.parameters()], self.ema_weights
-                )
+            self._hold(self.ema_weights)  # the finished model is the average, as evaluated
         self._check_weights()
         self.model.eval()
         return FitResult(
@@ -224,7 +227,7 @@ class Trainer:
             "global_step": self.global_step,
             "epoch_order": self.epoch_order,
             "rng": self._get_rng() if self._in_fit else self.rng,
-            "model": self.model.state_dict(),
+            "model": self._model_state(),
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict() if self.schedule is not None else None,
             "epoch_sums": self.epoch_sums,
@@ -249,6 +252,7 @@ class Trainer:
                 "be resumed by this one (the finished weights still load)"
             )
         try:
+            self._training_weights = None
             self.model.load_state_dict(state["model"])
             self.optimizer.load_state_dict(state["optimizer"])
             self.epoch = int(state["epoch"])
@@ -264,7 +268,7 @@ class Trainer:
             self.best_epoch = state["best_epoch"]
             self.bad_epochs = int(state["bad_epochs"])
             self.best_weights = state["best_weights"]
-            self.ema_weights = state.get("ema_weights")  # absent from checkpoints before ema
+            self.ema_weights = self._loaded_average(state.get("ema_weights"))
             self.rollbacks = int(state["rollbacks"])
             self.elapsed = float(state["elapsed"])
             self.data_fingerprint = state["data_fingerprint"]
@@ -528,14 +532,43 @@ class Trainer:
         decay = min(self.config.ema, (1 + self.global_step) / (10 + self.global_step))
         torch._foreach_lerp_(self.ema_weights, params, 1 - decay)
 
+    def _loaded_average(self, saved: Any) -> list[Tensor] | None:
+        """A checkpoint's moving average, checked against the model and moved to its device
+        (None: there was none, as in checkpoints written before ema existed)."""
+        if saved is None:
+            return None
+        params = [p.detach() for p in self.model.parameters()]
+        if not (
+            isinstance(saved, list)
+            and len(saved) == len(params)
+            and all(
+                isinstance(w, Tensor) and w.shape == p.shape
+                for w, p in zip(saved, params, strict=False)
+            )
+        ):
+            raise CheckpointError(
+                "checkpoint's moving average of the weights does not match this model"
+            )
+        return [w.to(device=p.device, dtype=p.dtype) for w, p in zip(saved, params, strict=True)]
+
     @torch.no_grad()
-    def _swap_ema(self) -> None:
-        """Exchange the model's weights with the moving average (twice: back again)."""
-        assert self.ema_weights is not None
-        for p, avg in zip(self.model.parameters(), self.ema_weights, strict=True):
-            held = p.detach().clone()
-            p.copy_(avg)
-            avg.copy_(held)
+    def _hold(self, weights: list[Tensor] | dict[str, Tensor]) -> None:
+        """Put ``weights`` (a list in parameter order, or a state dict) in the model and set
+        the training weights aside, whole, before anything is overwritten."""
+        if self._training_weights is None:
+            self._training_weights = [p.detach().clone() for p in self.model.parameters()]
+        if isinstance(weights, dict):
+            self.model.load_state_dict(weights)
+        else:
+            torch._foreach_copy_([p.detach() for p in self.model.parameters()], weights)
+
+    @torch.no_grad()
+    def _release(self) -> None:
+        """Give the model its training weights back (if they were set aside)."""
+        if self._training_weights is not None:
+            params = [p.detach() for p in self.model.parameters()]
+            torch._foreach_copy_(params, self._training_weights)
+            self._training_weights = None
 
     @contextmanager
     def _averaged(self) -> Iterator[None]:
@@ -543,11 +576,22 @@ class Trainer:
         if self.ema_weights is None:
             yield
             return
-        self._swap_ema()
+        self._hold(self.ema_weights)
         try:
             yield
         finally:
-            self._swap_ema()
+            self._release()
+
+    def _model_state(self) -> dict[str, Tensor]:
+        """The model's state dict with the training weights, also while it holds others."""
+        state = self.model.state_dict()
+        if self._training_weights is None:
+            return state
+        held = {
+            id(p): w for p, w in zip(self.model.parameters(), self._training_weights, strict=True)
+        }
+        live = self.model.state_dict(keep_vars=True)
+        return {k: held.get(id(v), state[k]) for k, v in live.items()}
 
     def _snapshot(self) -> dict[str, Any]:
         return copy.deepcopy(self.state_dict())
