@@ -293,3 +293,16 @@ def test_evaluate_prints_the_pca_baseline_beside_the_model(trained_run, capsys):
     assert "baseline: PCA-16" in out and "this model" in out
     metrics = aekit.evaluate(trained_run, baseline=True)
     assert metrics["pca_squared_error"] == pytest.approx(0.743, abs=0.001)  # PCA-16, digits
+
+
+def test_the_summary_and_info_name_the_optimizer_decay_average_and_precision(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--kind", "deep", "--epochs", "2", "--optimizer", "muon"]
+    args += ["--weight-decay", "0.1", "--ema", "0.99", "--val-fraction", "0"]
+    assert main([*args, "--out", str(out), "--no-progress", "--no-report"]) == 0
+    said = capsys.readouterr().out
+    line = "muon lr 0.003, muon_lr 0.02, weight decay 0.1, ema 0.99 (weights averaged)"
+    assert f"training: {line}" in said
+    assert "kept the averaged weights of the last epoch" in said
+    assert main(["info", str(out)]) == 0
+    assert line in capsys.readouterr().out

@@ -454,12 +454,16 @@ def _report(run: Run) -> None:
         f"-> {run.path}"
     )
     print(f"model: {cfg.summary()}")
+    print(f"training: {run.config.training.summary()}")
     if run.chosen:
         settings = ", ".join(f"{k} {v}" for k, v in run.chosen.items())
         flags = ", ".join("--" + k.replace("_", "-") for k in run.chosen)
         print(f"chosen from the data size: {settings} ({flags} to set them)")
+    averaged = "averaged " if run.config.training.ema is not None else ""
     if run.fit.best_epoch is not None and run.config.training.keep == "best":
-        print(f"kept the weights of epoch {run.fit.best_epoch} (lowest validation loss)")
+        print(f"kept the {averaged}weights of epoch {run.fit.best_epoch} (lowest validation loss)")
+    elif averaged:
+        print("kept the averaged weights of the last epoch (the raw ones are in the checkpoint)")
     metrics = dict(run.metrics)
     pca = metrics.pop("pca_squared_error", None)
     plain = {k: metrics.pop(k) for k in list(metrics) if k.startswith("pca") and k != "pca"}
@@ -699,10 +703,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     if settings is not None:
         print(f"data         {settings.data.source}")
         t = settings.training
-        print(
-            f"training     {t.epochs} epochs, batch {t.batch_size}, lr {t.lr}, "
-            f"{t.optimizer}, schedule {t.schedule}, seed {t.seed}"
-        )
+        print(f"training     {t.epochs} epochs, batch {t.batch_size}, {t.summary()}")
     result = config.get("result")
     if isinstance(result, dict):
         print(

@@ -498,6 +498,22 @@ class TrainConfig(_Config):
             f"ema must be in (0, 1) (a decay such as 0.99), got {self.ema}",
         )
 
+    def summary(self) -> str:
+        """One line naming the optimizer and what shapes the run beyond its length."""
+        parts = [f"{self.optimizer} lr {self.lr:g}"]
+        if self.optimizer == "muon":
+            parts.append(f"muon_lr {self.muon_lr:g}")
+        if self.weight_decay:
+            parts.append(f"weight decay {self.weight_decay:g}")
+        if self.ema is not None:
+            parts.append(f"ema {self.ema:g} (weights averaged)")
+        parts.append(f"schedule {self.schedule}")
+        if self.precision != "fp32":
+            parts.append(self.precision)
+        if self.compile:
+            parts.append("compiled")
+        return ", ".join([*parts, f"seed {self.seed}"])
+
     def resolved(self, samples: int | None) -> TrainConfig:
         """These settings with the ones chosen from the data filled in (epochs, batch size,
         warm-up, validation share) for ``samples`` training samples (None: unknown, as for
