@@ -61,6 +61,16 @@ def recipe(
     )
 
 
+def muon_bf16(
+    batch: int = 256, lr: float = 3e-3, muon_lr: float = 0.02, **extra: Any
+) -> dict[str, Any]:
+    """The Muon recipes: ELU, one warm-up epoch, bfloat16 autocast."""
+    return recipe(
+        "elu", optimizer="muon", batch=batch, lr=lr, muon_lr=muon_lr, warmup=1,
+        precision="bf16", **extra,
+    )  # fmt: skip
+
+
 RECIPES: dict[str, dict[str, Any]] = {
     "relu-bce": recipe(),
     "relu-mse": recipe(loss="mse"),
@@ -100,69 +110,22 @@ RECIPES: dict[str, dict[str, Any]] = {
         "elu", optimizer="muon", batch=1024, lr=1e-2, muon_lr=0.03, warmup=1
     ),
     "elu-bce-lr3e-3-bf16": recipe("elu", lr=3e-3, warmup=1, precision="bf16"),
-    "elu-bce-muon-bf16": recipe("elu", optimizer="muon", lr=3e-3, warmup=1, precision="bf16"),
-    "elu-bce-muon-bs512-bf16": recipe(
-        "elu", optimizer="muon", batch=512, lr=5e-3, muon_lr=0.03, warmup=1, precision="bf16"
-    ),
-    "elu-bce-muon-bs1024-bf16": recipe(
-        "elu", optimizer="muon", batch=1024, lr=1e-2, muon_lr=0.03, warmup=1, precision="bf16"
-    ),
+    "elu-bce-muon-bf16": muon_bf16(),
+    "elu-bce-muon-bs512-bf16": muon_bf16(512, 5e-3, 0.03),
+    "elu-bce-muon-bs1024-bf16": muon_bf16(1024, 1e-2, 0.03),
     # Decoupled weight decay (Muon's matrices and the AdamW rest) and a moving average of
     # the weights (ema); "-val" keeps the best validation epoch (2,000 images held out).
-    "elu-bce-muon-bf16-ema": recipe(
-        "elu", optimizer="muon", lr=3e-3, warmup=1, precision="bf16", ema=0.998
-    ),
-    "elu-bce-muon-bf16-wd": recipe(
-        "elu", optimizer="muon", lr=3e-3, warmup=1, precision="bf16", weight_decay=0.1
-    ),
-    "elu-bce-muon-bf16-wd-ema": recipe(
-        "elu", optimizer="muon", lr=3e-3, warmup=1, precision="bf16", weight_decay=0.1, ema=0.998
-    ),
-    "elu-bce-muon-bf16-wd-ema-val": recipe(
-        "elu",
-        optimizer="muon",
-        lr=3e-3,
-        warmup=1,
-        precision="bf16",
-        weight_decay=0.1,
-        ema=0.998,
-        val=2000 / 60000,
-    ),
-    "elu-bce-muon-bs1024-bf16-wd-ema-mlr5e-2": recipe(
-        "elu",
-        optimizer="muon",
-        batch=1024,
-        lr=1e-2,
-        muon_lr=0.05,
-        warmup=1,
-        precision="bf16",
-        weight_decay=0.1,
-        ema=0.98,
-    ),
-    "elu-bce-muon-bs512-bf16-wd-ema": recipe(
-        "elu",
-        optimizer="muon",
-        batch=512,
-        lr=5e-3,
-        muon_lr=0.03,
-        warmup=1,
-        precision="bf16",
-        weight_decay=0.1,
-        ema=0.99,
+    "elu-bce-muon-bf16-ema": muon_bf16(ema=0.998),
+    "elu-bce-muon-bf16-wd": muon_bf16(weight_decay=0.1),
+    "elu-bce-muon-bf16-wd-ema": muon_bf16(weight_decay=0.1, ema=0.998),
+    "elu-bce-muon-bf16-wd-ema-val": muon_bf16(weight_decay=0.1, ema=0.998, val=2000 / 60000),
+    "elu-bce-muon-bs512-bf16-wd-ema": muon_bf16(512, 5e-3, 0.03, weight_decay=0.1, ema=0.99),
+    "elu-bce-muon-bs1024-bf16-wd-ema": muon_bf16(1024, 1e-2, 0.03, weight_decay=0.1, ema=0.98),
+    "elu-bce-muon-bs1024-bf16-wd-ema-mlr5e-2": muon_bf16(
+        1024, 1e-2, 0.05, weight_decay=0.1, ema=0.98
     ),
     # The default deep kind's training (Adam, 2,000 images held out) with a moving average.
     "elu-bce-lr3e-3-ema": recipe("elu", lr=3e-3, warmup=1, ema=0.998, val=2000 / 60000),
-    "elu-bce-muon-bs1024-bf16-wd-ema": recipe(
-        "elu",
-        optimizer="muon",
-        batch=1024,
-        lr=1e-2,
-        muon_lr=0.03,
-        warmup=1,
-        precision="bf16",
-        weight_decay=0.1,
-        ema=0.98,
-    ),
 }
 
 

@@ -120,16 +120,15 @@ def write_tensors(
 MAX_HEADER_BYTES = 100 * 2**20  # safetensors' own limit on a header
 
 
-def read_safetensors(
-    path: str | Path, error: type[AekitError] = CheckpointError
-) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Load a safetensors file's tensors and its header metadata from one read of the file.
 
     Reading the bytes once matters: safetensors' own ``safe_open`` reads the header and the
     tensors through separate opens of the path, so a file replaced in between (a checkpoint
     that a running training rewrites) pairs one version's metadata with another's tensors.
-    Any problem is an ``error`` naming the file.
+    Any problem is a :class:`CheckpointError` naming the file.
     """
+    error = CheckpointError
     path = Path(path)
     if not path.is_file():
         raise error(f"missing {path}")
