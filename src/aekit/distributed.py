@@ -84,9 +84,10 @@ def init(device: str = "auto") -> bool:
 
 def shutdown(together: bool = False) -> None:
     """Leave the process group; ``together`` (after a run that ended well on every rank)
-    first waits for the others, as gloo can abort a process (std::terminate) whose peer
-    closes its connections while the last exchange is still being read. After an error a
-    peer may be gone, and waiting for it would take the whole timeout."""
+    first waits for the others, so no rank closes its connections while a peer is still
+    in its last exchange. After an error a peer may be gone, and waiting for it would take
+    the whole timeout. (The abort that torch 2.13's gloo can cause at interpreter exit is
+    avoided by how ``aekit.cli.entry`` ends the process.)"""
     if dist.is_available() and dist.is_initialized():
         if together:
             with contextlib.suppress(RuntimeError, ValueError):
