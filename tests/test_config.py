@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 import aekit
 from aekit.config import DataConfig, ModelConfig, TrainConfig, model_config
+
+from .conftest import run_cli
 
 
 def test_model_config_round_trips_through_json_with_parts():
@@ -58,3 +61,42 @@ def test_data_config_validation():
 def test_errors_are_value_errors():
     assert issubclass(aekit.ConfigError, ValueError)
     assert issubclass(aekit.DataError, aekit.AekitError)
+
+
+@pytest.mark.parametrize(
+    ("settings", "said"),
+    [
+        ({"muon_lr": 0.05}, "muon_lr=0.05 does nothing with optimizer=adam"),
+        ({"optimizer": "adamw", "momentum": 0.5}, "momentum=0.5 does nothing with optimizer=adamw"),
+        ({"schedule": "constant", "warmup_epochs": 2}, "warmup_epochs=2 does nothing"),
+        ({"max_rollbacks": 5}, "max_rollbacks=5 does nothing with on_nan=stop"),
+        ({"min_delta": 0.01}, "min_delta=0.01 does nothing with patience=None"),
+    ],
+)
+def test_a_setting_the_rest_of_the_config_leaves_unused_is_said(settings, said):
+    data = np.random.default_rng(0).random((64, 6), dtype=np.float32)
+    model = aekit.AutoEncoder.build(input_dim=6, code_dim=2, seed=0)
+    with pytest.warns(UserWarning, match=said):
+        aekit.fit(model, data, epochs=3, progress=False, **settings)
+
+
+def test_settings_used_or_left_at_their_defaults_say_nothing():
+    quiet = [
+        aekit.TrainConfig(),
+        aekit.TrainConfig(optimizer="muon", muon_lr=0.05),
+        aekit.TrainConfig(optimizer="sgd", momentum=0.5),
+        aekit.TrainConfig(on_nan="rollback", max_rollbacks=5),
+        aekit.TrainConfig(patience=3, min_delta=0.01),
+        # a warm-up chosen from the data goes with the schedule that has one
+        aekit.TrainConfig(schedule="plateau").resolved(1000),
+        aekit.TrainConfig(schedule="constant").resolved(1000),
+    ]
+    assert [c.ignored() for c in quiet] == [[]] * len(quiet)
+
+
+def test_the_cli_says_an_unused_flag_once(tmp_path):
+    done = run_cli("train", "--muon-lr", "0.05", "--epochs", "1", "--no-report",
+                   "--no-progress", "--out", str(tmp_path / "run"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    said = "aekit: warning: muon_lr=0.05 does nothing with optimizer=adam (needs optimizer muon)"
+    assert done.stderr.count(said) == 1

@@ -228,3 +228,15 @@ def test_a_checkpoint_of_valid_json_but_the_wrong_structure_is_refused(tmp_path,
     write_tensors(path, tensors, metadata=metadata)
     with pytest.raises(aekit.CheckpointError, match="checkpoint"):
         load_checkpoint(path)
+
+
+def test_an_oversized_config_file_is_refused_after_one_capped_read(tmp_path):
+    from aekit.io import MAX_JSON_BYTES
+
+    big = tmp_path / "big.json"
+    big.write_text('{"training": {"epochs": 1}, "pad": "' + "x" * MAX_JSON_BYTES + '"}')
+    with pytest.raises(aekit.ConfigError, match="over 16,777,216 bytes"):
+        aekit.RunConfig.from_file(big)
+    fine = tmp_path / "fine.json"
+    fine.write_text('{"training": {"epochs": 1}}')
+    assert aekit.RunConfig.from_file(fine).training.epochs == 1

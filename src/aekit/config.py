@@ -498,6 +498,29 @@ class TrainConfig(_Config):
             f"ema must be in (0, 1) (a decay such as 0.99), got {self.ema}",
         )
 
+    def ignored(self) -> list[str]:
+        """Settings changed from their default that the rest of this config leaves unused
+        (a rate for another optimizer, a warm-up without the schedule that has one...): one
+        message each, so a setting that does nothing is said, not silently dropped."""
+        # setting: (the setting it depends on, the test of that setting, what it needs)
+        uses = {
+            "muon_lr": ("optimizer", lambda v: v == "muon", "muon"),
+            "momentum": ("optimizer", lambda v: v == "sgd", "sgd"),
+            "warmup_epochs": ("schedule", lambda v: v not in ("constant", "plateau"), "cosine"),
+            "rollback_lr_factor": ("on_nan", lambda v: v == "rollback", "rollback"),
+            "max_rollbacks": ("on_nan", lambda v: v == "rollback", "rollback"),
+            "min_delta": ("patience", lambda v: v is not None, "set"),
+        }
+        defaults = type(self)()
+        out = []
+        for name, (owner, used, needs) in uses.items():
+            value, by = getattr(self, name), getattr(self, owner)
+            if value not in (getattr(defaults, name), None, 0) and not used(by):
+                out.append(
+                    f"{name}={value:g} does nothing with {owner}={by} (needs {owner} {needs})"
+                )
+        return out
+
     def summary(self) -> str:
         """One line naming the optimizer and what shapes the run beyond its length."""
         parts = [f"{self.optimizer} lr {self.lr:g}"]
@@ -530,7 +553,7 @@ class TrainConfig(_Config):
             batch_size = min(256, max(16, 2 ** round(math.log2(root))))
         warmup = self.warmup_epochs
         if warmup is None:
-            warmup = 1 if epochs >= 10 else 0
+            warmup = 1 if epochs >= 10 and self.schedule == "cosine" else 0
         val = self.val_fraction
         if val is None:
             # Enough to pick the best epoch by; large data sets keep the rest for training.

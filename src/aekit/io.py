@@ -90,11 +90,14 @@ def read_json(
     if what == "file" and not path.exists():
         raise error(f"missing {path}")
     require_regular_file(path, what, error)
-    size = path.stat().st_size
-    if size > MAX_JSON_BYTES:
-        raise error(f"{what} {path} is {size:,} bytes; at most {MAX_JSON_BYTES:,} are read")
+    # One read, capped: the size is what was read, not what a stat said a moment before
+    # (the file may be replaced in between, as a run folder's files are while it trains).
+    with open(path, "rb") as file:
+        raw = file.read(MAX_JSON_BYTES + 1)
+    if len(raw) > MAX_JSON_BYTES:
+        raise error(f"{what} {path} is over {MAX_JSON_BYTES:,} bytes, the most that is read")
     try:
-        return json.loads(path.read_text())
+        return json.loads(raw.decode())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise error(f"{what} {path} is not valid JSON ({exc})") from None
     except RecursionError:

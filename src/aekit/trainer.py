@@ -103,6 +103,8 @@ class Trainer:
         desc: str = "train",
     ) -> None:
         self.config = config = config or TrainConfig()
+        for message in config.ignored():
+            warnings.warn(message, stacklevel=2)
         self.device = resolve_device(config.device)
         self.model = model.to(self.device)
         self.checkpointer = checkpointer
