@@ -70,7 +70,6 @@ def test_errors_are_value_errors():
         ({"optimizer": "adamw", "momentum": 0.5}, "momentum=0.5 does nothing with optimizer=adamw"),
         ({"schedule": "constant", "warmup_epochs": 2}, "warmup_epochs=2 does nothing"),
         ({"max_rollbacks": 5}, "max_rollbacks=5 does nothing with on_nan=stop"),
-        ({"min_delta": 0.01}, "min_delta=0.01 does nothing with patience=None"),
     ],
 )
 def test_a_setting_the_rest_of_the_config_leaves_unused_is_said(settings, said):
@@ -86,7 +85,7 @@ def test_settings_used_or_left_at_their_defaults_say_nothing():
         aekit.TrainConfig(optimizer="muon", muon_lr=0.05),
         aekit.TrainConfig(optimizer="sgd", momentum=0.5),
         aekit.TrainConfig(on_nan="rollback", max_rollbacks=5),
-        aekit.TrainConfig(patience=3, min_delta=0.01),
+        aekit.TrainConfig(min_delta=0.01),  # it also decides the best epoch, patience or not
         # a warm-up chosen from the data goes with the schedule that has one
         aekit.TrainConfig(schedule="plateau").resolved(1000),
         aekit.TrainConfig(schedule="constant").resolved(1000),
@@ -100,3 +99,34 @@ def test_the_cli_says_an_unused_flag_once(tmp_path):
     assert done.returncode == 0, done.stderr
     said = "aekit: warning: muon_lr=0.05 does nothing with optimizer=adam (needs optimizer muon)"
     assert done.stderr.count(said) == 1
+
+
+def test_said_once_for_the_users_settings_not_for_derived_or_stored_ones(tmp_path):
+    """Pretraining's layer configs and a resumed run's config.json are not the user's."""
+    import warnings
+
+    cfg = aekit.RunConfig(
+        model={"kind": "deep"},
+        training=aekit.TrainConfig(epochs=2, muon_lr=0.05, patience=3, min_delta=0.01),
+        pretrain={"epochs": 1},
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        aekit.train(cfg, out=tmp_path / "run", progress=False)
+    said = [str(w.message) for w in caught if "does nothing" in str(w.message)]
+    assert said == ["muon_lr=0.05 does nothing with optimizer=adam (needs optimizer muon)"]
+    assert caught[[str(w.message) for w in caught].index(said[0])].filename == __file__
+
+    # A run folder written before the warm-up followed the schedule: warmup_epochs 1 with
+    # plateau, read back on resume without a word.
+    stored = tmp_path / "old"
+    aekit.train(aekit.RunConfig(training=aekit.TrainConfig(epochs=2, schedule="plateau")),
+                out=stored, progress=False)  # fmt: skip
+    config = json.loads((stored / "config.json").read_text())
+    config["training"]["warmup_epochs"] = 1
+    config["training"]["epochs"] = 2
+    (stored / "config.json").write_text(json.dumps(config))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        aekit.resume(stored, epochs=3, progress=False)
+    assert not [w for w in caught if "does nothing" in str(w.message)]

@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import sys
+import traceback
 import typing
 import warnings
 from collections.abc import Iterator
@@ -900,7 +901,17 @@ def entry() -> typing.NoReturn:
     collective's tensors while the interpreter shuts down, which aborts the process
     (``terminate called without an active exception``, about 1 run in 20 on 2 CPUs; plain
     DDP scripts too). Everything aekit writes is closed by then."""
-    code = main()
+    try:
+        code = main()
+    except SystemExit as exc:  # argparse, before any process group; or from a command
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        if not distributed.launched():
+            raise
+    except BaseException:  # --debug's traceback
+        if not distributed.launched():
+            raise
+        traceback.print_exc()
+        code = 1
     if not distributed.launched():
         sys.exit(code)
     logging.shutdown()

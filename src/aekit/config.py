@@ -369,7 +369,8 @@ class TrainConfig(_Config):
         warmup_epochs of linear warm-up); plateau (halve the rate when the validation loss
         stalls).
     warmup_epochs : epochs of linear warm-up before the cosine schedule (default: 1 when
-        training for 10 epochs or more, else 0).
+        training for 10 epochs or more with a schedule other than constant and plateau,
+        else 0).
     val_fraction : share of the training data held out for validation when no validation
         data is given; 0 disables validation (default: 0.1, at most 2,000 samples' worth).
     patience : stop when the validation loss has not improved by min_delta for this many
@@ -501,15 +502,16 @@ class TrainConfig(_Config):
     def ignored(self) -> list[str]:
         """Settings changed from their default that the rest of this config leaves unused
         (a rate for another optimizer, a warm-up without the schedule that has one...): one
-        message each, so a setting that does nothing is said, not silently dropped."""
+        message each, so a setting that does nothing is said, not silently dropped. Checked
+        on the settings a user gave (see :func:`~aekit.trainer.warn_ignored`), not on
+        configs aekit derives or reads back from a run folder."""
         # setting: (the setting it depends on, the test of that setting, what it needs)
         uses = {
             "muon_lr": ("optimizer", lambda v: v == "muon", "muon"),
             "momentum": ("optimizer", lambda v: v == "sgd", "sgd"),
-            "warmup_epochs": ("schedule", lambda v: v not in ("constant", "plateau"), "cosine"),
+            "warmup_epochs": ("schedule", warms_up, "cosine"),
             "rollback_lr_factor": ("on_nan", lambda v: v == "rollback", "rollback"),
             "max_rollbacks": ("on_nan", lambda v: v == "rollback", "rollback"),
-            "min_delta": ("patience", lambda v: v is not None, "set"),
         }
         defaults = type(self)()
         out = []
@@ -553,7 +555,7 @@ class TrainConfig(_Config):
             batch_size = min(256, max(16, 2 ** round(math.log2(root))))
         warmup = self.warmup_epochs
         if warmup is None:
-            warmup = 1 if epochs >= 10 and self.schedule == "cosine" else 0
+            warmup = 1 if epochs >= 10 and warms_up(self.schedule) else 0
         val = self.val_fraction
         if val is None:
             # Enough to pick the best epoch by; large data sets keep the rest for training.
@@ -566,6 +568,12 @@ class TrainConfig(_Config):
         """The settings left to be chosen from the data (None here)."""
         names = ("epochs", "batch_size", "warmup_epochs", "val_fraction")
         return {k: None for k in names if getattr(self, k) is None}
+
+
+def warms_up(schedule: str) -> bool:
+    """Whether ``schedule`` has a warm-up (the built-in constant and plateau have none; a
+    registered schedule may read ``warmup_epochs``)."""
+    return schedule not in ("constant", "plateau")
 
 
 SAMPLE_BUDGET = 1_600_000  # samples a default run trains on (30 MNIST epochs)

@@ -49,7 +49,7 @@ from .report import write_report
 from .runfolder import METRICS_JSON, RunFolder, fit_in_folder
 from .streaming import DiskArray, iter_rows, open_disk_array
 from .tensorboard import TensorBoardLogger, require_tensorboard
-from .trainer import Callback, FitResult, Trainer
+from .trainer import Callback, FitResult, Trainer, warn_ignored
 
 
 @dataclasses.dataclass
@@ -121,6 +121,7 @@ def train(
     model_cfg = cfg.model_config(dataset.input_dim, dataset.image_shape, unit_range)
     # Settings left to the data are chosen now, so config.json records what ran.
     chosen = cfg.training.chosen()
+    warn_ignored(cfg.training)  # the user's settings, before any are chosen from the data
     cfg = cfg.replace(training=cfg.training.resolved(len(dataset.train)))
     chosen = {k: getattr(cfg.training, k) for k in chosen}
     # Everything that can be refused is refused before the run folder exists.
@@ -393,6 +394,7 @@ def fit(
     except TypeError as exc:
         raise ConfigError(f"unknown training setting: {exc}") from None
     distributed.init(config.device)
+    warn_ignored(config)
     if run_dir is None:
         trainer = Trainer(model, config, callbacks=callbacks, progress=progress)
         return trainer.fit(X, val)

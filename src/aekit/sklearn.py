@@ -34,7 +34,7 @@ from .families import load as load_model
 from .io import read_json, write_json
 from .metrics import feature_errors
 from .model import AutoEncoder
-from .trainer import Trainer
+from .trainer import Trainer, warn_ignored
 
 # Constructor arguments that are ModelConfig / TrainConfig fields under the same name.
 MODEL_PARAMS = (
@@ -172,6 +172,7 @@ class AutoEncoderEstimator(BaseEstimator):
             device=self.device,
             seed=seed,
         )
+        warn_ignored(training, stacklevel=4)  # at the line calling fit
         model = AutoEncoder.from_config(cfg, seed=seed).fit_scaling(X)
         trainer = Trainer(model, training, progress=self.verbose, desc=type(self).__name__)
         result = trainer.fit(X.astype(np.float32))

@@ -76,6 +76,16 @@ class FitResult:
         return self.history[-1] if self.history else {}
 
 
+def warn_ignored(config: TrainConfig, stacklevel: int = 3) -> None:
+    """Warn of each setting the user gave that the rest of ``config`` leaves unused
+    (:meth:`TrainConfig.ignored`): once, on rank 0, where a user's settings enter
+    (``aekit.train``, ``aekit.fit``, the estimators), not for the configs aekit derives
+    (pretraining's layers) or reads back (a resumed run)."""
+    if distributed.is_main():
+        for message in config.ignored():
+            warnings.warn(message, stacklevel=stacklevel)
+
+
 class Trainer:
     """Trains a model whose ``forward(x)`` returns ``(loss, terms)``; its whole state can
     be checkpointed and resumed.
@@ -103,8 +113,6 @@ class Trainer:
         desc: str = "train",
     ) -> None:
         self.config = config = config or TrainConfig()
-        for message in config.ignored():
-            warnings.warn(message, stacklevel=2)
         self.device = resolve_device(config.device)
         self.model = model.to(self.device)
         self.checkpointer = checkpointer
