@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from safetensors import safe_open
 from safetensors.torch import load_file
 
 import aekit
@@ -66,12 +65,16 @@ def aekit_run(*args: str, preexec_fn=None) -> subprocess.CompletedProcess[str]:
 
 
 def checkpoint_step(run: Path) -> int:
-    """Global step of the run's checkpoint (-1 if none), read from the header only."""
+    """Global step of the run's checkpoint (-1 if none), read from the header only,
+    through one open of the file: the training replaces it meanwhile, and safetensors'
+    safe_open opens the path twice (a header of one version, the size of the next)."""
     try:
-        with safe_open(str(run / CHECKPOINT_FILE), framework="pt") as f:
-            return json.loads(f.metadata()["aekit_state"])["global_step"]
+        with open(run / CHECKPOINT_FILE, "rb") as f:
+            size = int.from_bytes(f.read(8), "little")
+            header = json.loads(f.read(size))
     except (FileNotFoundError, OSError):
         return -1
+    return json.loads(header["__metadata__"]["aekit_state"])["global_step"]
 
 
 def wait_for(condition, timeout: float = 60.0, interval: float = 0.0005) -> bool:
