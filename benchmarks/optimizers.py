@@ -23,13 +23,18 @@ import torch
 
 from defaults import run_kind, tabular
 
+# Adam as every kind trained before the deep kind chose Muon, weight decay and an average.
+ADAM = {"optimizer": "adam", "weight_decay": 0.0, "ema": 0.0}
 DEFAULT_VARIANTS = {
     "undercomplete-adam": {"model": {"kind": "undercomplete"}},
     "undercomplete-muon": {"model": {"kind": "undercomplete"}, "training": {"optimizer": "muon"}},
-    "deep-adam": {"model": {"kind": "deep"}},
-    "deep-muon": {"model": {"kind": "deep"}, "training": {"optimizer": "muon"}},
-    "deep-adam-60": {"model": {"kind": "deep"}, "training": {"epochs": 60}},
-    "deep-muon-60": {"model": {"kind": "deep"}, "training": {"optimizer": "muon", "epochs": 60}},
+    "deep-adam": {"model": {"kind": "deep"}, "training": ADAM},
+    "deep-muon": {"model": {"kind": "deep"}, "training": {**ADAM, "optimizer": "muon"}},
+    "deep-adam-60": {"model": {"kind": "deep"}, "training": {**ADAM, "epochs": 60}},
+    "deep-muon-60": {
+        "model": {"kind": "deep"},
+        "training": {**ADAM, "optimizer": "muon", "epochs": 60},
+    },
 }
 
 

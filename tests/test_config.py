@@ -107,7 +107,9 @@ def test_said_once_for_the_users_settings_not_for_derived_or_stored_ones(tmp_pat
 
     cfg = aekit.RunConfig(
         model={"kind": "deep"},
-        training=aekit.TrainConfig(epochs=2, muon_lr=0.05, patience=3, min_delta=0.01),
+        training=aekit.TrainConfig(
+            epochs=2, optimizer="adam", muon_lr=0.05, patience=3, min_delta=0.01
+        ),
         pretrain={"epochs": 1},
     )
     with warnings.catch_warnings(record=True) as caught:
@@ -130,3 +132,30 @@ def test_said_once_for_the_users_settings_not_for_derived_or_stored_ones(tmp_pat
         warnings.simplefilter("always")
         aekit.resume(stored, epochs=3, progress=False)
     assert not [w for w in caught if "does nothing" in str(w.message)]
+
+
+def test_a_kind_chooses_the_training_a_user_leaves_open_and_the_user_wins(tmp_path):
+    from aekit.presets import training_defaults
+
+    deep = training_defaults("deep")
+    settled = TrainConfig().settled(deep)
+    assert (settled.optimizer, settled.weight_decay, settled.ema) == ("muon", 0.1, 0.99)
+    assert settled.resolved(60_000).epochs == 10  # Muon's shorter budget on MNIST's size
+    assert TrainConfig().resolved(60_000).epochs == 30  # everyone else's
+    assert TrainConfig().settled(training_defaults("sparse")) == TrainConfig().settled()
+    mine = TrainConfig(optimizer="adam", ema=0.0, weight_decay=0.0).settled(deep)
+    assert (mine.optimizer, mine.weight_decay, mine.ema) == ("adam", 0.0, 0.0)
+
+    # What ran is what config.json records (and a resume reads back).
+    run = aekit.train(
+        aekit.RunConfig(model={"kind": "deep"}, training=TrainConfig(epochs=2)),
+        out=tmp_path / "deep",
+        progress=False,
+    )
+    stored = json.loads((tmp_path / "deep" / "config.json").read_text())["training"]
+    assert (stored["optimizer"], stored["weight_decay"], stored["ema"]) == ("muon", 0.1, 0.99)
+    assert run.config.training.optimizer == "muon"
+    done = run_cli("train", "--kind", "deep", "--optimizer", "adam", "--epochs", "2",
+                   "--no-report", "--no-progress", "--out", str(tmp_path / "adam"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "training: adam lr 0.003, weight decay 0.1, ema 0.99" in done.stdout

@@ -461,7 +461,7 @@ def _report(run: Run) -> None:
         settings = ", ".join(f"{k} {v}" for k, v in run.chosen.items())
         flags = ", ".join("--" + k.replace("_", "-") for k in run.chosen)
         print(f"chosen from the data size: {settings} ({flags} to set them)")
-    averaged = "averaged " if run.config.training.ema is not None else ""
+    averaged = "averaged " if run.config.training.ema else ""
     if run.fit.best_epoch is not None and run.config.training.keep == "best":
         print(f"kept the {averaged}weights of epoch {run.fit.best_epoch} (lowest validation loss)")
     elif averaged:

@@ -31,6 +31,7 @@ import math
 import os
 import re
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -351,20 +352,22 @@ class TrainConfig(_Config):
 
     Parameters
     ----------
-    epochs : passes over the training data (default: chosen from the data, about 1.6
-        million samples' worth, between 30 and 300 epochs: 300 on the digits, 30 on MNIST).
+    epochs : passes over the training data (default: chosen from the data,
+        sample_budget samples' worth, between 10 and 300 epochs: 300 on the digits, 30 on
+        MNIST, 10 for the deep kind on MNIST).
     batch_size : samples per optimizer step (default: the power of two nearest sqrt(n) for
         n training samples, within 16..256: 16 for 455 samples, 32 for digits' 1,437, 256
         for MNIST; 64 for a stream of unknown length).
     lr : learning rate.
-    optimizer : the optimizer (adam; adamw with decoupled weight decay; sgd with momentum;
-        muon: Muon for the hidden layers' weight matrices, Adam at the rate lr for the input and
-        output layers, biases and the rest).
+    optimizer : the optimizer: adam; adamw with decoupled weight decay; sgd with momentum;
+        muon: Muon for the hidden layers' weight matrices, AdamW at the rate lr for the
+        input and output layers, biases and the rest (default: the kind's, muon for deep,
+        else adam).
     muon_lr : learning rate of Muon's matrices (optimizer muon; scaled per matrix by
         sqrt(max(1, rows/columns)), as Muon's authors do).
     momentum : momentum of sgd.
-    weight_decay : L2 penalty on the weights (decoupled for adamw and muon, the latter for
-        both Muon's matrices and the AdamW rest).
+    weight_decay : L2 penalty on the weights, decoupled for adamw and muon (the latter for
+        both Muon's matrices and the AdamW rest) (default: the kind's, 0.1 for deep, else 0).
     schedule : learning-rate schedule: constant; cosine (to 0 over all steps, after
         warmup_epochs of linear warm-up); plateau (halve the rate when the validation loss
         stalls).
@@ -398,7 +401,9 @@ class TrainConfig(_Config):
         noise of the last steps. The decay ramps up as (1 + step) / (10 + step) until it
         reaches this value, so the average does not remember the initial weights.
         Parameters are averaged, buffers (a batch norm's statistics) are not.
-        None: the weights as trained.
+        0: the weights as trained (default: the kind's, 0.99 for deep, else 0).
+    sample_budget : samples' worth of training that chooses the number of epochs when
+        epochs is not given (default: the kind's, 600,000 for deep, else 1,800,000).
     compile : run the model through torch.compile (pays off for long runs of large
         models; costs compile time up front).
     precision : the forward pass in float32, or under bfloat16 autocast ("bf16": fast
@@ -410,10 +415,10 @@ class TrainConfig(_Config):
     epochs: int | None = None
     batch_size: int | None = None
     lr: float = 3e-3
-    optimizer: str = dataclasses.field(default="adam", metadata=choices(OPTIMIZERS))
+    optimizer: str | None = dataclasses.field(default=None, metadata=choices(OPTIMIZERS))
     muon_lr: float = 0.02
     momentum: float = 0.9
-    weight_decay: float = 0.0
+    weight_decay: float | None = None
     schedule: str = dataclasses.field(default="cosine", metadata=choices(SCHEDULES))
     warmup_epochs: int | None = None
     val_fraction: float | None = None
@@ -431,6 +436,7 @@ class TrainConfig(_Config):
     max_rollbacks: int = 3
     grad_clip: float | None = None
     ema: float | None = None
+    sample_budget: int | None = None
     compile: bool = False
     precision: Literal["fp32", "bf16"] = "fp32"
 
@@ -449,7 +455,14 @@ class TrainConfig(_Config):
         )
         require(self.lr > 0, f"lr must be > 0, got {self.lr}")
         require(self.muon_lr > 0, f"muon_lr must be > 0, got {self.muon_lr}")
-        require(self.weight_decay >= 0, f"weight_decay must be >= 0, got {self.weight_decay}")
+        require(
+            self.weight_decay is None or self.weight_decay >= 0,
+            f"weight_decay must be >= 0, got {self.weight_decay}",
+        )
+        require(
+            self.sample_budget is None or 1 <= self.sample_budget <= MAX_SAMPLE_BUDGET,
+            f"sample_budget must be in [1, {MAX_SAMPLE_BUDGET:,}], got {self.sample_budget}",
+        )
         require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         require(
             self.warmup_epochs is None
@@ -495,8 +508,8 @@ class TrainConfig(_Config):
             f"grad_clip must be > 0, got {self.grad_clip}",
         )
         require(
-            self.ema is None or 0 < self.ema < 1,
-            f"ema must be in (0, 1) (a decay such as 0.99), got {self.ema}",
+            self.ema is None or 0 <= self.ema < 1,
+            f"ema must be in [0, 1) (a decay such as 0.99; 0: no average), got {self.ema}",
         )
 
     def ignored(self) -> list[str]:
@@ -530,7 +543,7 @@ class TrainConfig(_Config):
             parts.append(f"muon_lr {self.muon_lr:g}")
         if self.weight_decay:
             parts.append(f"weight decay {self.weight_decay:g}")
-        if self.ema is not None:
+        if self.ema:
             parts.append(f"ema {self.ema:g} (weights averaged)")
         parts.append(f"schedule {self.schedule}")
         if self.precision != "fp32":
@@ -539,15 +552,26 @@ class TrainConfig(_Config):
             parts.append("compiled")
         return ", ".join([*parts, f"seed {self.seed}"])
 
+    def settled(self, defaults: Mapping[str, Any] | None = None) -> TrainConfig:
+        """These settings with the ones a kind of model may choose filled in where unset
+        (None): from ``defaults`` (a kind's own training, e.g. the deep kind's Muon), else
+        aekit's (adam, no weight decay, no average, SAMPLE_BUDGET). Settings already set
+        are kept, so a value a user gives always wins."""
+        defaults = {**KIND_SETTABLE, **(defaults or {})}
+        unset = {k: defaults[k] for k in KIND_SETTABLE if getattr(self, k) is None}
+        return self.replace(**unset) if unset else self
+
     def resolved(self, samples: int | None) -> TrainConfig:
         """These settings with the ones chosen from the data filled in (epochs, batch size,
         warm-up, validation share) for ``samples`` training samples (None: unknown, as for
-        a stream)."""
+        a stream), and aekit's defaults for any left to a kind (:meth:`settled`)."""
+        self = self.settled()
         epochs, batch_size = self.epochs, self.batch_size
         if samples is not None:
             samples = max(samples, 1)  # empty data is refused later, with its own message
         if epochs is None:
-            epochs = 30 if samples is None else min(300, max(30, round(SAMPLE_BUDGET / samples)))
+            budget = self.sample_budget
+            epochs = 30 if samples is None else min(300, max(10, round(budget / samples)))
         if batch_size is None:
             # About sqrt(n) samples per batch (and so sqrt(n) steps per epoch): small tables
             # get the many small steps they need, MNIST its large fast ones.
@@ -576,7 +600,16 @@ def warms_up(schedule: str) -> bool:
     return schedule not in ("constant", "plateau")
 
 
-SAMPLE_BUDGET = 1_600_000  # samples a default run trains on (30 MNIST epochs)
+SAMPLE_BUDGET = 1_800_000  # samples a default run trains on (30 MNIST epochs)
+MAX_SAMPLE_BUDGET = 10**12
+# The training settings a kind of model may choose (a preset's ``training``), and aekit's
+# values where neither the user nor the kind does.
+KIND_SETTABLE: dict[str, Any] = {
+    "optimizer": "adam",
+    "weight_decay": 0.0,
+    "ema": 0.0,
+    "sample_budget": SAMPLE_BUDGET,
+}
 
 
 @dataclasses.dataclass

@@ -177,6 +177,7 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opt
     ``zero_grad`` zeroes the gradient buffer in place. Large models keep separate tensors,
     where zeroing and accumulating into one big buffer costs more than it saves.
     """
+    cfg = cfg.settled()  # the optimizer and weight decay a kind leaves open: aekit's
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ConfigError("the model has no trainable parameters")

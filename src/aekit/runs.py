@@ -43,7 +43,7 @@ from .metrics import evaluate as evaluate_model
 from .metrics import feature_errors, linear_probe
 from .model import AutoEncoder
 from .plots import run_figures
-from .presets import default_code_dim, has_wide_code
+from .presets import default_code_dim, has_wide_code, training_defaults
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
 from .report import write_report
 from .runfolder import METRICS_JSON, RunFolder, fit_in_folder
@@ -121,8 +121,10 @@ def train(
     model_cfg = cfg.model_config(dataset.input_dim, dataset.image_shape, unit_range)
     # Settings left to the data are chosen now, so config.json records what ran.
     chosen = cfg.training.chosen()
-    warn_ignored(cfg.training)  # the user's settings, before any are chosen from the data
-    cfg = cfg.replace(training=cfg.training.resolved(len(dataset.train)))
+    # The kind's training where the user left it open, then what the data decides.
+    training = cfg.training.settled(training_defaults(model_cfg.kind))
+    warn_ignored(training)  # the user's settings, before any are chosen from the data
+    cfg = cfg.replace(training=training.resolved(len(dataset.train)))
     chosen = {k: getattr(cfg.training, k) for k in chosen}
     # Everything that can be refused is refused before the run folder exists.
     model_cfg.check_memory(cfg.training.batch_size or 1)
@@ -394,7 +396,7 @@ def fit(
     except TypeError as exc:
         raise ConfigError(f"unknown training setting: {exc}") from None
     distributed.init(config.device)
-    warn_ignored(config)
+    warn_ignored(config.settled())
     if run_dir is None:
         trainer = Trainer(model, config, callbacks=callbacks, progress=progress)
         return trainer.fit(X, val)

@@ -34,6 +34,7 @@ from .families import load as load_model
 from .io import read_json, write_json
 from .metrics import feature_errors
 from .model import AutoEncoder
+from .presets import training_defaults
 from .trainer import Trainer, warn_ignored
 
 # Constructor arguments that are ModelConfig / TrainConfig fields under the same name.
@@ -171,7 +172,7 @@ class AutoEncoderEstimator(BaseEstimator):
             **{k: getattr(self, k) for k in TRAIN_PARAMS if getattr(self, k) is not None},
             device=self.device,
             seed=seed,
-        )
+        ).settled(training_defaults(self.kind))
         warn_ignored(training, stacklevel=4)  # at the line calling fit
         model = AutoEncoder.from_config(cfg, seed=seed).fit_scaling(X)
         trainer = Trainer(model, training, progress=self.verbose, desc=type(self).__name__)

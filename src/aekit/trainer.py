@@ -112,7 +112,7 @@ class Trainer:
         progress: bool = True,
         desc: str = "train",
     ) -> None:
-        self.config = config = config or TrainConfig()
+        self.config = config = (config or TrainConfig()).settled()
         self.device = resolve_device(config.device)
         self.model = model.to(self.device)
         self.checkpointer = checkpointer
@@ -173,7 +173,7 @@ class Trainer:
         self.config = cfg = self.config.resolved(len(train) if sized else None)
         batches, val_x = self._prepare(train, val)
         self._release()  # a second fit continues from the training weights, not the kept ones
-        if cfg.ema is None:
+        if not cfg.ema:
             self.ema_weights = None  # resumed without ema: no stale average
         if cfg.patience is not None and val_x is None:
             raise ConfigError(
@@ -337,7 +337,7 @@ class Trainer:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             schedule.after_step()
-            if cfg.ema is not None:
+            if cfg.ema:
                 self._update_ema()
 
             self._accumulate(terms, values, len(x))
@@ -537,7 +537,7 @@ class Trainer:
         if self.ema_weights is None:
             self.ema_weights = [p.clone() for p in params]
             return
-        assert self.config.ema is not None
+        assert self.config.ema
         # Ramped up, so that early averages do not remember the initial weights.
         decay = min(self.config.ema, (1 + self.global_step) / (10 + self.global_step))
         torch._foreach_lerp_(self.ema_weights, params, 1 - decay)
