@@ -378,7 +378,8 @@ def fit(
     **settings: Any,
 ) -> FitResult:
     """Train ``model`` on ``X`` (array, tensor or DataLoader); ``settings`` are
-    :class:`TrainConfig` fields (epochs, batch_size, lr, seed, patience...). With
+    :class:`TrainConfig` fields (epochs, batch_size, lr, seed, patience...); those left
+    open are the model's kind's where it has its own (the deep kind's Muon). With
     ``run_dir``, training checkpoints into that folder and continues from its checkpoint
     when called again; the final weights and config.json are written there.
 
@@ -395,8 +396,12 @@ def fit(
         config = TrainConfig(**settings)
     except TypeError as exc:
         raise ConfigError(f"unknown training setting: {exc}") from None
+    # A model of a kind trains as that kind does under ``aekit train`` (the deep kind's Muon).
+    config = config.settled(
+        training_defaults(getattr(getattr(model, "config", None), "kind", None))
+    )
     distributed.init(config.device)
-    warn_ignored(config.settled())
+    warn_ignored(config)
     if run_dir is None:
         trainer = Trainer(model, config, callbacks=callbacks, progress=progress)
         return trainer.fit(X, val)
