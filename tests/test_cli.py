@@ -301,7 +301,7 @@ def test_the_summary_and_info_name_the_optimizer_decay_average_and_precision(tmp
     args += ["--weight-decay", "0.1", "--ema", "0.99", "--val-fraction", "0"]
     assert main([*args, "--out", str(out), "--no-progress", "--no-report"]) == 0
     said = capsys.readouterr().out
-    line = "muon lr 0.003, muon_lr 0.02, weight decay 0.1, ema 0.99 (weights averaged)"
+    line = "muon (muon_lr 0.02 hidden matrices, AdamW lr 0.003 rest), weight decay 0.1, ema 0.99"
     assert f"training: {line}" in said
     assert "kept the averaged weights of the last epoch" in said
     assert main(["info", str(out)]) == 0

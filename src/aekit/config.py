@@ -362,7 +362,8 @@ class TrainConfig(_Config):
     optimizer : the optimizer: adam; adamw with decoupled weight decay; sgd with momentum;
         muon: Muon for the hidden layers' weight matrices, AdamW at the rate lr for the
         input and output layers, biases and the rest (default: the kind's, muon for deep,
-        else adam).
+        else adam; choosing another than the kind's leaves out the kind's weight decay,
+        ema and sample budget too).
     muon_lr : learning rate of Muon's matrices (optimizer muon; scaled per matrix by
         sqrt(max(1, rows/columns)), as Muon's authors do).
     momentum : momentum of sgd.
@@ -538,9 +539,10 @@ class TrainConfig(_Config):
 
     def summary(self) -> str:
         """One line naming the optimizer and what shapes the run beyond its length."""
-        parts = [f"{self.optimizer} lr {self.lr:g}"]
-        if self.optimizer == "muon":
-            parts.append(f"muon_lr {self.muon_lr:g}")
+        if self.optimizer == "muon":  # two rates: say which is which
+            parts = [f"muon (muon_lr {self.muon_lr:g} hidden matrices, AdamW lr {self.lr:g} rest)"]
+        else:
+            parts = [f"{self.optimizer} lr {self.lr:g}"]
         if self.weight_decay:
             parts.append(f"weight decay {self.weight_decay:g}")
         if self.ema:
@@ -556,8 +558,16 @@ class TrainConfig(_Config):
         """These settings with the ones a kind of model may choose filled in where unset
         (None): from ``defaults`` (a kind's own training, e.g. the deep kind's Muon), else
         aekit's (adam, no weight decay, no average, SAMPLE_BUDGET). Settings already set
-        are kept, so a value a user gives always wins."""
-        defaults = {**KIND_SETTABLE, **(defaults or {})}
+        are kept, so a value a user gives always wins. A kind's settings are one recipe
+        for its optimizer: choosing another optimizer leaves all of them out (the deep
+        kind's weight decay 0.1 is decoupled under Muon, but an L2 penalty that ruins Adam)."""
+        defaults = dict(defaults or {})
+        if (
+            self.optimizer is not None
+            and defaults.get("optimizer", self.optimizer) != self.optimizer
+        ):
+            defaults = {}
+        defaults = {**KIND_SETTABLE, **defaults}
         unset = {k: defaults[k] for k in KIND_SETTABLE if getattr(self, k) is None}
         return self.replace(**unset) if unset else self
 
