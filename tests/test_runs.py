@@ -306,3 +306,23 @@ def test_resuming_with_fewer_epochs_than_trained_is_refused(tmp_path):
     run = aekit.train({"training": {"epochs": 3}}, out=tmp_path / "r", progress=False)
     with pytest.raises(aekit.ConfigError, match="has trained 3 epochs already"):
         aekit.resume(run.path, epochs=2, progress=False)
+
+
+@pytest.mark.parametrize("k", [1, 8, 30])
+def test_the_pca_baseline_is_scikit_learns_pca(k):
+    from sklearn.datasets import load_digits
+    from sklearn.decomposition import PCA
+
+    from aekit.runs import pca_baseline
+
+    x = load_digits().data.astype(np.float32) / 16
+    train, test = x[:1000], x[1000:]
+    pca = PCA(k, svd_solver="full").fit(train.astype(np.float64))
+    recon = pca.inverse_transform(pca.transform(test.astype(np.float64)))
+    expected = ((recon - test) ** 2).sum() / len(test)
+    # Blocks of data (as read from disk) give the same figure as one tensor.
+    ours = pca_baseline(torch.from_numpy(train), [test[:300], test[300:]], k)
+    assert ours == pytest.approx(expected, rel=1e-9)
+    assert pca_baseline(train[:5], test, 8) is None  # more components than samples
+    train[3, 3] = np.nan
+    assert pca_baseline(train, test, k) is None
