@@ -126,18 +126,33 @@ RECIPES: dict[str, dict[str, Any]] = {
     ),
     # The default deep kind's training (Adam, 2,000 images held out) with a moving average.
     "elu-bce-lr3e-3-ema": recipe("elu", lr=3e-3, warmup=1, ema=0.998, val=2000 / 60000),
+    # The deep kind as a new user trains it: every training setting left to aekit (the
+    # kind's Muon, decay, average and budget; the data's batch, warm-up and validation).
+    "default": dict(model={}, train={}, pretrain=None),
+    "default-bf16": dict(model={}, train=dict(precision="bf16"), pretrain=None),
+    "default-bs512": dict(
+        model={}, train=dict(batch_size=512, lr=5e-3, muon_lr=0.03), pretrain=None
+    ),
+    "default-bs512-bf16": dict(
+        model={},
+        train=dict(batch_size=512, lr=5e-3, muon_lr=0.03, precision="bf16"),
+        pretrain=None,
+    ),
 }
 
 
 def run(name: str, data_dir: str, epochs: int, device: str, threads: int | None) -> dict[str, Any]:
     """Train recipe ``name`` ("relu-bce", or "relu-bce@40" for 40 epochs)."""
     key, _, override = name.partition("@")
-    epochs = int(override) if override else epochs
+    r = RECIPES[key]
+    if override:
+        epochs = int(override)
+    elif key.startswith("default"):
+        epochs = None  # a default recipe: the number of epochs is aekit's choice too
     if threads:
         torch.set_num_threads(threads)
     torch.backends.cuda.matmul.allow_tf32 = False  # float32 as on the CPU
     torch.backends.cudnn.allow_tf32 = False
-    r = RECIPES[key]
     data = aekit.load_mnist(data_dir, download=False)
     train_cfg = aekit.TrainConfig(epochs=epochs, device=device, seed=0, **r["train"])
     cfg = model_config("deep", **ARCH, **r["model"])
