@@ -65,9 +65,11 @@ Runner = Callable[[float], float]
 
 def aekit_runner(x: torch.Tensor, device: torch.device, precision: str = "fp32") -> Runner:
     model = deep_model()
+    # Adam, as in the loops it is compared with (the deep kind's own training is Muon).
     settings = dict(
-        batch_size=BATCH, val_fraction=0, progress=False, device=str(device), precision=precision
-    )
+        batch_size=BATCH, val_fraction=0, progress=False, device=str(device), precision=precision,
+        optimizer="adam",
+    )  # fmt: skip
 
     def run(seconds: float) -> float:
         steps = max(20, int(seconds * run.rate / BATCH))  # type: ignore[attr-defined]

@@ -50,11 +50,12 @@ def aekit_runner(
     flat_up_to: int | None = None,
     **train: object,
 ) -> Runner:
-    """aekit.fit on a persistent model, on as many samples as fit in the time asked.
+    """aekit.fit (Adam) on a persistent model, on as many samples as fit in the time asked.
     ``flat_up_to`` overrides the trainer's size limit for one flat parameter buffer."""
     torch.manual_seed(0)
     model = aekit.AutoEncoder.from_config(config)
-    settings = dict(batch_size=batch, val_fraction=0, progress=False, **train)
+    # Adam as in the loops it is compared with (the deep kind's own training is Muon).
+    settings = dict(batch_size=batch, val_fraction=0, progress=False, optimizer="adam", **train)
 
     def fit(n: int) -> float:
         default = train_module.FLAT_PARAMETERS_UP_TO
@@ -257,6 +258,22 @@ def main() -> None:
     )
     print(
         f"  model FLOP utilisation: 6 x {n_params:,} x {rate:,.0f} / peak = {6 * n_params * rate / peak:.2f}"
+    )
+    compare(
+        "deep, aekit",
+        deep_aekit,
+        plain_runner(deep, x_mnist, 256, fused=True, dataloader=False),
+        "expert loop (indexed batches, fused Adam)",
+        rounds,
+        secs,
+    )
+    compare(
+        "deep, aekit precision='bf16' (opt-in)",
+        aekit_runner(deep, x_mnist, 256, precision="bf16"),
+        plain_runner(deep, x_mnist, 256, fused=True, dataloader=False),
+        "expert loop, float32",
+        rounds,
+        secs,
     )
     if args.compile:
         compare(
