@@ -93,6 +93,39 @@ def test_settings_used_or_left_at_their_defaults_say_nothing():
     assert [c.ignored() for c in quiet] == [[]] * len(quiet)
 
 
+@pytest.mark.parametrize(
+    ("data", "given", "said"),
+    [
+        ({"data_dir": "mnist-here"}, None, ["data_dir=mnist-here does nothing with source=digits"]),
+        ({"shuffle_buffer_mb": 8, "read_workers": 4}, None,
+         ["shuffle_buffer_mb=8 does nothing: the data is in memory",
+          "read_workers=4 does nothing: the data is in memory"]),
+        ({"test": "held.npy", "stream": True}, "array",
+         ["test=held.npy does nothing with data given in Python",
+          "stream=True does nothing with data given in Python (it is in memory as given)"]),
+        ({"shuffle_buffer_mb": 8}, "npy", []),  # streamed: used
+    ],
+)  # fmt: skip
+def test_a_data_setting_the_data_leaves_unused_is_said(data, given, said, tmp_path):
+    import warnings
+
+    x = np.random.default_rng(0).random((300, 6), dtype=np.float32)
+    if given == "npy":
+        np.save(tmp_path / "x.npy", x)
+        data = {**data, "source": str(tmp_path / "x.npy"), "stream": True}
+    cfg = aekit.RunConfig(training=aekit.TrainConfig(epochs=1), data=data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        array = x if given == "array" else None
+        aekit.train(cfg, data=array, out=tmp_path / "run", progress=False)
+    messages = [str(w.message) for w in caught if "does nothing" in str(w.message)]
+    assert len(messages) == len(said)
+    for message, start in zip(messages, said, strict=True):
+        assert message.startswith(start)
+    if said:  # at the line that called train
+        assert {w.filename for w in caught if "does nothing" in str(w.message)} == {__file__}
+
+
 def test_the_cli_says_an_unused_flag_once(tmp_path):
     done = run_cli("train", "--muon-lr", "0.05", "--epochs", "1", "--no-report",
                    "--no-progress", "--out", str(tmp_path / "run"))  # fmt: skip

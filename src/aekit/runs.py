@@ -116,6 +116,8 @@ def train(
     )
     cfg = cfg.replace(output=output)
     dataset, data_cfg = _dataset(cfg.data, data, bool(cfg.model.get("missing")))
+    given = data is not None and not isinstance(data, str | Path)
+    warn_ignored(cfg.data.ignored(isinstance(dataset.train, DiskArray), given))
     cfg = cfg.replace(data=data_cfg)
     unit_range = _in_unit_range(dataset.train, bool(cfg.model.get("missing")))
     model_cfg = cfg.model_config(dataset.input_dim, dataset.image_shape, unit_range)

@@ -76,13 +76,14 @@ class FitResult:
         return self.history[-1] if self.history else {}
 
 
-def warn_ignored(config: TrainConfig, stacklevel: int = 3) -> None:
+def warn_ignored(config: TrainConfig | list[str], stacklevel: int = 3) -> None:
     """Warn of each setting the user gave that the rest of ``config`` leaves unused
-    (:meth:`TrainConfig.ignored`): once, on rank 0, where a user's settings enter
-    (``aekit.train``, ``aekit.fit``, the estimators), not for the configs aekit derives
-    (pretraining's layers) or reads back (a resumed run)."""
+    (:meth:`TrainConfig.ignored`, or the messages given): once, on rank 0, where a user's
+    settings enter (``aekit.train``, ``aekit.fit``, the estimators), not for the configs
+    aekit derives (pretraining's layers) or reads back (a resumed run)."""
+    messages = config.ignored() if isinstance(config, TrainConfig) else config
     if distributed.is_main():
-        for message in config.ignored():
+        for message in messages:
             warnings.warn(message, stacklevel=stacklevel)
 
 
