@@ -12,6 +12,7 @@ worker processes (useful on a GPU; keep --workers 1 on a 2-core CPU).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import multiprocessing as mp
 import sys
@@ -130,6 +131,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     # kind's Muon, decay, average and budget; the data's batch, warm-up and validation).
     "default": dict(model={}, train={}, pretrain=None),
     "default-bf16": dict(model={}, train=dict(precision="bf16"), pretrain=None),
+    # Fewer Newton-Schulz iterations in Muon (torch's default, 5, is what aekit runs).
+    "default-ns4": dict(model={}, train={}, pretrain=None, ns_steps=4),
+    "default-ns3": dict(model={}, train={}, pretrain=None, ns_steps=3),
     "default-bs512": dict(
         model={}, train=dict(batch_size=512, lr=5e-3, muon_lr=0.03), pretrain=None
     ),
@@ -153,6 +157,8 @@ def run(name: str, data_dir: str, epochs: int, device: str, threads: int | None)
         torch.set_num_threads(threads)
     torch.backends.cuda.matmul.allow_tf32 = False  # float32 as on the CPU
     torch.backends.cudnn.allow_tf32 = False
+    if "ns_steps" in r:  # this worker's Muon only
+        torch.optim.Muon = functools.partial(torch.optim.Muon, ns_steps=r["ns_steps"])
     data = aekit.load_mnist(data_dir, download=False)
     train_cfg = aekit.TrainConfig(epochs=epochs, device=device, seed=0, **r["train"])
     cfg = model_config("deep", **ARCH, **r["model"])
