@@ -202,3 +202,23 @@ def test_a_kind_chooses_the_training_a_user_leaves_open_and_the_user_wins(tmp_pa
                    "--no-report", "--no-progress", "--out", str(tmp_path / "adam"))  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "training: adam lr 0.003, schedule cosine, seed 0" in done.stdout
+
+
+def test_a_registered_schedule_says_whether_it_warms_up():
+    from aekit.optim import SCHEDULES, Schedule
+
+    @SCHEDULES.register("flat_for_test")
+    def flat(optimizer, cfg, steps_per_epoch):
+        return Schedule(optimizer)
+
+    try:
+        cfg = aekit.TrainConfig(schedule="flat_for_test", warmup_epochs=2)
+        assert cfg.ignored() == []  # a schedule that does not say may read warmup_epochs
+        assert aekit.TrainConfig(schedule="flat_for_test").resolved(1000).warmup_epochs == 1
+        flat.warms_up = False
+        assert cfg.ignored() == [
+            "warmup_epochs=2 does nothing with schedule=flat_for_test (needs schedule cosine)"
+        ]
+        assert aekit.TrainConfig(schedule="flat_for_test").resolved(1000).warmup_epochs == 0
+    finally:
+        SCHEDULES._entries.pop("flat_for_test")

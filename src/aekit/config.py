@@ -575,26 +575,26 @@ class TrainConfig(_Config):
         """These settings with the ones chosen from the data filled in (epochs, batch size,
         warm-up, validation share) for ``samples`` training samples (None: unknown, as for
         a stream), and aekit's defaults for any left to a kind (:meth:`settled`)."""
-        self = self.settled()
-        epochs, batch_size = self.epochs, self.batch_size
+        cfg = self.settled()
+        epochs, batch_size = cfg.epochs, cfg.batch_size
         if samples is not None:
             samples = max(samples, 1)  # empty data is refused later, with its own message
         if epochs is None:
-            budget = self.sample_budget
+            budget = cfg.sample_budget
             epochs = 30 if samples is None else min(300, max(10, round(budget / samples)))
         if batch_size is None:
             # About sqrt(n) samples per batch (and so sqrt(n) steps per epoch): small tables
             # get the many small steps they need, MNIST its large fast ones.
             root = 64 if samples is None else samples**0.5
             batch_size = min(256, max(16, 2 ** round(math.log2(root))))
-        warmup = self.warmup_epochs
+        warmup = cfg.warmup_epochs
         if warmup is None:
-            warmup = 1 if epochs >= 10 and warms_up(self.schedule) else 0
-        val = self.val_fraction
+            warmup = 1 if epochs >= 10 and warms_up(cfg.schedule) else 0
+        val = cfg.val_fraction
         if val is None:
             # Enough to pick the best epoch by; large data sets keep the rest for training.
             val = 0.1 if samples is None else round(min(0.1, 2000 / samples), 4)
-        return self.replace(
+        return cfg.replace(
             epochs=epochs, batch_size=batch_size, warmup_epochs=warmup, val_fraction=val
         )
 
@@ -605,9 +605,10 @@ class TrainConfig(_Config):
 
 
 def warms_up(schedule: str) -> bool:
-    """Whether ``schedule`` has a warm-up (the built-in constant and plateau have none; a
-    registered schedule may read ``warmup_epochs``)."""
-    return schedule not in ("constant", "plateau")
+    """Whether ``schedule`` reads ``warmup_epochs``: a registered schedule says so with a
+    ``warms_up`` attribute (the built-in constant and plateau set it False); one that
+    does not say is assumed to."""
+    return schedule not in SCHEDULES or getattr(SCHEDULES.get(schedule), "warms_up", True)
 
 
 SAMPLE_BUDGET = 1_800_000  # samples a default run trains on (30 MNIST epochs)

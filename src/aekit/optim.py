@@ -3,7 +3,8 @@
 ``OPTIMIZERS`` and ``SCHEDULES`` are registries: a new optimizer or schedule is one
 registered function here, and it is then a valid ``TrainConfig.optimizer`` /
 ``TrainConfig.schedule``, a choice of the ``--optimizer`` / ``--schedule`` flags and a
-setting config files accept.
+setting config files accept. A schedule without a warm-up sets ``warms_up = False`` on
+its function, so that ``warmup_epochs`` is neither chosen for it nor accepted silently.
 """
 
 from __future__ import annotations
@@ -253,7 +254,14 @@ class Schedule:
 
 ScheduleFactory = Callable[[torch.optim.Optimizer, "TrainConfig", int], Schedule]
 SCHEDULES: Registry[ScheduleFactory] = Registry("schedule")
-SCHEDULES.register("constant")(lambda optimizer, cfg, steps_per_epoch: Schedule(optimizer))
+
+
+@SCHEDULES.register("constant")
+def _constant(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int) -> Schedule:
+    return Schedule(optimizer)
+
+
+_constant.warms_up = False  # type: ignore[attr-defined]
 
 
 class _Wrapped(Schedule):
@@ -310,6 +318,9 @@ def _plateau(optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch
         optimizer, factor=0.5, patience=max(1, (cfg.patience or 10) // 3)
     )
     return _Plateau(optimizer, scheduler)
+
+
+_plateau.warms_up = False  # type: ignore[attr-defined]
 
 
 def build_schedule(
