@@ -157,7 +157,7 @@ def run(name: str, data_dir: str, epochs: int, device: str, threads: int | None)
         torch.set_num_threads(threads)
     torch.backends.cuda.matmul.allow_tf32 = False  # float32 as on the CPU
     torch.backends.cudnn.allow_tf32 = False
-    if "ns_steps" in r:  # this worker's Muon only
+    if "ns_steps" in r:  # this recipe's process only (one process per recipe)
         torch.optim.Muon = functools.partial(torch.optim.Muon, ns_steps=r["ns_steps"])
     data = aekit.load_mnist(data_dir, download=False)
     train_cfg = aekit.TrainConfig(epochs=epochs, device=device, seed=0, **r["train"])
@@ -226,7 +226,8 @@ def main() -> None:
     jobs = [(n, args.data_dir, args.epochs, args.device, args.threads) for n in names]
     print(f"{'recipe':<28} {'final':>7} {'best':>7} {'<=3.00 at (epoch, s)':>22}", flush=True)
     ctx = mp.get_context("spawn")
-    with ctx.Pool(args.workers) as pool:
+    # A fresh process per recipe: a recipe may patch torch (ns_steps), and that must not leak.
+    with ctx.Pool(args.workers, maxtasksperchild=1) as pool:
         for res in pool.imap_unordered(_run_star, jobs):
             print(
                 f"{res['name']:<28} {res['final']:>7.3f} {res['best']:>7.3f} {res['reached']!s:>22}",
