@@ -100,9 +100,13 @@ def test_settings_used_or_left_at_their_defaults_say_nothing():
         ({"shuffle_buffer_mb": 8, "read_workers": 4}, None,
          ["shuffle_buffer_mb=8 does nothing: the data is in memory",
           "read_workers=4 does nothing: the data is in memory"]),
-        ({"test": "held.npy", "stream": True}, "array",
+        ({"test": "held.npy", "stream": True, "read_workers": 4}, "array",
          ["test=held.npy does nothing with data given in Python",
-          "stream=True does nothing with data given in Python (it is in memory as given)"]),
+          "stream=True does nothing with data given in Python",
+          "read_workers=4 does nothing with data given in Python"]),
+        # the source used is the one passed to train, not the config's
+        ({"source": "mnist", "data_dir": "mnist-here"}, "path",
+         ["data_dir=mnist-here does nothing with source="]),
         ({"shuffle_buffer_mb": 8}, "npy", []),  # streamed: used
     ],
 )  # fmt: skip
@@ -113,10 +117,12 @@ def test_a_data_setting_the_data_leaves_unused_is_said(data, given, said, tmp_pa
     if given == "npy":
         np.save(tmp_path / "x.npy", x)
         data = {**data, "source": str(tmp_path / "x.npy"), "stream": True}
+    if given == "path":
+        np.save(tmp_path / "x.npy", x)
     cfg = aekit.RunConfig(training=aekit.TrainConfig(epochs=1), data=data)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        array = x if given == "array" else None
+        array = {"array": x, "path": tmp_path / "x.npy"}.get(given)
         aekit.train(cfg, data=array, out=tmp_path / "run", progress=False)
     messages = [str(w.message) for w in caught if "does nothing" in str(w.message)]
     assert len(messages) == len(said)

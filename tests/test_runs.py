@@ -326,3 +326,19 @@ def test_the_pca_baseline_is_scikit_learns_pca(k):
     assert pca_baseline(train[:5], test, 8) is None  # more components than samples
     train[3, 3] = np.nan
     assert pca_baseline(train, test, k) is None
+
+
+def test_the_pca_baseline_of_wide_data_is_scikit_learns_too():
+    """Fewer samples than features: fitted from the samples' Gram matrix, not d x d."""
+    from sklearn.decomposition import PCA
+
+    from aekit.runs import pca_baseline
+
+    rng = np.random.default_rng(0)
+    train = rng.random((40, 300)).astype(np.float32)
+    test = rng.random((25, 300)).astype(np.float32)
+    for k in (1, 8, 30):
+        pca = PCA(k, svd_solver="full").fit(train.astype(np.float64))
+        recon = pca.inverse_transform(pca.transform(test.astype(np.float64)))
+        expected = ((recon - test) ** 2).sum() / len(test)
+        assert pca_baseline(torch.from_numpy(train), test, k) == pytest.approx(expected, rel=1e-9)

@@ -670,26 +670,28 @@ class DataConfig(_Config):
     def ignored(self, streamed: bool, given: bool = False) -> list[str]:
         """Settings given that the data leaves unused, one message each (as
         :meth:`TrainConfig.ignored`): ``streamed`` whether the training data is read from
-        disk, ``given`` whether it came in Python rather than from ``source``."""
+        disk, ``given`` whether it came in Python (an array, a tensor, a Dataset or a
+        DiskArray) rather than from ``source``; check the config with the source used."""
         out = []
+        defaults = type(self)()
         if given:
-            for name in ("data_dir", "test"):
-                if getattr(self, name) is not None:
-                    out.append(
-                        f"{name}={getattr(self, name)} does nothing with data given in Python"
-                    )
+            unused = [name for name in ("data_dir", "test") if getattr(self, name) is not None]
             if self.stream is not None and self.stream != streamed:
-                out.append(
-                    f"stream={self.stream} does nothing with data given in Python (it is "
-                    f"{'read from disk' if streamed else 'in memory'} as given)"
-                )
-        elif self.data_dir is not None and self.source != "mnist":
+                unused.append("stream")
+            unused += [
+                name
+                for name in ("shuffle_buffer_mb", "read_workers")
+                if getattr(self, name) != getattr(defaults, name)
+            ]
+            return [
+                f"{n}={getattr(self, n)} does nothing with data given in Python" for n in unused
+            ]
+        if self.data_dir is not None and self.source != "mnist":
             out.append(
                 f"data_dir={self.data_dir} does nothing with source={self.source} "
                 "(it is the folder of the MNIST files)"
             )
         if not streamed:
-            defaults = type(self)()
             for name in ("shuffle_buffer_mb", "read_workers"):
                 if getattr(self, name) != getattr(defaults, name):
                     out.append(

@@ -116,8 +116,10 @@ def train(
     )
     cfg = cfg.replace(output=output)
     dataset, data_cfg = _dataset(cfg.data, data, bool(cfg.model.get("missing")))
-    given = data is not None and not isinstance(data, str | Path)
-    warn_ignored(cfg.data.ignored(isinstance(dataset.train, DiskArray), given))
+    # Checked with the source used: a ``data`` path or name replaces the config's.
+    named = isinstance(data, str | Path)
+    used = cfg.data.replace(source=str(data)) if named else cfg.data
+    warn_ignored(used.ignored(isinstance(dataset.train, DiskArray), not named and data is not None))
     cfg = cfg.replace(data=data_cfg)
     unit_range = _in_unit_range(dataset.train, bool(cfg.model.get("missing")))
     model_cfg = cfg.model_config(dataset.input_dim, dataset.image_shape, unit_range)
@@ -717,9 +719,11 @@ def pca_baseline(train: Any, test: Any, code_dim: int) -> float | None:
 
 
 def _principal_subspace(train: Any, k: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The mean and the top ``k`` principal directions (columns) of ``train``, from its
-    covariance built a block at a time in float64: memory of one block and one d x d
-    matrix, where a full SVD of MNIST held three float64 copies of the data (1.1 GB)."""
+    """The mean and the top ``k`` principal directions (columns) of ``train`` (an array or
+    a tensor), exactly, in float64 and without a copy of the whole: from the d x d
+    covariance built a block at a time (a full SVD of MNIST held three float64 copies of
+    the data, 1.1 GB), or, with fewer samples than features, from the n x n Gram matrix of
+    the centred samples, so wide data costs n x n, not d x d."""
     n = len(train)
     if n == 0:
         return None
@@ -734,12 +738,20 @@ def _principal_subspace(train: Any, k: int) -> tuple[np.ndarray, np.ndarray] | N
     if k > min(n, d):
         return None
     mean = total / n
-    scatter = np.zeros((d, d))
-    for block in _blocks(train):
-        centred = block - mean
-        scatter += centred.T @ centred
-    _, vectors = np.linalg.eigh(scatter)  # ascending eigenvalues
-    return mean, vectors[:, ::-1][:, :k]
+    if d <= n:
+        scatter = np.zeros((d, d))
+        for block in _blocks(train):
+            centred = block - mean
+            scatter += centred.T @ centred
+        _, vectors = np.linalg.eigh(scatter)  # ascending eigenvalues
+        return mean, vectors[:, ::-1][:, :k]
+    centred = np.concatenate([block - mean for block in _blocks(train)])  # n x d, n < d
+    values, vectors = np.linalg.eigh(centred @ centred.T)
+    values, vectors = values[::-1][:k], vectors[:, ::-1][:, :k]
+    # Directions without variance (k at or above the centred data's rank) carry nothing
+    # on the training data and are not determined by it: left out.
+    kept = values > max(values[0], 0.0) * 1e-12
+    return mean, centred.T @ vectors[:, kept] / np.sqrt(values[kept])
 
 
 def _blocks(data: Any, rows: int = 4096) -> Any:
