@@ -201,3 +201,19 @@ def test_a_csv_header_of_column_numbers_is_a_header(tmp_path):
     np.testing.assert_array_equal(
         aekit.load_array(path), [[0.5, 0.25, 1.0, 0.0], [0.1, 0.2, 0.3, 0.4]]
     )
+
+
+def test_a_training_split_is_indexed_through_not_copied():
+    """The trainer trains on x[rows] without making that copy: the batches and the data's
+    fingerprint (which a resume checks) are those of the copy."""
+    from aekit.data import InMemoryBatches, fingerprint, validation_split
+
+    x = torch.rand(1000, 5)
+    rows, _ = validation_split(len(x), 0.1, seed=0)
+    assert fingerprint(x, rows) == fingerprint(x[rows])
+    assert fingerprint(x, rows) != fingerprint(x)
+    through = InMemoryBatches(x, 64, torch.Generator().manual_seed(3), rows=rows)
+    copied = InMemoryBatches(x[rows], 64, torch.Generator().manual_seed(3))
+    assert len(through) == len(copied) == 15
+    for a, b in zip(through.epoch(start_step=2), copied.epoch(start_step=2), strict=True):
+        assert torch.equal(a, b)

@@ -488,3 +488,28 @@ def test_a_checkpoint_average_of_another_shape_is_refused(X):
         other = aekit.Trainer(model, aekit.TrainConfig(epochs=2, ema=0.9), progress=False)
         with pytest.raises(aekit.CheckpointError, match="moving average"):
             other.load_state_dict({**state, "ema_weights": bad})
+
+
+def test_fit_fits_a_models_input_scaling_on_its_first_data_only():
+    x = np.random.default_rng(0).random((200, 5)).astype(np.float32) * 100 + 50
+    model = aekit.AutoEncoder.build(
+        input_dim=5, code_dim=2, scaling="standard", output_activation="linear", seed=0
+    )
+    aekit.fit(model, x, epochs=1, progress=False)
+    assert torch.allclose(model.input_shift, torch.from_numpy(x.mean(0)), rtol=1e-5)
+    shift = model.input_shift.clone()
+    aekit.fit(model, x[:50] * 2, epochs=1, progress=False)  # continues: the same units
+    assert torch.equal(model.input_shift, shift)
+
+    # minmax scaling puts any data in the sigmoid's range: judged in the model's units.
+    model = aekit.AutoEncoder.build(input_dim=5, code_dim=2, scaling="minmax", seed=0)
+    aekit.fit(model, x, epochs=1, progress=False)
+    assert model.input_scale.min() > 90  # fitted (range 100), and the error in its units:
+    assert aekit.evaluate(model, x)["squared_error"] < 1.0  # raw units would be ~4,000
+    with pytest.raises(aekit.DataError, match=r"\(scaled, standard\) has values in"):
+        aekit.fit(aekit.AutoEncoder.build(input_dim=5, code_dim=2, scaling="standard"), x,
+                  epochs=1, progress=False)  # fmt: skip
+    loader = torch.utils.data.DataLoader(torch.from_numpy(x), batch_size=32)
+    fresh = aekit.AutoEncoder.build(input_dim=5, code_dim=2, scaling="minmax")
+    with pytest.raises(aekit.ConfigError, match=r"call model\.fit_scaling"):
+        aekit.fit(fresh, loader, epochs=1, progress=False)

@@ -302,14 +302,12 @@ class AutoEncoder(nn.Module):
                 f"{name} has {t.shape[1]} features but the model expects {self.input_dim}"
             )
         if targets and self.output_activation_name == "sigmoid":
-            check_range(
-                t,
-                0.0,
-                1.0,
-                name,
-                SIGMOID_RANGE,
-            )
+            # The sigmoid reproduces the data in the model's units: scaled, where it scales.
+            check_range(self.scale(t), 0.0, 1.0, self._units(name), SIGMOID_RANGE)
         return t
+
+    def _units(self, name: str) -> str:
+        return name if self.scaling == "none" else f"{name} (scaled, {self.scaling})"
 
     def check_disk_input(
         self, data: DiskArray, name: str = "data", *, targets: bool = False
@@ -321,7 +319,14 @@ class AutoEncoder(nn.Module):
             )
         stats = data.check(name, allow_missing=self.missing)
         if targets and self.output_activation_name == "sigmoid":
-            check_bounds(*data.range(), 0.0, 1.0, name, SIGMOID_RANGE)
+            if self.scaling == "none":
+                lo, hi = data.range()
+            else:  # each feature's observed range, in the model's units
+                seen = stats.count > 0
+                low = self.scale(torch.from_numpy(stats.low[None]).float())[0].numpy()
+                high = self.scale(torch.from_numpy(stats.high[None]).float())[0].numpy()
+                lo, hi = (float(low[seen].min()), float(high[seen].max())) if seen.any() else (0, 1)
+            check_bounds(lo, hi, 0.0, 1.0, self._units(name), SIGMOID_RANGE)
         return stats
 
     def _infer(

@@ -321,6 +321,23 @@ def _check_data(model: AutoEncoder, x: Any, name: str) -> None:
         model.check_input(x, name, targets=True)
 
 
+def _fit_scaling_once(model: Any, x: Any) -> None:
+    """Fit a scaling model's input scaling to its first training data, as ``aekit train``
+    does: where it is still the identity it was built with (a fitted scaling that is the
+    identity fits to itself again). A later ``fit`` keeps the scaling it trained with; a
+    resumed one gets it from its checkpoint."""
+    if getattr(model, "scaling", "none") == "none":
+        return
+    if bool((model.input_shift != 0).any() or (model.input_scale != 1).any()):
+        return
+    if not isinstance(x, torch.Tensor | np.ndarray | list | tuple | DiskArray):
+        raise ConfigError(
+            f"a model with scaling {model.scaling!r} fits it to its training data, which it "
+            "cannot from a loader: call model.fit_scaling(X) on (a sample of) the data first"
+        )
+    model.fit_scaling(x)
+
+
 def _with_scaling(model: AutoEncoder, scaled: AutoEncoder) -> AutoEncoder:
     """The unrolled, pretrained ``model`` as a model that scales its inputs as ``scaled``
     does (its layers were pretrained on the scaled data)."""
@@ -383,9 +400,11 @@ def fit(
 ) -> FitResult:
     """Train ``model`` on ``X`` (array, tensor or DataLoader); ``settings`` are
     :class:`TrainConfig` fields (epochs, batch_size, lr, seed, patience...); those left
-    open are the model's kind's where it has its own (the deep kind's Muon). With
-    ``run_dir``, training checkpoints into that folder and continues from its checkpoint
-    when called again; the final weights and config.json are written there.
+    open are the model's kind's where it has its own (the deep kind's Muon). A model with
+    input scaling (``scaling="standard"`` or ``"minmax"``) has it fitted to ``X`` on its
+    first fit, as ``aekit train`` does. With ``run_dir``, training checkpoints into that
+    folder and continues from its checkpoint when called again; the final weights and
+    config.json are written there.
 
     Examples
     --------
@@ -406,6 +425,7 @@ def fit(
     )
     distributed.init(config.device)
     warn_ignored(config)
+    _fit_scaling_once(model, X)
     if run_dir is None:
         trainer = Trainer(model, config, callbacks=callbacks, progress=progress)
         return trainer.fit(X, val)

@@ -676,11 +676,12 @@ class Trainer:
         if isinstance(train, Tensor | np.ndarray | list | tuple):
             x = check(train, "training data", targets=True)
             split = validation_split(len(x), cfg.val_fraction, cfg.seed) if val_x is None else None
+            rows = split[0] if split is not None else None
             if split is not None:
-                val_x, x = x[split[1]], x[split[0]]
-            self._check_fingerprint(fingerprint(x))
+                val_x = x[split[1]]
+            self._check_fingerprint(fingerprint(x, rows))
             batches: InMemoryBatches | StreamBatches | DiskBatches = InMemoryBatches(
-                x.to(self.device), cfg.batch_size, self.generator, self.rank, self.world
+                x.to(self.device), cfg.batch_size, self.generator, self.rank, self.world, rows
             )
         elif isinstance(train, DiskArray):
             # Read a buffer at a time; checked once, in one pass (the pass that hashes it).
