@@ -228,3 +228,23 @@ def test_a_registered_schedule_says_whether_it_warms_up():
         assert aekit.TrainConfig(schedule="flat_for_test").resolved(1000).warmup_epochs == 0
     finally:
         SCHEDULES._entries.pop("flat_for_test")
+
+
+def test_a_warm_up_longer_than_the_run_is_refused_only_where_it_would_run():
+    with pytest.raises(aekit.ConfigError, match=r"warmup_epochs must be in \[0, epochs\)"):
+        aekit.TrainConfig(epochs=2, warmup_epochs=2)
+    quiet = aekit.TrainConfig(epochs=2, warmup_epochs=2, schedule="constant")  # unused: said
+    assert quiet.ignored() == [
+        "warmup_epochs=2 does nothing with schedule=constant (needs schedule cosine)"
+    ]
+    with pytest.raises(aekit.ConfigError, match="warmup_epochs"):
+        aekit.TrainConfig(warmup_epochs=-1, schedule="constant")
+
+
+def test_resuming_a_finished_run_says_so(tmp_path):
+    run = tmp_path / "run"
+    aekit.train(aekit.RunConfig(training=aekit.TrainConfig(epochs=2)), out=run, progress=False)
+    from aekit.runs import resume_status
+
+    assert resume_status(run).startswith(f"{run} has trained all its 2 epochs")
+    assert resume_status(run, epochs=3) == f"resuming {run} at epoch 3, step 0 of 3 epochs"

@@ -468,7 +468,9 @@ class TrainConfig(_Config):
         require(
             self.warmup_epochs is None
             or self.warmup_epochs == 0
-            or 0 < self.warmup_epochs < (self.epochs or math.inf),
+            or 0 < self.warmup_epochs < (self.epochs or math.inf)
+            # a schedule without a warm-up leaves it unused, and says so (ignored())
+            or (self.warmup_epochs > 0 and not warms_up(self.schedule)),
             f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs}",
         )
         require(

@@ -222,8 +222,14 @@ def resume_status(path: str | Path, epochs: int | None = None) -> str:
         if epochs is None:
             training = raw.get("training")
             epochs = training.get("epochs", "?") if isinstance(training, dict) else "?"
+        done = int(state.get("epoch", 0))
+        if isinstance(epochs, int) and done >= epochs and not state.get("step_in_epoch"):
+            return (
+                f"{folder.path} has trained all its {epochs} epochs: evaluating it and writing "
+                "its results again (to train it longer, give more --epochs)"
+            )
         return (
-            f"resuming {folder.path} at epoch {int(state.get('epoch', 0)) + 1}, step "
+            f"resuming {folder.path} at epoch {done + 1}, step "
             f"{state.get('step_in_epoch', 0)} of {epochs} epochs"
         )
     if "pretrain" in raw:
