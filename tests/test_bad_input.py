@@ -142,6 +142,7 @@ def d(tmp_path_factory) -> Path:
     damaged("newer", config_obj=edited(lambda c: c.update(aekit_version="9.0.0")))
     damaged("dtype", weights_bytes=_float64_weights(run))
     (d / "not_a_folder").write_text("x")
+    (d / "plain_folder").mkdir()
     (d / "cfg_bad.json").write_text("[1, 2")
     (d / "cfg_keys.json").write_text(json.dumps({"training": {"epoch": 3}}))
     (d / "cfg_types.json").write_text(json.dumps({"model": {"code_dim": "eight"}}))
@@ -332,6 +333,12 @@ CASES = [
         "not a run folder",
         lambda d: _load(d, "not_a_folder"),
         ["info", "{d}/not_a_folder"],
+    ),
+    Case(
+        "a folder that is no run",
+        "not a run folder",
+        lambda d: _load(d, "plain_folder"),
+        ["info", "{d}/plain_folder"],
     ),
     Case(
         "truncated weights",

@@ -81,7 +81,7 @@ def read_run_config(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"run folder not found: {path}")
-    if not path.is_dir():
+    if not path.is_dir() or not (path / CONFIG_FILE).exists():
         raise CheckpointError(
             f"{path} is not a run folder (expected a folder holding {CONFIG_FILE} and {WEIGHTS_FILE})"
         )

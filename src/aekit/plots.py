@@ -8,6 +8,7 @@ a model's kind, as ``aekit train`` does into a run's ``figures/`` folder.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,14 @@ import numpy as np
 import torch
 
 from .io import atomic_write
+
+
+def _tight(fig: Any) -> None:
+    """Tight layout where it fits; where a figure is too crowded for it, matplotlib's own
+    layout, without its warning reaching the user as if aekit had something to say."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tight layout not applied", category=UserWarning)
+        fig.tight_layout()
 
 
 def _pyplot():  # type: ignore[no-untyped-def]
@@ -93,7 +102,7 @@ def reconstruction_grid(
             if col == 0:
                 ax.set_ylabel(label, fontsize=8)
     fig.suptitle("held-out samples and their reconstructions", fontsize=9)
-    fig.tight_layout()
+    _tight(fig)
     return save(fig, path)
 
 
@@ -112,7 +121,7 @@ def feature_errors_plot(
     ax.set_xlabel("feature")
     ax.set_ylabel("mean squared error")
     ax.set_title("reconstruction error per feature (held-out data, the model's units)", fontsize=9)
-    fig.tight_layout()
+    _tight(fig)
     return save(fig, path)
 
 
@@ -155,7 +164,7 @@ def filters(
         lim = float(np.abs(img).max()) or 1.0
         ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
     fig.suptitle(f"first-layer filters ({len(weights)} units; red +, blue -)", fontsize=9)
-    fig.tight_layout()
+    _tight(fig)
     return save(fig, path)
 
 
@@ -196,7 +205,7 @@ def code_space(
     name = "t-SNE" if method == "tsne" else "PCA"
     how = "the code itself" if codes.shape[1] <= 2 else f"{name} of the {codes.shape[1]}-unit code"
     ax.set_title(f"code space ({how}, {len(codes)} held-out samples)", fontsize=9)
-    fig.tight_layout()
+    _tight(fig)
     return save(fig, path)
 
 
@@ -238,7 +247,7 @@ def loss_curves(history: Sequence[Mapping[str, float]], path: str | Path | None 
     if len(epochs) == 1:
         for ax in axes[0]:
             ax.set_xlim(epochs[0] - 1, epochs[0] + 1)
-    fig.tight_layout()
+    _tight(fig)
     return save(fig, path)
 
 
@@ -273,7 +282,7 @@ def activation_frequencies(model: Any, X: np.ndarray, path: str | Path | None = 
     )
     ax.set_title(f"activation frequency of the {len(freq)} code units (active: {rule})", fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    _tight(fig)
     fig.frequencies = freq  # the plotted values, for tests and callers
     return save(fig, path)
 
@@ -296,7 +305,7 @@ def jacobian_spectrum(
     ax.set_ylabel("mean singular value of J_f(x)")
     ax.set_title("encoder Jacobian spectrum", fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    _tight(fig)
     fig.spectra = spectra
     return save(fig, path)
 
@@ -342,7 +351,7 @@ def interpolation(
         ax.set_yticks([])
         ax.set_xlabel(f"{t[i, 0]:.2g}", fontsize=7)
     fig.suptitle("decoded along the line between two codes", fontsize=9)
-    fig.tight_layout()
+    _tight(fig)
     fig.decoded = decoded
     return save(fig, path)
 
@@ -366,7 +375,7 @@ def pretraining_curves(
     ax.set_ylabel("reconstruction error of the layer's input")
     ax.set_title("greedy pretraining, layer by layer", fontsize=9)
     ax.legend(fontsize=8)
-    fig.tight_layout()
+    _tight(fig)
     return save(fig, path)
 
 
@@ -386,7 +395,7 @@ def score_histogram(
     ax.set_xlabel("squared reconstruction error")
     ax.set_ylabel("samples")
     ax.set_title("anomaly scores", fontsize=9)
-    fig.tight_layout()
+    _tight(fig)
     return save(fig, path)
 
 

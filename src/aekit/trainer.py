@@ -75,6 +75,14 @@ class FitResult:
     def final(self) -> dict[str, float]:
         return self.history[-1] if self.history else {}
 
+    def __repr__(self) -> str:  # the history is a row per epoch: shown by its last row
+        final = ", ".join(f"{k}={v:.4g}" for k, v in self.final.items())
+        return (
+            f"FitResult(epochs={len(self.history)}, steps={self.steps}, "
+            f"seconds={self.seconds:.1f}, best_epoch={self.best_epoch}, "
+            f"stopped_early={self.stopped_early}, final={{{final}}})"
+        )
+
 
 def warn_ignored(config: TrainConfig | list[str], stacklevel: int = 3) -> None:
     """Warn of each setting the user gave that the rest of ``config`` leaves unused
