@@ -81,7 +81,8 @@ def read_run_config(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"run folder not found: {path}")
-    if not path.is_dir() or not (path / CONFIG_FILE).exists():
+    run_files = (CONFIG_FILE, WEIGHTS_FILE, CHECKPOINT_FILE)
+    if not path.is_dir() or not any((path / name).exists() for name in run_files):
         raise CheckpointError(
             f"{path} is not a run folder (expected a folder holding {CONFIG_FILE} and {WEIGHTS_FILE})"
         )

@@ -711,7 +711,9 @@ def load_model_and_data(
             raise ConfigError(f"a split applies to digits and mnist, not to the file {source}")
         if streams(source, stream):
             return model, open_disk_array(source)
-        return model, load_array(source)
+        array = load_array(source)
+        model.check_input(array, source)  # refused by the file's name, not as "data"
+        return model, array
     return model, data
 
 
