@@ -316,8 +316,11 @@ def _in_unit_range(x: Any, missing: bool) -> bool:
         x.check("training data", allow_missing=missing)
         lo, hi = x.range()
         return lo >= 0 and hi <= 1
-    seen = x.nan_to_num(nan=0.5)  # a missing entry is no evidence of range
-    return bool(seen.min() >= 0 and seen.max() <= 1)
+    lo, hi = (float(v) for v in torch.aminmax(x))  # no copy of the data
+    if math.isnan(lo) or math.isnan(hi):
+        seen = x.nan_to_num(nan=0.5)  # a missing entry is no evidence of range
+        lo, hi = float(seen.min()), float(seen.max())
+    return lo >= 0 and hi <= 1
 
 
 def _check_data(model: AutoEncoder, x: Any, name: str) -> None:
