@@ -506,6 +506,9 @@ def test_fit_fits_a_models_input_scaling_on_its_first_data_only():
     aekit.fit(model, x, epochs=1, progress=False)
     assert model.input_scale.min() > 90  # fitted (range 100), and the error in its units:
     assert aekit.evaluate(model, x)["squared_error"] < 1.0  # raw units would be ~4,000
+    beyond = x.copy()
+    beyond[0] = x.max(0) * 1.5  # held-out data beyond the training range is scored as is
+    assert np.isfinite(aekit.evaluate(model, beyond)["squared_error"])
     with pytest.raises(aekit.DataError, match=r"\(scaled, standard\) has values in"):
         aekit.fit(aekit.AutoEncoder.build(input_dim=5, code_dim=2, scaling="standard"), x,
                   epochs=1, progress=False)  # fmt: skip

@@ -301,10 +301,16 @@ class AutoEncoder(nn.Module):
             raise DataError(
                 f"{name} has {t.shape[1]} features but the model expects {self.input_dim}"
             )
-        if targets and self.output_activation_name == "sigmoid":
+        if targets and self._checks_range:
             # The sigmoid reproduces the data in the model's units: scaled, where it scales.
             check_range(self.scale(t), 0.0, 1.0, self._units(name), SIGMOID_RANGE)
         return t
+
+    @property
+    def _checks_range(self) -> bool:
+        """Whether data must lie in the sigmoid output's [0, 1]: minmax scaling puts the
+        training data there, and held-out data beyond its range is scored as it is."""
+        return self.output_activation_name == "sigmoid" and self.scaling != "minmax"
 
     def _units(self, name: str) -> str:
         return name if self.scaling == "none" else f"{name} (scaled, {self.scaling})"
@@ -318,7 +324,7 @@ class AutoEncoder(nn.Module):
                 f"{name} has {data.features} features but the model expects {self.input_dim}"
             )
         stats = data.check(name, allow_missing=self.missing)
-        if targets and self.output_activation_name == "sigmoid":
+        if targets and self._checks_range:
             if self.scaling == "none":
                 lo, hi = data.range()
             else:  # each feature's observed range, in the model's units
