@@ -205,13 +205,23 @@ class AutoEncoderEstimator(BaseEstimator):
     # ---- using the model -------------------------------------------------------------------
 
     def _validated(self, X: Any, *, reset: bool = False) -> np.ndarray:
-        return validate_data(
-            self,
-            X,
-            reset=reset,
-            dtype=[np.float64, np.float32],
-            ensure_all_finite="allow-nan" if self._missing else True,
-        )
+        try:
+            return validate_data(
+                self,
+                X,
+                reset=reset,
+                dtype=[np.float64, np.float32],
+                ensure_all_finite="allow-nan" if self._missing else True,
+            )
+        except ValueError as exc:
+            if "NaN" not in str(exc) or self._missing:
+                raise
+            # scikit-learn's text points elsewhere; aekit has its own estimator for it.
+            raise ValueError(
+                f"Input X contains NaN. {type(self).__name__} needs complete data; "
+                "aekit.sklearn.AutoEncoderImputer learns from data with missing values and "
+                "fills them in (put it first in a pipeline)"
+            ) from None
 
     def _reconstruct(self, X: np.ndarray) -> np.ndarray:
         """Reconstructions in the data's units (float64)."""
