@@ -225,6 +225,13 @@ CASES = [
         ["encode", "{run}", "{d}/features.npy", "-o", "{d}/out.npy"],
     ),
     Case(
+        "nan data (encode)",
+        "contains 20 NaN value",
+        lambda d: _model().encode(np.load(d / "nan.npy")),
+        ["encode", "{run}", "{d}/nan.npy", "-o", "{d}/out.npy"],
+        cli_match="nan.npy contains 20 NaN value",  # the file, by its name
+    ),
+    Case(
         "wrong feature count (evaluate)",
         "10 features",
         lambda d: aekit.evaluate(_model(), np.load(d / "features.npy")),

@@ -516,3 +516,11 @@ def test_fit_fits_a_models_input_scaling_on_its_first_data_only():
     fresh = aekit.AutoEncoder.build(input_dim=5, code_dim=2, scaling="minmax")
     with pytest.raises(aekit.ConfigError, match=r"call model\.fit_scaling"):
         aekit.fit(fresh, loader, epochs=1, progress=False)
+
+
+def test_a_fit_result_prints_as_one_line():
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8, seed=0)
+    result = aekit.fit(model, aekit.load_digits().train[:200], epochs=3, progress=False)
+    text = repr(result)
+    assert "\n" not in text and text.count("train_loss=") == 1  # the last row only
+    assert text.startswith("FitResult(epochs=3, steps=")
