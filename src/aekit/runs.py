@@ -548,7 +548,8 @@ def impute(
 ) -> np.ndarray:
     """``data`` with its missing values (NaN) filled in by a model trained for missing
     values (``missing=True``, ``aekit train --missing``); observed values are kept."""
-    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream)
+    # Whether the model is one for missing values comes first: the data has them.
+    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream, check=False)
     if not model.missing:
         raise ConfigError(
             "this model was not trained for missing values; train one with missing=True "
@@ -681,10 +682,12 @@ def load_model_and_data(
     split: str | None = None,
     data_dir: str | None = None,
     stream: bool | None = None,
+    check: bool = True,
 ) -> tuple[AutoEncoder, Any]:
     """A model (loaded from a run folder if a path) and the data to run it on, in the
     shape the caller gave (images stay images); a data file that streams (``stream``,
-    by default files above 1 GiB) as a :class:`~aekit.streaming.DiskArray`."""
+    by default files above 1 GiB) as a :class:`~aekit.streaming.DiskArray`. A data file
+    read whole is checked for the model (``check``), so a problem names the file."""
     named_split = split or "test"
     if named_split not in ("test", "train"):
         raise ConfigError(f"split must be 'test' or 'train', got {split!r}")
@@ -715,7 +718,8 @@ def load_model_and_data(
         if streams(source, stream):
             return model, open_disk_array(source)
         array = load_array(source)
-        model.check_input(array, source)  # refused by the file's name, not as "data"
+        if check:
+            model.check_input(array, source)  # refused by the file's name, not as "data"
         return model, array
     return model, data
 
