@@ -248,3 +248,10 @@ def test_resuming_a_finished_run_says_so(tmp_path):
 
     assert resume_status(run).startswith(f"{run} has trained all its 2 epochs")
     assert resume_status(run, epochs=3) == f"resuming {run} at epoch 3, step 0 of 3 epochs"
+
+
+def test_a_data_dir_given_to_resume_that_it_leaves_unused_is_said(tmp_path):
+    run = tmp_path / "run"
+    aekit.train(aekit.RunConfig(training=aekit.TrainConfig(epochs=1)), out=run, progress=False)
+    with pytest.warns(UserWarning, match="data_dir=mnist-here does nothing with source=digits"):
+        aekit.resume(run, data_dir="mnist-here", epochs=2, progress=False)

@@ -205,6 +205,9 @@ def resume(
     _, model_cfg = model_config_of(raw, folder.path)
     data_cfg = _resume_data_config(cfg.data, folder.path, data, data_dir, test)
     given = data if not isinstance(data, str) else None
+    if data_dir is not None:  # the caller's own setting, unlike the stored config's
+        asked = DataConfig(source=data_cfg.source, data_dir=data_dir)
+        warn_ignored(asked.ignored(streamed=True, given=given is not None))
     dataset, data_cfg = _dataset(data_cfg, given, model_cfg.missing)
     cfg = cfg.replace(data=data_cfg, output=cfg.output.replace(progress=progress))
     model = AutoEncoder.from_config(model_cfg, seed=cfg.training.seed)
