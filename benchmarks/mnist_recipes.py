@@ -72,6 +72,13 @@ def muon_bf16(
     )  # fmt: skip
 
 
+def bare(ns_steps: int | None = None, **train: Any) -> dict[str, Any]:
+    """The deep kind as a new user trains it, with only ``train`` set (and Muon's number
+    of Newton-Schulz iterations, ``ns_steps``)."""
+    extra = {} if ns_steps is None else {"ns_steps": ns_steps}
+    return dict(model={}, train=train, pretrain=None, **extra)
+
+
 RECIPES: dict[str, dict[str, Any]] = {
     "relu-bce": recipe(),
     "relu-mse": recipe(loss="mse"),
@@ -129,19 +136,13 @@ RECIPES: dict[str, dict[str, Any]] = {
     "elu-bce-lr3e-3-ema": recipe("elu", lr=3e-3, warmup=1, ema=0.998, val=2000 / 60000),
     # The deep kind as a new user trains it: every training setting left to aekit (the
     # kind's Muon, decay, average and budget; the data's batch, warm-up and validation).
-    "default": dict(model={}, train={}, pretrain=None),
-    "default-bf16": dict(model={}, train=dict(precision="bf16"), pretrain=None),
+    "default": bare(),
+    "default-bf16": bare(precision="bf16"),
     # Fewer Newton-Schulz iterations in Muon (torch's default, 5, is what aekit runs).
-    "default-ns4": dict(model={}, train={}, pretrain=None, ns_steps=4),
-    "default-ns3": dict(model={}, train={}, pretrain=None, ns_steps=3),
-    "default-bs512": dict(
-        model={}, train=dict(batch_size=512, lr=5e-3, muon_lr=0.03), pretrain=None
-    ),
-    "default-bs512-bf16": dict(
-        model={},
-        train=dict(batch_size=512, lr=5e-3, muon_lr=0.03, precision="bf16"),
-        pretrain=None,
-    ),
+    "default-ns4": bare(ns_steps=4),
+    "default-ns3": bare(ns_steps=3),
+    "default-bs512": bare(batch_size=512, lr=5e-3, muon_lr=0.03),
+    "default-bs512-bf16": bare(batch_size=512, lr=5e-3, muon_lr=0.03, precision="bf16"),
 }
 
 

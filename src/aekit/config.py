@@ -674,32 +674,32 @@ class DataConfig(_Config):
         :meth:`TrainConfig.ignored`): ``streamed`` whether the training data is read from
         disk, ``given`` whether it came in Python (an array, a tensor, a Dataset or a
         DiskArray) rather than from ``source``; check the config with the source used."""
-        out = []
         defaults = type(self)()
+        reads = [
+            name
+            for name in ("shuffle_buffer_mb", "read_workers")
+            if getattr(self, name) != getattr(defaults, name)
+        ]
         if given:
             unused = [name for name in ("data_dir", "test") if getattr(self, name) is not None]
             if self.stream is not None and self.stream != streamed:
                 unused.append("stream")
-            unused += [
-                name
-                for name in ("shuffle_buffer_mb", "read_workers")
-                if getattr(self, name) != getattr(defaults, name)
-            ]
             return [
-                f"{n}={getattr(self, n)} does nothing with data given in Python" for n in unused
+                f"{n}={getattr(self, n)} does nothing with data given in Python"
+                for n in unused + reads
             ]
+        out = []
         if self.data_dir is not None and self.source != "mnist":
             out.append(
                 f"data_dir={self.data_dir} does nothing with source={self.source} "
                 "(it is the folder of the MNIST files)"
             )
         if not streamed:
-            for name in ("shuffle_buffer_mb", "read_workers"):
-                if getattr(self, name) != getattr(defaults, name):
-                    out.append(
-                        f"{name}={getattr(self, name)} does nothing: the data is in memory, "
-                        "not streamed from disk"
-                    )
+            out += [
+                f"{n}={getattr(self, n)} does nothing: the data is in memory, not streamed "
+                "from disk"
+                for n in reads
+            ]
         return out
 
 

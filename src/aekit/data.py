@@ -98,14 +98,22 @@ def to_tensor(x: Any, name: str = "data", *, allow_missing: bool = False) -> Ten
     return t
 
 
-def check_range(t: Tensor, low: float, high: float, name: str, why: str) -> None:
-    lo, hi = float(t.min()), float(t.max())
-    if math.isnan(lo) or math.isnan(hi):  # missing entries (NaN) have no value to check
+def observed_range(t: Tensor) -> tuple[float, float] | None:
+    """The lowest and highest value of ``t`` other than NaN (a missing entry has no value),
+    in one pass where there is no NaN; None where every entry is NaN."""
+    lo, hi = (float(v) for v in torch.aminmax(t))
+    if math.isnan(lo) or math.isnan(hi):
         t = t[~torch.isnan(t)]
         if t.numel() == 0:
-            return
-        lo, hi = float(t.min()), float(t.max())
-    check_bounds(lo, hi, low, high, name, why)
+            return None
+        lo, hi = (float(v) for v in torch.aminmax(t))
+    return lo, hi
+
+
+def check_range(t: Tensor, low: float, high: float, name: str, why: str) -> None:
+    seen = observed_range(t)
+    if seen is not None:
+        check_bounds(*seen, low, high, name, why)
 
 
 def check_bounds(lo: float, hi: float, low: float, high: float, name: str, why: str) -> None:
@@ -597,14 +605,17 @@ class InMemoryBatches:
         # copy of MNIST's training split is 182 MB.
         self.rows = rows.to(data.device) if rows is not None else None
 
+    @property
+    def samples(self) -> int:
+        """The samples trained on."""
+        return len(self.rows) if self.rows is not None else len(self.data)
+
     def __len__(self) -> int:
-        n = len(self.rows) if self.rows is not None else len(self.data)
-        full, last = divmod(n, self.batch_size)
+        full, last = divmod(self.samples, self.batch_size)
         return full + int(last >= self.world)
 
     def epoch(self, start_step: int = 0) -> Iterator[Tensor]:
-        n = len(self.rows) if self.rows is not None else len(self.data)
-        order = torch.randperm(n, generator=self.generator).to(self.data.device)
+        order = torch.randperm(self.samples, generator=self.generator).to(self.data.device)
         for batch in order.split(self.batch_size)[start_step : len(self)]:
             if self.world > 1:
                 batch = batch.tensor_split(self.world)[self.rank]

@@ -31,6 +31,7 @@ from .data import (
     image_shape_of,
     load_array,
     load_source,
+    observed_range,
     resolve_device,
     streams,
     to_tensor,
@@ -319,11 +320,8 @@ def _in_unit_range(x: Any, missing: bool) -> bool:
         x.check("training data", allow_missing=missing)
         lo, hi = x.range()
         return lo >= 0 and hi <= 1
-    lo, hi = (float(v) for v in torch.aminmax(x))  # no copy of the data
-    if math.isnan(lo) or math.isnan(hi):
-        seen = x.nan_to_num(nan=0.5)  # a missing entry is no evidence of range
-        lo, hi = float(seen.min()), float(seen.max())
-    return lo >= 0 and hi <= 1
+    seen = observed_range(x)  # a missing entry is no evidence of range
+    return seen is None or (seen[0] >= 0 and seen[1] <= 1)
 
 
 def _check_data(model: AutoEncoder, x: Any, name: str) -> None:
