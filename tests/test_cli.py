@@ -185,6 +185,30 @@ def test_resume_from_the_cli(tmp_path, capsys):
     assert main(["train", "--epochs", "2", "--out", str(out), "--no-progress"]) == 0
     assert main(["train", "--resume", str(out), "--epochs", "4", "--no-progress"]) == 0
     assert len((out / "metrics.csv").read_text().splitlines()) == 5
+    assert f"resuming {out} at epoch 3, step 0 of 4 epochs" in capsys.readouterr().err
+
+
+def test_resume_without_the_report_leaves_the_figures_as_they_were(tmp_path):
+    out = tmp_path / "r"
+    assert main(["train", "--epochs", "1", "--out", str(out), "--no-progress"]) == 0
+    report = (out / "report.html").stat().st_mtime_ns
+    args = ["train", "--resume", str(out), "--epochs", "2", "--no-progress", "--no-report"]
+    assert main(args) == 0
+    assert (out / "report.html").stat().st_mtime_ns == report
+    assert len((out / "metrics.csv").read_text().splitlines()) == 3
+
+
+def test_resume_on_other_data_is_refused_before_it_says_it_resumes(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["train", "--epochs", "1", "--out", str(out), "--no-progress"]) == 0
+    capsys.readouterr()
+    for other in ("mnist", str(tmp_path / "x.npy")):
+        assert main(["train", "--resume", str(out), "--data", other]) == 2
+        err = capsys.readouterr().err
+        assert err == (
+            f"aekit: error: {out} was trained on 'digits', not {other!r}: a run resumes on "
+            "the data it was trained on\n"
+        )
 
 
 @pytest.fixture

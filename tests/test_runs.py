@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import itertools
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -342,3 +344,14 @@ def test_the_pca_baseline_of_wide_data_is_scikit_learns_too():
         recon = pca.inverse_transform(pca.transform(test.astype(np.float64)))
         expected = ((recon - test) ** 2).sum() / len(test)
         assert pca_baseline(torch.from_numpy(train), test, k) == pytest.approx(expected, rel=1e-9)
+
+
+def test_extending_a_cosine_run_stretches_the_cosine_to_the_new_length(tmp_path):
+    cfg = {"training": {"epochs": 4, "schedule": "cosine", "warmup_epochs": 0, "lr": 1e-2}}
+    run = aekit.train(cfg, out=tmp_path / "r", progress=False)
+    assert run.fit.history[-1]["lr"] == 0.0
+    run = aekit.resume(run.path, epochs=8, progress=False)
+    lrs = [row["lr"] for row in run.fit.history[4:]]
+    # The rate at the end of epoch 5 is an 8-epoch cosine's there, not a restart from 0.
+    assert lrs[0] == pytest.approx(0.5e-2 * (1 + math.cos(math.pi * 5 / 8)), rel=1e-6)
+    assert all(a > b for a, b in itertools.pairwise(lrs)) and lrs[-1] == 0.0

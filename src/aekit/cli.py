@@ -52,7 +52,7 @@ from .parts import Part
 from .penalties import PENALTIES
 from .plots import reconstruction_grid
 from .presets import KINDS
-from .runs import Run, evaluate, load_model_and_data, resume, resume_status, train
+from .runs import Run, evaluate, load_model_and_data, resume, train
 from .runs import encode as encode_data
 from .runs import impute as impute_data
 from .runs import reconstruct as reconstruct_data
@@ -392,6 +392,7 @@ RESUME_OPTIONS = {
     ("data", "test"),
     ("training", "epochs"),
     ("output", "progress"),
+    ("output", "report"),
 }
 
 
@@ -422,10 +423,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         if extra or args.config or args.arch:
             raise ConfigError(
                 "--resume continues a run with its own settings; only --data, --data-dir, "
-                "--test, --epochs and --no-progress go with it"
+                "--test, --epochs, --no-progress and --no-report go with it"
             )
-        if os.environ.get("RANK", "0") == "0":  # under torchrun, said once
-            print(resume_status(args.resume, getattr(args, "training.epochs")), file=sys.stderr)
         run = resume(
             args.resume,
             data=getattr(args, "data.source"),
@@ -433,6 +432,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             test=getattr(args, "data.test"),
             epochs=getattr(args, "training.epochs"),
             progress=getattr(args, "output.progress") is not False,
+            report=getattr(args, "output.report"),
         )
     else:
         run = train(run_config_from_args(args))

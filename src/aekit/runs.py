@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 
 from . import distributed
-from .config import DataConfig, RunConfig, TrainConfig
+from .config import NAMED_SOURCES, DataConfig, RunConfig, TrainConfig
 from .data import (
     Dataset,
     channels_first,
@@ -167,15 +168,18 @@ def resume(
     test: str | None = None,
     epochs: int | None = None,
     progress: bool = True,
+    report: bool | None = None,
 ) -> Run:
     """Continue the interrupted run in folder ``path`` from its last checkpoint, as
     ``aekit train --resume`` does; on the CPU the result is bit-identical to a run that
-    was never interrupted.
+    was never interrupted. Where the run stands is said on stderr before it trains.
 
     Paths stored in a run folder are never used (the folder may come from someone else):
     a run trained on a file needs ``data`` again (the same file or array, checked against
     the checkpoint); the MNIST folder is searched in ``data_dir``, ``$AEKIT_DATA`` and the
-    cache. ``epochs`` extends the run.
+    cache. ``epochs`` extends the run: its schedule stretches to the new length (a cosine
+    goes on from the rate the longer cosine has at that point). ``report=False`` leaves
+    the figures and report as they were.
     """
     folder = RunFolder(path)
     raw = folder.read_config()
@@ -210,8 +214,13 @@ def resume(
         asked = DataConfig(source=data_cfg.source, data_dir=data_dir)
         warn_ignored(asked.ignored(streamed=True, given=given is not None))
     dataset, data_cfg = _dataset(data_cfg, given, model_cfg.missing)
-    cfg = cfg.replace(data=data_cfg, output=cfg.output.replace(progress=progress))
+    output = cfg.output.replace(progress=progress)
+    if report is not None:
+        output = output.replace(report=report)
+    cfg = cfg.replace(data=data_cfg, output=output)
     model = AutoEncoder.from_config(model_cfg, seed=cfg.training.seed)
+    if distributed.is_main():  # under torchrun, said once
+        print(resume_status(folder.path, epochs), file=sys.stderr)
     with folder.locked():
         return _execute(folder, cfg, model, dataset)
 
@@ -662,6 +671,11 @@ def _resume_data_config(
         return data
     cfg = stored.replace(data_dir=data_dir, test=test)
     if isinstance(data, str):
+        if data != stored.source and (stored.named or data in NAMED_SOURCES):
+            raise ConfigError(
+                f"{run} was trained on {stored.source!r}, not {data!r}: a run resumes on the "
+                "data it was trained on"
+            )
         return cfg.replace(source=data)
     if data is None and not stored.named:
         raise ConfigError(
