@@ -379,7 +379,7 @@ CASES = [
     ),
     Case(
         "config.json unknown key",
-        "unknown key(s) 'dropout'",
+        "unknown setting(s) 'dropout'",
         lambda d: _load(d, "unknown_key"),
         ["evaluate", "{d}/unknown_key"],
     ),
@@ -522,7 +522,7 @@ CASES = [
     Case("config file not JSON", "not valid JSON", None, ["train", "--config", "{d}/cfg_bad.json"]),
     Case(
         "config file unknown key",
-        "unknown key(s) 'epoch'",
+        "unknown setting(s) 'epoch'",
         lambda d: aekit.TrainConfig.from_dict({"epoch": 3}),
         ["train", "--config", "{d}/cfg_keys.json"],
     ),

@@ -79,7 +79,7 @@ def test_parse_and_serialise_round_trip():
         ("masking:nu=-0.2", "nu"),
         ("salt_and_pepper:low=1,high=0", "low"),
         ("blur", "unknown corruption 'blur'"),
-        ("masking:rate=0.1", "unknown key"),
+        ("masking:rate=0.1", "unknown setting"),
         ("masking:nu=abc", "expected float"),
         ("masking:nu", "key=value"),
     ],

@@ -79,8 +79,11 @@ def _edit_config(run, edit):
         ),
         (lambda run: (run / WEIGHTS_FILE).write_bytes(b""), "not a valid safetensors"),
         (lambda run: (run / CONFIG_FILE).write_text("{not json"), "not valid JSON"),
-        (lambda run: _edit_config(run, lambda c: c.update(colour="red")), "unknown key"),
-        (lambda run: _edit_config(run, lambda c: c["model"].update(colour="red")), "unknown key"),
+        (lambda run: _edit_config(run, lambda c: c.update(colour="red")), "unknown setting"),
+        (
+            lambda run: _edit_config(run, lambda c: c["model"].update(colour="red")),
+            "unknown setting",
+        ),
         (lambda run: _edit_config(run, lambda c: c["model"].update(code_dim="8")), "expected int"),
         (
             lambda run: _edit_config(run, lambda c: c["model"].update(hidden=[20])),

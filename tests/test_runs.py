@@ -92,6 +92,12 @@ def test_every_setting_has_a_flag_with_its_default_in_the_help():
         (lambda: aekit.ModelConfig(input_dim=4, code_dim=2, activation="swish"), "activation"),
         (lambda: aekit.RunConfig(model={"kind": "sparce"}), "unknown kind 'sparce'"),
         (lambda: aekit.RunConfig(model={"widht": 3}), "unknown setting(s) 'widht'"),
+        (lambda: aekit.TrainConfig(epoch=3), "TrainConfig: unknown setting(s) 'epoch'; known: b"),
+        (lambda: aekit.DataConfig().replace(sorce="x"), "unknown setting(s) 'sorce'; known: d"),
+        (
+            lambda: aekit.fit(aekit.AutoEncoder.build(input_dim=4), np.ones((8, 4)), epoch=3),
+            "TrainConfig: unknown setting(s) 'epoch'; known: b",
+        ),
         (lambda: aekit.PretrainConfig(method="layerwise"), "not one of"),
     ],
 )

@@ -44,7 +44,7 @@ from .parts import require
 from .penalties import Penalty
 from .presets import KINDS, default_code_dim
 from .registry import Registry
-from .schema import coerce, from_dict, to_dict
+from .schema import check_known, coerce, from_dict, to_dict
 
 MAX_SEED = 2**63 - 1
 MAX_BATCH = 2**31 - 1
@@ -77,6 +77,11 @@ class _Config:
     must be finite, registry-backed names must be registered; then :meth:`validate` checks
     ranges and relations between fields.
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # Before the dataclass's __init__, whose TypeError would not list the known ones.
+        check_known(kwargs, (f.name for f in dataclasses.fields(cls) if f.init), cls.__name__)
+        return super().__new__(cls)
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
@@ -794,12 +799,7 @@ class RunConfig(_Config):
 
     def validate(self) -> None:
         hints = typing.get_type_hints(ModelConfig)
-        unknown = sorted(set(self.model) - set(hints))
-        if unknown:
-            raise ConfigError(
-                f"model: unknown setting(s) {', '.join(map(repr, unknown))}; "
-                f"known: {', '.join(sorted(hints))}"
-            )
+        check_known(self.model, hints, "model")
         self.model = {k: coerce(v, hints[k], f"model.{k}") for k, v in self.model.items()}
         KINDS.get(self.kind)
 

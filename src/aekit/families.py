@@ -22,9 +22,10 @@ import torch
 from . import __version__
 from .checkpoint import CHECKPOINT_FILE
 from .config import RUN_METADATA, RunConfig
-from .errors import AekitError, CheckpointError
+from .errors import AekitError, CheckpointError, ConfigError
 from .io import read_json, read_tensors, write_json, write_tensors
 from .registry import Registry
+from .schema import check_known
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -90,9 +91,10 @@ def read_run_config(path: str | Path) -> dict[str, Any]:
     if not isinstance(config, dict) or not isinstance(config.get("model"), dict):
         raise CheckpointError(f"{path / CONFIG_FILE} has no 'model' section")
     known = {*RUN_METADATA, *RunConfig.__dataclass_fields__}
-    unknown = sorted(set(config) - known)
-    if unknown:
-        raise CheckpointError(f"{path / CONFIG_FILE}: unknown key(s) {', '.join(unknown)}")
+    try:
+        check_known(config, known, str(path / CONFIG_FILE))
+    except ConfigError as exc:
+        raise CheckpointError(str(exc)) from None
     version = config.get("aekit_version")
     if not isinstance(version, str) or _version_tuple(version) is None:
         raise CheckpointError(

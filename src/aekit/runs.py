@@ -434,10 +434,7 @@ def fit(
     >>> len(result.history), result.final["train_loss"] > 0
     (2, True)
     """
-    try:
-        config = TrainConfig(**settings)
-    except TypeError as exc:
-        raise ConfigError(f"unknown training setting: {exc}") from None
+    config = TrainConfig(**settings)
     # A model of a kind trains as that kind does under ``aekit train`` (the deep kind's Muon).
     config = config.settled(
         training_defaults(getattr(getattr(model, "config", None), "kind", None))

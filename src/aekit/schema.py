@@ -30,6 +30,17 @@ def to_dict(obj: Any) -> Any:
     return obj
 
 
+def check_known(given: typing.Iterable[str], known: typing.Iterable[str], where: str) -> None:
+    """Refuse settings not in ``known``, naming them and listing the known ones."""
+    known = sorted(known)
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ConfigError(
+            f"{where or 'settings'}: unknown setting(s) {', '.join(map(repr, unknown))}; "
+            f"known: {', '.join(known)}"
+        )
+
+
 def from_dict(cls: type, data: Any, where: str) -> Any:
     """Build dataclass ``cls`` from ``data``, checking keys and types.
 
@@ -39,12 +50,7 @@ def from_dict(cls: type, data: Any, where: str) -> Any:
         raise ConfigError(f"{where or 'settings'}: expected an object, got {_describe(data)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(
-            f"{where or 'settings'}: unknown key(s) {', '.join(map(repr, unknown))}; "
-            f"known: {', '.join(sorted(fields))}"
-        )
+    check_known(data, fields, where)
     kwargs = {}
     for name, field in fields.items():
         if name in data:
