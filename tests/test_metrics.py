@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -70,3 +71,26 @@ def test_denoising_metrics_show_the_model_removes_noise(X, digits):
     assert m["psnr_denoised"] > m["psnr_corrupted"] + 1.0
     again = aekit.evaluate(model, digits.test.numpy())
     assert again["psnr_corrupted"] == m["psnr_corrupted"]  # seeded noise: repeatable
+
+
+def test_a_corruption_that_leaves_the_data_as_it_was_has_no_denoising_figures(tmp_path, X):
+    """Missing patterns hide nothing in complete data: no PSNR of an uncorrupted "corrupted"
+    input (it was infinite), and metrics.json stays standard JSON whatever a metric is."""
+    holes = X[:300].copy()
+    holes[::3, :8] = np.nan
+    np.save(tmp_path / "holes.npy", holes)
+    cfg = {
+        "model": {"missing": True, "corruption": "missing_patterns:p=1"},
+        "training": {"epochs": 2},
+    }
+    run = aekit.train(cfg, data=holes, out=tmp_path / "r", progress=False)
+    assert "psnr_denoised" in aekit.evaluate(run.model, holes)
+    assert not {"psnr_corrupted", "psnr_denoised"} & set(aekit.evaluate(run.model, X))
+
+    def refuse(name):
+        raise ValueError(f"not standard JSON: {name}")
+
+    constant = aekit.AutoEncoder.build(input_dim=64, code_dim=2)
+    aekit.io.write_json(tmp_path / "m.json", aekit.evaluate(constant, np.zeros((5, 64))))
+    loaded = json.loads((tmp_path / "m.json").read_text(), parse_constant=refuse)
+    assert loaded["explained_variance"] is None  # NaN: no variance to explain

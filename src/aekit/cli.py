@@ -45,7 +45,7 @@ from .corruption import CORRUPTIONS
 from .data import csv_header, streams
 from .errors import AekitError, ConfigError, TrainingError, TrainingInterrupted
 from .families import WEIGHTS_FILE, read_run_config
-from .io import atomic_write
+from .io import atomic_write, finite_json
 from .metrics import feature_errors
 from .nets import ACTIVATIONS
 from .parts import Part
@@ -558,7 +558,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         stream=args.stream,
     )
     if args.json:
-        print(json.dumps(metrics, indent=2))
+        print(json.dumps(finite_json(metrics), indent=2, allow_nan=False))
         return 0
     pca = metrics.pop("pca_squared_error", None)
     width = max(map(len, metrics))
@@ -690,7 +690,7 @@ def cmd_info(args: argparse.Namespace) -> int:
 
     config = read_run_config(args.run)
     if args.json:
-        print(json.dumps(config, indent=2))
+        print(json.dumps(finite_json(config), indent=2, allow_nan=False))
         return 0
     run = Path(args.run)
     _, model_cfg = model_config_of(config, run)

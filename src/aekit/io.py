@@ -6,6 +6,7 @@ half of one. Reading parses JSON and raw tensors only; nothing here unpickles.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Iterable
@@ -58,10 +59,22 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def finite_json(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float as None: JSON has no such numbers, and
+    strict parsers refuse Python's ``NaN`` and ``Infinity``."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite_json(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite_json(v) for v in obj]
+    return obj
+
+
 def write_json(path: str | Path, obj: Any) -> None:
     def write(tmp: str) -> None:
         with open(tmp, "w") as f:
-            json.dump(obj, f, indent=2, allow_nan=True)
+            json.dump(finite_json(obj), f, indent=2, allow_nan=False)
             f.write("\n")
 
     atomic_write(path, write)

@@ -52,7 +52,8 @@ def evaluate(
     0) and ``dead_units`` (never active on ``X``). ``jacobian`` (default:
     contractive models): ``jacobian_frobenius``, the mean ||J_f(x)||_F. ``denoising``
     (default: models with a corruption): ``psnr_corrupted`` and ``psnr_denoised``, the PSNR
-    of the corrupted input and of its reconstruction against the clean data.
+    of the corrupted input and of its reconstruction against the clean data, where the
+    corruption changes the data (missing patterns leave complete data as it is).
 
     Examples
     --------
@@ -127,10 +128,13 @@ def evaluate(
                         batch_active if ever_active is None else ever_active | batch_active
                     )
                 if denoising and model.corruption is not None:
-                    noisy = model.corruption(b)
-                    noisy_sse += float((noisy - b).pow(2).sum())
+                    # Corrupted with its holes, as in training: missing patterns hide
+                    # observed entries (filled with 0 as the model's input), judged there.
+                    noisy = model.corruption(batch.to(device)).nan_to_num(nan=0.0)
+                    mask = observed.to(device)
+                    noisy_sse += float(((noisy - b).pow(2) * mask).sum())
                     recon_noisy = model.output_activation(model.decoder(model.encoder(noisy)))
-                    denoised_sse += float((recon_noisy - b).pow(2).sum())
+                    denoised_sse += float(((recon_noisy - b).pow(2) * mask).sum())
         if jacobian:
             # Jacobians need autograd (inside jacrev); no graph is kept beyond each batch.
             with torch.no_grad():
@@ -156,7 +160,9 @@ def evaluate(
         out["dead_units"] = int((~ever_active).sum()) if ever_active is not None else 0
     if jacobian:
         out["jacobian_frobenius"] = jac_sum / n
-    if denoising and model.corruption is not None:
+    # A corruption that left the data as it was (missing patterns on complete data) has
+    # nothing to show.
+    if denoising and model.corruption is not None and noisy_sse > 0:
         out["psnr_corrupted"] = _psnr(noisy_sse / (n * d), data_range)
         out["psnr_denoised"] = _psnr(denoised_sse / (n * d), data_range)
     return out
