@@ -980,3 +980,23 @@ def test_the_table_covers_every_entry_point():
     commands = {c.cli[0] for c in CASES if c.cli}
     assert commands == {"train", "evaluate", "encode", "reconstruct", "info"}
     assert sum(1 for c in CASES if c.python) >= 40 and sum(1 for c in CASES if c.cli) >= 40
+
+
+def test_a_run_refused_by_the_trainer_leaves_no_run_folder(tmp_path):
+    """Refusals that only the trainer can make (early stopping without validation data,
+    data a hand-built model cannot reproduce) come after the folder is made: what it wrote
+    goes with them, and a folder the caller made stays, with its own files."""
+    out = tmp_path / "r"
+    argv = ["train", "--patience", "5", "--val-fraction", "0", "--out", str(out), "--no-progress"]
+    assert main(argv) == 2
+    assert not out.exists()
+    model = aekit.AutoEncoder.build(input_dim=13)
+    with pytest.raises(aekit.DataError, match="outside"):
+        aekit.fit(model, np.full((20, 13), 5.0, np.float32), run_dir=tmp_path / "f")
+    assert not (tmp_path / "f").exists()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(aekit.DataError, match="outside"):
+        aekit.fit(model, np.full((20, 13), 5.0, np.float32), run_dir=mine)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]

@@ -48,7 +48,9 @@ def test_unknown_kind_is_a_clear_error():
 
 
 def test_unknown_model_setting_is_a_clear_error():
-    with pytest.raises(aekit.ConfigError, match="unknown model setting"):
+    with pytest.raises(
+        aekit.ConfigError, match=r"model: unknown setting\(s\) .hiden.; known: activation"
+    ):
         aekit.AutoEncoder.build(input_dim=64, code_dim=8, hiden=[3])
 
 

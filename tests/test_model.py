@@ -207,3 +207,19 @@ def test_linear_autoencoder_matches_pca(X):
     decoder_columns = model.decoder[0].weight.detach().cpu().numpy()  # (64, k)
     largest_angle = np.degrees(subspace_angles(decoder_columns, pca.components_.T)).max()
     assert largest_angle < 5.0, largest_angle
+
+
+@pytest.mark.parametrize("scaling", ["standard", "minmax"])
+def test_a_model_that_scales_its_inputs_has_an_output_for_the_scaled_units(scaling):
+    """As aekit train builds it: scaled data is judged in its own units, which a sigmoid
+    output cannot reproduce, so a built model gets a linear output and squared error."""
+    from sklearn.datasets import load_wine
+
+    x = load_wine().data.astype(np.float32)
+    for kind in ("undercomplete", "deep", "denoising"):
+        model = aekit.AutoEncoder.build(kind, input_dim=13, scaling=scaling)
+        assert (model.config.output_activation, model.config.loss) == ("linear", "mse")
+    model = aekit.AutoEncoder.build(input_dim=13, scaling=scaling)
+    assert aekit.fit(model, x, epochs=2, progress=False).final["train_loss"] > 0
+    given = aekit.AutoEncoder.build(input_dim=13, scaling=scaling, output_activation="sigmoid")
+    assert given.config.output_activation == "sigmoid"  # a choice made is kept

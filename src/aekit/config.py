@@ -306,9 +306,10 @@ def model_config(
     ModelConfig) replacing its defaults. A setting given replaces the preset's, None
     included (``corruption=None``: no corruption); ``code_dim`` defaults to
     :func:`~aekit.presets.default_code_dim` of ``input_dim``. For data outside [0, 1]
-    (``unit_range=False``) the output is linear with squared error unless the settings
-    choose the output or the loss (a sigmoid cannot reproduce such data), and the presets
-    pick parts for real-valued data (the denoising kind's Gaussian noise).
+    (``unit_range=False``), and for a model that scales its inputs (``scaling``: its data
+    is judged in the scaled units), the output is linear with squared error unless the
+    settings choose the output or the loss (a sigmoid cannot reproduce such data), and the
+    presets pick parts for real-valued data (the denoising kind's Gaussian noise).
 
     Examples
     --------
@@ -320,11 +321,9 @@ def model_config(
     """
     given = {k: v for k, v in settings.items() if v is not None or k not in SIZES}
     fields = {f.name for f in dataclasses.fields(ModelConfig)} - {"kind"}
-    unknown = sorted(set(given) - fields)
-    if unknown:
-        raise ConfigError(
-            f"unknown model setting(s) {', '.join(unknown)}; known: {', '.join(sorted(fields))}"
-        )
+    check_known(given, fields, "model")
+    if given.get("scaling", "none") != "none":
+        unit_range = False  # scaled data is judged in its own units: a linear output
     if "input_dim" not in given:
         raise ConfigError("input_dim is required")
     for size in ("input_dim", "code_dim"):  # the presets compute with them
@@ -819,8 +818,6 @@ class RunConfig(_Config):
         settings = dict(self.model)
         if "scaling" not in settings and not unit_range:
             settings["scaling"] = "standard"
-        if settings.get("scaling", "none") != "none":
-            unit_range = False  # scaled data is judged in its own units: a linear output
         given = settings.pop("input_dim", input_dim)
         if given != input_dim:
             raise ConfigError(

@@ -131,6 +131,25 @@ class RunFolder:
                 f"that run with: aekit train --resume {self.path}"
             )
 
+    @contextmanager
+    def undone_on_failure(self, made: bool) -> Iterator[None]:
+        """Remove what a run that fails before training anything wrote (its config.json
+        and lock, and the folder where ``made`` says the run made it), so a refusal leaves
+        no half-written run folder; a run with anything more (a checkpoint, metrics, a
+        pretrained layer) is kept, to resume."""
+        before = {p.name for p in self.path.iterdir()} if self.path.is_dir() else set()
+        try:
+            yield
+        except Exception:
+            if self.writes and self.path.is_dir():
+                added = {p.name for p in self.path.iterdir()} - before
+                if added <= {CONFIG_FILE, LOCK_FILE}:
+                    for name in added:
+                        (self.path / name).unlink(missing_ok=True)
+                    if made and not any(self.path.iterdir()):
+                        self.path.rmdir()
+            raise
+
     # ---- making and opening ---------------------------------------------------------------
 
     @classmethod
@@ -262,7 +281,7 @@ def fit_in_folder(
     """
     if getattr(model, "config", None) is None:
         save_model(model, folder.path)  # raises the error that says how to make it savable
-    with folder.locked():
+    with folder.undone_on_failure(made=not folder.path.exists()), folder.locked():
         return _fit_in_folder(model, training, X, folder, val, sections, progress, desc, callbacks)
 
 

@@ -149,11 +149,12 @@ def train(
     if output.tensorboard:
         require_tensorboard()
     # Under torchrun rank 0 makes the folder and names it to the others.
+    made = output.out is None or not Path(output.out).exists()
     path = distributed.on_main(
         lambda: (RunFolder.create(output.out) if output.out else RunFolder.new(model_cfg.kind)).path
     )
     folder = RunFolder(path)
-    with folder.locked():
+    with folder.undone_on_failure(made), folder.locked():
         distributed.on_main(folder.require_new)
         run = _execute(folder, cfg, model, dataset)
     run.chosen = chosen
