@@ -133,7 +133,9 @@ def test_array_files(tmp_path, X):
 @pytest.mark.parametrize(
     "name, content, message",
     [
-        ("bad.csv", "1,2,3\n4,five,6\n", "not a numeric CSV"),
+        ("bad.csv", "1,2,3\n4,five,6\n", "not a numeric CSV: line 2, column 2 holds 'five'"),
+        ("named.csv", "a,b,c\n1,2,3\n4,5,x\n", "line 3, column 3 \\('c'\\) holds 'x', not a"),
+        ("holes.csv", "a,b\n1,\n,x\n", "line 3, column 2 \\('b'\\) holds 'x'"),
         ("ragged.csv", "1,2,3\n4,5\n", "not a numeric CSV"),
         ("x.parquet", "", "unsupported data file type"),
         ("obj.npy", None, "cannot read"),
@@ -217,3 +219,11 @@ def test_a_training_split_is_indexed_through_not_copied():
     assert len(through) == len(copied) == 15
     for a, b in zip(through.epoch(start_step=2), copied.epoch(start_step=2), strict=True):
         assert torch.equal(a, b)
+
+
+def test_text_in_a_data_frame_is_named_by_column():
+    frame = pytest.importorskip("pandas").DataFrame({"a": [0.1, 0.2], "colour": ["red", "blue"]})
+    with pytest.raises(
+        aekit.DataError, match="strings or Python objects in column\\(s\\) 'colour'"
+    ):
+        to_tensor(frame, "training data")

@@ -13,6 +13,7 @@ import hashlib
 import itertools
 import math
 import os
+import re
 import shutil
 import tempfile
 import urllib.request
@@ -34,6 +35,15 @@ from .streaming import STREAM_ABOVE, can_stream, open_disk_array, size_on_disk
 ArrayLike = Union[np.ndarray, Tensor, Sequence[Any]]  # noqa: UP007
 
 # ---- validation ------------------------------------------------------------------------------
+
+
+def _text_columns(x: Any) -> str:
+    """The columns of a pandas DataFrame that are not numbers, said as a clause."""
+    dtypes = getattr(x, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return ""
+    text = [str(c) for c, d in dtypes.items() if getattr(d, "kind", "O") not in "biuf"]
+    return f" in column(s) {', '.join(map(repr, text[:5]))}" if text else ""
 
 
 def to_tensor(x: Any, name: str = "data", *, allow_missing: bool = False) -> Tensor:
@@ -62,7 +72,7 @@ def to_tensor(x: Any, name: str = "data", *, allow_missing: bool = False) -> Ten
         if arr.dtype.kind not in "biuf":
             raise DataError(
                 f"{name} must be numeric, got dtype {arr.dtype} "
-                "(strings or Python objects); convert it to numbers first"
+                f"(strings or Python objects{_text_columns(x)}); convert it to numbers first"
             )
         # torch takes native byte order only (.npy and IDX files may be big-endian).
         native = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
@@ -400,7 +410,8 @@ def csv_header(path: str | Path) -> list[str] | None:
 
 
 def _load_csv(path: Path) -> np.ndarray:
-    header = csv_header(path) is not None
+    names = csv_header(path)
+    header = names is not None
     read = dict(delimiter=",", skiprows=int(header), dtype=np.float64, ndmin=2)
     try:
         try:
@@ -410,11 +421,25 @@ def _load_csv(path: Path) -> np.ndarray:
         except ValueError:  # empty fields or NA: missing values, read the slow way
             arr = np.loadtxt(path, **read, converters=_csv_number)  # type: ignore[call-overload]
     except ValueError as exc:
-        raise DataError(f"{path} is not a numeric CSV: {exc}") from None
+        raise DataError(f"{path} is not a numeric CSV: {_csv_problem(str(exc), names)}") from None
     return arr
 
 
 MISSING_TOKENS = ("", "na", "nan", "null")  # a missing value in a CSV (read as NaN)
+
+
+def _csv_problem(message: str, names: list[str] | None) -> str:
+    """numpy's complaint about a CSV cell, with the cell named as an editor shows it: the
+    file's line and the column counted from 1, and the column's name."""
+    found = re.search(
+        r"could not convert string (.*) to float\d* at row (\d+), column (\d+)", message
+    )
+    if found is None:
+        return message
+    text, row, column = found.group(1), int(found.group(2)), int(found.group(3))
+    line = row + 1 + (names is not None)  # numpy counts data rows from 0, columns from 1
+    name = f" ({names[column - 1]!r})" if names is not None and column <= len(names) else ""
+    return f"line {line}, column {column}{name} holds {text}, not a number"
 
 
 def _csv_number(token: str) -> float:
