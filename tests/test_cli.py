@@ -330,3 +330,33 @@ def test_the_summary_and_info_name_the_optimizer_decay_average_and_precision(tmp
     assert "kept the averaged weights of the last epoch" in said
     assert main(["info", str(out)]) == 0
     assert line in capsys.readouterr().out
+
+
+def test_a_table_with_named_columns_gives_tables_with_named_columns(tmp_path):
+    from sklearn.datasets import load_wine
+
+    wine = load_wine(as_frame=True).data
+    wine.to_csv(tmp_path / "wine.csv", index=False)
+    out = tmp_path / "r"
+    argv = ["--epochs", "1", "--out", str(out), "--no-progress", "--no-report"]
+    assert main(["train", "--data", str(tmp_path / "wine.csv"), *argv]) == 0
+    assert (
+        main(["reconstruct", str(out), str(tmp_path / "wine.csv"), "-o", str(tmp_path / "r.csv")])
+        == 0
+    )
+    assert (
+        main(["encode", str(out), str(tmp_path / "wine.csv"), "-o", str(tmp_path / "c.csv")]) == 0
+    )
+    lines = (tmp_path / "r.csv").read_text().splitlines()
+    assert lines[0] == ",".join(wine.columns) and len(lines) == len(wine) + 1
+    assert aekit.load_array(tmp_path / "r.csv").shape == wine.shape
+    codes = (tmp_path / "c.csv").read_text().splitlines()
+    assert codes[0].startswith("code_0,code_1") and len(codes) == len(wine) + 1
+    # a table without names stays without
+    np.savetxt(tmp_path / "plain.csv", wine.to_numpy()[:5], delimiter=",")
+    assert (
+        main(["reconstruct", str(out), str(tmp_path / "plain.csv"), "-o", str(tmp_path / "p.csv")])
+        == 0
+    )
+    assert aekit.load_array(tmp_path / "p.csv").shape == (5, 13)
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 5

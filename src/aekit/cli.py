@@ -579,7 +579,11 @@ def cmd_encode(args: argparse.Namespace) -> int:
     out = _streamed(args, args.input)
     codes = encode_data(args.run, args.input, data_dir=args.data_dir, stream=args.stream, out=out)
     if out is None:
-        _save_array(args.output, codes)
+        # A table with named columns gives a table with named columns.
+        named = _input_header(args.input) is not None
+        _save_array(
+            args.output, codes, [f"code_{i}" for i in range(codes.shape[1])] if named else None
+        )
     print(f"wrote codes of {len(codes)} samples ({codes.shape[1]} units) to {args.output}")
     return 0
 
@@ -602,7 +606,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
             args.run, args.input, data_dir=args.data_dir, stream=args.stream, out=streamed
         )
         if streamed is None:
-            _save_array(out, recon)
+            names = _input_header(args.input)
+            fits = names is not None and len(names) == recon.reshape(len(recon), -1).shape[1]
+            _save_array(out, recon, names if fits else None)  # the input's column names
         print(f"wrote reconstructions of {len(recon)} samples to {out}")
     return 0
 
@@ -634,7 +640,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         header.append("outlier")
     if args.per_feature:
         columns.extend(errors.T)
-        names = csv_header(args.input) if Path(args.input).is_file() else None
+        names = _input_header(args.input)
         if names is None or len(names) != errors.shape[1]:
             names = [str(i) for i in range(errors.shape[1])]
         header.extend(f"error_{name}" for name in names)
@@ -662,7 +668,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
     if streamed is not None:
         print(f"wrote {len(filled)} samples with their missing values filled to {args.output}")
         return 0
-    names = csv_header(args.input) if Path(args.input).is_file() else None
+    names = _input_header(args.input)
     if names is not None and Path(args.output).suffix.lower() == ".csv":
         _save_table(args.output, filled.reshape(len(filled), -1), names)  # header kept
     else:
@@ -748,6 +754,11 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _input_header(data: str | None) -> list[str] | None:
+    """The column names of a CSV data file with a header row, else None."""
+    return csv_header(data) if data is not None and Path(data).is_file() else None
+
+
 def _save_table(path: str | Path, table: np.ndarray, header: list[str]) -> None:
     path = Path(path)
     if path.suffix.lower() != ".csv":
@@ -762,7 +773,8 @@ def _save_table(path: str | Path, table: np.ndarray, header: list[str]) -> None:
     atomic_write(path, write)
 
 
-def _save_array(path: str | Path, array: np.ndarray) -> None:
+def _save_array(path: str | Path, array: np.ndarray, header: list[str] | None = None) -> None:
+    """Write ``array`` to a .npy or .csv file (a CSV with ``header``, where given)."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".npy", ".csv"):
@@ -777,7 +789,8 @@ def _save_array(path: str | Path, array: np.ndarray) -> None:
             if suffix == ".npy":
                 np.save(f, array)
             else:
-                np.savetxt(f, array, delimiter=",", fmt="%.7g")
+                names = ",".join(header) if header is not None else ""
+                np.savetxt(f, array, delimiter=",", fmt="%.7g", header=names, comments="")
 
     atomic_write(path, write)
 
