@@ -360,3 +360,13 @@ def test_a_table_with_named_columns_gives_tables_with_named_columns(tmp_path):
     )
     assert aekit.load_array(tmp_path / "p.csv").shape == (5, 13)
     assert len((tmp_path / "p.csv").read_text().splitlines()) == 5
+
+
+def test_help_says_which_defaults_the_kind_and_the_data_choose(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "activation of the hidden layers (default: the kind's, else relu)" in text
+    assert "(default: none for data in [0, 1], else standard)" in text
+    assert "(default: sigmoid for data in [0, 1], else linear, unless the kind chooses)" in text
+    assert "--kernel-size KERNEL_SIZE odd convolution kernel size (\"conv\") (default: 3)" in text

@@ -130,6 +130,16 @@ def _is_part_list(tp: Any) -> bool:
     return bool(args) and isinstance(args[0], type) and issubclass(args[0], Part)
 
 
+def _set_by_kinds() -> set[str]:
+    """The model settings some kind's preset chooses, for any data."""
+    return {
+        name
+        for kind in KINDS
+        for unit_range in (True, False)
+        for name in KINDS.get(kind)(64, 8, unit_range)
+    }
+
+
 def _default_text(section: str, f: dataclasses.Field[Any]) -> str:
     if section == "model":
         if f.name in ("input_dim", "image_shape"):
@@ -138,6 +148,10 @@ def _default_text(section: str, f: dataclasses.Field[Any]) -> str:
             return ""  # the help text states the rule
         if f.name == "kind":
             return "undercomplete"
+        if f.name == "scaling":
+            return "none for data in [0, 1], else standard"
+        if f.name == "output_activation":
+            return "sigmoid for data in [0, 1], else linear, unless the kind chooses"
     if section == "pretrain" and f.name == "method":
         return "off"
     if f.default is not dataclasses.MISSING:
@@ -146,6 +160,8 @@ def _default_text(section: str, f: dataclasses.Field[Any]) -> str:
         value = f.default_factory()
     else:
         return ""
+    if section == "model" and f.name in _set_by_kinds():
+        return f"the kind's, else {describe(value)}"
     return describe(value)
 
 
