@@ -352,6 +352,12 @@ def test_a_table_with_named_columns_gives_tables_with_named_columns(tmp_path):
     assert aekit.load_array(tmp_path / "r.csv").shape == wine.shape
     codes = (tmp_path / "c.csv").read_text().splitlines()
     assert codes[0].startswith("code_0,code_1") and len(codes) == len(wine) + 1
+    # a picture of a table draws the standardised features, each on one scale
+    assert (
+        main(["reconstruct", str(out), str(tmp_path / "wine.csv"), "-o", str(tmp_path / "g.png")])
+        == 0
+    )
+    assert (tmp_path / "g.png").read_bytes()[:4] == b"\x89PNG"
     # a table without names stays without
     np.savetxt(tmp_path / "plain.csv", wine.to_numpy()[:5], delimiter=",")
     assert (
@@ -369,4 +375,4 @@ def test_help_says_which_defaults_the_kind_and_the_data_choose(capsys):
     assert "activation of the hidden layers (default: the kind's, else relu)" in text
     assert "(default: none for data in [0, 1], else standard)" in text
     assert "(default: sigmoid for data in [0, 1], else linear, unless the kind chooses)" in text
-    assert "--kernel-size KERNEL_SIZE odd convolution kernel size (\"conv\") (default: 3)" in text
+    assert '--kernel-size KERNEL_SIZE odd convolution kernel size ("conv") (default: 3)' in text

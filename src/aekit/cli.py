@@ -614,7 +614,15 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         )
         sample = x.read(0, args.n) if isinstance(x, DiskArray) else np.asarray(x[: args.n])
         image_shape = model.config.image_shape if model.config is not None else None
-        reconstruction_grid(sample, model.reconstruct(sample), out, image_shape, n=args.n)
+        recon = model.reconstruct(sample)
+        title = f"the first samples of {args.input or 'the test split'} and their reconstructions"
+        if image_shape is None and model.scaling != "none":
+            # Features of different ranges, drawn in the model's units so each one shows.
+            import torch
+
+            sample, recon = (model.scale(torch.as_tensor(a)).numpy() for a in (sample, recon))
+            title += f" ({model.scaling} scaled)"
+        reconstruction_grid(sample, recon, out, image_shape, n=args.n, title=title)
         print(f"wrote {min(args.n, len(sample))} originals and reconstructions to {out}")
     else:
         streamed = _streamed(args, args.input)

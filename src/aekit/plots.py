@@ -66,11 +66,13 @@ def reconstruction_grid(
     n: int = 10,
     per_row: int = 10,
     corrupted: np.ndarray | None = None,
+    title: str = "samples and their reconstructions",
 ) -> Any:
     """Originals above their reconstructions (and, for a denoising model, the corrupted
     inputs between them), ``per_row`` samples to a row (more wrap onto further rows).
     Images of any C x H x W; other vectors as line plots of value against feature, the
-    original in grey."""
+    original in grey (give them in comparable units: features of different ranges are
+    best shown standardised)."""
     plt = _pyplot()
     originals = np.asarray(originals).reshape(len(originals), -1)
     rows = [(originals, "original")]
@@ -101,7 +103,7 @@ def reconstruction_grid(
             ax.set_yticks([])
             if col == 0:
                 ax.set_ylabel(label, fontsize=8)
-    fig.suptitle("held-out samples and their reconstructions", fontsize=9)
+    fig.suptitle(title, fontsize=9)
     _tight(fig)
     return save(fig, path)
 
@@ -438,6 +440,7 @@ def run_figures(
                 out("reconstructions.png"),
                 shape,
                 corrupted=corrupted,
+                title="held-out samples and their reconstructions",
             )
     if not images:
         feature_errors_plot(feature_errors(model, x), out("feature_errors.png"))
