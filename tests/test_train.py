@@ -524,3 +524,24 @@ def test_a_fit_result_prints_as_one_line():
     text = repr(result)
     assert "\n" not in text and text.count("train_loss=") == 1  # the last row only
     assert text.startswith("FitResult(epochs=3, steps=")
+
+
+def test_small_dense_models_train_on_one_cpu_thread_and_give_the_setting_back(X):
+    before = torch.get_num_threads()
+    if before < 2:
+        pytest.skip("one CPU thread already")
+    seen = []
+
+    def threads(trainer, row):
+        seen.append(torch.get_num_threads())
+
+    small = aekit.AutoEncoder.build(input_dim=64, hidden=[16], code_dim=4)
+    aekit.fit(small, X, epochs=1, batch_size=32, callbacks=[threads], progress=False)
+    large = aekit.AutoEncoder.build(input_dim=64, hidden=[512, 512], code_dim=8)
+    aekit.fit(large, X, epochs=1, batch_size=256, callbacks=[threads], progress=False)
+    conv = aekit.AutoEncoder.build(
+        input_dim=64, architecture="conv", image_shape=(1, 8, 8), code_dim=4
+    )
+    aekit.fit(conv, X, epochs=1, batch_size=32, callbacks=[threads], progress=False)
+    assert seen == [1, before, before]
+    assert torch.get_num_threads() == before

@@ -59,6 +59,33 @@ class _NonFinite(Exception):
     pass
 
 
+# Below this much arithmetic a step (6 flops per weight per sample, forward and backward),
+# a second CPU thread costs more in handing work over than it saves, and when other
+# processes hold the cores (two runs on two cores) it makes each step several times slower
+# (BENCHMARKS.md section 3): such models train on one thread.
+ONE_THREAD_FLOPS = 5e6
+
+
+@contextmanager
+def cpu_threads_for(
+    model: torch.nn.Module, device: torch.device, batch: int | None
+) -> Iterator[None]:
+    """One intra-op thread while a small fully connected model trains on the CPU; the
+    caller's setting again afterwards."""
+    layers = [m for m in model.modules() if next(m.parameters(recurse=False), None) is not None]
+    dense = all(isinstance(m, torch.nn.Linear) for m in layers)
+    flops = 6 * sum(p.numel() for p in model.parameters()) * (batch or 0)
+    before = torch.get_num_threads()
+    one = device.type == "cpu" and dense and 0 < flops < ONE_THREAD_FLOPS and before > 1
+    if one:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if one:
+            torch.set_num_threads(before)
+
+
 @dataclasses.dataclass
 class FitResult:
     """What training returns: per-epoch metrics and how training ended. ``best_epoch`` is
@@ -207,7 +234,9 @@ class Trainer:
         )
         try:
             # A rank lost mid-step (killed, unreachable) fails every rank with one message.
-            with seeded(None), self._signals(), distributed.collective():
+            batch = cfg.batch_size // self.world if cfg.batch_size else None
+            threads = cpu_threads_for(self.model, self.device, batch)
+            with seeded(None), self._signals(), distributed.collective(), threads:
                 self._set_rng()
                 self._in_fit = True
                 while self.epoch < cfg.epochs and not stopped_early:
