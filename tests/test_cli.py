@@ -315,8 +315,9 @@ def test_evaluate_prints_the_pca_baseline_beside_the_model(trained_run, capsys):
     assert main(["evaluate", str(trained_run)]) == 0
     out = capsys.readouterr().out
     assert "baseline: PCA-16" in out and "this model" in out
-    metrics = aekit.evaluate(trained_run, baseline=True)
+    metrics = aekit.evaluate(trained_run)  # as the command: the baseline by default
     assert metrics["pca_squared_error"] == pytest.approx(0.743, abs=0.001)  # PCA-16, digits
+    assert "pca_squared_error" not in aekit.evaluate(trained_run, baseline=False)
 
 
 def test_the_summary_and_info_name_the_optimizer_decay_average_and_precision(tmp_path, capsys):

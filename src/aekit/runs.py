@@ -466,13 +466,16 @@ def evaluate(
     *,
     split: str | None = None,
     data_dir: str | None = None,
+    baseline: bool = True,
     **options: Any,
 ) -> dict[str, float]:
     """Metrics of a model, or of the model in a run folder, on ``data`` (an array, a
     tensor, "digits", "mnist" or a data file; default: the run's own data set if it was
     digits or mnist). ``split`` ("test", the default, or "train") picks the split of digits
-    or mnist. ``options`` are those of :func:`aekit.metrics.evaluate`
-    (batch_size, sparsity, jacobian, denoising, seed).
+    or mnist. ``baseline``: for a run on digits or mnist evaluated on its own data set,
+    also ``pca_squared_error``, PCA's error with as many components as the code, fitted on
+    the training split (as ``aekit evaluate`` prints it). ``options`` are those of
+    :func:`aekit.metrics.evaluate` (batch_size, sparsity, jacobian, denoising, seed).
 
     Examples
     --------
@@ -482,7 +485,6 @@ def evaluate(
     >>> sorted(aekit.evaluate(model, data.test))
     ['explained_variance', 'mse', 'psnr', 'squared_error']
     """
-    baseline = options.pop("baseline", False)
     stream = options.pop("stream", None)
     run = model if isinstance(model, str | Path) else None
     model, x = load_model_and_data(model, data, split, data_dir, stream)
