@@ -987,9 +987,15 @@ def test_a_run_refused_by_the_trainer_leaves_no_run_folder(tmp_path):
     data a hand-built model cannot reproduce) come after the folder is made: what it wrote
     goes with them, and a folder the caller made stays, with its own files."""
     out = tmp_path / "r"
-    argv = ["train", "--patience", "5", "--val-fraction", "0", "--out", str(out), "--no-progress"]
-    assert main(argv) == 2
+    refused = ["train", "--patience", "5", "--val-fraction", "0", "--no-progress"]
+    assert main([*refused, "--out", str(out)]) == 2
     assert not out.exists()
+    # with the parents it made and its TensorBoard log; a folder that was there stays
+    assert main([*refused, "--out", str(tmp_path / "a" / "b" / "r"), "--tensorboard"]) == 2
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "kept").mkdir()
+    assert main([*refused, "--out", str(tmp_path / "kept")]) == 2
+    assert list((tmp_path / "kept").iterdir()) == []
     model = aekit.AutoEncoder.build(input_dim=13)
     with pytest.raises(aekit.DataError, match="outside"):
         aekit.fit(model, np.full((20, 13), 5.0, np.float32), run_dir=tmp_path / "f")

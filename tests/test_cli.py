@@ -209,6 +209,9 @@ def test_resume_on_other_data_is_refused_before_it_says_it_resumes(tmp_path, cap
             f"aekit: error: {out} was trained on 'digits', not {other!r}: a run resumes on "
             "the data it was trained on\n"
         )
+        with pytest.raises(aekit.ConfigError, match=r"not .*: a run resumes on"):
+            aekit.resume(out, data=Path(other), progress=False)  # a path as a string
+        assert capsys.readouterr().err == ""
 
 
 @pytest.fixture
@@ -377,3 +380,14 @@ def test_help_says_which_defaults_the_kind_and_the_data_choose(capsys):
     assert "(default: none for data in [0, 1], else standard)" in text
     assert "(default: sigmoid for data in [0, 1], else linear, unless the kind chooses)" in text
     assert '--kernel-size KERNEL_SIZE odd convolution kernel size ("conv") (default: 3)' in text
+
+
+def test_info_says_n_a_for_a_metric_json_cannot_hold(tmp_path, capsys):
+    np.savetxt(tmp_path / "flat.csv", np.full((60, 4), 0.5), delimiter=",")
+    out = tmp_path / "r"
+    argv = ["--epochs", "1", "--out", str(out), "--no-progress", "--no-report"]
+    assert main(["train", "--data", str(tmp_path / "flat.csv"), *argv]) == 0
+    assert json.loads((out / "metrics.json").read_text())["explained_variance"] is None
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    assert "explained_variance n/a" in " ".join(capsys.readouterr().out.split())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -257,3 +258,21 @@ def test_a_data_dir_given_to_resume_that_it_leaves_unused_is_said(tmp_path):
     aekit.train(aekit.RunConfig(training=aekit.TrainConfig(epochs=1)), out=run, progress=False)
     with pytest.warns(UserWarning, match="data_dir=mnist-here does nothing with source=digits"):
         aekit.resume(run, data_dir="mnist-here", epochs=2, progress=False)
+
+
+def test_subclassed_configs_take_their_own_arguments():
+    @dataclasses.dataclass
+    class Tagged(aekit.TrainConfig):
+        tag: dataclasses.InitVar[str] = "x"
+
+        def __post_init__(self, tag):
+            super().__post_init__()
+
+    class Keywords(aekit.TrainConfig):
+        def __init__(self, extra=1, **settings):
+            super().__init__(**settings)
+
+    assert Tagged(tag="y", epochs=2).epochs == 2
+    assert Keywords(extra=2, epochs=3).epochs == 3
+    with pytest.raises(aekit.ConfigError, match=r"Tagged: unknown setting.*'epoch'"):
+        Tagged(epoch=2)

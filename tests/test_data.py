@@ -136,6 +136,12 @@ def test_array_files(tmp_path, X):
         ("bad.csv", "1,2,3\n4,five,6\n", "not a numeric CSV: line 2, column 2 holds 'five'"),
         ("named.csv", "a,b,c\n1,2,3\n4,5,x\n", "line 3, column 3 \\('c'\\) holds 'x', not a"),
         ("holes.csv", "a,b\n1,\n,x\n", "line 3, column 2 \\('b'\\) holds 'x'"),
+        ("gaps.csv", "a,b\n1,2\n\n# note\n3,4\n5,x\n", "line 6, column 2 \\('b'\\) holds 'x'"),
+        (
+            "short.csv",
+            "a,b\n1,2\n\n3\n",
+            "line 4 has 1 column\\(s\\) where the lines before it have 2",
+        ),
         ("ragged.csv", "1,2,3\n4,5\n", "not a numeric CSV"),
         ("x.parquet", "", "unsupported data file type"),
         ("obj.npy", None, "cannot read"),
@@ -227,3 +233,10 @@ def test_text_in_a_data_frame_is_named_by_column():
         aekit.DataError, match="strings or Python objects in column\\(s\\) 'colour'"
     ):
         to_tensor(frame, "training data")
+
+
+def test_pandas_nullable_numbers_are_numbers_and_na_is_missing():
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": [0.1, 0.2], "n": pd.array([1, None], dtype="Int64")})
+    t = to_tensor(frame, allow_missing=True)
+    assert t.dtype == torch.float32 and t[0, 1] == 1 and torch.isnan(t[1, 1])

@@ -824,6 +824,8 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"  # NaN or infinite: JSON null in metrics.json
     if isinstance(value, float):
         return "inf" if math.isinf(value) else f"{value:.4g}"
     return str(value)

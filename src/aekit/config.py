@@ -24,6 +24,7 @@ aekit.errors.ConfigError: TrainConfig.optimizer: unknown optimizer 'lbfgs'; know
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import itertools
 import json
@@ -69,6 +70,15 @@ def flag(name: str, **more: Any) -> dict[str, Any]:
     return {"flag": name, **more}
 
 
+@functools.cache
+def _keywords(cls: type) -> tuple[str, ...] | None:
+    """The keywords ``cls(...)`` takes (None: any, a subclass's ``**kwargs``)."""
+    params = list(inspect.signature(cls.__init__).parameters.values())[1:]
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return None
+    return tuple(p.name for p in params if p.kind is not inspect.Parameter.VAR_POSITIONAL)
+
+
 class _Config:
     """Validation and the JSON round trip shared by the configs.
 
@@ -79,8 +89,10 @@ class _Config:
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
-        # Before the dataclass's __init__, whose TypeError would not list the known ones.
-        check_known(kwargs, (f.name for f in dataclasses.fields(cls) if f.init), cls.__name__)
+        # Before __init__, whose TypeError would not list the known ones.
+        known = _keywords(cls)
+        if known is not None:
+            check_known(kwargs, known, cls.__name__)
         return super().__new__(cls)
 
     def __post_init__(self) -> None:

@@ -37,6 +37,14 @@ ArrayLike = Union[np.ndarray, Tensor, Sequence[Any]]  # noqa: UP007
 # ---- validation ------------------------------------------------------------------------------
 
 
+def _numeric_frame(x: Any) -> bool:
+    """Whether ``x`` is a pandas DataFrame whose every column holds numbers."""
+    dtypes = getattr(x, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items") or not hasattr(x, "to_numpy"):
+        return False
+    return all(getattr(d, "kind", "O") in "biuf" for _, d in dtypes.items())
+
+
 def _text_columns(x: Any) -> str:
     """The columns of a pandas DataFrame that are not numbers, said as a clause."""
     dtypes = getattr(x, "dtypes", None)
@@ -67,6 +75,9 @@ def to_tensor(x: Any, name: str = "data", *, allow_missing: bool = False) -> Ten
     else:
         try:
             arr = np.asarray(x)
+            if arr.dtype == object and _numeric_frame(x):
+                # pandas' nullable numbers (Int64, Float64) come out as objects; NA is NaN.
+                arr = x.to_numpy(dtype=np.float64, na_value=np.nan)
         except (ValueError, TypeError) as exc:
             raise DataError(f"{name} cannot be read as a numeric array: {exc}") from None
         if arr.dtype.kind not in "biuf":
@@ -421,25 +432,47 @@ def _load_csv(path: Path) -> np.ndarray:
         except ValueError:  # empty fields or NA: missing values, read the slow way
             arr = np.loadtxt(path, **read, converters=_csv_number)  # type: ignore[call-overload]
     except ValueError as exc:
-        raise DataError(f"{path} is not a numeric CSV: {_csv_problem(str(exc), names)}") from None
+        raise DataError(
+            f"{path} is not a numeric CSV: {_csv_problem(path, str(exc), names)}"
+        ) from None
     return arr
 
 
 MISSING_TOKENS = ("", "na", "nan", "null")  # a missing value in a CSV (read as NaN)
 
 
-def _csv_problem(message: str, names: list[str] | None) -> str:
-    """numpy's complaint about a CSV cell, with the cell named as an editor shows it: the
-    file's line and the column counted from 1, and the column's name."""
-    found = re.search(
+def _csv_problem(path: Path, message: str, names: list[str] | None) -> str:
+    """numpy's complaint about a CSV, with the place named as an editor shows it: the
+    file's line (numpy counts data rows, past blank and comment lines) and the column
+    counted from 1, with its name."""
+    cell = re.search(
         r"could not convert string (.*) to float\d* at row (\d+), column (\d+)", message
     )
-    if found is None:
-        return message
-    text, row, column = found.group(1), int(found.group(2)), int(found.group(3))
-    line = row + 1 + (names is not None)  # numpy counts data rows from 0, columns from 1
-    name = f" ({names[column - 1]!r})" if names is not None and column <= len(names) else ""
-    return f"line {line}, column {column}{name} holds {text}, not a number"
+    if cell is not None:
+        text, column = cell.group(1), int(cell.group(3))
+        line = _csv_line(path, int(cell.group(2)), names is not None)  # rows from 0
+        name = f" ({names[column - 1]!r})" if names is not None and column <= len(names) else ""
+        return f"line {line}, column {column}{name} holds {text}, not a number"
+    ragged = re.search(r"number of columns changed from (\d+) to (\d+) at row (\d+)", message)
+    if ragged is not None:
+        before, now, row = (int(g) for g in ragged.groups())
+        line = _csv_line(path, row - 1, names is not None)  # rows from 1
+        return f"line {line} has {now} column(s) where the lines before it have {before}"
+    return message
+
+
+def _csv_line(path: Path, row: int, header: bool) -> int | str:
+    """The line number (from 1) of data row ``row`` (from 0) of a CSV, as numpy's
+    loadtxt counts rows: past the header, blank lines and ``#`` comments."""
+    with path.open() as f:
+        seen = -1
+        for number, line in enumerate(f, start=1):
+            if (header and number == 1) or not line.split("#", 1)[0].strip():
+                continue
+            seen += 1
+            if seen == row:
+                return number
+    return "?"
 
 
 def _csv_number(token: str) -> float:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import csv
 import fcntl
 import os
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,6 +40,22 @@ METRICS_JSON = "metrics.json"
 
 
 LOCK_FILE = ".lock"
+TENSORBOARD = "tensorboard"
+RUNS_ROOT = "runs"  # where runs without a named folder go
+_UNDOING: set[Path] = set()  # folders whose failure a caller's undone_on_failure handles
+
+
+def first_missing(path: Path) -> Path | None:
+    """The topmost of ``path`` and its parents that does not exist: what making ``path``
+    makes (None: it exists)."""
+    missing = None
+    for folder in [path, *path.parents]:
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
 _HELD: dict[Path, list[int]] = {}  # locks this process holds: path -> [fd, depth]
 
 
@@ -132,23 +149,42 @@ class RunFolder:
             )
 
     @contextmanager
-    def undone_on_failure(self, made: bool) -> Iterator[None]:
-        """Remove what a run that fails before training anything wrote (its config.json
-        and lock, and the folder where ``made`` says the run made it), so a refusal leaves
-        no half-written run folder; a run with anything more (a checkpoint, metrics, a
-        pretrained layer) is kept, to resume."""
+    def undone_on_failure(self, made: Path | None) -> Iterator[None]:
+        """Remove what a run that fails before training anything wrote (config.json, the
+        lock, a TensorBoard log) and the folders it made (``made``: this folder or the
+        topmost of its parents that did not exist), so a refusal leaves no half-written run
+        folder; a run with anything more (a checkpoint, metrics, a pretrained layer) is
+        kept, to resume. Nested on one folder, the outermost decides."""
+        key = self.path.absolute()
+        if key in _UNDOING:
+            yield
+            return
         before = {p.name for p in self.path.iterdir()} if self.path.is_dir() else set()
+        _UNDOING.add(key)
         try:
             yield
         except Exception:
             if self.writes and self.path.is_dir():
-                added = {p.name for p in self.path.iterdir()} - before
-                if added <= {CONFIG_FILE, LOCK_FILE}:
-                    for name in added:
-                        (self.path / name).unlink(missing_ok=True)
-                    if made and not any(self.path.iterdir()):
-                        self.path.rmdir()
+                self._undo({p.name for p in self.path.iterdir()} - before, made)
             raise
+        finally:
+            _UNDOING.discard(key)
+
+    def _undo(self, added: set[str], made: Path | None) -> None:
+        if not added <= {CONFIG_FILE, LOCK_FILE, TENSORBOARD}:
+            return
+        for name in added:
+            path = self.path / name
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        if made is None:
+            return
+        folder, top = self.path.absolute(), made.absolute()
+        while (folder == top or top in folder.parents) and not any(folder.iterdir()):
+            folder.rmdir()
+            folder = folder.parent
 
     # ---- making and opening ---------------------------------------------------------------
 
@@ -171,7 +207,7 @@ class RunFolder:
         return cls(path)
 
     @classmethod
-    def new(cls, kind: str, root: str | Path = "runs") -> RunFolder:
+    def new(cls, kind: str, root: str | Path = RUNS_ROOT) -> RunFolder:
         """A new folder ``root/KIND-DATE-TIME``, made unique: a second run started in the
         same second (a sweep started with ``&``) gets ``-2``, and so on. Creating the folder
         is the claim, so two processes never get the same one."""
@@ -281,7 +317,7 @@ def fit_in_folder(
     """
     if getattr(model, "config", None) is None:
         save_model(model, folder.path)  # raises the error that says how to make it savable
-    with folder.undone_on_failure(made=not folder.path.exists()), folder.locked():
+    with folder.undone_on_failure(first_missing(folder.path)), folder.locked():
         return _fit_in_folder(model, training, X, folder, val, sections, progress, desc, callbacks)
 
 

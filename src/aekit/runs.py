@@ -48,7 +48,14 @@ from .plots import run_figures
 from .presets import default_code_dim, has_wide_code, training_defaults
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
 from .report import write_report
-from .runfolder import METRICS_JSON, RunFolder, fit_in_folder
+from .runfolder import (
+    METRICS_JSON,
+    RUNS_ROOT,
+    TENSORBOARD,
+    RunFolder,
+    first_missing,
+    fit_in_folder,
+)
 from .streaming import DiskArray, iter_rows, open_disk_array
 from .tensorboard import TensorBoardLogger, require_tensorboard
 from .trainer import Callback, FitResult, Trainer, warn_ignored
@@ -149,11 +156,18 @@ def train(
     if output.tensorboard:
         require_tensorboard()
     # Under torchrun rank 0 makes the folder and names it to the others.
-    made = output.out is None or not Path(output.out).exists()
+    missing = first_missing(Path(output.out or RUNS_ROOT))
     path = distributed.on_main(
-        lambda: (RunFolder.create(output.out) if output.out else RunFolder.new(model_cfg.kind)).path
+        lambda: (
+            (
+                RunFolder.create(output.out)
+                if output.out
+                else RunFolder.new(model_cfg.kind, RUNS_ROOT)
+            ).path
+        )
     )
     folder = RunFolder(path)
+    made = missing or (folder.path if output.out is None else None)  # new() made the folder
     with folder.undone_on_failure(made), folder.locked():
         distributed.on_main(folder.require_new)
         run = _execute(folder, cfg, model, dataset)
@@ -182,6 +196,8 @@ def resume(
     goes on from the rate the longer cosine has at that point). ``report=False`` leaves
     the figures and report as they were.
     """
+    if isinstance(data, Path):
+        data = str(data)  # a file named by a path, as by a string
     folder = RunFolder(path)
     raw = folder.read_config()
     stored = raw.get("training")
@@ -220,9 +236,9 @@ def resume(
         output = output.replace(report=report)
     cfg = cfg.replace(data=data_cfg, output=output)
     model = AutoEncoder.from_config(model_cfg, seed=cfg.training.seed)
-    if distributed.is_main():  # under torchrun, said once
-        print(resume_status(folder.path, epochs), file=sys.stderr)
     with folder.locked():
+        if distributed.is_main():  # under torchrun, said once
+            print(resume_status(folder.path, epochs), file=sys.stderr)
         return _execute(folder, cfg, model, dataset)
 
 
@@ -278,7 +294,7 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
         if scaled.scaling != "none":
             model = _with_scaling(model, scaled)
     tensorboard = cfg.output.tensorboard and folder.writes
-    logger = TensorBoardLogger(folder.path / "tensorboard") if tensorboard else None
+    logger = TensorBoardLogger(folder.path / TENSORBOARD) if tensorboard else None
     trainer, fit = fit_in_folder(
         model,
         cfg.training,
