@@ -391,3 +391,27 @@ def test_info_says_n_a_for_a_metric_json_cannot_hold(tmp_path, capsys):
     capsys.readouterr()
     assert main(["info", str(out)]) == 0
     assert "explained_variance n/a" in " ".join(capsys.readouterr().out.split())
+
+
+def test_the_resume_command_names_the_data_again(tmp_path):
+    from aekit.cli import resume_command
+
+    out = tmp_path / "r"
+    assert main(["train", "--epochs", "1", "--out", str(out), "--no-progress", "--no-report"]) == 0
+    assert resume_command(str(out)) == f"aekit train --resume {out}"
+    config = json.loads((out / "config.json").read_text())
+    for data, flags in [
+        ({"source": "mnist", "data_dir": "/my data/mnist"}, " --data-dir '/my data/mnist'"),
+        ({"source": "/my data/x.npy"}, " --data '/my data/x.npy'"),
+    ]:
+        (out / "config.json").write_text(json.dumps({**config, "data": data}))
+        assert resume_command(str(out)) == f"aekit train --resume {out}{flags}"
+
+
+def test_evaluate_fits_the_baseline_on_what_the_run_trained_on(tmp_path, capsys):
+    out = tmp_path / "r"
+    argv = ["--limit", "300", "--epochs", "1", "--out", str(out), "--no-progress", "--no-report"]
+    assert main(["train", *argv]) == 0
+    trained = json.loads((out / "metrics.json").read_text())["pca_squared_error"]
+    assert aekit.evaluate(out)["pca_squared_error"] == pytest.approx(trained, rel=1e-9)
+    assert aekit.evaluate(out)["pca_squared_error"] != pytest.approx(1.577, abs=0.01)  # all 1,347

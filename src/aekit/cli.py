@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import shlex
 import sys
 import traceback
 import typing
@@ -905,7 +906,8 @@ def _says_errors(exc: AekitError) -> bool:
 
 def resume_command(run: str) -> str:
     """The command that continues ``run``: under torchrun, torchrun again; a run trained
-    on a file names it again (paths in a run folder are not used)."""
+    on a file names it again, and one on MNIST its folder (paths in a run folder are not
+    used: the resume is given them again)."""
     launcher = "aekit train"
     if distributed.launched():
         n = os.environ.get("LOCAL_WORLD_SIZE") or os.environ.get("WORLD_SIZE", "N")
@@ -914,7 +916,10 @@ def resume_command(run: str) -> str:
     try:
         source = RunConfig.from_dict(read_run_config(run)).data
         if not source.named:
-            data = f" --data {source.source}" + (f" --test {source.test}" if source.test else "")
+            data = f" --data {shlex.quote(source.source)}"
+            data += f" --test {shlex.quote(source.test)}" if source.test else ""
+        elif source.source == "mnist" and source.data_dir:
+            data = f" --data-dir {shlex.quote(source.data_dir)}"
     except AekitError:
         pass
     return f"{launcher} --resume {run}{data}"

@@ -510,7 +510,7 @@ def evaluate(
         # digits or mnist (a file named in a run folder is never read).
         source = DataConfig.from_dict(_data_section(RunFolder(run)), "data")
         if source.named and (data is None or str(data) == source.source):
-            train = load_source(source.source, data_dir).train
+            train = load_dataset(source.replace(data_dir=data_dir)).train  # its limit too
             test = _scaled(model, x if isinstance(x, DiskArray) else model.check_input(x))
             pca = pca_baseline(model.scale(train), test, model.config.code_dim)
             if pca is not None:
@@ -759,7 +759,8 @@ def _data_section(run: RunFolder) -> Any:
     section = run.read_config().get("data", {})
     if not isinstance(section, dict):
         raise CheckpointError(f"{run.path}/config.json: 'data' must be an object")
-    return {k: v for k, v in section.items() if k == "source"}
+    # The source and how much of it trained; never a path (data_dir, test).
+    return {k: v for k, v in section.items() if k in ("source", "limit")}
 
 
 def pca_baseline(train: Any, test: Any, code_dim: int) -> float | None:
