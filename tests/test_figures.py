@@ -122,9 +122,11 @@ def test_interpolation_starts_and_ends_at_the_two_reconstructions(trained, digit
 
 def test_pretraining_curves_and_score_histogram(tmp_path, trained):
     _, history = trained
-    fig = plots.pretraining_curves([history, history[:2]], tmp_path / "p.png")
+    fig = plots.pretraining_curves([history, history[:2]], tmp_path / "p.png", ["bce", "mse"])
     _png(tmp_path / "p.png", min_bytes=1000)
     assert len(fig.axes[0].lines) == 2
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["layer 1 (cross-entropy)", "layer 2 (squared error)"]
     errors = np.random.default_rng(0).gamma(2.0, size=500)
     fig = plots.score_histogram(errors, 6.0, tmp_path / "s.png")
     _png(tmp_path / "s.png", min_bytes=1000)

@@ -162,3 +162,12 @@ def test_any_pretraining_flag_turns_pretraining_on(tmp_path, capsys):
     saved = json.loads((out / "config.json").read_text())
     assert saved["pretrain"] == {**aekit.PretrainConfig(epochs=2).to_dict()}
     assert (out / "pretrain" / "layers.json").exists()
+
+
+def test_a_warning_about_a_pretraining_layer_names_the_layer(X):
+    config = model_config("deep", input_dim=64, hidden=[80], code_dim=8)
+    with pytest.warns(UserWarning) as said:
+        aekit.pretrain_greedy(config, X[:200], PretrainConfig(epochs=1), progress=False)
+    messages = [str(w.message) for w in said]
+    assert any(m.startswith("pretraining layer 1 (64-80): the code (80 units)") for m in messages)
+    assert all("--pretrain-corruption" in m for m in messages if "the code" in m)

@@ -361,3 +361,9 @@ def test_extending_a_cosine_run_stretches_the_cosine_to_the_new_length(tmp_path)
     # The rate at the end of epoch 5 is an 8-epoch cosine's there, not a restart from 0.
     assert lrs[0] == pytest.approx(0.5e-2 * (1 + math.cos(math.pi * 5 / 8)), rel=1e-6)
     assert all(a > b for a, b in itertools.pairwise(lrs)) and lrs[-1] == 0.0
+
+
+def test_an_image_shape_that_rearranges_the_images_is_said(tmp_path):
+    cfg = {"model": {"architecture": "conv", "image_shape": [1, 4, 16]}, "training": {"epochs": 1}}
+    with pytest.warns(UserWarning, match=r"image_shape \(1, 4, 16\) differs from the data's"):
+        aekit.train(cfg, out=tmp_path / "r", progress=False)

@@ -32,6 +32,7 @@ import math
 import os
 import re
 import typing
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -837,6 +838,14 @@ class RunConfig(_Config):
             )
         if image_shape is not None and "image_shape" not in settings:
             settings["image_shape"] = image_shape
+        elif image_shape is not None and tuple(settings["image_shape"]) != tuple(image_shape):
+            given = tuple(settings["image_shape"])
+            warnings.warn(
+                f"model.image_shape {given} differs from the data's images, "
+                f"{tuple(image_shape)}: the model sees each image rearranged",
+                UserWarning,
+                stacklevel=3,
+            )
         kind = settings.pop("kind", "undercomplete")
         return model_config(kind, unit_range=unit_range, input_dim=input_dim, **settings)
 

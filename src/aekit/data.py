@@ -294,7 +294,7 @@ def load_mnist(
         raise DataError(
             f"MNIST files not found: looked for {names} (or uncompressed) in {where}, and the "
             f"download failed ({exc}); download them by hand into one of those folders, "
-            "or pass --data-dir / set AEKIT_DATA"
+            "or name its folder (--data-dir; data_dir= in Python) or set AEKIT_DATA"
         ) from None
     return _mnist_from_files(found)
 

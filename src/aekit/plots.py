@@ -358,23 +358,31 @@ def interpolation(
     return save(fig, path)
 
 
+LOSS_NAMES = {"bce": "cross-entropy", "mse": "squared error"}
+
+
 def pretraining_curves(
-    layers: Sequence[Sequence[Mapping[str, float]]], path: str | Path | None = None
+    layers: Sequence[Sequence[Mapping[str, float]]],
+    path: str | Path | None = None,
+    losses: Sequence[str] = (),
 ) -> Any:
-    """Greedy pretraining: each layer's training reconstruction error per epoch."""
+    """Greedy pretraining: each layer's training reconstruction loss per epoch, named in
+    the legend by ``losses`` (a layer of data in [0, 1] may train on cross-entropy, the
+    others on squared error)."""
     from matplotlib.ticker import MaxNLocator
 
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.2))
     for k, history in enumerate(layers, 1):
+        loss = losses[k - 1] if k <= len(losses) else None
         ax.plot(
             [row["epoch"] for row in history],
             [row.get("train_reconstruction", row.get("train_loss")) for row in history],
-            label=f"layer {k}",
+            label=f"layer {k}" + (f" ({LOSS_NAMES.get(loss, loss)})" if loss else ""),
         )
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("reconstruction error of the layer's input")
+    ax.set_ylabel("reconstruction loss of the layer's input")
     ax.set_title("greedy pretraining, layer by layer", fontsize=9)
     ax.legend(fontsize=8)
     _tight(fig)
@@ -408,9 +416,12 @@ def run_figures(
     history: Sequence[Mapping[str, float]] = (),
     labels: np.ndarray | None = None,
     layers: Sequence[Sequence[Mapping[str, float]]] = (),
+    layer_losses: Sequence[str] = (),
 ) -> list[Path]:
     """Every figure that fits ``model``'s kind, drawn on held-out data ``X`` into
-    ``folder`` (what ``aekit train`` writes into ``RUN/figures``). Returns the files."""
+    ``folder`` (what ``aekit train`` writes into ``RUN/figures``); ``layers`` and
+    ``layer_losses``: the histories and losses of greedily pretrained layers. Returns the
+    files."""
     from .metrics import feature_errors
     from .penalties import Contractive, KLSparsity, L1Sparsity
 
@@ -460,5 +471,5 @@ def run_figures(
     if any(isinstance(p, Contractive) for p in penalties):
         jacobian_spectrum({"this model": model}, x, out("jacobian_spectrum.png"))
     if layers:
-        pretraining_curves(layers, out("pretraining.png"))
+        pretraining_curves(layers, out("pretraining.png"), layer_losses)
     return written

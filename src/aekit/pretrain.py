@@ -9,6 +9,7 @@ autoencoder, or penalties for stacked sparse or contractive ones.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -131,7 +132,13 @@ def pretrain_greedy(
         desc = f"layer {k}/{len(stack)} {layer_config.input_dim}-{layer_config.code_dim}"
         # The error before training is that of the fresh layer, whatever state a resumed
         # layer's folder holds: the same seed builds the same fresh layer.
-        model = AutoEncoder.from_config(layer_config, seed=layer_cfg.seed)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            model = AutoEncoder.from_config(layer_config, seed=layer_cfg.seed)
+        for warning in said:  # about this layer, not the model the user described
+            where = f"pretraining layer {k} ({layer_config.input_dim}-{layer_config.code_dim})"
+            hint = " (for the layers: a pretraining corruption, --pretrain-corruption)"
+            warnings.warn(f"{where}: {warning.message}{hint}", warning.category, stacklevel=2)
         before = _error(model, codes, training.eval_batch_size)
         folder = RunFolder(Path(run_dir) / "pretrain" / f"layer-{k}") if run_dir else None
         if folder is not None and folder.has_model:

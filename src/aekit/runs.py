@@ -330,9 +330,10 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     if cfg.output.report and folder.writes:
         labels = dataset.test_labels if split == "test" else None
         histories = [layer.fit.history for layer in layers or []]
+        losses = [layer.model.config.loss for layer in layers or [] if layer.model.config]
         figures = folder.path / "figures"
         shown = held_out.head(FIGURE_SAMPLES) if isinstance(held_out, DiskArray) else held_out
-        run_figures(trainer.model, shown.numpy(), figures, fit.history, labels, histories)
+        run_figures(trainer.model, shown.numpy(), figures, fit.history, labels, histories, losses)
         write_report(folder.path)
         if logger is not None:
             logger.add_figures(figures, trainer.epoch)
