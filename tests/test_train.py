@@ -501,8 +501,11 @@ def test_fit_fits_a_models_input_scaling_on_its_first_data_only():
     aekit.fit(model, x[:50] * 2, epochs=1, progress=False)  # continues: the same units
     assert torch.equal(model.input_shift, shift)
 
-    # minmax scaling puts any data in the sigmoid's range: judged in the model's units.
-    model = aekit.AutoEncoder.build(input_dim=5, code_dim=2, scaling="minmax", seed=0)
+    # minmax scaling puts any data in a sigmoid's range (a sigmoid chosen: scaling alone
+    # gives a linear output): judged in the model's units.
+    model = aekit.AutoEncoder.build(
+        input_dim=5, code_dim=2, scaling="minmax", output_activation="sigmoid", seed=0
+    )
     aekit.fit(model, x, epochs=1, progress=False)
     assert model.input_scale.min() > 90  # fitted (range 100), and the error in its units:
     assert aekit.evaluate(model, x)["squared_error"] < 1.0  # raw units would be ~4,000
@@ -510,8 +513,10 @@ def test_fit_fits_a_models_input_scaling_on_its_first_data_only():
     beyond[0] = x.max(0) * 1.5  # held-out data beyond the training range is scored as is
     assert np.isfinite(aekit.evaluate(model, beyond)["squared_error"])
     with pytest.raises(aekit.DataError, match=r"\(scaled, standard\) has values in"):
-        aekit.fit(aekit.AutoEncoder.build(input_dim=5, code_dim=2, scaling="standard"), x,
-                  epochs=1, progress=False)  # fmt: skip
+        sigmoid = aekit.AutoEncoder.build(
+            input_dim=5, code_dim=2, scaling="standard", output_activation="sigmoid"
+        )
+        aekit.fit(sigmoid, x, epochs=1, progress=False)
     loader = torch.utils.data.DataLoader(torch.from_numpy(x), batch_size=32)
     fresh = aekit.AutoEncoder.build(input_dim=5, code_dim=2, scaling="minmax")
     with pytest.raises(aekit.ConfigError, match=r"call model\.fit_scaling"):

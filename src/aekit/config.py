@@ -71,6 +71,16 @@ def flag(name: str, **more: Any) -> dict[str, Any]:
     return {"flag": name, **more}
 
 
+def _rearranges(given: Any, images: tuple[int, ...]) -> bool:
+    """Whether ``given`` is another shape of as many values as ``images`` (a shape of
+    another size is refused elsewhere, with the sizes)."""
+    try:
+        shape = tuple(int(n) for n in given)
+    except (TypeError, ValueError):
+        return False
+    return shape != tuple(images) and math.prod(shape) == math.prod(images)
+
+
 @functools.cache
 def _keywords(cls: type) -> tuple[str, ...] | None:
     """The keywords ``cls(...)`` takes (None: any, a subclass's ``**kwargs``)."""
@@ -838,7 +848,7 @@ class RunConfig(_Config):
             )
         if image_shape is not None and "image_shape" not in settings:
             settings["image_shape"] = image_shape
-        elif image_shape is not None and tuple(settings["image_shape"]) != tuple(image_shape):
+        elif image_shape is not None and _rearranges(settings["image_shape"], image_shape):
             given = tuple(settings["image_shape"])
             warnings.warn(
                 f"model.image_shape {given} differs from the data's images, "
