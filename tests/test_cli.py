@@ -415,3 +415,29 @@ def test_evaluate_fits_the_baseline_on_what_the_run_trained_on(tmp_path, capsys)
     trained = json.loads((out / "metrics.json").read_text())["pca_squared_error"]
     assert aekit.evaluate(out)["pca_squared_error"] == pytest.approx(trained, rel=1e-9)
     assert aekit.evaluate(out)["pca_squared_error"] != pytest.approx(1.577, abs=0.01)  # all 1,347
+
+
+def test_info_on_a_finished_run_without_its_weights_says_how_to_get_them(trained_run, tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    copy = tmp_path / "copy"
+    shutil.copytree(trained_run, copy)
+    (copy / "model.safetensors").unlink()
+    proc = run_cli("info", str(copy))
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        f"weights      missing: no model.safetensors; aekit train --resume {copy} writes them "
+        "again from the checkpoint" in proc.stdout
+    )
+    # A reader that goes away (aekit info RUN | head) gets no complaint on stderr.
+    piped = subprocess.Popen(
+        [sys.executable, "-m", "aekit", "info", str(copy)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    piped.stdout.close()
+    err = piped.stderr.read()
+    piped.wait(timeout=60)
+    assert err == b"" and piped.returncode == 1

@@ -732,6 +732,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"model        {model_cfg.summary()}")
     if model is not None:
         print(f"parameters   {sum(p.numel() for p in model.parameters()):,}")
+    elif isinstance(config.get("result"), dict):  # it finished, and its weights are gone
+        again = (
+            "writes them again from the checkpoint"
+            if (run / CHECKPOINT_FILE).exists()
+            else "trains it again (no checkpoint either)"
+        )
+        print(f"weights      missing: no {WEIGHTS_FILE}; {resume_command(str(run))} {again}")
     settings = RunConfig.from_dict(config, "config.json") if "training" in config else None
     if settings is not None:
         print(f"data         {settings.data.source}")
@@ -874,6 +881,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("aekit: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (aekit info RUN | head): nothing left to say to it. Python
+        # would complain again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as exc:
         print(f"aekit: error: {_one_line(exc)}", file=sys.stderr)
         return 1
