@@ -131,14 +131,14 @@ def _is_part_list(tp: Any) -> bool:
     return bool(args) and isinstance(args[0], type) and issubclass(args[0], Part)
 
 
-def _set_by_kinds() -> set[str]:
+def _set_by_kinds() -> frozenset[str]:
     """The model settings some kind's preset chooses, for any data."""
-    return {
+    return frozenset(
         name
         for kind in KINDS
         for unit_range in (True, False)
         for name in KINDS.get(kind)(64, 8, unit_range)
-    }
+    )
 
 
 def _default_text(section: str, f: dataclasses.Field[Any]) -> str:
@@ -693,11 +693,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
     if streamed is not None:
         print(f"wrote {len(filled)} samples with their missing values filled to {args.output}")
         return 0
-    names = _input_header(args.input)
-    if names is not None and Path(args.output).suffix.lower() == ".csv":
-        _save_table(args.output, filled.reshape(len(filled), -1), names)  # header kept
-    else:
-        _save_array(args.output, filled)
+    _save_array(args.output, filled, _input_header(args.input))  # a CSV keeps its header
     print(f"wrote {len(filled)} samples with their missing values filled to {args.output}")
     return 0
 
@@ -792,25 +788,22 @@ def _input_header(data: str | None) -> list[str] | None:
 
 
 def _save_table(path: str | Path, table: np.ndarray, header: list[str]) -> None:
-    path = Path(path)
-    if path.suffix.lower() != ".csv":
-        raise ConfigError(f"output must end in .csv, got {path.name!r}")
-    if not path.parent.is_dir():
-        raise ConfigError(f"output folder does not exist: {path.parent}")
-
-    def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            np.savetxt(f, table, delimiter=",", fmt="%.7g", header=",".join(header), comments="")
-
-    atomic_write(path, write)
+    """Write a table with its header row to a CSV file."""
+    _save_array(path, table, header, suffixes=(".csv",))
 
 
-def _save_array(path: str | Path, array: np.ndarray, header: list[str] | None = None) -> None:
-    """Write ``array`` to a .npy or .csv file (a CSV with ``header``, where given)."""
+def _save_array(
+    path: str | Path,
+    array: np.ndarray,
+    header: list[str] | None = None,
+    suffixes: tuple[str, ...] = (".npy", ".csv"),
+) -> None:
+    """Write ``array`` to a file of one of ``suffixes``: .npy, or .csv (with ``header``
+    as its first row, where given)."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in (".npy", ".csv"):
-        raise ConfigError(f"output must end in .npy or .csv, got {path.name!r}")
+    if suffix not in suffixes:
+        raise ConfigError(f"output must end in {' or '.join(suffixes)}, got {path.name!r}")
     if not path.parent.is_dir():
         raise ConfigError(f"output folder does not exist: {path.parent}")
     if suffix == ".csv":

@@ -217,8 +217,9 @@ def resume(
             cfg = cfg.replace(training=cfg.training.replace(epochs=epochs))
     except ConfigError as exc:
         raise CheckpointError(f"{folder.path}/config.json: {exc}") from None
-    if epochs is not None and folder.has_checkpoint:
-        trained = int(folder.load_checkpoint().get("epoch", 0))
+    state = folder.load_checkpoint() if folder.has_checkpoint else None
+    if epochs is not None and state is not None:
+        trained = int(state.get("epoch", 0))
         if epochs < trained:
             raise ConfigError(
                 f"{folder.path} has trained {trained} epochs already; to extend it, ask for "
@@ -238,17 +239,20 @@ def resume(
     model = AutoEncoder.from_config(model_cfg, seed=cfg.training.seed)
     with folder.locked():
         if distributed.is_main():  # under torchrun, said once
-            print(resume_status(folder.path, epochs), file=sys.stderr)
+            print(resume_status(folder.path, epochs, state), file=sys.stderr)
         return _execute(folder, cfg, model, dataset)
 
 
-def resume_status(path: str | Path, epochs: int | None = None) -> str:
+def resume_status(
+    path: str | Path, epochs: int | None = None, state: dict[str, Any] | None = None
+) -> str:
     """Where an interrupted run stands, in words (what ``aekit train --resume`` prints);
-    ``epochs`` is a new length asked for."""
+    ``epochs`` is a new length asked for, ``state`` its checkpoint where already read."""
     folder = RunFolder(path)
     raw = folder.read_config()
-    if folder.has_checkpoint:
+    if state is None and folder.has_checkpoint:
         state = folder.load_checkpoint()
+    if state is not None:
         if epochs is None:
             training = raw.get("training")
             epochs = training.get("epochs", "?") if isinstance(training, dict) else "?"
