@@ -321,7 +321,7 @@ def test_the_pca_baseline_is_scikit_learns_pca(k):
     from sklearn.datasets import load_digits
     from sklearn.decomposition import PCA
 
-    from aekit.runs import pca_baseline
+    from aekit.pca import pca_baseline
 
     x = load_digits().data.astype(np.float32) / 16
     train, test = x[:1000], x[1000:]
@@ -340,7 +340,7 @@ def test_the_pca_baseline_of_wide_data_is_scikit_learns_too():
     """Fewer samples than features: fitted from the samples' Gram matrix, not d x d."""
     from sklearn.decomposition import PCA
 
-    from aekit.runs import pca_baseline
+    from aekit.pca import pca_baseline
 
     rng = np.random.default_rng(0)
     train = rng.random((40, 300)).astype(np.float32)

@@ -479,7 +479,13 @@ def _report(run: Run) -> None:
         flags = ", ".join("--" + k.replace("_", "-") for k in run.chosen)
         print(f"chosen from the data size: {settings} ({flags} to set them)")
     averaged = "averaged " if run.config.training.ema else ""
-    if run.fit.best_epoch is not None and run.config.training.keep == "best":
+    if run.fit.best_epoch == 0 and run.config.training.keep == "best":
+        print(
+            f"kept PCA's solution, the model's start (epoch 0): none of the "
+            f"{len(run.fit.history)} epochs beat it on validation data, so on this data the "
+            "layers learned nothing that held beyond the training samples"
+        )
+    elif run.fit.best_epoch is not None and run.config.training.keep == "best":
         print(f"kept the {averaged}weights of epoch {run.fit.best_epoch} (lowest validation loss)")
     elif averaged:
         print("kept the averaged weights of the last epoch (the raw ones are in the checkpoint)")

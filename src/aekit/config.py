@@ -173,6 +173,14 @@ class ModelConfig(_Config):
         (each feature to [0, 1]) or "none". A run (aekit train) that does not choose gets
         "none" for data in [0, 1] and "standard" otherwise; losses and metrics are in the
         scaled units.
+    pca_path : a linear path from the input to the code and from the code to the output
+        beside the layers, set to PCA's solution of the training data when training
+        starts, with the layers' last weights at zero: the model starts as PCA, and with
+        the best epoch kept on validation data (PCA's start counts as epoch 0) it ends no
+        worse than PCA there. The compressing kinds (undercomplete, linear, deep,
+        denoising) have it on, with a linear output and squared error, where their code is
+        smaller than the input, linear and without top_k, tied weights or penalties; it
+        needs exactly that.
     """
 
     input_dim: int
@@ -194,6 +202,7 @@ class ModelConfig(_Config):
     corruption: Corruption | None = None
     missing: bool = False
     scaling: Literal["none", "standard", "minmax"] = "none"
+    pca_path: bool = False
     kind: str = "custom"
 
     def validate(self) -> None:
@@ -231,6 +240,9 @@ class ModelConfig(_Config):
             )
         names = [p.name for p in self.penalties]
         require(len(set(names)) == len(names), f"each penalty may appear once, got {names}")
+        if self.pca_path:
+            clash = pca_path_clash(self)
+            require(clash is None, f"pca_path needs {clash}: set pca_path false, or change it")
         self._check_size()
 
     def parameter_count(self) -> int:
@@ -252,7 +264,8 @@ class ModelConfig(_Config):
             encoder, decoder = dense(sizes), dense(sizes[::-1])
         if self.tied:
             decoder = sum(sizes[:-1])  # only the decoder's biases are its own
-        return encoder + decoder
+        path = 2 * self.input_dim * self.code_dim + self.input_dim + self.code_dim
+        return encoder + decoder + (path if self.pca_path else 0)
 
     def activation_count(self) -> int:
         """Values one sample's forward pass keeps for backward (every layer's output, in
@@ -316,7 +329,22 @@ class ModelConfig(_Config):
             f"penalties {', '.join(parts) or 'none'}; corruption {describe(self.corruption)}"
             f"{'; missing entries (NaN) allowed' if self.missing else ''}"
             f"{f'; inputs scaled ({self.scaling})' if self.scaling != 'none' else ''}"
+            f"{'; starts from PCA (linear path)' if self.pca_path else ''}"
         )
+
+
+def pca_path_clash(config: ModelConfig) -> str | None:
+    """What in ``config`` a linear path started from PCA cannot go with, or None: the
+    model must start as exactly PCA's reconstruction and stay comparable with it."""
+    needs = {
+        "a code smaller than the input": config.code_dim < config.input_dim,
+        "a linear code (code_activation 'linear')": config.code_activation == "linear",
+        "a linear output (output_activation 'linear')": config.output_activation == "linear",
+        "no top_k": config.top_k is None,
+        "untied weights": not config.tied,
+        "no penalties": not config.penalties,
+    }
+    return next((need for need, met in needs.items() if not met), None)
 
 
 SIZES = ("input_dim", "code_dim")
@@ -358,6 +386,8 @@ def model_config(
     if not unit_range and not {"output_activation", "loss"} & set(given):
         defaults.update(output_activation="linear", loss="mse")
     merged = {**defaults, **given, "kind": kind}
+    if given.get("loss") == "bce" and "output_activation" not in given:
+        merged["output_activation"] = "sigmoid"  # cross-entropy needs the sigmoid output
     if (
         merged.get("loss") == "bce"
         and "loss" not in given
@@ -370,7 +400,11 @@ def model_config(
         needed = [p.code_activation for p in penalties if p.code_activation]
         if needed:
             merged["code_activation"] = needed[0]
-    return ModelConfig.from_dict(merged, "model")
+    if "pca_path" in given or not merged.get("pca_path"):
+        return ModelConfig.from_dict(merged, "model")  # one the user asks for is checked
+    # The kind's PCA start where the other settings allow it.
+    config = ModelConfig.from_dict({**merged, "pca_path": False}, "model")
+    return config if pca_path_clash(config) is not None else config.replace(pca_path=True)
 
 
 @dataclasses.dataclass
@@ -622,7 +656,11 @@ class TrainConfig(_Config):
         val = cfg.val_fraction
         if val is None:
             # Enough to pick the best epoch by; large data sets keep the rest for training.
-            val = 0.1 if samples is None else round(min(0.1, 2000 / samples), 4)
+            # Small data sets hold out up to a quarter, to have about 100 samples to pick
+            # the best epoch by (16 of 160 chose noisily).
+            val = 0.1
+            if samples is not None:
+                val = round(max(min(0.1, 2000 / samples), min(0.25, 100 / samples)), 4)
         return cfg.replace(
             epochs=epochs, batch_size=batch_size, warmup_epochs=warmup, val_fraction=val
         )
@@ -857,6 +895,8 @@ class RunConfig(_Config):
                 stacklevel=3,
             )
         kind = settings.pop("kind", "undercomplete")
+        if self.pretrain is not None:
+            settings.setdefault("pca_path", False)  # greedy pretraining is the start
         return model_config(kind, unit_range=unit_range, input_dim=input_dim, **settings)
 
     @classmethod

@@ -16,10 +16,19 @@ from torch import Tensor, nn
 from .config import ModelConfig, model_config
 from .corruption import Corruption
 from .data import ArrayLike, check_bounds, check_range, to_tensor
-from .errors import DataError
+from .errors import ConfigError, DataError
 from .families import register_family, save_model
 from .losses import LOSSES
-from .nets import activation, conv_decoder, conv_encoder, mlp_decoder, mlp_encoder
+from .nets import (
+    WithLinearPath,
+    activation,
+    conv_decoder,
+    conv_encoder,
+    mlp_decoder,
+    mlp_encoder,
+    zero_last_layer,
+)
+from .pca import principal_subspace
 from .penalties import Penalty
 from .seeding import seeded
 from .streaming import DiskArray, Stats
@@ -96,6 +105,10 @@ class AutoEncoder(nn.Module):
             assert config is not None
             self.register_buffer("input_shift", torch.zeros(config.input_dim))
             self.register_buffer("input_scale", torch.ones(config.input_dim))
+        # Whether the linear path (config.pca_path) holds PCA's solution yet: set once,
+        # on the first training data, and saved with the weights.
+        if config is not None and config.pca_path:
+            self.register_buffer("pca_fitted", torch.zeros(()))
 
     # ---- construction -------------------------------------------------------------------
 
@@ -117,6 +130,12 @@ class AutoEncoder(nn.Module):
             sizes = [c.input_dim, *c.hidden, c.code_dim]
             encoder = mlp_encoder(sizes, c.activation, c.code_activation, c.top_k)
             decoder = mlp_decoder(sizes[::-1], c.activation, encoder if c.tied else None)
+        if c.pca_path:
+            # The layers start at zero output, beside a linear path that fit_pca sets to PCA.
+            zero_last_layer(encoder)
+            zero_last_layer(decoder)
+            encoder = WithLinearPath(encoder, nn.Linear(c.input_dim, c.code_dim))
+            decoder = WithLinearPath(decoder, nn.Linear(c.code_dim, c.input_dim))
         for penalty in c.penalties:
             penalty.check_model(c.code_activation, encoder)
         if c.code_dim >= c.input_dim and not c.regularized:
@@ -260,6 +279,45 @@ class AutoEncoder(nn.Module):
         spread = torch.where(torch.isfinite(spread) & (spread > 0), spread, 1.0)
         self.input_shift.copy_(shift.float())
         self.input_scale.copy_(spread.float())
+        return self
+
+    @property
+    def needs_pca_start(self) -> bool:
+        """Whether the model has a linear path (``config.pca_path``) not yet set to PCA."""
+        fitted = getattr(self, "pca_fitted", None)
+        return fitted is not None and not bool(fitted)
+
+    PCA_START_SAMPLES = 20_000  # rows PCA's start is computed from, at most
+
+    def fit_pca(self, x: Tensor | ArrayLike) -> AutoEncoder:
+        """Set the linear path of a ``pca_path`` model to PCA's solution of training data
+        ``x`` (in the model's units; missing entries as 0, as they enter the model): the
+        encoder's path projects onto the leading principal directions, the decoder's maps
+        back and adds the mean. With its layers at zero output, the model is then PCA's
+        reconstruction. Code units beyond the data's rank start at zero."""
+        if getattr(self, "pca_fitted", None) is None:
+            raise ConfigError("this model has no linear path to start from PCA (pca_path)")
+        t = x if isinstance(x, Tensor) else self.check_input(x, "training data")
+        if len(t) > self.PCA_START_SAMPLES:
+            pick = torch.randperm(len(t), generator=torch.Generator().manual_seed(0))
+            t = t[pick[: self.PCA_START_SAMPLES].sort().values]
+        t = self.fill_missing(self.scale(t.float().cpu()))
+        k = self.encoder.path.out_features
+        fitted = principal_subspace(t, min(k, *t.shape))
+        if fitted is None:
+            return self
+        mean, components = (torch.from_numpy(a.copy()).float() for a in fitted)  # (d,), (d, k)
+        used = components.shape[1]
+        encode, decode = self.encoder.path, self.decoder.path
+        with torch.no_grad():
+            encode.weight.zero_()
+            encode.bias.zero_()
+            decode.weight.zero_()
+            encode.weight[:used].copy_(components.T)
+            encode.bias[:used].copy_(-(components.T @ mean))
+            decode.weight[:, :used].copy_(components)
+            decode.bias.copy_(mean)
+            self.pca_fitted.fill_(1)
         return self
 
     def fill_missing(self, x: Tensor) -> Tensor:

@@ -15,7 +15,6 @@ The path from ``aekit train`` to the loss::
 from __future__ import annotations
 
 import dataclasses
-import math
 import sys
 import warnings
 from pathlib import Path
@@ -44,6 +43,7 @@ from .io import write_npy_blocks
 from .metrics import evaluate as evaluate_model
 from .metrics import feature_errors, linear_probe
 from .model import AutoEncoder
+from .pca import pca_baseline
 from .plots import run_figures
 from .presets import default_code_dim, has_wide_code, training_defaults
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
@@ -283,6 +283,9 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
         resumed_at = int(folder.load_checkpoint().get("global_step", 0))
     else:
         model.fit_scaling(dataset.train)  # a resumed run has it in its checkpoint
+        if model.needs_pca_start and dataset.test is None:
+            # Judged on the validation rows: its PCA start must not have seen them either.
+            model.fit_pca(_held_out(dataset, cfg)[2])
     if not folder.has_checkpoint and cfg.pretrain is not None:
         folder.prepare()
         folder.write_config(model, {**sections, "training": cfg.training.to_dict()})
@@ -766,72 +769,3 @@ def _data_section(run: RunFolder) -> Any:
         raise CheckpointError(f"{run.path}/config.json: 'data' must be an object")
     # The source and how much of it trained; never a path (data_dir, test).
     return {k: v for k, v in section.items() if k in ("source", "limit")}
-
-
-def pca_baseline(train: Any, test: Any, code_dim: int) -> float | None:
-    """Squared error per sample of PCA with ``code_dim`` components fitted on ``train``,
-    on ``test`` (None where PCA cannot have that many components)."""
-    fitted = _principal_subspace(train, code_dim)
-    if fitted is None:
-        return None
-    mean, components = fitted
-    # The test data in memory, or blocks of it (data on disk).
-    sse, n = 0.0, 0
-    for block in _blocks(test):
-        if np.isnan(block).any():
-            return None
-        centred = block - mean
-        recon = centred @ components @ components.T
-        sse += float(((recon - centred) ** 2).sum())
-        n += len(block)
-    if n == 0:
-        return None
-    error = sse / n
-    return error if math.isfinite(error) else None
-
-
-def _principal_subspace(train: Any, k: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The mean and the top ``k`` principal directions (columns) of ``train`` (an array or
-    a tensor), exactly, in float64 and without a copy of the whole: from the d x d
-    covariance built a block at a time (a full SVD of MNIST held three float64 copies of
-    the data, 1.1 GB), or, with fewer samples than features, from the n x n Gram matrix of
-    the centred samples, so wide data costs n x n, not d x d."""
-    n = len(train)
-    if n == 0:
-        return None
-    total = None
-    for block in _blocks(train):
-        if np.isnan(block).any():
-            return None  # PCA has no missing values
-        part = block.sum(axis=0)
-        total = part if total is None else total + part
-    assert total is not None
-    d = len(total)
-    if k > min(n, d):
-        return None
-    mean = total / n
-    if d <= n:
-        scatter = np.zeros((d, d))
-        for block in _blocks(train):
-            centred = block - mean
-            scatter += centred.T @ centred
-        _, vectors = np.linalg.eigh(scatter)  # ascending eigenvalues
-        return mean, vectors[:, ::-1][:, :k]
-    centred = np.concatenate([block - mean for block in _blocks(train)])  # n x d, n < d
-    values, vectors = np.linalg.eigh(centred @ centred.T)
-    values, vectors = values[::-1][:k], vectors[:, ::-1][:, :k]
-    # Directions without variance (k at or above the centred data's rank) carry nothing
-    # on the training data and are not determined by it: left out.
-    kept = values > max(values[0], 0.0) * 1e-12
-    return mean, centred.T @ vectors[:, kept] / np.sqrt(values[kept])
-
-
-def _blocks(data: Any, rows: int = 4096) -> Any:
-    """``data`` (an array, a tensor, or an iterable of either) as float64 row blocks."""
-    parts = [data] if isinstance(data, np.ndarray | torch.Tensor) else data
-    for part in parts:
-        for start in range(0, len(part), rows):
-            block = part[start : start + rows]
-            if isinstance(block, torch.Tensor):
-                block = block.numpy(force=True)
-            yield np.asarray(block, dtype=np.float64).reshape(len(block), -1)

@@ -90,7 +90,8 @@ def cpu_threads_for(
 class FitResult:
     """What training returns: per-epoch metrics and how training ended. ``best_epoch`` is
     the epoch of the lowest validation loss (whose weights the model holds at the end when
-    ``keep="best"``)."""
+    ``keep="best"``); 0 for a model that starts from PCA (``pca_path``) when no epoch beat
+    that start."""
 
     history: list[dict[str, float]]
     best_epoch: int | None
@@ -215,6 +216,8 @@ class Trainer:
             raise ConfigError(
                 "early stopping (patience) needs validation data: pass val or set val_fraction > 0"
             )
+        if self._fresh and val_x is not None and cfg.keep == "best" and _starts_at_pca(self.model):
+            self._judge_start(val_x)
         if self.schedule is None:
             self.schedule = build_schedule(self.optimizer, cfg, len(batches))
             if self._pending_schedule is not None:
@@ -446,6 +449,13 @@ class Trainer:
         # Time spent in callbacks (e.g. a test-set evaluation) is not training time.
         self._started += time.perf_counter() - callback_start
         return stop
+
+    def _judge_start(self, val_x: Tensor) -> None:
+        """Validate the starting weights as epoch 0, a candidate for the kept weights: a
+        model that starts from PCA keeps PCA's solution unless an epoch beats it."""
+        self.best_loss = evaluate_loss(self.model, val_x, self.config.eval_batch_size)["loss"]
+        self.best_epoch = 0
+        self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
 
     # ---- pieces -------------------------------------------------------------------------------
 
@@ -717,6 +727,7 @@ class Trainer:
             if split is not None:
                 val_x = x[split[1]]
             self._check_fingerprint(fingerprint(x, rows))
+            self._start_from_pca(lambda: x)
             batches: InMemoryBatches | StreamBatches | DiskBatches = InMemoryBatches(
                 x.to(self.device), cfg.batch_size, self.generator, self.rank, self.world, rows
             )
@@ -730,6 +741,7 @@ class Trainer:
             if held is not None:
                 val_x = check(torch.from_numpy(train.take(held)), "validation data", targets=True)
             self._check_fingerprint(stats.fingerprint)
+            self._start_from_pca(lambda: torch.from_numpy(train.take(_pca_rows(train))))
             batches = DiskBatches(
                 train,
                 cfg.batch_size,
@@ -747,6 +759,15 @@ class Trainer:
             fp = loader_fingerprint(train)
             if fp is not None:
                 self._check_fingerprint(fp)
+            if self._fresh and getattr(model, "needs_pca_start", False):
+                warnings.warn(
+                    "this model starts from PCA's solution of its training data "
+                    "(pca_path), which a loader cannot give before training: its linear "
+                    "path starts at random. Call model.fit_pca(X) on (a sample of) the data "
+                    "first",
+                    UserWarning,
+                    stacklevel=4,
+                )
             batches = StreamBatches(
                 train,
                 self.device,
@@ -761,6 +782,19 @@ class Trainer:
         if val_x is not None:
             val_x = val_x.to(self.device)
         return batches, val_x
+
+    @property
+    def _fresh(self) -> bool:
+        """Whether training has not begun (no step taken, nothing resumed)."""
+        return self.global_step == 0 and self.epoch == 0
+
+    def _start_from_pca(self, data: Callable[[], Tensor]) -> None:
+        """Set a ``pca_path`` model's linear path to PCA of the data given to fit, once,
+        before the first step: all of it, the validation share included, as the PCA a
+        user compares with is fitted (the validation error of that start is then, if
+        anything, low, and an epoch must beat it by more to be kept)."""
+        if self._fresh and getattr(self.model, "needs_pca_start", False):
+            self.model.fit_pca(data())
 
     def _check_fingerprint(self, fp: str) -> None:
         if self.data_fingerprint is not None and self.data_fingerprint != fp:
@@ -789,3 +823,15 @@ def evaluate_loss(model: torch.nn.Module, x: Tensor, batch_size: int = 4096) -> 
                 sums[name] = sums.get(name, 0.0) + float(value) * len(batch)
     model.train(was_training)
     return {k: v / len(x) for k, v in sums.items()}
+
+
+def _starts_at_pca(model: torch.nn.Module) -> bool:
+    fitted = getattr(model, "pca_fitted", None)
+    return fitted is not None and bool(fitted)
+
+
+def _pca_rows(data: DiskArray, limit: int = 20_000) -> np.ndarray:
+    """Sorted rows of ``data`` on disk to start PCA from: a seeded sample of ``limit``."""
+    if len(data) <= limit:
+        return np.arange(len(data))
+    return np.sort(np.random.default_rng(0).choice(len(data), limit, replace=False))

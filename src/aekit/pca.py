@@ -1,0 +1,79 @@
+"""PCA, exactly and in blocks: the baseline every compressing model is judged against,
+and the solution a model with a linear path starts from (``ModelConfig.pca_path``)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def pca_baseline(train: Any, test: Any, code_dim: int) -> float | None:
+    """Squared error per sample of PCA with ``code_dim`` components fitted on ``train``,
+    on ``test`` (None where PCA cannot have that many components)."""
+    fitted = principal_subspace(train, code_dim)
+    if fitted is None:
+        return None
+    mean, components = fitted
+    # The test data in memory, or blocks of it (data on disk).
+    sse, n = 0.0, 0
+    for block in row_blocks(test):
+        if np.isnan(block).any():
+            return None
+        centred = block - mean
+        recon = centred @ components @ components.T
+        sse += float(((recon - centred) ** 2).sum())
+        n += len(block)
+    if n == 0:
+        return None
+    error = sse / n
+    return error if math.isfinite(error) else None
+
+
+def principal_subspace(train: Any, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The mean and the top ``k`` principal directions (columns) of ``train`` (an array or
+    a tensor), exactly, in float64 and without a copy of the whole: from the d x d
+    covariance built a block at a time (a full SVD of MNIST held three float64 copies of
+    the data, 1.1 GB), or, with fewer samples than features, from the n x n Gram matrix of
+    the centred samples, so wide data costs n x n, not d x d."""
+    n = len(train)
+    if n == 0:
+        return None
+    total = None
+    for block in row_blocks(train):
+        if np.isnan(block).any():
+            return None  # PCA has no missing values
+        part = block.sum(axis=0)
+        total = part if total is None else total + part
+    assert total is not None
+    d = len(total)
+    if k > min(n, d):
+        return None
+    mean = total / n
+    if d <= n:
+        scatter = np.zeros((d, d))
+        for block in row_blocks(train):
+            centred = block - mean
+            scatter += centred.T @ centred
+        _, vectors = np.linalg.eigh(scatter)  # ascending eigenvalues
+        return mean, vectors[:, ::-1][:, :k]
+    centred = np.concatenate([block - mean for block in row_blocks(train)])  # n x d, n < d
+    values, vectors = np.linalg.eigh(centred @ centred.T)
+    values, vectors = values[::-1][:k], vectors[:, ::-1][:, :k]
+    # Directions without variance (k at or above the centred data's rank) carry nothing
+    # on the training data and are not determined by it: left out.
+    kept = values > max(values[0], 0.0) * 1e-12
+    return mean, centred.T @ vectors[:, kept] / np.sqrt(values[kept])
+
+
+def row_blocks(data: Any, rows: int = 4096) -> Any:
+    """``data`` (an array, a tensor, or an iterable of either) as float64 row blocks."""
+    parts = [data] if isinstance(data, np.ndarray | torch.Tensor) else data
+    for part in parts:
+        for start in range(0, len(part), rows):
+            block = part[start : start + rows]
+            if isinstance(block, torch.Tensor):
+                block = block.numpy(force=True)
+            yield np.asarray(block, dtype=np.float64).reshape(len(block), -1)
