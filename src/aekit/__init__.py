@@ -40,6 +40,7 @@ from .errors import (
     TrainingInterrupted,
 )
 from .families import FAMILIES, load, register_family
+from .images import Images, load_images
 from .model import AutoEncoder
 from .optim import OPTIMIZERS, SCHEDULES
 from .penalties import PENALTIES, Contractive, KLSparsity, L1Sparsity, Penalty
@@ -68,6 +69,7 @@ __all__ = [
     "Dataset",
     "FitResult",
     "GaussianNoise",
+    "Images",
     "KLSparsity",
     "L1Sparsity",
     "Masking",
@@ -92,6 +94,7 @@ __all__ = [
     "load",
     "load_array",
     "load_digits",
+    "load_images",
     "load_mnist",
     "model_config",
     "pretrain_greedy",

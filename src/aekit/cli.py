@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import dataclasses
 import json
 import logging
@@ -46,6 +47,7 @@ from .corruption import CORRUPTIONS
 from .data import csv_header, streams
 from .errors import AekitError, ConfigError, TrainingError, TrainingInterrupted
 from .families import WEIGHTS_FILE, read_run_config
+from .images import Images, is_image_folder, not_streamed
 from .io import atomic_write, finite_json
 from .metrics import feature_errors
 from .nets import ACTIVATIONS
@@ -53,7 +55,7 @@ from .parts import Part
 from .penalties import PENALTIES
 from .plots import reconstruction_grid
 from .presets import KINDS
-from .runs import Run, evaluate, load_model_and_data, resume, train
+from .runs import Run, evaluate, load_model_and_data, read_images, resume, train
 from .runs import encode as encode_data
 from .runs import impute as impute_data
 from .runs import reconstruct as reconstruct_data
@@ -243,6 +245,7 @@ def _parser() -> argparse.ArgumentParser:
             "  aekit train --kind denoising --corruption gaussian:sigma=0.3\n"
             "  aekit train --penalty contractive:lam=0.05,method=exact --code-activation sigmoid\n"
             "  aekit train --data mnist --data-dir ../shared/data/mnist --arch 784-1000-500-250-30\n"
+            "  aekit train --data photos/ --image-size 64,64     (a folder of images)\n"
             "  aekit train --arch 64-48-32-8 --pretrain greedy --pretrain-epochs 20 \\\n"
             "              --pretrain-corruption masking:nu=0.25      (stacked denoising)\n"
             "  aekit train --config my_run.json --epochs 10     (flags override the file)\n"
@@ -279,7 +282,8 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument(
         "--data",
         metavar="SOURCE",
-        help="'digits', 'mnist' or a data file (default: the run's data set if it was digits "
+        help="'digits', 'mnist', a data file or a folder of images (default: the run's data "
+        "set if it was digits "
         "or mnist; a run trained on a file needs its data named: paths in a run folder are "
         "not used)",
     )
@@ -299,10 +303,15 @@ def _parser() -> argparse.ArgumentParser:
         description="Encode INPUT and write the codes (.npy or .csv).",
     )
     c.add_argument("run", metavar="RUN", help="run folder")
+    c.add_argument("input", metavar="INPUT", help=INPUT_HELP)
     c.add_argument(
-        "input", metavar="INPUT", help="a .npy/.npz/.csv file, or 'digits'/'mnist' (test split)"
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="codes.npy or codes.csv (a folder of images: codes.csv has a column 'file'; "
+        "beside codes.npy, codes.files.txt names the file of each row)",
     )
-    c.add_argument("-o", "--output", required=True, metavar="FILE", help="codes.npy or codes.csv")
     _add_data_dir(c)
     _add_stream(c)
 
@@ -311,14 +320,18 @@ def _parser() -> argparse.ArgumentParser:
         allow_abbrev=False,
         help="reconstruct data: a picture or an array",
         description="Reconstruct INPUT: -o grid.png draws originals over reconstructions; "
-        "-o recon.npy writes all reconstructions, in the shape of the input.",
+        "-o recon.npy writes all reconstructions, in the shape of the input; for a folder "
+        "of images, -o FOLDER (new or empty) writes each reconstruction as an 8-bit PNG "
+        "named after its file.",
     )
     r.add_argument("run", metavar="RUN", help="run folder")
+    r.add_argument("input", metavar="INPUT", help=INPUT_HELP)
     r.add_argument(
-        "input", metavar="INPUT", help="a .npy/.npz/.csv file, or 'digits'/'mnist' (test split)"
-    )
-    r.add_argument(
-        "-o", "--output", required=True, metavar="FILE", help="grid.png, recon.npy or recon.csv"
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="grid.png, recon.npy or recon.csv; or a folder, for a folder of images",
     )
     r.add_argument("-n", type=int, default=10, help="number of samples in the picture (default 10)")
     _add_data_dir(r)
@@ -332,12 +345,11 @@ def _parser() -> argparse.ArgumentParser:
         "(column 'error': the squared error summed over features, in the model's units; "
         "higher is more unusual). With --threshold or --contamination, or for a folder "
         "saved by aekit.sklearn.AutoEncoderOutlierDetector (its threshold), a column "
-        "'outlier' (1 or 0); with --per-feature, one error column per feature.",
+        "'outlier' (1 or 0); with --per-feature, one error column per feature. For a "
+        "folder of images, a first column 'file' names each image.",
     )
     s.add_argument("run", metavar="RUN", help="run folder")
-    s.add_argument(
-        "input", metavar="INPUT", help="a .npy/.npz/.csv file, or 'digits'/'mnist' (test split)"
-    )
+    s.add_argument("input", metavar="INPUT", help=INPUT_HELP)
     s.add_argument("-o", "--output", required=True, metavar="FILE", help="scores.csv")
     limit = s.add_mutually_exclusive_group()
     limit.add_argument(
@@ -388,6 +400,9 @@ def _parser() -> argparse.ArgumentParser:
     i.add_argument("run", metavar="RUN", help="run folder")
     i.add_argument("--json", action="store_true", help="print config.json")
     return p
+
+
+INPUT_HELP = "a .npy/.npz/.csv file, a folder of images, or 'digits'/'mnist' (test split)"
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -472,6 +487,8 @@ def _report(run: Run) -> None:
         f"for {len(run.fit.history)} epochs, {run.fit.steps} steps in {run.fit.seconds:.1f} s "
         f"-> {run.path}"
     )
+    for note in run.data.notes:
+        print(f"data: {note}")
     print(f"model: {cfg.summary()}")
     print(f"training: {run.config.training.summary()}")
     if run.chosen:
@@ -572,9 +589,10 @@ def _streamed(args: argparse.Namespace, data: str | None) -> str | None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    images = _input_images(args, args.data, sys.stderr if args.json else sys.stdout)
     metrics = evaluate(
         args.run,
-        args.data,
+        images if images is not None else args.data,
         split=args.split,
         data_dir=args.data_dir,
         baseline=True,
@@ -599,6 +617,16 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
+    images = _input_images(args, args.input)
+    if images is not None:
+        codes = encode_data(args.run, images)
+        names = _save_named(
+            args.output, images, codes, [f"code_{i}" for i in range(codes.shape[1])]
+        )
+        print(
+            f"wrote codes of {len(codes)} samples ({codes.shape[1]} units) to {args.output}{names}"
+        )
+        return 0
     out = _streamed(args, args.input)
     codes = encode_data(args.run, args.input, data_dir=args.data_dir, stream=args.stream, out=out)
     if out is None:
@@ -613,12 +641,25 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     out = Path(args.output)
+    images = _input_images(args, args.input)
+    data: Any = images if images is not None else args.input
+    if images is not None and out.suffix.lower() != ".png":
+        recon = reconstruct_data(args.run, images)
+        if out.suffix == "" or out.is_dir():
+            _save_pngs(out, images.files, recon)
+            print(
+                f"wrote reconstructions of {len(recon)} images to {out}/ as 8-bit PNGs "
+                "named after their files (values clipped to [0, 1])"
+            )
+            return 0
+        header = [str(i) for i in range(recon[0].size)]
+        names = _save_named(out, images, recon, header)
+        print(f"wrote reconstructions of {len(recon)} samples to {out}{names}")
+        return 0
     if out.suffix.lower() == ".png":
         if args.n < 1:
             raise ConfigError(f"-n must be >= 1, got {args.n}")
-        model, x = load_model_and_data(
-            args.run, args.input, data_dir=args.data_dir, stream=args.stream
-        )
+        model, x = load_model_and_data(args.run, data, data_dir=args.data_dir, stream=args.stream)
         sample = x.read(0, args.n) if isinstance(x, DiskArray) else np.asarray(x[: args.n])
         image_shape = model.config.image_shape if model.config is not None else None
         recon = model.reconstruct(sample)
@@ -645,7 +686,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    model, x = load_model_and_data(args.run, args.input, data_dir=args.data_dir, stream=args.stream)
+    images = _input_images(args, args.input)
+    data: Any = images if images is not None else args.input
+    model, x = load_model_and_data(args.run, data, data_dir=args.data_dir, stream=args.stream)
     if isinstance(x, DiskArray):
         if args.per_feature:
             raise ConfigError(
@@ -675,10 +718,19 @@ def cmd_score(args: argparse.Namespace) -> int:
         if names is None or len(names) != errors.shape[1]:
             names = [str(i) for i in range(errors.shape[1])]
         header.extend(f"error_{name}" for name in names)
-    _save_table(args.output, np.column_stack(columns), header)
+    if images is not None:
+        _save_named(args.output, images, np.column_stack(columns), header, (".csv",))
+    else:
+        _save_table(args.output, np.column_stack(columns), header)
     flagged = f"; {int(columns[1].sum())} above {limit:.4g} (outliers)" if limit is not None else ""
     print(f"wrote the errors of {len(total)} samples to {args.output}{flagged}")
+    if images is not None:
+        worst = np.argsort(-total, kind="stable")[:TOP_ERRORS]
+        print("highest errors: " + ", ".join(f"{images.files[i]} {_fmt(total[i])}" for i in worst))
     return 0
+
+
+TOP_ERRORS = 5  # the images named after scoring a folder
 
 
 def _saved_threshold(run: Path) -> float | None:
@@ -788,6 +840,86 @@ def _sizes(text: str) -> list[int]:
     return sizes
 
 
+def _input_images(args: argparse.Namespace, data: str | None, out: Any = None) -> Images | None:
+    """A folder of images named as the input, read as the run read its training images
+    (its image_size and image_mode), with what was done to them said; else None."""
+    if data is None or data in NAMED_SOURCES or not is_image_folder(data):
+        return None
+    if args.stream:
+        raise not_streamed(data)
+    images = read_images(args.run, data)
+    for note in images.notes:
+        print(f"{data}: {note}", file=out or sys.stdout)
+    return images
+
+
+def _names_file(path: Path) -> Path:
+    """Where the file names of the rows of a .npy result go: codes.npy -> codes.files.txt."""
+    return path.with_name(path.stem + ".files.txt")
+
+
+def _save_named(
+    path: str | Path,
+    images: Images,
+    array: np.ndarray,
+    header: list[str],
+    suffixes: tuple[str, ...] = (".npy", ".csv"),
+) -> str:
+    """Write the result of a folder of images with each row's file name: in a .csv, a
+    first column 'file'; beside a .npy (which holds no text), a .files.txt file of the
+    names, one a line in row order. Returns the words that say where the names went."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix != ".csv":
+        _save_array(path, array, suffixes=suffixes)
+        names = _names_file(path)
+        text = "".join(f"{name}\n" for name in images.files)
+
+        def write_names(tmp: str) -> None:
+            Path(tmp).write_text(text, encoding="utf-8")
+
+        atomic_write(names, write_names)
+        return f" and the file name of each row, one a line, to {names}"
+    _check_output(path, suffixes)
+    rows = array.reshape(len(array), -1)
+
+    def write(tmp: str) -> None:
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f, lineterminator="\n")
+            out.writerow(["file", *header])
+            for name, row in zip(images.files, rows, strict=True):
+                out.writerow([name, *(f"{v:.7g}" for v in row)])
+
+    atomic_write(path, write)
+    return ", each row named by its file (column 'file')"
+
+
+def _save_pngs(folder: Path, files: list[str], images: np.ndarray) -> None:
+    """Write (N, C, H, W) images in [0, 1] as 8-bit PNGs into a new or empty ``folder``,
+    each named after its file (``cat.jpg`` -> ``cat.png``; the whole name, ``cat.jpg.png``,
+    where two files share a stem)."""
+    from PIL import Image
+
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise ConfigError(
+            f"{folder} exists and is not an empty folder: reconstructions go to a new or "
+            "empty folder, so that no file is overwritten"
+        )
+    if not folder.parent.is_dir():
+        raise ConfigError(f"output folder does not exist: {folder.parent}")
+    if images.ndim != 4 or images.shape[1] not in (1, 2, 3, 4):
+        raise ConfigError(f"reconstructions of shape {images.shape[1:]} are not images")
+    names = [Path(name).stem + ".png" for name in files]
+    if len(set(names)) < len(names):
+        names = [name + ".png" for name in files]
+    folder.mkdir(exist_ok=True)
+    for name, image in zip(names, images, strict=True):
+        pixels = (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+        pixels = pixels[0] if len(pixels) == 1 else pixels.transpose(1, 2, 0)
+        picture = Image.fromarray(np.ascontiguousarray(pixels))
+        atomic_write(folder / name, lambda tmp, p=picture: p.save(tmp, format="PNG"))
+
+
 def _input_header(data: str | None) -> list[str] | None:
     """The column names of a CSV data file with a header row, else None."""
     return csv_header(data) if data is not None and Path(data).is_file() else None
@@ -807,11 +939,7 @@ def _save_array(
     """Write ``array`` to a file of one of ``suffixes``: .npy, or .csv (with ``header``
     as its first row, where given)."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in suffixes:
-        raise ConfigError(f"output must end in {' or '.join(suffixes)}, got {path.name!r}")
-    if not path.parent.is_dir():
-        raise ConfigError(f"output folder does not exist: {path.parent}")
+    suffix = _check_output(path, suffixes)
     if suffix == ".csv":
         array = array.reshape(len(array), -1)
 
@@ -824,6 +952,17 @@ def _save_array(
                 np.savetxt(f, array, delimiter=",", fmt="%.7g", header=names, comments="")
 
     atomic_write(path, write)
+
+
+def _check_output(path: Path, suffixes: tuple[str, ...]) -> str:
+    """Refuse an output path of another type or in a folder that does not exist; its
+    suffix, in lower case."""
+    suffix = path.suffix.lower()
+    if suffix not in suffixes:
+        raise ConfigError(f"output must end in {' or '.join(suffixes)}, got {path.name!r}")
+    if not path.parent.is_dir():
+        raise ConfigError(f"output folder does not exist: {path.parent}")
+    return suffix
 
 
 def _one_line(exc: BaseException) -> str:

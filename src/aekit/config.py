@@ -39,6 +39,7 @@ from typing import Any, Literal
 
 from .corruption import Corruption
 from .errors import ConfigError
+from .images import is_image_folder
 from .losses import LOSSES
 from .nets import ACTIVATIONS, conv_shapes
 from .optim import OPTIMIZERS, SCHEDULES
@@ -51,6 +52,7 @@ from .schema import check_known, coerce, from_dict, to_dict
 MAX_SEED = 2**63 - 1
 MAX_BATCH = 2**31 - 1
 MAX_EPOCHS = 1_000_000  # bounds the work one setting can ask for
+MAX_IMAGE_SIDE = 1 << 16
 
 
 def physical_memory() -> int:
@@ -697,9 +699,11 @@ class DataConfig(_Config):
     Parameters
     ----------
     source : "digits" (scikit-learn's, no download), "mnist" (IDX files in data_dir,
-        $AEKIT_DATA or the cache), or a .npy, .npz or .csv file.
+        $AEKIT_DATA or the cache), a .npy, .npz or .csv file, or a folder of images
+        (.png, .jpg, ...: one image a sample, in name order).
     data_dir : folder with the MNIST files (else $AEKIT_DATA or the cache).
-    test : a file of held-out data for the final evaluation (file sources only).
+    test : a file or a folder of images of held-out data for the final evaluation (file
+        sources only).
     limit : use only the first N training samples.
     stream : read the data from disk a buffer at a time instead of loading it (.npy files,
         folders of .npy shards, uncompressed IDX files); default: for files above 1 GiB
@@ -707,6 +711,11 @@ class DataConfig(_Config):
     shuffle_buffer_mb : streaming: MiB of data shuffled together (blocks of 4 MiB are
         shuffled, then the rows of each buffer).
     read_workers : streaming: threads reading the next buffers while the model trains.
+    image_size : folders of images: resize every image to H,W (Lanczos filter; the aspect
+        ratio is not kept); without it, images of different sizes are refused.
+    image_mode : folders of images: convert every image to grey, rgb or rgba (alpha is
+        dropped, not composited); without it, images are kept as they are (grey 1
+        channel, RGB 3, RGBA 4) and a folder of mixed kinds is refused.
     """
 
     source: str = dataclasses.field(default="digits", metadata=flag("--data"))
@@ -716,9 +725,16 @@ class DataConfig(_Config):
     stream: bool | None = None
     shuffle_buffer_mb: int = 64
     read_workers: int = 2
+    image_size: tuple[int, int] | None = None
+    image_mode: Literal["grey", "rgb", "rgba"] | None = None
 
     def validate(self) -> None:
         require(bool(self.source), "data source must not be empty")
+        require(
+            self.image_size is None or all(1 <= n <= MAX_IMAGE_SIDE for n in self.image_size),
+            f"image_size must be two sizes (height, width) in [1, {MAX_IMAGE_SIDE}], "
+            f"got {self.image_size}",
+        )
         require(self.limit is None or self.limit >= 1, f"limit must be >= 1, got {self.limit}")
         require(
             1 <= self.shuffle_buffer_mb <= 1 << 20,
@@ -740,6 +756,7 @@ class DataConfig(_Config):
         disk, ``given`` whether it came in Python (an array, a tensor, a Dataset or a
         DiskArray) rather than from ``source``; check the config with the source used."""
         defaults = type(self)()
+        imaging = [name for name in ("image_size", "image_mode") if getattr(self, name)]
         reads = [
             name
             for name in ("shuffle_buffer_mb", "read_workers")
@@ -752,8 +769,19 @@ class DataConfig(_Config):
             return [
                 f"{n}={getattr(self, n)} does nothing with data given in Python"
                 for n in unused + reads
+            ] + [
+                f"{n}={describe(getattr(self, n))} does nothing with data given in Python"
+                for n in imaging
             ]
         out = []
+        if imaging and not any(
+            path is not None and is_image_folder(path) for path in (self.source, self.test)
+        ):
+            out += [
+                f"{n}={describe(getattr(self, n))} does nothing with source={self.source} "
+                "(it applies to folders of images)"
+                for n in imaging
+            ]
         if self.data_dir is not None and self.source != "mnist":
             out.append(
                 f"data_dir={self.data_dir} does nothing with source={self.source} "

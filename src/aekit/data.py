@@ -1,5 +1,5 @@
 """Data: validation, the built-in sources (scikit-learn digits, MNIST in IDX format,
-.npy/.npz/.csv files) and the batch iterators the trainer consumes.
+.npy/.npz/.csv files, folders of images) and the batch iterators the trainer consumes.
 
 All data is held as float32 ``(samples, features)``; images are flattened and their
 ``(C, H, W)`` shape travels alongside, for convolutional models and pictures.
@@ -29,6 +29,8 @@ import torch
 from torch import Tensor
 
 from .errors import ConfigError, DataError, non_finite
+from .images import IMAGE_SUFFIXES, Images, folder_kind, load_images, not_streamed
+from .images import KINDS as IMAGE_KINDS
 from .io import require_regular_file
 from .streaming import STREAM_ABOVE, can_stream, open_disk_array, size_on_disk
 
@@ -151,7 +153,9 @@ def check_bounds(lo: float, hi: float, low: float, high: float, name: str, why: 
 
 @dataclasses.dataclass
 class Dataset:
-    """Training data, optional held-out test data, image shape and labels (when known)."""
+    """Training data, optional held-out test data, image shape and labels (when known);
+    for folders of images, the file name of each row (``files``, ``test_files``) and what
+    was done to the images beyond reading them (``notes``: resized, converted)."""
 
     name: str
     train: Tensor
@@ -159,6 +163,9 @@ class Dataset:
     image_shape: tuple[int, int, int] | None = None
     train_labels: np.ndarray | None = None
     test_labels: np.ndarray | None = None
+    files: list[str] | None = None
+    test_files: list[str] | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def input_dim(self) -> int:
@@ -351,17 +358,29 @@ def download_file(name: str, folder: Path, mirrors: Sequence[str], timeout: floa
 ARRAY_SUFFIXES = (".npy", ".npz", ".csv", ".txt")
 
 
-def load_array(path: str | Path, key: str | None = None) -> np.ndarray:
+def load_array(
+    path: str | Path,
+    key: str | None = None,
+    *,
+    image_size: Sequence[int] | None = None,
+    image_mode: str | None = None,
+) -> np.ndarray:
     """Read a .npy, .npz (array ``key``, or ``X``/``data``/the only one) or .csv file
-    (comma-separated numbers; a header line is skipped), a folder of .npy shards or an
-    IDX file (uint8 pixels as [0, 1]). Never unpickles."""
+    (comma-separated numbers; a header line is skipped), a folder of .npy shards, an
+    IDX file (uint8 pixels as [0, 1]) or a folder of images (``(N, C, H, W)``, see
+    :func:`aekit.load_images`, which also gives the file names). Never unpickles."""
     path = Path(path)
+    if folder_kind(path) == "images":
+        return load_images(path, image_size, image_mode).array
     if path.is_dir() or (path.is_file() and path.suffix.lower() not in ARRAY_SUFFIXES):
         if can_stream(path):  # a folder of .npy shards, an IDX file: read whole
             data = open_disk_array(path)
             return data.read(0, len(data)).reshape(len(data), *data.item_shape)
         if path.is_dir():
-            raise DataError(f"data file {path} is a folder, not a file, and holds no .npy shards")
+            raise DataError(
+                f"data file {path} is a folder, not a file, and holds no .npy shards or "
+                f"image files ({', '.join(IMAGE_SUFFIXES)})"
+            )
     require_regular_file(path, "data file", DataError)
     suffix = path.suffix.lower()
     try:
@@ -396,7 +415,7 @@ def load_array(path: str | Path, key: str | None = None) -> np.ndarray:
         raise DataError(f"cannot read {path}: it declares more data than fits in memory") from None
     raise DataError(
         f"unsupported data file type {suffix!r} ({path}); use .npy, .npz or .csv, a folder "
-        "of .npy shards or an IDX file"
+        "of .npy shards or of images, or an IDX file"
     )
 
 
@@ -514,11 +533,15 @@ def load_source(
     test: str | None = None,
     allow_missing: bool = False,
     stream: bool | None = False,
+    image_size: Sequence[int] | None = None,
+    image_mode: str | None = None,
 ) -> Dataset:
     """A data set by name ("digits", "mnist") or from an array file (with ``allow_missing``,
     NaN entries are missing values, for models of incomplete data). With ``stream`` (None:
     for files above :data:`~aekit.streaming.STREAM_ABOVE` bytes) the file and the test
-    file stay on disk as :class:`~aekit.streaming.DiskArray` and are read a block at a time."""
+    file stay on disk as :class:`~aekit.streaming.DiskArray` and are read a block at a time.
+    A folder of images (source or test) is read whole, resized to ``image_size`` and
+    converted to ``image_mode`` where given (see :func:`aekit.load_images`)."""
     if source in ("digits", "mnist"):
         if stream:
             raise ConfigError(
@@ -526,6 +549,8 @@ def load_source(
                 "(.npy, folders of .npy shards, uncompressed IDX files)"
             )
         return load_digits() if source == "digits" else load_mnist(data_dir)
+    if folder_kind(source) == "images" or (test is not None and folder_kind(test) == "images"):
+        return _load_image_source(source, test, allow_missing, stream, image_size, image_mode)
     if streams(source, stream):
         train = open_disk_array(source)
         data = Dataset(train.name, train, image_shape=train.image_shape)  # type: ignore[arg-type]
@@ -548,6 +573,58 @@ def load_source(
                 f"{test} has {data.test.shape[1]} features but {source} has {data.input_dim}"
             )
     return data
+
+
+def _load_image_source(
+    source: str,
+    test: str | None,
+    allow_missing: bool,
+    stream: bool | None,
+    image_size: Sequence[int] | None,
+    image_mode: str | None,
+) -> Dataset:
+    """:func:`load_source` where the source or the test data is a folder of images."""
+    parts: list[tuple[Tensor, Images | None, tuple[int, int, int] | None]] = []
+    for path in (source, test) if test is not None else (source,):
+        if folder_kind(path) == "images":
+            if stream:
+                raise not_streamed(path)
+            images = load_images(path, image_size, image_mode)
+            x = to_tensor(images.array, str(path), allow_missing=allow_missing)
+            parts.append((x, images, images.shape))
+        else:
+            arr = load_array(path)
+            x = to_tensor(arr, str(path), allow_missing=allow_missing)
+            parts.append((x, None, image_shape_of(arr)))
+    (train, images, shape), held = parts[0], parts[1:]
+    data = Dataset(Path(source).name, train, image_shape=shape)
+    if images is not None:
+        data.files = images.files
+        data.notes = [f"{source}: {note}" for note in images.notes]
+    if not held:
+        return data
+    x, test_images, test_shape = held[0]
+    if shape is not None and test_shape is not None and test_shape != shape:
+        raise DataError(
+            f"{test} holds images of {_shape_text(test_shape)} but {source} of "
+            f"{_shape_text(shape)}: test images must be the training images' size and kind; "
+            "resize them alike with image_size (--image-size H,W), convert them with "
+            "image_mode (--image-mode grey, rgb or rgba)"
+        )
+    if x.shape[1] != data.input_dim:
+        raise DataError(f"{test} has {x.shape[1]} features but {source} has {data.input_dim}")
+    data.test = x
+    data.image_shape = shape or test_shape
+    if test_images is not None:
+        data.test_files = test_images.files
+        data.notes += [f"{test}: {note}" for note in test_images.notes]
+    return data
+
+
+def _shape_text(shape: Sequence[int]) -> str:
+    """(C, H, W) in words: "3x28x28 (RGB)"."""
+    kind = IMAGE_KINDS.get(shape[0], "channels")
+    return f"{'x'.join(map(str, shape))} ({kind})"
 
 
 def streams(path: str | Path, stream: bool | None) -> bool:

@@ -188,8 +188,8 @@ def code_space(
     codes = np.asarray(codes, dtype=np.float64)
     if codes.shape[1] == 1:
         xy, axis = np.column_stack([codes[:, 0], np.zeros(len(codes))]), ("unit 1", "")
-    elif codes.shape[1] == 2:
-        xy, axis = codes, ("unit 1", "unit 2")
+    elif codes.shape[1] == 2 or len(codes) < 2:  # one sample has no principal components
+        xy, axis = codes[:, :2], ("unit 1", "unit 2")
     elif method == "tsne":
         perplexity = min(30.0, max(2.0, (len(codes) - 1) / 3))
         tsne = TSNE(2, perplexity=perplexity, init="pca", random_state=0)
@@ -205,7 +205,13 @@ def code_space(
     ax.set_xlabel(axis[0])
     ax.set_ylabel(axis[1])
     name = "t-SNE" if method == "tsne" else "PCA"
-    how = "the code itself" if codes.shape[1] <= 2 else f"{name} of the {codes.shape[1]}-unit code"
+    how = (
+        "the code itself"
+        if codes.shape[1] <= 2
+        else "its first two units"
+        if len(codes) < 2
+        else f"{name} of the {codes.shape[1]}-unit code"
+    )
     ax.set_title(f"code space ({how}, {len(codes)} held-out samples)", fontsize=9)
     _tight(fig)
     return save(fig, path)

@@ -37,8 +37,9 @@ from .data import (
     to_tensor,
     validation_split,
 )
-from .errors import CheckpointError, ConfigError
+from .errors import CheckpointError, ConfigError, DataError
 from .families import load, model_config_of
+from .images import Images, is_image_folder, load_images, not_streamed
 from .io import write_npy_blocks
 from .metrics import evaluate as evaluate_model
 from .metrics import feature_errors, linear_probe
@@ -494,7 +495,8 @@ def evaluate(
     **options: Any,
 ) -> dict[str, float]:
     """Metrics of a model, or of the model in a run folder, on ``data`` (an array, a
-    tensor, "digits", "mnist" or a data file; default: the run's own data set if it was
+    tensor, "digits", "mnist", a data file, a folder of images or the
+    :class:`~aekit.Images` read from one; default: the run's own data set if it was
     digits or mnist). ``split`` ("test", the default, or "train") picks the split of digits
     or mnist. ``baseline``: for a run on digits or mnist evaluated on its own data set,
     also ``pca_squared_error``, PCA's error with as many components as the code, fitted on
@@ -535,6 +537,9 @@ def encode(
     stream: bool | None = None,
 ) -> np.ndarray:
     """Codes of ``data`` (as in :func:`evaluate`) under a model or a run folder's model.
+
+    A folder of images is read as the run read its training images (see
+    :func:`read_images`); its rows are in the order of ``aekit.load_images(folder).files``.
 
     Data on disk (``stream``; default: files above 1 GiB) is encoded a block at a time;
     with ``out`` (a .npy path) the result is written there block by block and returned
@@ -582,6 +587,14 @@ def impute(
 ) -> np.ndarray:
     """``data`` with its missing values (NaN) filled in by a model trained for missing
     values (``missing=True``, ``aekit train --missing``); observed values are kept."""
+    if isinstance(data, Images) or (
+        isinstance(data, str | Path) and str(data) not in NAMED_SOURCES and is_image_folder(data)
+    ):
+        folder = data.folder if isinstance(data, Images) else data
+        raise ConfigError(
+            f"{folder} is a folder of images, which have no missing values to fill: impute "
+            "fills the NaN entries of arrays (.npy, .npz, .csv)"
+        )
     # Whether the model is one for missing values comes first: the data has them.
     model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream, check=False)
     if not model.missing:
@@ -644,7 +657,15 @@ def load_dataset(cfg: DataConfig, allow_missing: bool = False) -> Dataset:
         raise ConfigError(
             f"a test file ({cfg.test}) applies to file data; {cfg.source} has its own test split"
         )
-    data = load_source(cfg.source, cfg.data_dir, cfg.test, allow_missing, cfg.stream)
+    data = load_source(
+        cfg.source,
+        cfg.data_dir,
+        cfg.test,
+        allow_missing,
+        cfg.stream,
+        cfg.image_size,
+        cfg.image_mode,
+    )
     for part in (data.train, data.test):
         if isinstance(part, DiskArray):
             part.buffer_bytes, part.workers = cfg.shuffle_buffer_mb << 20, cfg.read_workers
@@ -654,6 +675,8 @@ def load_dataset(cfg: DataConfig, allow_missing: bool = False) -> Dataset:
         data.train = data.train[: cfg.limit]
         if data.train_labels is not None:
             data.train_labels = data.train_labels[: cfg.limit]
+        if data.files is not None:
+            data.files = data.files[: cfg.limit]
     return data
 
 
@@ -669,6 +692,11 @@ def _dataset(cfg: DataConfig, data: Any, allow_missing: bool = False) -> tuple[D
         return dataset, cfg.replace(stream=isinstance(dataset.train, DiskArray))
     if isinstance(data, Dataset):
         dataset = data
+    elif isinstance(data, Images):
+        x = to_tensor(data.array, data.folder, allow_missing=allow_missing)
+        name = Path(data.folder).name
+        notes = [f"{data.folder}: {note}" for note in data.notes]
+        dataset = Dataset(name, x, image_shape=data.shape, files=data.files, notes=notes)
     elif isinstance(data, DiskArray):
         dataset = Dataset(data.name, data, image_shape=data.image_shape)  # type: ignore[arg-type]
     else:
@@ -682,7 +710,8 @@ def _dataset(cfg: DataConfig, data: Any, allow_missing: bool = False) -> tuple[D
     if cfg.limit is not None:
         if isinstance(dataset.train, DiskArray):
             raise ConfigError("limit applies to data in memory; streamed data is read whole")
-        dataset = dataclasses.replace(dataset, train=dataset.train[: cfg.limit])
+        files = dataset.files[: cfg.limit] if dataset.files is not None else None
+        dataset = dataclasses.replace(dataset, train=dataset.train[: cfg.limit], files=files)
     return dataset, cfg.replace(source=dataset.name, data_dir=None, test=None)
 
 
@@ -726,7 +755,9 @@ def load_model_and_data(
     """A model (loaded from a run folder if a path) and the data to run it on, in the
     shape the caller gave (images stay images); a data file that streams (``stream``,
     by default files above 1 GiB) as a :class:`~aekit.streaming.DiskArray`. A data file
-    read whole is checked for the model (``check``), so a problem names the file."""
+    read whole is checked for the model (``check``), so a problem names the file. A
+    folder of images is read as the run read its training images (its ``image_size``
+    and ``image_mode``; see :func:`read_images`)."""
     named_split = split or "test"
     if named_split not in ("test", "train"):
         raise ConfigError(f"split must be 'test' or 'train', got {split!r}")
@@ -744,6 +775,17 @@ def load_model_and_data(
                 "--data FILE on the command line); paths in a run folder are not used"
             )
         data = stored.source
+    if isinstance(data, str | Path) and str(data) not in NAMED_SOURCES and is_image_folder(data):
+        if stream:
+            raise not_streamed(data)
+        data = read_images(run.path if run is not None else model, data)
+    if isinstance(data, Images):
+        if split is not None:
+            raise ConfigError(f"a split applies to digits and mnist, not to {data.folder}")
+        _check_images(model, data)
+        if check:
+            model.check_input(data.array, data.folder)
+        return model, data.array
     if isinstance(data, str | Path):
         source = str(data)
         if source in ("digits", "mnist"):
@@ -767,5 +809,37 @@ def _data_section(run: RunFolder) -> Any:
     section = run.read_config().get("data", {})
     if not isinstance(section, dict):
         raise CheckpointError(f"{run.path}/config.json: 'data' must be an object")
-    # The source and how much of it trained; never a path (data_dir, test).
-    return {k: v for k, v in section.items() if k in ("source", "limit")}
+    # The source, how much of it trained and how its images were read; never a path
+    # (data_dir, test).
+    kept = ("source", "limit", "image_size", "image_mode")
+    return {k: v for k, v in section.items() if k in kept}
+
+
+def read_images(model: AutoEncoder | str | Path, folder: str | Path) -> Images:
+    """The folder of images ``folder`` read for ``model`` (a model, or a run folder): as
+    the run read its training images, resized to its ``image_size`` and converted to its
+    ``image_mode`` where it had them (see :func:`aekit.load_images`)."""
+    settings: dict[str, Any] = {}
+    if isinstance(model, str | Path):
+        stored = DataConfig.from_dict(_data_section(RunFolder(model)), "data")
+        settings = {"image_size": stored.image_size, "image_mode": stored.image_mode}
+    return load_images(folder, **settings)
+
+
+def _check_images(model: AutoEncoder, images: Images) -> None:
+    """Refuse images of another size or kind than the model's, naming the folder."""
+    cfg = model.config
+    if cfg is None or cfg.image_shape is None or tuple(cfg.image_shape) == images.shape:
+        return
+    wanted = "x".join(map(str, cfg.image_shape))
+    got = "x".join(map(str, images.shape))
+    c, h, w = cfg.image_shape
+    mode = {1: "grey", 3: "rgb", 4: "rgba"}.get(c)
+    python = f"aekit.load_images(folder, image_size=({h}, {w})" + (
+        f", image_mode={mode!r})" if mode else ")"
+    )
+    raise DataError(
+        f"{images.folder} holds {images.describe()} ({got}) but the model takes images of "
+        f"{wanted} (channels x height x width): give images of that size and kind, or read "
+        f"them resized and converted (in Python: {python})"
+    )

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from .errors import DataError, non_finite
+from .images import folder_kind, not_streamed
 
 STREAM_ABOVE = 1 << 30  # bytes: data files larger than this are streamed by default
 BLOCK_BYTES = 4 << 20  # the unit read at once, and shuffled as a whole
@@ -283,9 +284,11 @@ def open_disk_array(path: str | Path) -> DiskArray:
     as a :class:`DiskArray`."""
     path = Path(path)
     if path.is_dir():
+        if folder_kind(path) == "images":  # a folder with shards too is refused there
+            raise not_streamed(path)
         shards = sorted(p for p in path.glob("*.npy") if p.is_file())
         if not shards:
-            raise DataError(f"{path} is a folder without .npy shards")
+            raise DataError(f"{path} is a folder without .npy shards or image files")
         segments = [_npy_segment(p) for p in shards]
         first = segments[0].item_shape
         for seg in segments[1:]:
