@@ -297,12 +297,7 @@ CASES = [
     Case(
         "out of [0, 1] with sigmoid output",
         "outside [0, 1]",
-        lambda d: aekit.fit(
-            aekit.AutoEncoder.build(input_dim=64, code_dim=8, output_activation="sigmoid"),
-            np.load(d / "range.npy"),
-            epochs=1,
-            progress=False,
-        ),
+        lambda d: _fit(np.load(d / "range.npy")),
         ["train", "--data", "{d}/range.npy", "--output-activation", "sigmoid"],
         settings={"data": {"source": "range.npy"}, "model": {"output_activation": "sigmoid"}},
     ),

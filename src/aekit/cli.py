@@ -472,6 +472,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _versus(error: float, pca: float) -> str:
+    """How ``error`` compares with PCA's: "23% lower", "4% higher", "the same"."""
+    if pca <= 0:
+        return "the same" if error == pca else "higher"
+    change = (error - pca) / pca * 100
+    word = "lower" if change < 0 else "higher"
+    if abs(change) < 1e-4:
+        return "the same"
+    return f"{abs(change):.{1 if abs(change) < 0.5 else 0}f}% {word}"
+
+
+def _estimated(seconds: float | None) -> str:
+    return f" (estimated beforehand: {seconds:.1f} s)" if seconds is not None else ""
+
+
 def _report(run: Run) -> None:
     cfg = run.model.config
     assert cfg is not None
@@ -484,8 +499,8 @@ def _report(run: Run) -> None:
     print(
         f"trained {cfg.kind} {cfg.arch} on {run.data.name} ({len(run.data.train)} samples"
         f"{', streamed from disk' if isinstance(run.data.train, DiskArray) else ''}) "
-        f"for {len(run.fit.history)} epochs, {run.fit.steps} steps in {run.fit.seconds:.1f} s "
-        f"-> {run.path}"
+        f"for {len(run.fit.history)} epochs, {run.fit.steps} steps in {run.fit.seconds:.1f} s"
+        f"{_estimated(run.fit.estimated_seconds)} -> {run.path}"
     )
     for note in run.data.notes:
         print(f"data: {note}")
@@ -496,11 +511,13 @@ def _report(run: Run) -> None:
         flags = ", ".join("--" + k.replace("_", "-") for k in run.chosen)
         print(f"chosen from the data size: {settings} ({flags} to set them)")
     averaged = "averaged " if run.config.training.ema else ""
-    if run.fit.best_epoch == 0 and run.config.training.keep == "best":
+    if run.fit.kept_pca and run.fit.pca_comparison is not None:
+        trained, pca = run.fit.pca_comparison
         print(
-            f"kept PCA's solution, the model's start (epoch 0): none of the "
-            f"{len(run.fit.history)} epochs beat it on validation data, so on this data the "
-            "layers learned nothing that held beyond the training samples"
+            f"kept PCA's solution: on the validation data its error ({_fmt(pca)}) is below "
+            f"the trained model's ({_fmt(trained)}), so on this data the layers learned "
+            "nothing that held beyond the training samples (more data may change that; "
+            "--no-pca-fallback keeps the trained model)"
         )
     elif run.fit.best_epoch is not None and run.config.training.keep == "best":
         print(f"kept the {averaged}weights of epoch {run.fit.best_epoch} (lowest validation loss)")
@@ -514,15 +531,13 @@ def _report(run: Run) -> None:
     print(f"{run.split}: " + "  ".join(f"{k} {_fmt(v)}" for k, v in metrics.items()))
     if pca is not None:
         error = metrics["squared_error"]
-        change = (error - pca) / pca * 100 if pca > 0 else 0.0
-        word = "lower" if change < 0 else "higher"
         wide = "".join(
             f"; PCA-{k[3:].split('_')[0]} {_fmt(v)} (the other kinds' default code size)"
             for k, v in plain.items()
         )
         print(
             f"baseline: PCA-{cfg.code_dim} {_fmt(pca)}; this model {_fmt(error)} "
-            f"({abs(change):.0f}% {word}){wide}"
+            f"({_versus(error, pca)}){wide}"
         )
     for line in judged_lines(cfg, judged, probe):
         print(line)
@@ -607,12 +622,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(f"{k:<{width}}  {_fmt(v)}")
     if pca is not None:
         code = read_run_config(args.run)["model"]["code_dim"]
-        change = (metrics["squared_error"] - pca) / pca * 100 if pca > 0 else 0.0
-        word = "lower" if change < 0 else "higher"
-        print(
-            f"baseline: PCA-{code} {_fmt(pca)}; this model {_fmt(metrics['squared_error'])} "
-            f"({abs(change):.0f}% {word})"
-        )
+        error = metrics["squared_error"]
+        print(f"baseline: PCA-{code} {_fmt(pca)}; this model {_fmt(error)} ({_versus(error, pca)})")
     return 0
 
 

@@ -175,14 +175,13 @@ class ModelConfig(_Config):
         (each feature to [0, 1]) or "none". A run (aekit train) that does not choose gets
         "none" for data in [0, 1] and "standard" otherwise; losses and metrics are in the
         scaled units.
-    pca_path : a linear path from the input to the code and from the code to the output
-        beside the layers, set to PCA's solution of the training data when training
-        starts, with the layers' last weights at zero: the model starts as PCA, and with
-        the best epoch kept on validation data (PCA's start counts as epoch 0) it ends no
-        worse than PCA there. The compressing kinds (undercomplete, linear, deep,
-        denoising) have it on, with a linear output and squared error, where their code is
-        smaller than the input, linear and without top_k, tied weights or penalties; it
-        needs exactly that.
+    pca_fallback : PCA with code_dim components is fitted to the training data when
+        training starts, and kept with the weights; after training (keeping the best
+        epoch), where PCA's reconstruction error on the validation data is lower than the
+        trained model's, the model is PCA: it encodes, decodes and is saved as PCA, and
+        the output says so. On by default for the compressing kinds (undercomplete,
+        linear, deep, denoising) where the code is smaller than the input, so that a
+        default never ends worse than PCA on data too small for its layers.
     """
 
     input_dim: int
@@ -204,7 +203,7 @@ class ModelConfig(_Config):
     corruption: Corruption | None = None
     missing: bool = False
     scaling: Literal["none", "standard", "minmax"] = "none"
-    pca_path: bool = False
+    pca_fallback: bool = False
     kind: str = "custom"
 
     def validate(self) -> None:
@@ -242,9 +241,11 @@ class ModelConfig(_Config):
             )
         names = [p.name for p in self.penalties]
         require(len(set(names)) == len(names), f"each penalty may appear once, got {names}")
-        if self.pca_path:
-            clash = pca_path_clash(self)
-            require(clash is None, f"pca_path needs {clash}: set pca_path false, or change it")
+        require(
+            not self.pca_fallback or self.code_dim < self.input_dim,
+            f"pca_fallback needs a code smaller than the input (code_dim {self.code_dim}, "
+            f"input_dim {self.input_dim}): PCA of as many components copies the data",
+        )
         self._check_size()
 
     def parameter_count(self) -> int:
@@ -266,8 +267,7 @@ class ModelConfig(_Config):
             encoder, decoder = dense(sizes), dense(sizes[::-1])
         if self.tied:
             decoder = sum(sizes[:-1])  # only the decoder's biases are its own
-        path = 2 * self.input_dim * self.code_dim + self.input_dim + self.code_dim
-        return encoder + decoder + (path if self.pca_path else 0)
+        return encoder + decoder
 
     def activation_count(self) -> int:
         """Values one sample's forward pass keeps for backward (every layer's output, in
@@ -331,22 +331,7 @@ class ModelConfig(_Config):
             f"penalties {', '.join(parts) or 'none'}; corruption {describe(self.corruption)}"
             f"{'; missing entries (NaN) allowed' if self.missing else ''}"
             f"{f'; inputs scaled ({self.scaling})' if self.scaling != 'none' else ''}"
-            f"{'; starts from PCA (linear path)' if self.pca_path else ''}"
         )
-
-
-def pca_path_clash(config: ModelConfig) -> str | None:
-    """What in ``config`` a linear path started from PCA cannot go with, or None: the
-    model must start as exactly PCA's reconstruction and stay comparable with it."""
-    needs = {
-        "a code smaller than the input": config.code_dim < config.input_dim,
-        "a linear code (code_activation 'linear')": config.code_activation == "linear",
-        "a linear output (output_activation 'linear')": config.output_activation == "linear",
-        "no top_k": config.top_k is None,
-        "untied weights": not config.tied,
-        "no penalties": not config.penalties,
-    }
-    return next((need for need, met in needs.items() if not met), None)
 
 
 SIZES = ("input_dim", "code_dim")
@@ -388,8 +373,8 @@ def model_config(
     if not unit_range and not {"output_activation", "loss"} & set(given):
         defaults.update(output_activation="linear", loss="mse")
     merged = {**defaults, **given, "kind": kind}
-    if given.get("loss") == "bce" and "output_activation" not in given:
-        merged["output_activation"] = "sigmoid"  # cross-entropy needs the sigmoid output
+    if "pca_fallback" not in given and given["code_dim"] >= given["input_dim"]:
+        merged["pca_fallback"] = False  # a kind's fallback needs a compressing code
     if (
         merged.get("loss") == "bce"
         and "loss" not in given
@@ -402,11 +387,7 @@ def model_config(
         needed = [p.code_activation for p in penalties if p.code_activation]
         if needed:
             merged["code_activation"] = needed[0]
-    if "pca_path" in given or not merged.get("pca_path"):
-        return ModelConfig.from_dict(merged, "model")  # one the user asks for is checked
-    # The kind's PCA start where the other settings allow it.
-    config = ModelConfig.from_dict({**merged, "pca_path": False}, "model")
-    return config if pca_path_clash(config) is not None else config.replace(pca_path=True)
+    return ModelConfig.from_dict(merged, "model")
 
 
 @dataclasses.dataclass
@@ -923,8 +904,6 @@ class RunConfig(_Config):
                 stacklevel=3,
             )
         kind = settings.pop("kind", "undercomplete")
-        if self.pretrain is not None:
-            settings.setdefault("pca_path", False)  # greedy pretraining is the start
         return model_config(kind, unit_range=unit_range, input_dim=input_dim, **settings)
 
     @classmethod

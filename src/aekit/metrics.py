@@ -86,6 +86,10 @@ def evaluate(
     model.eval()
 
     n, d = x.shape
+    # The parts it computes with: its own, or PCA's where it fell back to PCA.
+    encoder, decoder, output_activation = getattr(
+        model, "parts", (model.encoder, model.decoder, model.output_activation)
+    )
     low, high = math.inf, -math.inf
     sse = 0.0
     sum_x = torch.zeros(d, dtype=torch.float64)
@@ -108,8 +112,8 @@ def evaluate(
                     lo, hi = torch.aminmax(seen)
                     low, high = min(low, float(lo)), max(high, float(hi))
                 b = torch.nan_to_num(batch, nan=0.0).to(device)
-                code = model.encoder(b)
-                recon = model.output_activation(model.decoder(code))
+                code = encoder(b)
+                recon = output_activation(decoder(code))
                 sse += float(((recon - b).pow(2) * observed.to(device)).sum())
                 b64 = batch.double().nan_to_num(nan=0.0)
                 sum_x += b64.sum(0)
@@ -133,13 +137,13 @@ def evaluate(
                     noisy = model.corruption(batch.to(device)).nan_to_num(nan=0.0)
                     mask = observed.to(device)
                     noisy_sse += float(((noisy - b).pow(2) * mask).sum())
-                    recon_noisy = model.output_activation(model.decoder(model.encoder(noisy)))
+                    recon_noisy = output_activation(decoder(encoder(noisy)))
                     denoised_sse += float(((recon_noisy - b).pow(2) * mask).sum())
         if jacobian:
             # Jacobians need autograd (inside jacrev); no graph is kept beyond each batch.
             with torch.no_grad():
                 for batch in _scaled_batches(model, x, min(batch_size, 512)):
-                    norms = jacobian_sq_norm(model.encoder, batch.to(device))
+                    norms = jacobian_sq_norm(encoder, batch.to(device))
                     jac_sum += float(norms.sqrt().sum())
     finally:
         model.train(was_training)

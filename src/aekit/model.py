@@ -19,16 +19,8 @@ from .data import ArrayLike, check_bounds, check_range, to_tensor
 from .errors import ConfigError, DataError
 from .families import register_family, save_model
 from .losses import LOSSES
-from .nets import (
-    WithLinearPath,
-    activation,
-    conv_decoder,
-    conv_encoder,
-    mlp_decoder,
-    mlp_encoder,
-    zero_last_layer,
-)
-from .pca import principal_subspace
+from .nets import activation, conv_decoder, conv_encoder, mlp_decoder, mlp_encoder
+from .pca import Projection, Reconstruction, principal_subspace
 from .penalties import Penalty
 from .seeding import seeded
 from .streaming import DiskArray, Stats
@@ -105,10 +97,12 @@ class AutoEncoder(nn.Module):
             assert config is not None
             self.register_buffer("input_shift", torch.zeros(config.input_dim))
             self.register_buffer("input_scale", torch.ones(config.input_dim))
-        # Whether the linear path (config.pca_path) holds PCA's solution yet: set once,
-        # on the first training data, and saved with the weights.
-        if config is not None and config.pca_path:
-            self.register_buffer("pca_fitted", torch.zeros(()))
+        # PCA of the training data, for a model that falls back to it (config.pca_fallback),
+        # saved with the weights; pca_state: 0 not fitted, 1 fitted, 2 the model is PCA.
+        if config is not None and config.pca_fallback:
+            self.register_buffer("pca_mean", torch.zeros(config.input_dim))
+            self.register_buffer("pca_components", torch.zeros(config.input_dim, config.code_dim))
+            self.register_buffer("pca_state", torch.zeros((), dtype=torch.int64))
 
     # ---- construction -------------------------------------------------------------------
 
@@ -130,12 +124,6 @@ class AutoEncoder(nn.Module):
             sizes = [c.input_dim, *c.hidden, c.code_dim]
             encoder = mlp_encoder(sizes, c.activation, c.code_activation, c.top_k)
             decoder = mlp_decoder(sizes[::-1], c.activation, encoder if c.tied else None)
-        if c.pca_path:
-            # The layers start at zero output, beside a linear path that fit_pca sets to PCA.
-            zero_last_layer(encoder)
-            zero_last_layer(decoder)
-            encoder = WithLinearPath(encoder, nn.Linear(c.input_dim, c.code_dim))
-            decoder = WithLinearPath(decoder, nn.Linear(c.code_dim, c.input_dim))
         for penalty in c.penalties:
             penalty.check_model(c.code_activation, encoder)
         if c.code_dim >= c.input_dim and not c.regularized:
@@ -188,12 +176,16 @@ class AutoEncoder(nn.Module):
         inputs = self.corruption(x) if self.training and self.corruption is not None else x
         # Missing entries (and those a corruption hid as NaN) enter as 0.
         inputs, x = self.fill_missing(inputs), self.fill_missing(x)
-        code = self.encoder(inputs)
-        logits = self.decoder(code)
-        recon = self.reconstruction_loss(logits, x, self.output_activation, observed)
+        encoder, decoder, output_activation = self.parts
+        code = encoder(inputs)
+        logits = decoder(code)
+        if self.is_pca:  # PCA's reconstruction is judged by its own measure
+            recon = LOSSES.get("mse")(logits, x, output_activation, observed)
+        else:
+            recon = self.reconstruction_loss(logits, x, output_activation, observed)
         terms = {"reconstruction": recon}
         for penalty in self.penalties:
-            terms[penalty.name] = penalty(code, inputs, self.encoder)
+            terms[penalty.name] = penalty(code, inputs, encoder)
         total = terms["reconstruction"]
         for penalty in self.penalties:
             total = total + terms[penalty.name]
@@ -228,10 +220,72 @@ class AutoEncoder(nn.Module):
         return out.reshape(shape) if len(shape) > 2 else out
 
     def _encode(self, x: Tensor) -> Tensor:
-        return self.encoder(self.fill_missing(self.scale(x)))
+        return self.parts[0](self.fill_missing(self.scale(x)))
 
     def _decode(self, h: Tensor) -> Tensor:
-        return self.unscale(self.output_activation(self.decoder(h)))
+        _, decoder, output_activation = self.parts
+        return self.unscale(output_activation(decoder(h)))
+
+    # ---- the PCA fallback (config.pca_fallback) ---------------------------------------------
+
+    @property
+    def is_pca(self) -> bool:
+        """Whether the model fell back to PCA (see ``ModelConfig.pca_fallback``)."""
+        state = getattr(self, "pca_state", None)
+        return state is not None and int(state) == 2
+
+    @property
+    def parts(self) -> tuple[nn.Module, nn.Module, nn.Module]:
+        """The encoder, decoder and output activation the model computes with, on scaled
+        inputs: its own, or PCA's where it fell back to PCA."""
+        if self.is_pca:
+            return (
+                Projection(self.pca_mean, self.pca_components),
+                Reconstruction(self.pca_mean, self.pca_components),
+                nn.Identity(),
+            )
+        return self.encoder, self.decoder, self.output_activation
+
+    PCA_SAMPLES = 20_000  # rows PCA is fitted on, at most (a seeded sample of larger data)
+
+    def fit_pca(self, x: Tensor | ArrayLike) -> AutoEncoder:
+        """Fit the PCA a ``pca_fallback`` model falls back to on training data ``x`` (in the
+        model's units, missing entries as 0, as they enter the model). Directions beyond
+        the data's rank are left at zero."""
+        if getattr(self, "pca_state", None) is None:
+            raise ConfigError("this model has no PCA to fall back to (pca_fallback is off)")
+        t = x if isinstance(x, Tensor) else self.check_input(x, "training data")
+        if len(t) > self.PCA_SAMPLES:
+            pick = torch.randperm(len(t), generator=torch.Generator().manual_seed(0))
+            t = t[pick[: self.PCA_SAMPLES].sort().values]
+        t = self.fill_missing(self.scale(t.float().cpu()))
+        fitted = principal_subspace(t, min(self.pca_components.shape[1], *t.shape))
+        if fitted is None:
+            return self
+        mean, components = (torch.from_numpy(a.copy()).float() for a in fitted)
+        with torch.no_grad():
+            self.pca_mean.copy_(mean)
+            self.pca_components.zero_()
+            self.pca_components[:, : components.shape[1]].copy_(components)
+            self.pca_state.fill_(1)
+        return self
+
+    def squared_error(self, x: Tensor) -> float:
+        """Squared reconstruction error per sample of ``x`` (a tensor in the data's units)
+        in the model's units, over observed entries: what PCA and the model are compared by."""
+        was_training = self.training
+        self.eval()
+        total = 0.0
+        with torch.inference_mode():
+            for batch in x.split(4096):
+                b = self.scale(batch.to(self.device))
+                observed = ~torch.isnan(b)
+                b = torch.nan_to_num(b, nan=0.0)
+                encoder, decoder, output_activation = self.parts
+                recon = output_activation(decoder(encoder(b)))
+                total += float(((recon - b).pow(2) * observed).sum())
+        self.train(was_training)
+        return total / max(len(x), 1)
 
     def _reconstruct(self, x: Tensor) -> Tensor:
         return self._decode(self._encode(x))
@@ -279,45 +333,6 @@ class AutoEncoder(nn.Module):
         spread = torch.where(torch.isfinite(spread) & (spread > 0), spread, 1.0)
         self.input_shift.copy_(shift.float())
         self.input_scale.copy_(spread.float())
-        return self
-
-    @property
-    def needs_pca_start(self) -> bool:
-        """Whether the model has a linear path (``config.pca_path``) not yet set to PCA."""
-        fitted = getattr(self, "pca_fitted", None)
-        return fitted is not None and not bool(fitted)
-
-    PCA_START_SAMPLES = 20_000  # rows PCA's start is computed from, at most
-
-    def fit_pca(self, x: Tensor | ArrayLike) -> AutoEncoder:
-        """Set the linear path of a ``pca_path`` model to PCA's solution of training data
-        ``x`` (in the model's units; missing entries as 0, as they enter the model): the
-        encoder's path projects onto the leading principal directions, the decoder's maps
-        back and adds the mean. With its layers at zero output, the model is then PCA's
-        reconstruction. Code units beyond the data's rank start at zero."""
-        if getattr(self, "pca_fitted", None) is None:
-            raise ConfigError("this model has no linear path to start from PCA (pca_path)")
-        t = x if isinstance(x, Tensor) else self.check_input(x, "training data")
-        if len(t) > self.PCA_START_SAMPLES:
-            pick = torch.randperm(len(t), generator=torch.Generator().manual_seed(0))
-            t = t[pick[: self.PCA_START_SAMPLES].sort().values]
-        t = self.fill_missing(self.scale(t.float().cpu()))
-        k = self.encoder.path.out_features
-        fitted = principal_subspace(t, min(k, *t.shape))
-        if fitted is None:
-            return self
-        mean, components = (torch.from_numpy(a.copy()).float() for a in fitted)  # (d,), (d, k)
-        used = components.shape[1]
-        encode, decode = self.encoder.path, self.decoder.path
-        with torch.no_grad():
-            encode.weight.zero_()
-            encode.bias.zero_()
-            decode.weight.zero_()
-            encode.weight[:used].copy_(components.T)
-            encode.bias[:used].copy_(-(components.T @ mean))
-            decode.weight[:, :used].copy_(components)
-            decode.bias.copy_(mean)
-            self.pca_fitted.fill_(1)
         return self
 
     def fill_missing(self, x: Tensor) -> Tensor:

@@ -188,30 +188,3 @@ def conv_decoder(
             layers.append(activation(activation_name))
     layers.append(nn.Flatten())
     return nn.Sequential(*layers)
-
-
-class WithLinearPath(nn.Module):
-    """``net(x) + path(x)``: a net beside a linear map of the same input to the same output.
-
-    A compressing autoencoder built this way (``ModelConfig.pca_path``) starts at PCA's
-    solution: the paths of its encoder and decoder are set to PCA's projection and
-    reconstruction (:meth:`AutoEncoder.fit_pca`), and each net's last layer starts at zero,
-    so training begins where PCA ends and the nets learn what a linear map cannot.
-    """
-
-    def __init__(self, net: nn.Module, path: nn.Linear) -> None:
-        super().__init__()
-        self.net = net  # first, so that the net's first layer is the model's first layer
-        self.path = path
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.net(x) + self.path(x)
-
-
-def zero_last_layer(net: nn.Module) -> None:
-    """Set the weights and bias of ``net``'s last layer with weights to zero."""
-    last = [m for m in net.modules() if isinstance(getattr(m, "weight", None), nn.Parameter)][-1]
-    with torch.no_grad():
-        last.weight.zero_()
-        if getattr(last, "bias", None) is not None:
-            last.bias.zero_()

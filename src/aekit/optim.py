@@ -142,14 +142,9 @@ def hidden_matrices(
     encoder, decoder = getattr(model, "encoder", None), getattr(model, "decoder", None)
     if not isinstance(encoder, torch.nn.Module) or not isinstance(decoder, torch.nn.Module):
         return matrices[1:-1]
-    # A linear path beside the layers (ModelConfig.pca_path) is an input and an output
-    # layer too; the layers' own first and last are those of the nets beside it.
-    paths = [_weight_of(net.path) for net in (encoder, decoder) if hasattr(net, "path")]
-    encoder, decoder = getattr(encoder, "net", encoder), getattr(decoder, "net", decoder)
     first = [w for m in encoder.modules() if (w := _weight_of(m)) is not None][:1]
     last = [w for m in decoder.modules() if (w := _weight_of(m)) is not None][-1:]
-    outer = first + last + [w for w in paths if w is not None]
-    return [p for p in matrices if all(p is not q for q in outer)]
+    return [p for p in matrices if all(p is not q for q in first + last)]
 
 
 @OPTIMIZERS.register("muon")
@@ -159,19 +154,7 @@ def _muon(
     matrices = hidden_matrices(model, params)
     chosen = {id(p) for p in matrices}
     others = [p for p in params if id(p) not in chosen]
-    # PCA's solution in a linear path (ModelConfig.pca_path) is not shrunk by weight decay.
-    nets = (getattr(model, "encoder", None), getattr(model, "decoder", None))
-    path = {id(p) for net in nets for p in _path_parameters(net)}
-    decayed = [p for p in others if id(p) not in path]
-    kept = [p for p in others if id(p) in path]
-    if kept:
-        others = [{"params": decayed}, {"params": kept, "weight_decay": 0.0}]  # type: ignore[misc]
     return MuonWithAdam(matrices, others, cfg.lr, cfg.muon_lr, cfg.weight_decay)
-
-
-def _path_parameters(net: Any) -> list[torch.nn.Parameter]:
-    path = getattr(net, "path", None)
-    return list(path.parameters()) if isinstance(path, torch.nn.Module) else []
 
 
 # Muon needs each matrix whole: its parameters are never moved into one flat buffer.

@@ -1,5 +1,6 @@
-"""PCA, exactly and in blocks: the baseline every compressing model is judged against,
-and the solution a model with a linear path starts from (``ModelConfig.pca_path``)."""
+"""PCA, exactly and in blocks: the baseline every compressing model is judged against, and
+the solution such a model falls back to where it does not beat it
+(``ModelConfig.pca_fallback``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import Tensor, nn
 
 
 def pca_baseline(train: Any, test: Any, code_dim: int) -> float | None:
@@ -77,3 +79,25 @@ def row_blocks(data: Any, rows: int = 4096) -> Any:
             if isinstance(block, torch.Tensor):
                 block = block.numpy(force=True)
             yield np.asarray(block, dtype=np.float64).reshape(len(block), -1)
+
+
+class Projection(nn.Module):
+    """PCA's encoder: ``(x - mean) @ components``."""
+
+    def __init__(self, mean: Tensor, components: Tensor) -> None:
+        super().__init__()
+        self.mean, self.components = mean, components
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x - self.mean) @ self.components
+
+
+class Reconstruction(nn.Module):
+    """PCA's decoder: ``mean + h @ components.T``."""
+
+    def __init__(self, mean: Tensor, components: Tensor) -> None:
+        super().__init__()
+        self.mean, self.components = mean, components
+
+    def forward(self, h: Tensor) -> Tensor:
+        return self.mean + h @ self.components.T

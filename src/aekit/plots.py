@@ -129,7 +129,9 @@ def feature_errors_plot(
 
 def first_layer_weights(model: Any) -> np.ndarray | None:
     """The encoder's first dense layer weights, one row per unit (None for a
-    convolutional encoder)."""
+    convolutional encoder); PCA's components for a model that fell back to PCA."""
+    if getattr(model, "is_pca", False):
+        return model.pca_components.T.detach().cpu().numpy()
     for module in model.encoder.modules():
         if isinstance(module, torch.nn.Linear):
             return module.weight.detach().cpu().numpy()
@@ -325,7 +327,7 @@ def encoder_jacobian_spectrum(model: Any, x: torch.Tensor) -> np.ndarray:
     was = model.training
     model.eval()
     try:
-        encode = lambda v: model.encoder(model.scale(v.unsqueeze(0))).squeeze(0)  # noqa: E731
+        encode = lambda v: model.parts[0](model.scale(v.unsqueeze(0))).squeeze(0)  # noqa: E731
         jac = vmap(jacrev(encode))(x.to(model.device))
         values = torch.linalg.svdvals(jac).mean(0)
     finally:

@@ -61,11 +61,6 @@ def layer_configs(config: ModelConfig, pretrain: PretrainConfig) -> list[ModelCo
     """
     if config.architecture != "mlp":
         raise ConfigError("greedy pretraining supports MLP architectures (architecture='mlp')")
-    if config.pca_path:
-        raise ConfigError(
-            "greedy pretraining gives the model its start, and pca_path another: set "
-            "pca_path false (aekit train does, with --pretrain)"
-        )
     sizes = [config.input_dim, *config.hidden, config.code_dim]
     layers = []
     for k, (n_in, n_out) in enumerate(pairwise(sizes), start=1):

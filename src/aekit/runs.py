@@ -284,8 +284,9 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
         resumed_at = int(folder.load_checkpoint().get("global_step", 0))
     else:
         model.fit_scaling(dataset.train)  # a resumed run has it in its checkpoint
-        if model.needs_pca_start and dataset.test is None:
-            # Judged on the validation rows: its PCA start must not have seen them either.
+        if getattr(model, "pca_state", None) is not None and dataset.test is None:
+            # Judged on the validation rows: the PCA it may fall back to must not have
+            # seen them either (the trainer would fit it on all the data it is given).
             model.fit_pca(_held_out(dataset, cfg)[2])
     if not folder.has_checkpoint and cfg.pretrain is not None:
         folder.prepare()

@@ -14,6 +14,7 @@ import copy
 import dataclasses
 import math
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -90,14 +91,18 @@ def cpu_threads_for(
 class FitResult:
     """What training returns: per-epoch metrics and how training ended. ``best_epoch`` is
     the epoch of the lowest validation loss (whose weights the model holds at the end when
-    ``keep="best"``); 0 for a model that starts from PCA (``pca_path``) when no epoch beat
-    that start."""
+    ``keep="best"``)."""
 
     history: list[dict[str, float]]
     best_epoch: int | None
     stopped_early: bool
     seconds: float
     steps: int
+    estimated_seconds: float | None = None  # the estimate made before the first step
+    # Validation errors of the trained model and of PCA where the model could fall back to
+    # PCA (ModelConfig.pca_fallback), and whether it did (best_epoch is then 0).
+    pca_comparison: tuple[float, float] | None = None
+    kept_pca: bool = False
 
     @property
     def final(self) -> dict[str, float]:
@@ -197,6 +202,8 @@ class Trainer:
         self._started = 0.0
         self._last_checkpoint = 0.0
         self._has_checkpoint = False  # whether the checkpointer holds a state of this run
+        self._probe_x: Tensor | None = None  # a training batch, to time steps on
+        self.estimated: float | None = None
 
     # ---- public API -------------------------------------------------------------------------
 
@@ -209,6 +216,8 @@ class Trainer:
         sized = isinstance(train, Tensor | np.ndarray | list | tuple | DiskArray)
         self.config = cfg = self.config.resolved(len(train) if sized else None)
         batches, val_x = self._prepare(train, val)
+        if getattr(self.model, "is_pca", False):
+            self.model.pca_state.fill_(1)  # training goes on with the model's own layers
         self._release()  # a second fit continues from the training weights, not the kept ones
         if not cfg.ema:
             self.ema_weights = None  # resumed without ema: no stale average
@@ -216,8 +225,6 @@ class Trainer:
             raise ConfigError(
                 "early stopping (patience) needs validation data: pass val or set val_fraction > 0"
             )
-        if self._fresh and val_x is not None and cfg.keep == "best" and _starts_at_pca(self.model):
-            self._judge_start(val_x)
         if self.schedule is None:
             self.schedule = build_schedule(self.optimizer, cfg, len(batches))
             if self._pending_schedule is not None:
@@ -240,6 +247,9 @@ class Trainer:
             batch = cfg.batch_size // self.world if cfg.batch_size else None
             threads = cpu_threads_for(self.model, self.device, batch)
             with seeded(None), self._signals(), distributed.collective(), threads:
+                if self.progress and self._probe_x is not None:
+                    # Before the generators are set: the probe's draws change nothing.
+                    self.estimated = self._estimate(self._probe_x, len(batches), bar)
                 self._set_rng()
                 self._in_fit = True
                 while self.epoch < cfg.epochs and not stopped_early:
@@ -265,8 +275,16 @@ class Trainer:
             self._hold(self.ema_weights)  # the finished model is the average, as evaluated
         self._check_weights()
         self.model.eval()
+        comparison, kept_pca = self._fall_back_to_pca(val_x)
         return FitResult(
-            self.history, self.best_epoch, stopped_early, self.elapsed, self.global_step
+            self.history,
+            self.best_epoch,
+            stopped_early,
+            self.elapsed,
+            self.global_step,
+            self.estimated,
+            comparison,
+            kept_pca,
         )
 
     def state_dict(self) -> dict[str, Any]:
@@ -450,12 +468,54 @@ class Trainer:
         self._started += time.perf_counter() - callback_start
         return stop
 
-    def _judge_start(self, val_x: Tensor) -> None:
-        """Validate the starting weights as epoch 0, a candidate for the kept weights: a
-        model that starts from PCA keeps PCA's solution unless an epoch beats it."""
-        self.best_loss = evaluate_loss(self.model, val_x, self.config.eval_batch_size)["loss"]
-        self.best_epoch = 0
-        self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+    def _fall_back_to_pca(self, val_x: Tensor | None) -> tuple[tuple[float, float] | None, bool]:
+        """For a model with PCA to fall back to: its validation error and PCA's, and
+        whether PCA's is lower, in which case the model becomes PCA (epoch 0)."""
+        model = self.model
+        state = getattr(model, "pca_state", None)
+        if state is None or int(state) != 1 or val_x is None or self.config.keep != "best":
+            return None, False
+        trained = model.squared_error(val_x)
+        model.pca_state.fill_(2)
+        pca = model.squared_error(val_x)
+        if pca < trained:
+            self.best_epoch = 0
+            return (trained, pca), True
+        model.pca_state.fill_(1)
+        return (trained, pca), False
+
+    PROBE_STEPS = 3  # timed training steps, after one untimed, for the estimate
+
+    def _estimate(self, x: Tensor, steps_per_epoch: int, bar: tqdm) -> float | None:
+        """The training time left, from a few steps of a copy of the model and its
+        optimizer on a real batch on this machine (the threads, precision and optimizer of
+        the run: Muon's Newton-Schulz included), said before training starts."""
+        steps = self.config.epochs * steps_per_epoch - self.global_step
+        if steps <= 0 or len(x) == 0:
+            return None
+        model = copy.deepcopy(self.model).train()
+        optimizer = build_optimizer(model, self.config)
+        x = x.to(self.device)
+        times = []
+        for _ in range(self.PROBE_STEPS + 1):
+            start = time.perf_counter()
+            optimizer.zero_grad()
+            bf16 = self.config.precision == "bf16"
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
+                loss, _ = model(x)
+            loss.backward()
+            optimizer.step()
+            if self.device.type == "cuda":
+                torch.cuda.synchronize(self.device)
+            times.append(time.perf_counter() - start)
+        per_step = float(np.median(times[1:]))
+        seconds = per_step * steps
+        bar.write(
+            f"estimated training time: about {_duration(seconds)} ({steps:,} steps of "
+            f"{per_step * 1e3:.3g} ms, timed here)",
+            file=sys.stderr,
+        )
+        return seconds
 
     # ---- pieces -------------------------------------------------------------------------------
 
@@ -727,7 +787,9 @@ class Trainer:
             if split is not None:
                 val_x = x[split[1]]
             self._check_fingerprint(fingerprint(x, rows))
-            self._start_from_pca(lambda: x)
+            if _pca_unfitted(model):
+                model.fit_pca(x)  # all the data given, as a PCA a user compares with is fitted
+            self._probe_x = x[: cfg.batch_size or 64]
             batches: InMemoryBatches | StreamBatches | DiskBatches = InMemoryBatches(
                 x.to(self.device), cfg.batch_size, self.generator, self.rank, self.world, rows
             )
@@ -741,7 +803,11 @@ class Trainer:
             if held is not None:
                 val_x = check(torch.from_numpy(train.take(held)), "validation data", targets=True)
             self._check_fingerprint(stats.fingerprint)
-            self._start_from_pca(lambda: torch.from_numpy(train.take(_pca_rows(train))))
+            if _pca_unfitted(model):
+                model.fit_pca(torch.from_numpy(train.take(_sample_rows(len(train)))))
+            self._probe_x = torch.from_numpy(
+                train.take(np.arange(min(len(train), cfg.batch_size or 64)))
+            )
             batches = DiskBatches(
                 train,
                 cfg.batch_size,
@@ -759,15 +825,6 @@ class Trainer:
             fp = loader_fingerprint(train)
             if fp is not None:
                 self._check_fingerprint(fp)
-            if self._fresh and getattr(model, "needs_pca_start", False):
-                warnings.warn(
-                    "this model starts from PCA's solution of its training data "
-                    "(pca_path), which a loader cannot give before training: its linear "
-                    "path starts at random. Call model.fit_pca(X) on (a sample of) the data "
-                    "first",
-                    UserWarning,
-                    stacklevel=4,
-                )
             batches = StreamBatches(
                 train,
                 self.device,
@@ -782,19 +839,6 @@ class Trainer:
         if val_x is not None:
             val_x = val_x.to(self.device)
         return batches, val_x
-
-    @property
-    def _fresh(self) -> bool:
-        """Whether training has not begun (no step taken, nothing resumed)."""
-        return self.global_step == 0 and self.epoch == 0
-
-    def _start_from_pca(self, data: Callable[[], Tensor]) -> None:
-        """Set a ``pca_path`` model's linear path to PCA of the data given to fit, once,
-        before the first step: all of it, the validation share included, as the PCA a
-        user compares with is fitted (the validation error of that start is then, if
-        anything, low, and an epoch must beat it by more to be kept)."""
-        if self._fresh and getattr(self.model, "needs_pca_start", False):
-            self.model.fit_pca(data())
 
     def _check_fingerprint(self, fp: str) -> None:
         if self.data_fingerprint is not None and self.data_fingerprint != fp:
@@ -825,13 +869,23 @@ def evaluate_loss(model: torch.nn.Module, x: Tensor, batch_size: int = 4096) -> 
     return {k: v / len(x) for k, v in sums.items()}
 
 
-def _starts_at_pca(model: torch.nn.Module) -> bool:
-    fitted = getattr(model, "pca_fitted", None)
-    return fitted is not None and bool(fitted)
+def _duration(seconds: float) -> str:
+    """``seconds`` as a person says it: "40 s", "3 min", "2 h 15 min"."""
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
 
 
-def _pca_rows(data: DiskArray, limit: int = 20_000) -> np.ndarray:
-    """Sorted rows of ``data`` on disk to start PCA from: a seeded sample of ``limit``."""
-    if len(data) <= limit:
-        return np.arange(len(data))
-    return np.sort(np.random.default_rng(0).choice(len(data), limit, replace=False))
+def _pca_unfitted(model: torch.nn.Module) -> bool:
+    state = getattr(model, "pca_state", None)
+    return state is not None and int(state) == 0
+
+
+def _sample_rows(n: int, limit: int = 20_000) -> np.ndarray:
+    """Sorted rows of data on disk to fit PCA on: a seeded sample of ``limit`` of ``n``."""
+    if n <= limit:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(0).choice(n, limit, replace=False))
