@@ -510,6 +510,13 @@ def _report(run: Run) -> None:
         settings = ", ".join(f"{k} {v}" for k, v in run.chosen.items())
         flags = ", ".join("--" + k.replace("_", "-") for k in run.chosen)
         print(f"chosen from the data size: {settings} ({flags} to set them)")
+    if run.uncut_epochs is not None:
+        print(
+            f"epochs cut from {run.uncut_epochs} to {run.epochs}: a step takes "
+            f"{run.fit.seconds / max(run.fit.steps, 1) * 1e3:.3g} ms on this machine, and "
+            f"{run.uncut_epochs} epochs would have trained for over 6 minutes (the cut aims "
+            "at about 3; --epochs sets them)"
+        )
     averaged = "averaged " if run.config.training.ema else ""
     if run.fit.kept_pca and run.fit.pca_comparison is not None:
         trained, pca = run.fit.pca_comparison

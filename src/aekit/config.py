@@ -617,10 +617,28 @@ class TrainConfig(_Config):
         unset = {k: defaults[k] for k in KIND_SETTABLE if getattr(self, k) is None}
         return self.replace(**unset) if unset else self
 
-    def resolved(self, samples: int | None) -> TrainConfig:
+    def resolved(self, samples: int | None, step_seconds: float | None = None) -> TrainConfig:
         """These settings with the ones chosen from the data filled in (epochs, batch size,
         warm-up, validation share) for ``samples`` training samples (None: unknown, as for
-        a stream), and aekit's defaults for any left to a kind (:meth:`settled`)."""
+        a stream), and aekit's defaults for any left to a kind (:meth:`settled`).
+
+        With ``step_seconds``, a training step's time measured on this machine, the
+        epochs left to choose are cut, where they would take more than twice
+        :data:`TIME_BUDGET` seconds (3 minutes), to fit about that, down to 10 at the
+        least (the sample-budget rule's floor): a large model on a slow CPU trains fewer
+        epochs rather than for hours.
+
+        Examples
+        --------
+        >>> TrainConfig().resolved(1437).epochs  # 1.8 million samples' worth, at most 300
+        300
+        >>> TrainConfig().resolved(1437, step_seconds=0.02).epochs  # 246 s: kept
+        300
+        >>> TrainConfig().resolved(1437, step_seconds=0.1).epochs  # 41 steps of 0.1 s an epoch
+        43
+        >>> TrainConfig().resolved(1437, step_seconds=3.0).epochs  # never below 10
+        10
+        """
         cfg = self.settled()
         epochs, batch_size = cfg.epochs, cfg.batch_size
         if samples is not None:
@@ -644,6 +662,13 @@ class TrainConfig(_Config):
             val = 0.1
             if samples is not None:
                 val = round(max(min(0.1, 2000 / samples), min(0.25, 100 / samples)), 4)
+        if cfg.epochs is None and step_seconds is not None and samples is not None:
+            steps = math.ceil(samples * (1 - val) / batch_size)
+            if epochs * steps * step_seconds > 2 * TIME_BUDGET:
+                # Only a run far over the budget is cut: a timing on a busy machine does
+                # not change the length of one that is near it.
+                fits = math.floor(TIME_BUDGET / max(step_seconds * steps, 1e-9))
+                epochs = max(min(epochs, 10), min(epochs, fits))
         return cfg.replace(
             epochs=epochs, batch_size=batch_size, warmup_epochs=warmup, val_fraction=val
         )
@@ -662,6 +687,9 @@ def warms_up(schedule: str) -> bool:
 
 
 SAMPLE_BUDGET = 1_800_000  # samples a default run trains on (30 MNIST epochs)
+# Seconds of training a run whose epochs are left to choose aims at, at most, from a step
+# timed on the machine at hand (TrainConfig.resolved): about 3 minutes.
+TIME_BUDGET = 180.0
 MAX_SAMPLE_BUDGET = 10**12
 # The training settings a kind of model may choose (a preset's ``training``), and aekit's
 # values where neither the user nor the kind does.

@@ -102,7 +102,7 @@ class AutoEncoder(nn.Module):
         if config is not None and config.pca_fallback:
             self.register_buffer("pca_mean", torch.zeros(config.input_dim))
             self.register_buffer("pca_components", torch.zeros(config.input_dim, config.code_dim))
-            self.register_buffer("pca_state", torch.zeros((), dtype=torch.int64))
+            self.register_buffer("pca_state", torch.zeros(()))
 
     # ---- construction -------------------------------------------------------------------
 

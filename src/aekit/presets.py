@@ -110,12 +110,15 @@ def denoising(input_dim: int, code_dim: int, unit_range: bool = True) -> dict[st
 
 @KINDS.register("deep")
 def deep(input_dim: int, code_dim: int, unit_range: bool = True) -> dict[str, Any]:
-    """Hinton & Salakhutdinov's shape (784-1000-500-250-30) scaled to the input, with the
+    """Hinton & Salakhutdinov's shape (784-1000-500-250-30) scaled to a smaller input (kept
+    for a larger one), with the
     activations the MNIST recipe search found best: ELU hidden layers, a linear code, a
     sigmoid output with cross-entropy for data in [0, 1] (a linear output with squared
     error otherwise). Layers narrower than twice the code are left out: on small inputs
     they only add a second bottleneck."""
-    widths = [round(input_dim * w / 784) for w in (1000, 500, 250)]
+    # Scaled down to smaller inputs, not up to larger ones: 1000 units is as wide as the
+    # recipe was measured, and a step costs the square of the width (Muon, a fortiori).
+    widths = [round(min(input_dim, 784) * w / 784) for w in (1000, 500, 250)]
     hidden = [n for n in widths if n >= 2 * code_dim]
     return {
         "hidden": hidden or [2 * code_dim],

@@ -59,7 +59,7 @@ from .runfolder import (
 )
 from .streaming import DiskArray, iter_rows, open_disk_array
 from .tensorboard import TensorBoardLogger, require_tensorboard
-from .trainer import Callback, FitResult, Trainer, warn_ignored
+from .trainer import Callback, FitResult, Trainer, step_seconds, warn_ignored
 
 
 @dataclasses.dataclass
@@ -82,6 +82,8 @@ class Run:
     resumed_at: int | None = None
     layers: list[LayerResult] | None = None
     chosen: dict[str, Any] = dataclasses.field(default_factory=dict)
+    # Epochs chosen from the data, before a time budget cut them (None: not cut).
+    uncut_epochs: int | None = None
 
     @property
     def epochs(self) -> int:
@@ -146,6 +148,15 @@ def train(
     _check_data(model, dataset.train, "training data")
     if dataset.test is not None:
         _check_data(model, dataset.test, "test data")
+    if "epochs" in chosen:
+        # Epochs left to choose also fit a time budget, from a step timed here.
+        rows = cfg.training.batch_size or 64
+        train = dataset.train
+        head = train.head(rows) if isinstance(train, DiskArray) else train[:rows]
+        seconds = step_seconds(model, cfg.training, model.check_input(head, "training data"))
+        uncut = cfg.training.epochs
+        cfg = cfg.replace(training=training.resolved(len(dataset.train), seconds))
+        chosen["epochs"] = cfg.training.epochs
     if cfg.pretrain is not None:
         if isinstance(dataset.train, DiskArray):
             raise ConfigError(
@@ -173,6 +184,8 @@ def train(
         distributed.on_main(folder.require_new)
         run = _execute(folder, cfg, model, dataset)
     run.chosen = chosen
+    if "epochs" in chosen and chosen["epochs"] != uncut:
+        run.uncut_epochs = uncut
     return run
 
 

@@ -37,7 +37,14 @@ from .data import (
     resolve_device,
     validation_split,
 )
-from .errors import CheckpointError, ConfigError, DataError, TrainingError, TrainingInterrupted
+from .errors import (
+    AekitError,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    TrainingError,
+    TrainingInterrupted,
+)
 from .optim import Schedule, build_optimizer, build_schedule
 from .seeding import seeded
 from .streaming import DiskArray, DiskBatches
@@ -85,6 +92,34 @@ def cpu_threads_for(
     finally:
         if one:
             torch.set_num_threads(before)
+
+
+PROBE_STEPS = 3  # timed training steps, after one untimed, to time a step on this machine
+
+
+def step_seconds(model: torch.nn.Module, config: TrainConfig, x: Tensor) -> float:
+    """Seconds one training step of ``model`` takes here on batch ``x``: the median of a
+    few steps of a copy of it with ``config``'s optimizer and precision (Muon's
+    Newton-Schulz included), on the threads training would use. Nothing of the model's,
+    and none of the caller's random state, changes."""
+    device = next(model.parameters()).device
+    copy_ = copy.deepcopy(model).train()
+    optimizer = build_optimizer(copy_, config)
+    x = x.to(device)
+    times = []
+    bf16 = config.precision == "bf16"
+    with seeded(None), cpu_threads_for(copy_, device, len(x)):
+        for _ in range(PROBE_STEPS + 1):
+            start = time.perf_counter()
+            optimizer.zero_grad()
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                loss, _ = copy_(x)
+            loss.backward()
+            optimizer.step()
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+            times.append(time.perf_counter() - start)
+    return float(np.median(times[1:]))
 
 
 @dataclasses.dataclass
@@ -214,7 +249,8 @@ class Trainer:
         generators of its own: the caller's random state is left as it was. Settings left
         to the data (epochs, batch size, warm-up) are chosen here, from its size."""
         sized = isinstance(train, Tensor | np.ndarray | list | tuple | DiskArray)
-        self.config = cfg = self.config.resolved(len(train) if sized else None)
+        samples = len(train) if sized else None
+        self.config = cfg = self.config.resolved(samples, self._step_seconds(train))
         batches, val_x = self._prepare(train, val)
         if getattr(self.model, "is_pca", False):
             self.model.pca_state.fill_(1)  # training goes on with the model's own layers
@@ -468,6 +504,26 @@ class Trainer:
         self._started += time.perf_counter() - callback_start
         return stop
 
+    def _step_seconds(self, train: Any) -> float | None:
+        """A step's time here, where the number of epochs is left to choose (it is then
+        chosen to fit a time budget too: TrainConfig.resolved); None otherwise."""
+        if self.config.epochs is not None or self.global_step:
+            return None
+        if isinstance(train, DiskArray):
+            head: Any = train.head(self.config.resolved(len(train)).batch_size or 64)
+        elif isinstance(train, Tensor | np.ndarray):
+            head = train[: self.config.resolved(len(train)).batch_size or 64]
+        else:
+            return None
+        check = getattr(self.model, "check_input", None)
+        if check is None or len(head) == 0:
+            return None
+        try:
+            x = check(head, "training data")
+        except AekitError:
+            return None  # refused with its own message when training starts
+        return step_seconds(self.model, self.config.resolved(len(train)), x)
+
     def _fall_back_to_pca(self, val_x: Tensor | None) -> tuple[tuple[float, float] | None, bool]:
         """For a model with PCA to fall back to: its validation error and PCA's, and
         whether PCA's is lower, in which case the model becomes PCA (epoch 0)."""
@@ -484,31 +540,13 @@ class Trainer:
         model.pca_state.fill_(1)
         return (trained, pca), False
 
-    PROBE_STEPS = 3  # timed training steps, after one untimed, for the estimate
-
     def _estimate(self, x: Tensor, steps_per_epoch: int, bar: tqdm) -> float | None:
-        """The training time left, from a few steps of a copy of the model and its
-        optimizer on a real batch on this machine (the threads, precision and optimizer of
-        the run: Muon's Newton-Schulz included), said before training starts."""
+        """The training time left, from a few timed steps on a real batch here
+        (:func:`step_seconds`), said before training starts."""
         steps = self.config.epochs * steps_per_epoch - self.global_step
         if steps <= 0 or len(x) == 0:
             return None
-        model = copy.deepcopy(self.model).train()
-        optimizer = build_optimizer(model, self.config)
-        x = x.to(self.device)
-        times = []
-        for _ in range(self.PROBE_STEPS + 1):
-            start = time.perf_counter()
-            optimizer.zero_grad()
-            bf16 = self.config.precision == "bf16"
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
-                loss, _ = model(x)
-            loss.backward()
-            optimizer.step()
-            if self.device.type == "cuda":
-                torch.cuda.synchronize(self.device)
-            times.append(time.perf_counter() - start)
-        per_step = float(np.median(times[1:]))
+        per_step = step_seconds(self.model, self.config, x)
         seconds = per_step * steps
         bar.write(
             f"estimated training time: about {_duration(seconds)} ({steps:,} steps of "
