@@ -1,0 +1,131 @@
+"""Defaults off the beaten path: a compressing kind never ends worse than PCA on data too
+small for its layers (it falls back to PCA and says so), a run that would train for hours
+on a slow machine is cut to minutes, and small data holds out enough to choose with."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import aekit
+from aekit.cli import main
+from aekit.config import TrainConfig, model_config
+from aekit.pca import pca_baseline, principal_subspace
+
+
+@pytest.fixture(scope="module")
+def few(tmp_path_factory):
+    """60 training digits and 300 test digits: too few for a deep autoencoder to beat PCA."""
+    data = aekit.load_digits()
+    folder = tmp_path_factory.mktemp("few")
+    np.save(folder / "train.npy", data.train.numpy()[:60])
+    np.save(folder / "test.npy", data.test.numpy()[:300])
+    return folder
+
+
+def _train(folder, out, *flags):
+    argv = ["train", "--data", str(folder / "train.npy"), "--test", str(folder / "test.npy")]
+    return main([*argv, "--no-report", "--no-progress", "--out", str(out), *flags])
+
+
+def test_a_deep_model_on_sixty_samples_becomes_pca_and_says_so(few, tmp_path, capsys):
+    assert _train(few, tmp_path / "deep", "--kind", "deep", "--epochs", "40") == 0
+    out = capsys.readouterr().out
+    assert "kept PCA's solution: on the validation data its error" in out
+    assert "this model 1" not in out or "(the same)" in out
+    metrics = aekit.evaluate(tmp_path / "deep", few / "test.npy")
+    # The saved model is PCA: its codes are the projection on PCA's directions.
+    model = aekit.load(tmp_path / "deep")
+    assert model.is_pca
+    train, test = np.load(few / "train.npy"), np.load(few / "test.npy")
+    mean, components = principal_subspace(train, model.config.code_dim)
+    expected = (test - mean) @ components
+    assert np.allclose(np.abs(model.encode(test)), np.abs(expected), atol=1e-4)
+    recon = model.reconstruct(test)
+    error = float(((recon - test) ** 2).sum(1).mean())
+    pca = pca_baseline(train, test, model.config.code_dim)
+    assert error == pytest.approx(pca, rel=1e-5)
+    assert metrics["squared_error"] == pytest.approx(pca, rel=1e-5)
+
+
+def test_without_the_fallback_the_trained_model_is_kept(few, tmp_path, capsys):
+    argv = ("--kind", "deep", "--epochs", "40", "--no-pca-fallback")
+    assert _train(few, tmp_path / "kept", *argv) == 0
+    out = capsys.readouterr().out
+    assert "kept PCA's solution" not in out
+    assert not aekit.load(tmp_path / "kept").is_pca
+
+
+def test_a_model_that_beats_pca_keeps_its_layers_and_records_both_errors():
+    data = aekit.load_digits()
+    model = aekit.AutoEncoder.build("undercomplete", input_dim=64)
+    result = aekit.fit(model, data.train, progress=False)  # 300 epochs (30 lose to PCA)
+    trained, pca = result.pca_comparison
+    assert trained < pca and not result.kept_pca and not model.is_pca
+    assert result.best_epoch is not None and result.best_epoch > 0
+
+
+def test_fitting_again_trains_the_layers_and_decides_again(few):
+    x = np.load(few / "train.npy")
+    model = aekit.AutoEncoder.build("deep", input_dim=64)
+    first = aekit.fit(model, x, epochs=20, progress=False)
+    assert first.kept_pca and model.is_pca and first.best_epoch == 0
+    layers = [p.detach().clone() for p in model.parameters()]
+    second = aekit.fit(model, x, epochs=25, progress=False)
+    assert second.pca_comparison is not None
+    assert any(not torch.equal(a, b) for a, b in zip(layers, model.parameters(), strict=True))
+
+
+def test_kinds_with_a_wide_code_or_a_code_as_large_as_the_input_have_no_fallback():
+    assert model_config("deep", input_dim=64).pca_fallback
+    assert model_config("undercomplete", input_dim=64).pca_fallback
+    assert not model_config("sparse", input_dim=64).pca_fallback
+    assert not model_config("undercomplete", input_dim=4, code_dim=4).pca_fallback
+    with pytest.raises(aekit.ConfigError, match="pca_fallback needs a code smaller"):
+        model_config("undercomplete", input_dim=4, code_dim=4, pca_fallback=True)
+    assert "pca_state" not in aekit.AutoEncoder.build("sparse", input_dim=64).state_dict()
+
+
+def test_small_data_holds_out_enough_to_choose_with():
+    assert TrainConfig().resolved(160).val_fraction == 0.25
+    assert TrainConfig().resolved(455).val_fraction == pytest.approx(100 / 455, abs=1e-4)
+    assert TrainConfig().resolved(1437).val_fraction == 0.1
+    assert TrainConfig().resolved(60000).val_fraction == pytest.approx(2000 / 60000, abs=1e-4)
+
+
+def test_the_deep_kind_is_not_widened_beyond_the_mnist_shape():
+    assert model_config("deep", input_dim=784).hidden == [1000, 500, 250]
+    assert model_config("deep", input_dim=3072).hidden == [1000, 500, 250]
+    assert model_config("deep", input_dim=64).hidden == [82, 41, 20]
+
+
+def test_a_run_far_over_the_time_budget_is_cut_and_says_so(monkeypatch, tmp_path, capsys):
+    import aekit.runs
+
+    monkeypatch.setattr(aekit.runs, "step_seconds", lambda *args: 0.5)  # a very slow machine
+    argv = ["train", "--no-report", "--no-progress", "--out", str(tmp_path / "slow")]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    # 41 steps of 0.5 s an epoch: 300 epochs are 102 minutes, 8 fit 3: never below 10.
+    assert "epochs cut from 300 to 10" in out
+    assert aekit.load(tmp_path / "slow") is not None
+    assert aekit.runs.RunFolder(tmp_path / "slow").read_config()["training"]["epochs"] == 10
+
+
+def test_a_run_near_the_budget_is_not_cut(monkeypatch, tmp_path, capsys):
+    import aekit.runs
+
+    monkeypatch.setattr(aekit.runs, "step_seconds", lambda *args: 0.02)  # 246 s: kept
+    argv = ["train", "--epochs", "2", "--no-report", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "given")]) == 0  # epochs given: no probe
+    assert "epochs cut" not in capsys.readouterr().out
+    assert TrainConfig().resolved(1437, 0.02).epochs == 300
+
+
+def test_the_estimate_is_printed_before_training_and_beside_the_time_taken(tmp_path, capsys):
+    argv = ["train", "--epochs", "3", "--no-report", "--out", str(tmp_path / "e")]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "estimated training time: about" in captured.err
+    assert "(estimated beforehand:" in captured.out
