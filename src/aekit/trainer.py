@@ -238,6 +238,8 @@ class Trainer:
         self._last_checkpoint = 0.0
         self._has_checkpoint = False  # whether the checkpointer holds a state of this run
         self._probe_x: Tensor | None = None  # a training batch, to time steps on
+        # The rows training steps on (not the validation rows), for the PCA fallback.
+        self._training_rows: Callable[[], Tensor] | None = None
         self.estimated: float | None = None
 
     # ---- public API -------------------------------------------------------------------------
@@ -525,15 +527,23 @@ class Trainer:
         return step_seconds(self.model, self.config.resolved(len(train)), x)
 
     def _fall_back_to_pca(self, val_x: Tensor | None) -> tuple[tuple[float, float] | None, bool]:
-        """For a model with PCA to fall back to: its validation error and PCA's, and
-        whether PCA's is lower, in which case the model becomes PCA (epoch 0)."""
-        model = self.model
+        """For a model with PCA to fall back to: its validation error and that of PCA
+        fitted, as the model was trained, on the training rows alone; where PCA's is
+        lower, the model becomes PCA (epoch 0): the PCA it keeps, fitted on all the data
+        given."""
+        model, rows = self.model, self._training_rows
         state = getattr(model, "pca_state", None)
-        if state is None or int(state) != 1 or val_x is None or self.config.keep != "best":
+        if state is None or int(state) != 1 or val_x is None or rows is None:
+            return None, False
+        if self.config.keep != "best":
             return None, False
         trained = model.squared_error(val_x)
+        kept = (model.pca_mean.clone(), model.pca_components.clone())
+        model.fit_pca(rows())
         model.pca_state.fill_(2)
         pca = model.squared_error(val_x)
+        model.pca_mean.copy_(kept[0])
+        model.pca_components.copy_(kept[1])
         if pca < trained:
             self.best_epoch = 0
             return (trained, pca), True
@@ -827,6 +837,7 @@ class Trainer:
             self._check_fingerprint(fingerprint(x, rows))
             if _pca_unfitted(model):
                 model.fit_pca(x)  # all the data given, as a PCA a user compares with is fitted
+            self._training_rows = lambda: x[rows] if rows is not None else x
             self._probe_x = x[: cfg.batch_size or 64]
             batches: InMemoryBatches | StreamBatches | DiskBatches = InMemoryBatches(
                 x.to(self.device), cfg.batch_size, self.generator, self.rank, self.world, rows
@@ -843,6 +854,9 @@ class Trainer:
             self._check_fingerprint(stats.fingerprint)
             if _pca_unfitted(model):
                 model.fit_pca(torch.from_numpy(train.take(_sample_rows(len(train)))))
+            self._training_rows = lambda: torch.from_numpy(
+                train.take(_sample_rows(len(train), exclude=held))
+            )
             self._probe_x = torch.from_numpy(
                 train.take(np.arange(min(len(train), cfg.batch_size or 64)))
             )
@@ -922,8 +936,10 @@ def _pca_unfitted(model: torch.nn.Module) -> bool:
     return state is not None and int(state) == 0
 
 
-def _sample_rows(n: int, limit: int = 20_000) -> np.ndarray:
-    """Sorted rows of data on disk to fit PCA on: a seeded sample of ``limit`` of ``n``."""
-    if n <= limit:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(0).choice(n, limit, replace=False))
+def _sample_rows(n: int, limit: int = 20_000, exclude: np.ndarray | None = None) -> np.ndarray:
+    """Sorted rows of data on disk to fit PCA on: a seeded sample of ``limit`` of the
+    ``n`` rows, less those in ``exclude``."""
+    rows = np.arange(n) if exclude is None else np.setdiff1d(np.arange(n), exclude)
+    if len(rows) <= limit:
+        return rows
+    return np.sort(np.random.default_rng(0).choice(rows, limit, replace=False))
