@@ -200,7 +200,10 @@ def test_run_folders_of_the_previous_layout_still_load(X, tmp_path):
 
 
 def test_train_returns_the_run_and_resume_continues_it(tmp_path):
-    cfg = aekit.RunConfig(training=aekit.TrainConfig(epochs=2, checkpoint_every=1))
+    cfg = aekit.RunConfig(
+        model={"pca_fallback": False},  # 2 epochs lose to PCA; 4 must beat 2
+        training=aekit.TrainConfig(epochs=2, checkpoint_every=1),
+    )
     run = aekit.train(cfg, out=tmp_path / "run", progress=False)
     assert run.path == tmp_path / "run" and run.split == "test" and run.epochs == 2
     assert run.metrics["pca_squared_error"] == pytest.approx(1.577, abs=0.01)
@@ -286,7 +289,16 @@ def test_two_same_seed_commands_in_one_process_are_bit_identical(tmp_path, capsy
 
 
 def test_the_kept_weights_are_the_best_validation_epochs(tmp_path, capsys):
-    argv = ["train", "--epochs", "6", "--lr", "0.05", "--out", str(tmp_path / "r")]
+    argv = [
+        "train",
+        "--epochs",
+        "6",
+        "--lr",
+        "0.05",
+        "--no-pca-fallback",
+        "--out",
+        str(tmp_path / "r"),
+    ]
     assert main([*argv, "--no-progress"]) == 0
     history = [
         {k: float(v) for k, v in row.items()}

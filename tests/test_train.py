@@ -276,7 +276,9 @@ def test_bf16_autocast_trains_to_about_the_float32_error(X):
     learns as in float32, to within bfloat16's rounding, and its weights stay float32."""
     errors = {}
     for precision in ("fp32", "bf16"):
-        model = aekit.AutoEncoder.build(input_dim=64, hidden=[32], code_dim=8, seed=0)
+        model = aekit.AutoEncoder.build(
+            input_dim=64, hidden=[32], code_dim=8, seed=0, pca_fallback=False
+        )
         aekit.fit(model, X, epochs=5, progress=False, precision=precision, seed=0)
         assert all(p.dtype == torch.float32 for p in model.parameters())
         errors[precision] = aekit.evaluate(model, X)["squared_error"]
@@ -395,7 +397,7 @@ def test_ema_is_the_ramped_moving_average_of_the_weights_after_each_step(X):
 
 @pytest.mark.parametrize("keep", ["last", "best"])
 def test_ema_weights_are_the_ones_validated_and_kept(X, digits, keep):
-    model = aekit.AutoEncoder.build(input_dim=64, hidden=[32], code_dim=8, seed=0)
+    model = aekit.AutoEncoder.build(input_dim=64, hidden=[32], code_dim=8, pca_fallback=False)
     val = digits.test.numpy()
     result = aekit.fit(model, X, val=val, epochs=6, ema=0.95, keep=keep, progress=False)
     reported = {"last": result.history[-1], "best": result.history[result.best_epoch - 1]}

@@ -484,7 +484,7 @@ def fit(
     _fit_scaling_once(model, X)
     if run_dir is None:
         trainer = Trainer(model, config, callbacks=callbacks, progress=progress)
-        return trainer.fit(X, val)
+        return _said(trainer.fit(X, val))
     # The data is the caller's: a resume must be given it again.
     _, result = fit_in_folder(
         model,
@@ -496,6 +496,22 @@ def fit(
         progress=progress,
         callbacks=callbacks,
     )
+    return _said(result)
+
+
+def _said(result: FitResult) -> FitResult:
+    """``result``, with a warning where the model fell back to PCA (the command says it in
+    its summary)."""
+    if result.kept_pca and result.pca_comparison is not None:
+        trained, pca = result.pca_comparison
+        warnings.warn(
+            f"kept PCA's solution: on the validation data its error ({pca:.4g}) is below the "
+            f"trained model's ({trained:.4g}); the model now encodes and decodes as PCA "
+            "(model.is_pca). Train longer or on more data, or build with pca_fallback=False "
+            "to keep the layers",
+            UserWarning,
+            stacklevel=3,
+        )
     return result
 
 

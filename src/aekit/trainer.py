@@ -105,7 +105,7 @@ def step_seconds(model: torch.nn.Module, config: TrainConfig, x: Tensor) -> floa
     device = next(model.parameters()).device
     copy_ = copy.deepcopy(model).train()
     optimizer = build_optimizer(copy_, config)
-    x = x.to(device)
+    x = x.to(device).clone()  # a normal tensor, also where x was made in inference mode
     times = []
     bf16 = config.precision == "bf16"
     with seeded(None), cpu_threads_for(copy_, device, len(x)):
