@@ -37,6 +37,7 @@ from .data import (
     validation_split,
 )
 from .errors import CheckpointError, ConfigError, DataError, TrainingError, TrainingInterrupted
+from .hardware import bf16_speed, warn_slow_bf16
 from .optim import Schedule, build_optimizer, build_schedule
 from .seeding import seeded
 from .streaming import DiskArray, DiskBatches
@@ -97,6 +98,9 @@ class FitResult:
     stopped_early: bool
     seconds: float
     steps: int
+    # What the run chose for its machine: Muon's Newton-Schulz dtype ("newton_schulz"),
+    # the precision "auto" chose ("precision"); see TrainConfig.summary.
+    machine: dict[str, str] = dataclasses.field(default_factory=dict)
 
     @property
     def final(self) -> dict[str, float]:
@@ -157,6 +161,10 @@ class Trainer:
         self.progress = progress and self.rank == 0
         self.desc = desc
         self.optimizer = build_optimizer(self.model, config)
+        self.machine: dict[str, str] = {}  # what was chosen for this machine (FitResult's)
+        if getattr(self.optimizer, "muon", None) is not None:
+            self.machine["newton_schulz"] = self.optimizer.note  # type: ignore[attr-defined]
+        self.autocast = self._bf16_autocast()
         self.schedule: Schedule | None = None  # built once the epoch length is known
         # Under torchrun the step runs through DistributedDataParallel (gradients averaged
         # across ranks); the model itself is what is evaluated and saved.
@@ -263,7 +271,12 @@ class Trainer:
         self._check_weights()
         self.model.eval()
         return FitResult(
-            self.history, self.best_epoch, stopped_early, self.elapsed, self.global_step
+            self.history,
+            self.best_epoch,
+            stopped_early,
+            self.elapsed,
+            self.global_step,
+            dict(self.machine),
         )
 
     def state_dict(self) -> dict[str, Any]:
@@ -466,8 +479,23 @@ class Trainer:
             and time.perf_counter() - self._last_checkpoint >= cfg.checkpoint_seconds
         )
 
+    def _bf16_autocast(self) -> bool:
+        """Whether the forward pass runs under bfloat16 autocast: precision bf16 always
+        (with a warning, once, where bfloat16 is measured slower), auto where it is
+        measured faster (:func:`~aekit.hardware.bf16_speed`), fp32 never."""
+        precision = self.config.precision
+        if precision == "fp32":
+            return False
+        speed = bf16_speed(self.device)
+        if precision == "auto":
+            self.machine["precision"] = f"{'bf16' if speed.fast else 'fp32'} ({speed.describe()})"
+            return speed.fast
+        if not speed.fast and distributed.is_main():
+            warn_slow_bf16(speed, stacklevel=4)
+        return True
+
     def _loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        if self.config.precision == "bf16":
+        if self.autocast:
             with torch.autocast(self.device.type, dtype=torch.bfloat16):
                 return self._forward_once(x)
         return self._forward_once(x)
