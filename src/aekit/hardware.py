@@ -8,12 +8,13 @@ slower. aekit chooses bfloat16 where it pays: Muon's Newton-Schulz iterations
 where :func:`bf16_is_fast` says so.
 
 On the CPU (and devices other than CUDA) that is measured: a 256x256 @ 256x512 product
-timed a few times in each dtype after a warm-up (on one CPU thread), about 10 ms in all;
-bfloat16 is fast when it takes under 0.9 of float32's time. On CUDA it is what
+timed a few times in each dtype after a warm-up, on one CPU thread (5-30 ms in all, the
+most on a busy machine, where restoring the thread count costs the most); bfloat16 is fast
+when it takes under 0.9 of float32's time. On CUDA it is what
 ``torch.cuda.is_bf16_supported()`` says. It answers for products of about that size: on a
-small model (the digits'), autocast's casts can cost more than bfloat16 saves. The environment variable ``AEKIT_BF16`` overrides
-the measurement: ``on`` (bfloat16 wherever aekit would choose it), ``off`` (float32), or
-``auto`` (measure; the default).
+small model (the digits'), autocast's casts can cost more than bfloat16 saves. The
+environment variable ``AEKIT_BF16`` overrides the measurement: ``on`` (bfloat16 wherever
+aekit would choose it), ``off`` (float32), or ``auto`` (measure; the default).
 
 >>> speed = bf16_speed("cpu")  # measured once, then cached
 >>> speed.fast in (True, False) and bf16_speed("cpu") is speed
