@@ -323,13 +323,19 @@ def test_evaluate_prints_the_pca_baseline_beside_the_model(trained_run, capsys):
     assert "pca_squared_error" not in aekit.evaluate(trained_run, baseline=False)
 
 
-def test_the_summary_and_info_name_the_optimizer_decay_average_and_precision(tmp_path, capsys):
+def test_the_summary_and_info_name_the_optimizer_decay_average_and_precision(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("AEKIT_BF16", "off")  # the Newton-Schulz dtype it names
     out = tmp_path / "run"
     args = ["train", "--kind", "deep", "--epochs", "2", "--optimizer", "muon"]
     args += ["--weight-decay", "0.1", "--ema", "0.99", "--val-fraction", "0"]
     assert main([*args, "--out", str(out), "--no-progress", "--no-report"]) == 0
     said = capsys.readouterr().out
-    line = "muon (muon_lr 0.02 hidden matrices, AdamW lr 0.003 rest), weight decay 0.1, ema 0.99"
+    line = (
+        "muon (muon_lr 0.02 hidden matrices, AdamW lr 0.003 rest; Newton-Schulz in float32: "
+        "AEKIT_BF16=off), weight decay 0.1, ema 0.99"
+    )
     assert f"training: {line}" in said
     assert "kept the averaged weights of the last epoch" in said
     assert main(["info", str(out)]) == 0

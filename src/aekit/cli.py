@@ -505,7 +505,7 @@ def _report(run: Run) -> None:
     for note in run.data.notes:
         print(f"data: {note}")
     print(f"model: {cfg.summary()}")
-    print(f"training: {run.config.training.summary()}")
+    print(f"training: {run.config.training.summary(run.fit.machine)}")
     if run.chosen:
         settings = ", ".join(f"{k} {v}" for k, v in run.chosen.items())
         flags = ", ".join("--" + k.replace("_", "-") for k in run.chosen)
@@ -812,11 +812,13 @@ def cmd_info(args: argparse.Namespace) -> int:
         )
         print(f"weights      missing: no {WEIGHTS_FILE}; {resume_command(str(run))} {again}")
     settings = RunConfig.from_dict(config, "config.json") if "training" in config else None
+    result = config.get("result")
     if settings is not None:
         print(f"data         {settings.data.source}")
         t = settings.training
-        print(f"training     {t.epochs} epochs, batch {t.batch_size}, {t.summary()}")
-    result = config.get("result")
+        machine = result.get("machine") if isinstance(result, dict) else None
+        machine = machine if isinstance(machine, dict) else None
+        print(f"training     {t.epochs} epochs, batch {t.batch_size}, {t.summary(machine)}")
     if isinstance(result, dict):
         print(
             f"result       {result.get('epochs_trained')} epochs, {result.get('steps')} steps, "

@@ -451,10 +451,12 @@ class TrainConfig(_Config):
         epochs is not given (default: the kind's, 600,000 for deep, else 1,800,000).
     compile : run the model through torch.compile (pays off for long runs of large
         models; costs compile time up front).
-    precision : the forward pass in float32, or under bfloat16 autocast ("bf16": fast
-        on GPUs and on CPUs with bfloat16 units, avx512_bf16 or amx_bf16 in
-        /proc/cpuinfo; slower than float32 on other CPUs); weights, optimizer state and
-        evaluation stay float32.
+    precision : the forward pass in float32 ("fp32"), under bfloat16 autocast ("bf16":
+        fast on GPUs and on CPUs with bfloat16 units, avx512_bf16 or amx_bf16 in
+        /proc/cpuinfo; slower than float32 on other CPUs, where it warns), or in bfloat16
+        where it is measured faster than float32 on the device and else in float32
+        ("auto"; :func:`aekit.hardware.bf16_is_fast`, which ``AEKIT_BF16=on|off``
+        overrides); weights, optimizer state and evaluation stay float32.
     """
 
     epochs: int | None = None
@@ -483,7 +485,7 @@ class TrainConfig(_Config):
     ema: float | None = None
     sample_budget: int | None = None
     compile: bool = False
-    precision: Literal["fp32", "bf16"] = "fp32"
+    precision: Literal["fp32", "bf16", "auto"] = "fp32"
 
     def validate(self) -> None:
         require(
@@ -583,10 +585,16 @@ class TrainConfig(_Config):
                 )
         return out
 
-    def summary(self) -> str:
-        """One line naming the optimizer and what shapes the run beyond its length."""
+    def summary(self, machine: Mapping[str, str] | None = None) -> str:
+        """One line naming the optimizer and what shapes the run beyond its length;
+        ``machine``: what the run chose for its machine (a fit's ``machine``: the
+        Newton-Schulz dtype of Muon, the precision "auto" chose), said where known."""
+        machine = machine or {}
         if self.optimizer == "muon":  # two rates: say which is which
-            parts = [f"muon (muon_lr {self.muon_lr:g} hidden matrices, AdamW lr {self.lr:g} rest)"]
+            rates = f"muon_lr {self.muon_lr:g} hidden matrices, AdamW lr {self.lr:g} rest"
+            if "newton_schulz" in machine:
+                rates += f"; {machine['newton_schulz']}"
+            parts = [f"muon ({rates})"]
         else:
             parts = [f"{self.optimizer} lr {self.lr:g}"]
         if self.weight_decay:
@@ -594,7 +602,9 @@ class TrainConfig(_Config):
         if self.ema:
             parts.append(f"ema {self.ema:g} (weights averaged)")
         parts.append(f"schedule {self.schedule}")
-        if self.precision != "fp32":
+        if self.precision == "auto":
+            parts.append(f"precision auto: {machine.get('precision', 'bf16 where faster')}")
+        elif self.precision != "fp32":
             parts.append(self.precision)
         if self.compile:
             parts.append("compiled")

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from .errors import ConfigError
+from .hardware import bf16_speed
 from .registry import Registry
 
 if TYPE_CHECKING:
@@ -74,6 +75,15 @@ class MuonWithAdam(torch.optim.Optimizer):
     The two are one optimizer to the trainer: its ``param_groups`` are the AdamW groups
     then the Muon groups (the same dictionaries the inner optimizers step with, so a
     schedule sets both rates), and its state is both inner states.
+
+    ``newton_schulz`` is the dtype of the Newton-Schulz iterations: bfloat16 is
+    ``torch.optim.Muon``'s own step, float32 the same step with the iterations in float32
+    (:func:`muon_step`); None (the default) chooses bfloat16 where it is faster than
+    float32 on the matrices' device (:func:`aekit.hardware.bf16_is_fast`; ``AEKIT_BF16``
+    overrides it), as on a CPU without bfloat16 units it is about 8x slower. Either way the
+    state is ``torch.optim.Muon``'s, so a checkpoint resumes with either. ``note`` says
+    which and why, for the training summary ("Newton-Schulz in float32: bfloat16 measured
+    7.9x slower here").
     """
 
     def __init__(
@@ -83,6 +93,7 @@ class MuonWithAdam(torch.optim.Optimizer):
         lr: float,
         muon_lr: float,
         weight_decay: float = 0.0,
+        newton_schulz: torch.dtype | None = None,
     ) -> None:
         muon = getattr(torch.optim, "Muon", None)
         if muon is None:
@@ -95,14 +106,28 @@ class MuonWithAdam(torch.optim.Optimizer):
         inner = [o for o in (self.adam, self.muon) if o is not None]
         super().__init__([g for o in inner for g in o.param_groups], {})
         self._inner = inner
+        if newton_schulz is None:
+            speed = bf16_speed(matrices[0].device if matrices else None)
+            newton_schulz = torch.bfloat16 if speed.fast else torch.float32
+            self.note = f"Newton-Schulz in {speed.choice()}"
+        else:
+            self.note = f"Newton-Schulz in {str(newton_schulz).removeprefix('torch.')}"
+        if newton_schulz not in (torch.bfloat16, torch.float32):
+            raise ValueError(f"newton_schulz must be bfloat16 or float32, got {newton_schulz}")
+        self.newton_schulz = newton_schulz
 
     def step(self, closure: Any = None) -> Any:  # type: ignore[override]
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for optimizer in self._inner:
-            optimizer.step()
+        if self.adam is not None:
+            self.adam.step()
+        if self.muon is not None:
+            if self.newton_schulz == torch.bfloat16:
+                self.muon.step()  # torch's own, bit for bit
+            else:
+                muon_step(self.muon, self.newton_schulz)
         return loss
 
     def state_dict(self) -> dict[str, Any]:
@@ -122,6 +147,67 @@ class MuonWithAdam(torch.optim.Optimizer):
         if getattr(self, "_inner", None) is not None:
             raise NotImplementedError("add groups to the inner optimizers, .muon or .adam")
         super().add_param_group(param_group)
+
+
+def newton_schulz(
+    grad: Tensor,
+    coefficients: tuple[float, float, float],
+    steps: int,
+    eps: float,
+    dtype: torch.dtype = torch.float32,
+) -> Tensor:
+    """The Newton-Schulz iteration of ``torch.optim.Muon`` (``_zeropower_via_newtonschulz``,
+    torch 2.9 to 2.13), in ``dtype``: in bfloat16 it gives torch's result bit for bit."""
+    if grad.ndim != 2:
+        raise ValueError("Muon's Newton-Schulz iteration takes a 2-D matrix")
+    a, b, c = coefficients
+    x = grad.to(dtype, copy=True)  # a copy: the in-place division must not reach the buffer
+    tall = grad.size(0) > grad.size(1)
+    if tall:
+        x = x.T
+    x.div_(x.norm().clamp(min=eps))  # spectral norm at most 1
+    for _ in range(steps):
+        gram = x @ x.T
+        x = torch.addmm(x, torch.addmm(gram, gram, gram, beta=b, alpha=c), x, beta=a)
+    return x.T if tall else x
+
+
+def _adjusted_lr(lr: float, adjust_lr_fn: str | None, shape: torch.Size) -> float:
+    """torch.optim.Muon's rate for a matrix of ``shape`` (its ``_adjust_lr``)."""
+    rows, cols = shape[:2]
+    if adjust_lr_fn is None or adjust_lr_fn == "original":
+        return lr * math.sqrt(max(1, rows / cols))
+    if adjust_lr_fn == "match_rms_adamw":
+        return lr * (0.2 * math.sqrt(max(rows, cols)))
+    return lr
+
+
+@torch.no_grad()
+def muon_step(muon: torch.optim.Optimizer, dtype: torch.dtype = torch.float32) -> None:
+    """One step of the ``torch.optim.Muon`` ``muon``, as its own ``step()`` takes it (torch
+    2.9 to 2.13), with the Newton-Schulz iterations in ``dtype``; its state stays torch's
+    (a ``momentum_buffer`` per matrix), so either step continues from the other's."""
+    for group in muon.param_groups:
+        lr = group["lr"]
+        lr = lr.item() if isinstance(lr, Tensor) else lr
+        momentum, decay = group["momentum"], group["weight_decay"]
+        for p in group["params"]:
+            if p.grad is None:
+                continue
+            grad = p.grad
+            state = muon.state[p]
+            if "momentum_buffer" not in state:
+                state["momentum_buffer"] = torch.zeros_like(
+                    grad, memory_format=torch.preserve_format
+                )
+            buf = state["momentum_buffer"]
+            buf.lerp_(grad, 1 - momentum)
+            update = grad.lerp(buf, momentum) if group.get("nesterov", True) else buf
+            update = newton_schulz(
+                update, group["ns_coefficients"], group["ns_steps"], group["eps"], dtype
+            )
+            p.mul_(1 - lr * decay)
+            p.add_(update, alpha=-_adjusted_lr(lr, group.get("adjust_lr_fn"), p.shape))
 
 
 def _weight_of(layer: torch.nn.Module) -> torch.nn.Parameter | None:

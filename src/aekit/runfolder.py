@@ -294,6 +294,7 @@ def result_summary(trainer: Trainer, fit: FitResult) -> dict[str, Any]:
         "best_epoch": fit.best_epoch,
         "kept": trainer.config.keep if fit.best_epoch is not None else "last",
         "final": fit.final or None,
+        **({"machine": fit.machine} if fit.machine else {}),
     }
 
 

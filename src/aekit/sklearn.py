@@ -184,6 +184,7 @@ class AutoEncoderEstimator(BaseEstimator):
                 "epochs_trained": len(result.history),
                 "steps": result.steps,
                 "seconds": round(result.seconds, 3),
+                **({"machine": result.machine} if result.machine else {}),
             },
         }
         self.model_ = model.cpu().eval()

@@ -45,6 +45,7 @@ from .errors import (
     TrainingError,
     TrainingInterrupted,
 )
+from .hardware import bf16_speed, warn_slow_bf16
 from .optim import Schedule, build_optimizer, build_schedule
 from .seeding import seeded
 from .streaming import DiskArray, DiskBatches
@@ -107,7 +108,7 @@ def step_seconds(model: torch.nn.Module, config: TrainConfig, x: Tensor) -> floa
     optimizer = build_optimizer(copy_, config)
     x = x.to(device).clone()  # a normal tensor, also where x was made in inference mode
     times = []
-    bf16 = config.precision == "bf16"
+    bf16 = config.precision == "bf16" or (config.precision == "auto" and bf16_speed(device).fast)
     with seeded(None), cpu_threads_for(copy_, device, len(x)):
         for _ in range(PROBE_STEPS + 1):
             start = time.perf_counter()
@@ -133,6 +134,9 @@ class FitResult:
     stopped_early: bool
     seconds: float
     steps: int
+    # What the run chose for its machine: Muon's Newton-Schulz dtype ("newton_schulz"),
+    # the precision "auto" chose ("precision"); see TrainConfig.summary.
+    machine: dict[str, str] = dataclasses.field(default_factory=dict)
     estimated_seconds: float | None = None  # the estimate made before the first step
     # Validation errors of the trained model and of PCA where the model could fall back to
     # PCA (ModelConfig.pca_fallback), and whether it did (best_epoch is then 0).
@@ -198,6 +202,10 @@ class Trainer:
         self.progress = progress and self.rank == 0
         self.desc = desc
         self.optimizer = build_optimizer(self.model, config)
+        self.machine: dict[str, str] = {}  # what was chosen for this machine (FitResult's)
+        if getattr(self.optimizer, "muon", None) is not None:
+            self.machine["newton_schulz"] = self.optimizer.note  # type: ignore[attr-defined]
+        self.autocast = self._bf16_autocast()
         self.schedule: Schedule | None = None  # built once the epoch length is known
         # Under torchrun the step runs through DistributedDataParallel (gradients averaged
         # across ranks); the model itself is what is evaluated and saved.
@@ -320,6 +328,7 @@ class Trainer:
             stopped_early,
             self.elapsed,
             self.global_step,
+            dict(self.machine),
             self.estimated,
             comparison,
             kept_pca,
@@ -584,8 +593,23 @@ class Trainer:
             and time.perf_counter() - self._last_checkpoint >= cfg.checkpoint_seconds
         )
 
+    def _bf16_autocast(self) -> bool:
+        """Whether the forward pass runs under bfloat16 autocast: precision bf16 always
+        (with a warning, once, where bfloat16 is measured slower), auto where it is
+        measured faster (:func:`~aekit.hardware.bf16_speed`), fp32 never."""
+        precision = self.config.precision
+        if precision == "fp32":
+            return False
+        speed = bf16_speed(self.device)
+        if precision == "auto":
+            self.machine["precision"] = f"{'bf16' if speed.fast else 'fp32'} ({speed.describe()})"
+            return speed.fast
+        if not speed.fast and distributed.is_main():
+            warn_slow_bf16(speed, stacklevel=4)
+        return True
+
     def _loss(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        if self.config.precision == "bf16":
+        if self.autocast:
             with torch.autocast(self.device.type, dtype=torch.bfloat16):
                 return self._forward_once(x)
         return self._forward_once(x)
