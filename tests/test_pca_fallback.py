@@ -89,7 +89,8 @@ def test_kinds_with_a_wide_code_or_a_code_as_large_as_the_input_have_no_fallback
 
 def test_small_data_holds_out_enough_to_choose_with():
     assert TrainConfig().resolved(160).val_fraction == 0.25
-    assert TrainConfig().resolved(455).val_fraction == pytest.approx(100 / 455, abs=1e-4)
+    assert TrainConfig().resolved(300).val_fraction == pytest.approx(50 / 300, abs=1e-4)
+    assert TrainConfig().resolved(455).val_fraction == pytest.approx(50 / 455, abs=1e-4)
     assert TrainConfig().resolved(1437).val_fraction == 0.1
     assert TrainConfig().resolved(60000).val_fraction == pytest.approx(2000 / 60000, abs=1e-4)
 

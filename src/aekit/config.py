@@ -667,11 +667,12 @@ class TrainConfig(_Config):
         val = cfg.val_fraction
         if val is None:
             # Enough to pick the best epoch by; large data sets keep the rest for training.
-            # Small data sets hold out up to a quarter, to have about 100 samples to pick
-            # the best epoch by (16 of 160 chose noisily).
+            # Small data sets hold out up to a quarter, to have about 50 samples to pick
+            # the best epoch (and PCA or the layers) by: 16 of 160 chose noisily, and
+            # every sample held out is one the layers do not learn from.
             val = 0.1
             if samples is not None:
-                val = round(max(min(0.1, 2000 / samples), min(0.25, 100 / samples)), 4)
+                val = round(max(min(0.1, 2000 / samples), min(0.25, 50 / samples)), 4)
         if cfg.epochs is None and step_seconds is not None and samples is not None:
             steps = math.ceil(samples * (1 - val) / batch_size)
             if epochs * steps * step_seconds > 2 * TIME_BUDGET:
