@@ -522,9 +522,10 @@ def _report(run: Run) -> None:
         trained, pca = run.fit.pca_comparison
         print(
             f"kept PCA's solution: on the validation data its error ({_fmt(pca)}) is below "
-            f"the trained model's ({_fmt(trained)}), so on this data the layers learned "
-            "nothing that held beyond the training samples (more data may change that; "
-            "--no-pca-fallback keeps the trained model)"
+            f"the trained model's ({_fmt(trained)}), so here the layers did not generalise "
+            "better than PCA; the model now encodes and decodes as PCA (more data or "
+            "epochs, or another kind, may do better; --no-pca-fallback keeps the trained "
+            "layers)"
         )
     elif run.fit.best_epoch is not None and run.config.training.keep == "best":
         print(f"kept the {averaged}weights of epoch {run.fit.best_epoch} (lowest validation loss)")
@@ -802,6 +803,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     print(f"aekit        {config['aekit_version']}")
     print(f"kind         {model_cfg.kind}")
     print(f"model        {model_cfg.summary()}")
+    if model is not None and model.is_pca:
+        print(
+            "             fell back to PCA: its validation error was lower than the trained "
+            "layers', so the model encodes and decodes as PCA"
+        )
     if model is not None:
         print(f"parameters   {sum(p.numel() for p in model.parameters()):,}")
     elif isinstance(config.get("result"), dict):  # it finished, and its weights are gone

@@ -272,23 +272,30 @@ class AutoEncoder(nn.Module):
 
     def squared_error(self, x: Tensor) -> float:
         """Squared reconstruction error per sample of ``x`` (a tensor in the data's units)
-        in the model's units, over observed entries: what PCA and the model are compared by."""
+        in the model's units, over observed entries: what PCA and the model are compared
+        by. A denoising model (one with a corruption) is judged by what it is for: its
+        reconstruction of ``x`` corrupted by it (seeded noise, the same for every call)
+        against the clean ``x``."""
         was_training = self.training
         self.eval()
         total = 0.0
-        with torch.inference_mode():
+        encoder, decoder, output_activation = self.parts
+        with seeded(0), torch.inference_mode():
             for batch in x.split(4096):
                 b = self.scale(batch.to(self.device))
                 observed = ~torch.isnan(b)
-                b = torch.nan_to_num(b, nan=0.0)
-                encoder, decoder, output_activation = self.parts
-                recon = output_activation(decoder(encoder(b)))
+                inputs = self.corruption(b) if self.corruption is not None else b
+                b, inputs = torch.nan_to_num(b, nan=0.0), torch.nan_to_num(inputs, nan=0.0)
+                recon = output_activation(decoder(encoder(inputs)))
                 total += float(((recon - b).pow(2) * observed).sum())
         self.train(was_training)
         return total / max(len(x), 1)
 
     def _reconstruct(self, x: Tensor) -> Tensor:
         return self._decode(self._encode(x))
+
+    def extra_repr(self) -> str:
+        return "fell back to PCA: encodes and decodes as PCA" if self.is_pca else ""
 
     def scale(self, x: Tensor) -> Tensor:
         """``x`` in the model's scaled units (itself without scaling)."""

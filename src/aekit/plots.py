@@ -167,7 +167,12 @@ def filters(
             img = img.mean(-1)
         lim = float(np.abs(img).max()) or 1.0
         ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
-    fig.suptitle(f"first-layer filters ({len(weights)} units; red +, blue -)", fontsize=9)
+    what = (
+        "PCA's components (the model fell back to PCA)"
+        if getattr(model, "is_pca", False)
+        else "first-layer filters"
+    )
+    fig.suptitle(f"{what} ({len(weights)} units; red +, blue -)", fontsize=9)
     _tight(fig)
     return save(fig, path)
 

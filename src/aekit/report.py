@@ -140,7 +140,12 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
         ("data", data.get("source", "?")),
         ("judged on", metrics.get("split", "?")),
         ("epochs trained", info["epochs"]),
-        ("weights from epoch", metrics.get("weights_from_epoch", "?")),
+        (
+            "weights",
+            "PCA's solution: it beat the trained layers on the validation data"
+            if metrics.get("fell_back_to_pca")
+            else f"from epoch {metrics.get('weights_from_epoch', '?')}",
+        ),
         ("training time (s)", info["seconds"] if info["seconds"] is not None else "?"),
         ("batch size", training.get("batch_size", "?")),
         ("learning rate", training.get("lr", "?")),

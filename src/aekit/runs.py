@@ -348,7 +348,10 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     # The epoch whose weights the model holds: the best validation epoch, or the last.
     kept = fit.best_epoch if fit.best_epoch is not None and cfg.training.keep == "best" else None
     epoch = kept if kept is not None else trainer.epoch
-    folder.write_json(METRICS_JSON, {"split": split, "weights_from_epoch": epoch, **metrics})
+    fell_back = {"fell_back_to_pca": True} if trainer.model.is_pca else {}
+    folder.write_json(
+        METRICS_JSON, {"split": split, "weights_from_epoch": epoch, **fell_back, **metrics}
+    )
     if cfg.output.report and folder.writes:
         labels = dataset.test_labels if split == "test" else None
         histories = [layer.fit.history for layer in layers or []]

@@ -293,7 +293,7 @@ class Trainer:
             batch = cfg.batch_size // self.world if cfg.batch_size else None
             threads = cpu_threads_for(self.model, self.device, batch)
             with seeded(None), self._signals(), distributed.collective(), threads:
-                if self.progress and self._probe_x is not None:
+                if self.rank == 0 and self._probe_x is not None:
                     # Before the generators are set: the probe's draws change nothing.
                     self.estimated = self._estimate(self._probe_x, len(batches), bar)
                 self._set_rng()
@@ -537,8 +537,9 @@ class Trainer:
 
     def _fall_back_to_pca(self, val_x: Tensor | None) -> tuple[tuple[float, float] | None, bool]:
         """For a model with PCA to fall back to: its validation error and that of PCA
-        fitted, as the model was trained, on the training rows alone; where PCA's is
-        lower, the model becomes PCA (epoch 0): the PCA it keeps, fitted on all the data
+        fitted, as the model was trained, on the training rows alone (a denoising model's
+        and PCA's on the corrupted validation data: AutoEncoder.squared_error); where PCA's
+        is lower, the model becomes PCA (epoch 0): the PCA it keeps, fitted on all the data
         given."""
         model, rows = self.model, self._training_rows
         state = getattr(model, "pca_state", None)
@@ -567,11 +568,12 @@ class Trainer:
             return None
         per_step = step_seconds(self.model, self.config, x)
         seconds = per_step * steps
-        bar.write(
-            f"estimated training time: about {_duration(seconds)} ({steps:,} steps of "
-            f"{per_step * 1e3:.3g} ms, timed here)",
-            file=sys.stderr,
-        )
+        if self.progress:
+            bar.write(
+                f"estimated training time: about {_duration(seconds)} ({steps:,} steps of "
+                f"{per_step * 1e3:.3g} ms, timed here)",
+                file=sys.stderr,
+            )
         return seconds
 
     # ---- pieces -------------------------------------------------------------------------------
