@@ -310,7 +310,7 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     )
     held_out, split, fitted_on = _held_out(dataset, cfg)
     metrics = evaluate_model(trainer.model, held_out)
-    _warn_denoising(trainer.model, metrics)
+    _warn_denoising(trainer.model, metrics, stacklevel=4)  # the caller of train or resume
     assert trainer.model.config is not None
     code_dim = trainer.model.config.code_dim
     # PCA in the model's units (scaled, where the model scales), as the metrics are.
@@ -347,11 +347,11 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     return Run(folder.path, cfg, trainer.model, fit, metrics, split, dataset, resumed_at, layers)
 
 
-def _warn_denoising(model: AutoEncoder, metrics: dict[str, Any]) -> None:
+def _warn_denoising(model: AutoEncoder, metrics: dict[str, Any], stacklevel: int) -> None:
     """Warn (on rank 0) where a denoising model makes its own kind of corrupted input worse."""
     message = denoising_shortfall(model, metrics)
     if message is not None and distributed.is_main():
-        warnings.warn(message, stacklevel=3)
+        warnings.warn(message, stacklevel=stacklevel)
 
 
 def _in_unit_range(x: Any, missing: bool) -> bool:
@@ -519,7 +519,7 @@ def evaluate(
     model, x = load_model_and_data(model, data, split, data_dir, stream)
     metrics = evaluate_model(model, x, **options)
     if run is not None:  # as after training; a model in hand is the caller's to judge
-        _warn_denoising(model, metrics)
+        _warn_denoising(model, metrics, stacklevel=3)
     if baseline and run is not None and model.config is not None:
         # PCA needs training data: the run's own data set's training split, when it was
         # digits or mnist (a file named in a run folder is never read).
