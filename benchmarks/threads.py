@@ -14,7 +14,8 @@ alone, then two at once (a sweep started with ``&`` on a two-core machine). Each
 ``--busy``: each of ``--models`` (``WIDTHS:BATCH:SAMPLES:EPOCHS`` on uniform random data,
 or ``digits``: the bare default 64-16-8 on the digits, batch 32, 20 epochs) trained by a
 fresh process with 1 thread, with 2 threads (both forced: aekit's rule bypassed) and with
-aekit's own choice (``rule``: the checkout's, or the aekit under ``--src``), first alone,
+aekit's own choice (``rule``: the checkout's, or the aekit under ``--src``; ``rule:SRC``:
+the aekit under SRC, e.g. an older commit's ``git archive``), first alone,
 then beside ``--loops`` busy processes (``python -c "while True: pass"``, started just
 before and killed just after; each ends by itself after ``--limit`` + 30 s). Medians of ``--rounds``, the
 modes alternating; the 1-minute load average before each case, and the thread count the
@@ -51,7 +52,7 @@ import contextlib, json, sys, time
 import numpy as np, torch
 import aekit, aekit.trainer
 spec, mode = sys.argv[1], sys.argv[2]
-if mode != "rule":
+if not mode.startswith("rule"):
     torch.set_num_threads(int(mode))
     aekit.trainer.cpu_threads_for = lambda *args, **kwargs: contextlib.nullcontext()
 if spec == "digits":
@@ -78,6 +79,7 @@ LOOP = "import sys, time\nend = time.time() + float(sys.argv[1])\nwhile time.tim
 def busy_run(spec: str, mode: str, loops: int, src: str | None, limit: float) -> dict:
     """One training process of ``spec`` in ``mode``, beside ``loops`` busy processes."""
     env = dict(os.environ)
+    src = mode.partition(":")[2] or src  # rule:SRC, the rule of the aekit in SRC
     if src:
         env["PYTHONPATH"] = src
     hogs = [subprocess.Popen([sys.executable, "-c", LOOP, str(limit + 30)]) for _ in range(loops)]
@@ -111,7 +113,11 @@ def busy(args: argparse.Namespace) -> None:
         f"medians of {args.rounds} rounds"
     )
     modes = args.modes.split(",")
-    print(f"{'model':34}{'case':>6}{'load':>6}{'mode':>6}{'median s':>10}  runs (s)  threads")
+    label = {m: "before" if m.startswith("rule:") else m for m in modes}
+    for m in modes:
+        if m.startswith("rule:"):
+            print(f"before: the rule of the aekit in {m[5:]}")
+    print(f"{'model':34}{'case':>6}{'load':>6}{'mode':>7}{'median s':>10}  runs (s)  threads")
     table = {}
     for spec in args.models.split(","):
         for loops in (0, args.loops):
@@ -129,13 +135,13 @@ def busy(args: argparse.Namespace) -> None:
                 runs = "/".join(f"{t:.1f}" for t in times[mode])
                 used = "/".join(map(str, threads[mode]))
                 print(
-                    f"{spec:34}{case:>6}{load:6.2f}{mode:>6}{med:10.2f}  {runs}  {used}",
+                    f"{spec:34}{case:>6}{load:6.2f}{label[mode]:>7}{med:10.2f}  {runs}  {used}",
                     flush=True,
                 )
     print(f"busy / alone, by mode (median times; alone: no loops of ours, {args.loops} in busy):")
     for spec in args.models.split(","):
         ratios = "  ".join(
-            f"{m} {table[spec, args.loops, m] / table[spec, 0, m]:.2f}x" for m in modes
+            f"{label[m]} {table[spec, args.loops, m] / table[spec, 0, m]:.2f}x" for m in modes
         )
         print(f"  {spec:32}{ratios}")
 
@@ -163,7 +169,9 @@ def main() -> None:
         help="WIDTHS:BATCH:SAMPLES:EPOCHS or digits, comma-separated (--busy)",
     )
     p.add_argument("--loops", type=int, default=2, help="busy processes beside the run")
-    p.add_argument("--modes", default="1,2,rule", help="thread counts forced, or rule")
+    p.add_argument(
+        "--modes", default="1,2,rule", help="thread counts forced, rule, or rule:SRC (--busy)"
+    )
     p.add_argument("--src", help="aekit's source folder for the rule (default: this one)")
     p.add_argument("--limit", type=float, default=240, help="seconds before a run is cut")
     args = p.parse_args()
