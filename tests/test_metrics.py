@@ -10,6 +10,8 @@ import pytest
 import torch
 
 import aekit
+from aekit.cli import main
+from aekit.metrics import denoising_shortfall
 
 
 def test_reconstruction_metrics_match_their_definitions(X):
@@ -99,3 +101,77 @@ def test_a_corruption_that_leaves_the_data_as_it_was_has_no_denoising_figures(tm
     aekit.io.write_json(tmp_path / "m.json", aekit.evaluate(constant, np.zeros((5, 64))))
     loaded = json.loads((tmp_path / "m.json").read_text(), parse_constant=refuse)
     assert loaded["explained_variance"] is None  # NaN: no variance to explain
+
+
+def test_a_denoising_run_names_its_noise_and_warns_where_it_makes_it_worse(tmp_path, capsys):
+    """A code of 2 units after 2 epochs reconstructs even clean digits far worse than
+    Gaussian noise of sigma 0.1 corrupts them: the run says so, with both PSNRs."""
+    args = ["--corruption", "gaussian:sigma=0.1", "--code-dim", "2", "--epochs", "2"]
+    out = tmp_path / "worse"
+    code = main(
+        ["train", "--kind", "denoising", *args, "--out", str(out), "--no-progress", "--no-report"]
+    )
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    assert "denoising: trained to undo additive Gaussian noise (sigma 0.1); " in stdout
+    warned = [line for line in stderr.splitlines() if line.startswith("aekit: warning:")]
+    assert len(warned) == 1, stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["psnr_denoised"] <= m["psnr_corrupted"]
+    said = f"PSNR {m['psnr_corrupted']:.2f} dB noisy, {m['psnr_denoised']:.2f} dB after"
+    assert said in warned[0] and "additive Gaussian noise (sigma 0.1)" in warned[0]
+    assert f"clean inputs come back at {m['psnr']:.2f} dB" in warned[0]
+    assert "--code-dim 64" in warned[0]
+    # aekit evaluate of the run says it again; from Python, a UserWarning
+    assert main(["evaluate", str(out)]) == 0
+    assert said in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="worse than they came: PSNR"):
+        aekit.evaluate(out)
+
+
+def test_a_denoising_run_that_removes_its_noise_names_it_without_a_warning(tmp_path, capsys):
+    out = tmp_path / "better"
+    code = main(
+        [
+            "train",
+            "--kind",
+            "denoising",
+            "--epochs",
+            "10",
+            "--out",
+            str(out),
+            "--no-progress",
+            "--no-report",
+        ]
+    )
+    stdout, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    assert (
+        "denoising: trained to undo masking noise (25% of inputs set to 0); to remove other "
+        "noise, train for it: --corruption gaussian:sigma=0.1" in stdout
+    )
+    assert "aekit: warning" not in stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["psnr_denoised"] > m["psnr_corrupted"]
+
+
+def test_the_denoising_warning_names_the_likely_cause():
+    model = aekit.AutoEncoder.build(
+        "denoising", input_dim=64, code_dim=8, corruption=aekit.GaussianNoise(0.2)
+    )
+    noisy = {"psnr_corrupted": 14.0}
+    assert denoising_shortfall(model, {**noisy, "psnr": 20.0, "psnr_denoised": 14.5}) is None
+    capacity = denoising_shortfall(model, {**noisy, "psnr": 20.0, "psnr_denoised": 13.0})
+    assert "additive Gaussian noise (sigma 0.2)" in capacity
+    assert "PSNR 14.00 dB noisy, 13.00 dB after" in capacity
+    assert "clean inputs at 20.00 dB: train it longer" in capacity
+    assert "--code-dim" not in capacity
+    bottleneck = denoising_shortfall(model, {**noisy, "psnr": 13.5, "psnr_denoised": 13.0})
+    assert "Even clean inputs come back at 13.50 dB" in bottleneck
+    assert "--code-dim 64, code_dim=64" in bottleneck
+    # no corruption, or none that changed the data: nothing to judge
+    assert denoising_shortfall(model, {"psnr": 13.0}) is None
+    imputer = aekit.AutoEncoder.build(
+        input_dim=64, code_dim=8, missing=True, corruption=aekit.MissingPatterns(1.0)
+    )
+    assert denoising_shortfall(imputer, {**noisy, "psnr": 13.5, "psnr_denoised": 13.0}) is None

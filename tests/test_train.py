@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import csv
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -533,10 +534,11 @@ def test_a_fit_result_prints_as_one_line():
     assert text.startswith("FitResult(epochs=3, steps=")
 
 
-def test_small_dense_models_train_on_one_cpu_thread_and_give_the_setting_back(X):
+def test_small_dense_models_train_on_one_cpu_thread_and_give_the_setting_back(X, monkeypatch):
     before = torch.get_num_threads()
     if before < 2:
         pytest.skip("one CPU thread already")
+    monkeypatch.setattr(aekit.trainer, "free_cores", lambda: float(before))  # an idle machine
     seen = []
 
     def threads(trainer, row):
@@ -552,3 +554,80 @@ def test_small_dense_models_train_on_one_cpu_thread_and_give_the_setting_back(X)
     aekit.fit(conv, X, epochs=1, batch_size=32, callbacks=[threads], progress=False)
     assert seen == [1, before, before]
     assert torch.get_num_threads() == before
+
+
+@pytest.fixture
+def threads_seen():
+    """The thread count each ``fit`` trained with (a callback's list), and the caller's
+    count given back afterwards, four threads meanwhile (more than this machine may
+    have: the rule caps them, whatever the cores)."""
+    caller = torch.get_num_threads()
+    torch.set_num_threads(4)
+    seen: list[int] = []
+    try:
+        yield seen, lambda trainer, row: seen.append(torch.get_num_threads())
+        assert torch.get_num_threads() == 4  # each fit gave the setting back
+    finally:
+        torch.set_num_threads(caller)
+
+
+def _fit_on_threads(callback, hidden, batch, X):
+    model = aekit.AutoEncoder.build(input_dim=64, hidden=hidden, code_dim=8)
+    aekit.fit(model, X[:512], epochs=1, batch_size=batch, callbacks=[callback], progress=False)
+
+
+def test_threads_never_outnumber_the_free_cores(X, monkeypatch, threads_seen):
+    seen, callback = threads_seen
+    large = ([512, 512], 256)  # about 1 GFLOP a step: room for every thread
+    for free, expected in [(4.0, 4), (2.8, 3), (2.7, 2), (0.3, 1), (0.0, 1), (None, 4)]:
+        monkeypatch.setattr(aekit.trainer, "free_cores", lambda free=free: free)
+        _fit_on_threads(callback, *large, X)
+        assert seen[-1] == expected, free
+        assert torch.get_num_threads() == 4
+
+
+def test_threads_follow_the_model_size_and_tiny_models_measure_nothing(
+    X, monkeypatch, threads_seen
+):
+    seen, callback = threads_seen
+
+    def unmeasured():
+        raise AssertionError("a model that trains on one thread needs no measurement")
+
+    monkeypatch.setattr(aekit.trainer, "free_cores", unmeasured)
+    _fit_on_threads(callback, [16], 32, X)  # 64-16-8 at batch 32: 0.4 MFLOP a step
+    assert seen == [1]
+    monkeypatch.setattr(aekit.trainer, "free_cores", lambda: 4.0)
+    # 64-128-8 at batch 64, 7.2 MFLOP a step: one thread per ONE_THREAD_FLOPS, 2 of the 4
+    model = aekit.AutoEncoder.build(input_dim=64, hidden=[128], code_dim=8)
+    flops = 6 * sum(p.numel() for p in model.parameters()) * 64
+    _fit_on_threads(callback, [128], 64, X)
+    assert seen[-1] == min(4, -(-flops // aekit.trainer.ONE_THREAD_FLOPS)) < 4
+
+
+def test_free_cores_reads_idle_time_else_the_load_average(monkeypatch):
+    trainer = aekit.trainer
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    ticks = iter([(100, 400), (130, 440)])  # 30 of 40 ticks idle over the wait, on 2 cores
+    monkeypatch.setattr(trainer, "_cpu_ticks", lambda cpus: next(ticks))
+    assert trainer.free_cores(0.0) == pytest.approx(1.5)
+
+    def unreadable(cpus):
+        raise OSError("no /proc/stat here")
+
+    monkeypatch.setattr(trainer, "_cpu_ticks", unreadable)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.75, 1.0, 1.0), raising=False)
+    assert trainer.free_cores(0.0) == pytest.approx(0.25)
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.0, 1.0, 1.0), raising=False)
+    assert trainer.free_cores(0.0) == 0.0
+
+    def no_load_average():
+        raise OSError("no load average")
+
+    monkeypatch.setattr(os, "getloadavg", no_load_average, raising=False)
+    assert trainer.free_cores(0.0) is None
+
+
+def test_free_cores_on_this_machine_is_a_share_of_its_cores():
+    free = aekit.trainer.free_cores(0.05)
+    assert free is None or 0.0 <= free <= len(os.sched_getaffinity(0))

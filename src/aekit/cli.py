@@ -578,6 +578,8 @@ def judged_lines(cfg: Any, judged: dict[str, Any], probe: float | None) -> list[
             f"contraction: mean ||J_f(x)||_F {_fmt(judged['jacobian_frobenius'])} "
             "(lower: the code changes less around the data)"
         )
+    if cfg.corruption is not None:
+        lines.append(trained_for(cfg))
     if "psnr_denoised" in judged:
         lines.append(
             f"denoising: PSNR of the corrupted input {_fmt(judged['psnr_corrupted'])} dB -> "
@@ -586,6 +588,26 @@ def judged_lines(cfg: Any, judged: dict[str, Any], probe: float | None) -> list[
     if probe is not None:
         lines.append(f"linear probe: logistic regression on the codes, accuracy {probe:.3f}")
     return lines
+
+
+def trained_for(cfg: Any) -> str:
+    """The noise a model with a corruption learned to remove, and how to train for another:
+    a model trained on masking noise does not remove Gaussian noise (it can make it worse)."""
+    corruption = cfg.corruption
+    said = f"{corruption.in_words()}{' (in the scaled units)' if cfg.scaling != 'none' else ''}"
+    if corruption.name == "missing_patterns":
+        return f"denoising: trained to fill {said}"
+    if corruption.name == "gaussian":
+        other = (
+            "to remove noise of another size or kind, train for it: --corruption "
+            "gaussian:sigma=S (S its standard deviation) or masking:nu=0.25"
+        )
+    else:
+        other = (
+            "to remove other noise, train for it: --corruption gaussian:sigma=0.1 (for "
+            "Gaussian noise of standard deviation 0.1)"
+        )
+    return f"denoising: trained to undo {said}; {other}"
 
 
 def _add_stream(p: argparse.ArgumentParser) -> None:

@@ -26,6 +26,12 @@ class Corruption(Part):
     def __call__(self, x: Tensor) -> Tensor:
         raise NotImplementedError
 
+    def in_words(self) -> str:
+        """What the corruption does, for people (what ``aekit train`` says a denoising model
+        was trained to undo)."""
+        params = ", ".join(f"{f.name} {getattr(self, f.name):g}" for f in dataclasses.fields(self))
+        return f"{self.name} noise ({params})" if params else f"{self.name} noise"
+
 
 def _check_fraction(nu: float) -> None:
     require(0.0 <= nu < 1.0, f"nu (the corrupted fraction) must be in [0, 1), got {nu}")
@@ -52,6 +58,9 @@ class GaussianNoise(Corruption):
     def __call__(self, x: Tensor) -> Tensor:
         return x + self.sigma * torch.randn_like(x)
 
+    def in_words(self) -> str:
+        return f"additive Gaussian noise (sigma {self.sigma:g})"
+
 
 @CORRUPTIONS.register("masking")
 @dataclasses.dataclass(frozen=True)
@@ -70,6 +79,9 @@ class Masking(Corruption):
     def __call__(self, x: Tensor) -> Tensor:
         keep = torch.rand_like(x) >= self.nu
         return x * keep
+
+    def in_words(self) -> str:
+        return f"masking noise ({self.nu * 100:g}% of inputs set to 0)"
 
 
 @CORRUPTIONS.register("missing_patterns")
@@ -103,6 +115,12 @@ class MissingPatterns(Corruption):
         chosen = torch.rand(len(x), 1, device=x.device) < self.p
         return x.masked_fill(donors & chosen, float("nan"))
 
+    def in_words(self) -> str:
+        return (
+            f"missing entries (in {self.p * 100:g}% of the samples, those missing in another "
+            "sample hidden)"
+        )
+
 
 @CORRUPTIONS.register("salt_and_pepper")
 @dataclasses.dataclass(frozen=True)
@@ -123,3 +141,9 @@ class SaltAndPepper(Corruption):
         # u < nu picks the corrupted components; within them, the lower half gets `low`.
         salt = torch.where(u < self.nu / 2, self.low, self.high).to(x.dtype)
         return torch.where(u < self.nu, salt, x)
+
+    def in_words(self) -> str:
+        return (
+            f"salt-and-pepper noise ({self.nu * 100:g}% of inputs set to {self.low:g} or "
+            f"{self.high:g})"
+        )

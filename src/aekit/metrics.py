@@ -172,6 +172,52 @@ def evaluate(
     return out
 
 
+def denoising_shortfall(model: AutoEncoder, metrics: dict[str, Any]) -> str | None:
+    """Why a denoising model fails and what to do, in words, where it returns inputs
+    corrupted by its own corruption no better than they came (``psnr_denoised <=
+    psnr_corrupted`` in ``metrics``, from :func:`evaluate`); None where it improves them.
+
+    A denoiser's output is seldom better than its reconstruction of clean inputs
+    (``psnr``): where that is already below the corrupted input, the model's own
+    reconstruction error (its bottleneck) exceeds the noise it removes, and more training
+    of the same shape seldom helps; a wider code does (a denoising autoencoder does not
+    need a small code: the corruption keeps it from learning to copy).
+    """
+    before, after = metrics.get("psnr_corrupted"), metrics.get("psnr_denoised")
+    corruption = model.corruption
+    if before is None or after is None or corruption is None or after > before:
+        return None
+    if getattr(corruption, "name", None) == "missing_patterns":
+        # An imputer's holes are filled and its observed entries kept (aekit impute): its
+        # reconstruction of every entry is not what it is used for.
+        return None
+    said = corruption.in_words() if hasattr(corruption, "in_words") else str(corruption)
+    clean = metrics.get("psnr", math.nan)
+    text = (
+        f"this denoising model returns inputs with the noise it was trained for, {said}, "
+        f"worse than they came: PSNR {before:.2f} dB noisy, {after:.2f} dB after reconstruction"
+    )
+    cannot = "or, on this data, it may not beat the noisy input"
+    if not clean <= before:
+        return (
+            f"{text}, though it reconstructs clean inputs at {clean:.2f} dB: train it longer "
+            f"or on more data (--epochs; epochs=), {cannot}"
+        )
+    code = model.code_dim
+    width = model.config.input_dim if model.config is not None else None
+    wider = (
+        f"give it a wider code (it has {code} units; --code-dim {width}, code_dim={width}: a "
+        "denoising autoencoder needs no small code), "
+        if width is not None and code is not None and code < width
+        else ""
+    )
+    return (
+        f"{text}. Even clean inputs come back at {clean:.2f} dB: its own reconstruction error "
+        "exceeds the noise it removes. Train it longer if it was still improving (--epochs; "
+        f"epochs=), {wider}or on more data, {cannot}"
+    )
+
+
 def _scaled_batches(model: AutoEncoder, x: Any, batch_size: int) -> Any:
     """Batches of data in memory or on disk, in the model's units."""
     return (model.scale(b) for b in iter_rows(x, batch_size))

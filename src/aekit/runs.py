@@ -41,8 +41,8 @@ from .errors import CheckpointError, ConfigError, DataError
 from .families import load, model_config_of
 from .images import Images, is_image_folder, load_images, not_streamed
 from .io import write_npy_blocks
+from .metrics import denoising_shortfall, feature_errors, linear_probe
 from .metrics import evaluate as evaluate_model
-from .metrics import feature_errors, linear_probe
 from .model import AutoEncoder
 from .pca import pca_baseline
 from .plots import run_figures
@@ -328,6 +328,7 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     )
     held_out, split, fitted_on = _held_out(dataset, cfg)
     metrics = evaluate_model(trainer.model, held_out)
+    _warn_denoising(trainer.model, metrics, stacklevel=4)  # the caller of train or resume
     assert trainer.model.config is not None
     code_dim = trainer.model.config.code_dim
     # PCA in the model's units (scaled, where the model scales), as the metrics are.
@@ -365,6 +366,13 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     if logger is not None:
         logger.close()
     return Run(folder.path, cfg, trainer.model, fit, metrics, split, dataset, resumed_at, layers)
+
+
+def _warn_denoising(model: AutoEncoder, metrics: dict[str, Any], stacklevel: int) -> None:
+    """Warn (on rank 0) where a denoising model makes its own kind of corrupted input worse."""
+    message = denoising_shortfall(model, metrics)
+    if message is not None and distributed.is_main():
+        warnings.warn(message, stacklevel=stacklevel)
 
 
 def _in_unit_range(x: Any, missing: bool) -> bool:
@@ -548,6 +556,8 @@ def evaluate(
     run = model if isinstance(model, str | Path) else None
     model, x = load_model_and_data(model, data, split, data_dir, stream)
     metrics = evaluate_model(model, x, **options)
+    if run is not None:  # as after training; a model in hand is the caller's to judge
+        _warn_denoising(model, metrics, stacklevel=3)
     if baseline and run is not None and model.config is not None:
         # PCA needs training data: the run's own data set's training split, when it was
         # digits or mnist (a file named in a run folder is never read).

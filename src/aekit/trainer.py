@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import os
 import signal
 import sys
 import threading
@@ -71,28 +72,77 @@ class _NonFinite(Exception):
 # Below this much arithmetic a step (6 flops per weight per sample, forward and backward),
 # a second CPU thread costs more in handing work over than it saves, and when other
 # processes hold the cores (two runs on two cores) it makes each step several times slower
-# (BENCHMARKS.md section 3): such models train on one thread.
+# (BENCHMARKS.md section 3): such models train on one thread, and larger ones on at most
+# one thread per this much.
 ONE_THREAD_FLOPS = 5e6
+# A core counts as free when other processes leave at least this share of it idle.
+FREE_CORE = 0.75
 
 
 @contextmanager
 def cpu_threads_for(
     model: torch.nn.Module, device: torch.device, batch: int | None
 ) -> Iterator[None]:
-    """One intra-op thread while a small fully connected model trains on the CPU; the
-    caller's setting again afterwards."""
-    layers = [m for m in model.modules() if next(m.parameters(recurse=False), None) is not None]
-    dense = all(isinstance(m, torch.nn.Linear) for m in layers)
-    flops = 6 * sum(p.numel() for p in model.parameters()) * (batch or 0)
+    """As many intra-op threads as the model can use and other processes leave cores
+    free, while it trains on the CPU: one for a small fully connected model (under
+    ``ONE_THREAD_FLOPS`` a step), at most one per ``ONE_THREAD_FLOPS`` for a larger one,
+    and never more than the cores found idle at the start (:func:`free_cores`): threads
+    that wait for each other on cores other processes hold make each step many times
+    slower (BENCHMARKS.md section 3). The caller's setting again afterwards."""
     before = torch.get_num_threads()
-    one = device.type == "cpu" and dense and 0 < flops < ONE_THREAD_FLOPS and before > 1
-    if one:
-        torch.set_num_threads(1)
+    threads = before
+    if device.type == "cpu" and before > 1:
+        layers = [m for m in model.modules() if next(m.parameters(recurse=False), None) is not None]
+        flops = 6 * sum(p.numel() for p in model.parameters()) * (batch or 0)
+        if flops > 0 and all(isinstance(m, torch.nn.Linear) for m in layers):
+            threads = min(threads, max(1, math.ceil(flops / ONE_THREAD_FLOPS)))
+        if threads > 1:
+            free = free_cores()
+            if free is not None:
+                threads = min(threads, max(1, int(free + 1 - FREE_CORE)))
+    if threads != before:
+        torch.set_num_threads(threads)
     try:
         yield
     finally:
-        if one:
+        if threads != before:
             torch.set_num_threads(before)
+
+
+def free_cores(seconds: float = 0.1) -> float | None:
+    """How many of the cores this process may run on other processes leave idle: the
+    idle share of those cores over ``seconds`` (Linux's /proc/stat), else their number
+    less the 1-minute load average; None where neither can be read."""
+    try:
+        cpus = os.sched_getaffinity(0)
+    except (AttributeError, OSError):
+        cpus = set(range(os.cpu_count() or 1))
+    try:
+        idle, total = _cpu_ticks(cpus)
+        time.sleep(seconds)
+        idle_after, total_after = _cpu_ticks(cpus)
+        if total_after > total:
+            return len(cpus) * (idle_after - idle) / (total_after - total)
+    except (OSError, ValueError):
+        pass
+    try:
+        return max(0.0, len(cpus) - os.getloadavg()[0])
+    except (AttributeError, OSError):
+        return None
+
+
+def _cpu_ticks(cpus: set[int]) -> tuple[int, int]:
+    """Idle and total clock ticks of ``cpus`` since boot (/proc/stat; steal counts as
+    busy: a virtual machine's host gave that time to someone else)."""
+    idle = total = 0
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *fields = line.split()
+            if name[:3] == "cpu" and name[3:].isdigit() and int(name[3:]) in cpus:
+                ticks = [int(v) for v in fields[:8]]  # user .. steal; guest is within user
+                idle += ticks[3] + ticks[4]  # idle, iowait
+                total += sum(ticks)
+    return idle, total
 
 
 PROBE_STEPS = 3  # timed training steps, after one untimed, to time a step on this machine
