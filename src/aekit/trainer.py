@@ -343,7 +343,7 @@ class Trainer:
             batch = cfg.batch_size // self.world if cfg.batch_size else None
             threads = cpu_threads_for(self.model, self.device, batch)
             with seeded(None), self._signals(), distributed.collective(), threads:
-                if self.rank == 0 and self._probe_x is not None:
+                if self.progress and self._probe_x is not None:
                     # Before the generators are set: the probe's draws change nothing.
                     self.estimated = self._estimate(self._probe_x, len(batches), bar)
                 self._set_rng()
@@ -618,12 +618,11 @@ class Trainer:
             return None
         per_step = step_seconds(self.model, self.config, x)
         seconds = per_step * steps
-        if self.progress:
-            bar.write(
-                f"estimated training time: about {_duration(seconds)} ({steps:,} steps of "
-                f"{per_step * 1e3:.3g} ms, timed here)",
-                file=sys.stderr,
-            )
+        bar.write(
+            f"estimated training time: about {_duration(seconds)} ({steps:,} steps of "
+            f"{per_step * 1e3:.3g} ms, timed here)",
+            file=sys.stderr,
+        )
         return seconds
 
     # ---- pieces -------------------------------------------------------------------------------
