@@ -31,6 +31,7 @@ import importlib.util
 import json
 import math
 import platform
+import re
 import subprocess
 import sys
 import tarfile
@@ -57,7 +58,9 @@ KINDS = [
     "topk",
     "sparse_l1",
 ]
-COMPRESSING = ("undercomplete", "linear", "deep", "denoising")
+# The kinds whose bare default compresses (the denoising kind's code is as wide as the
+# input: it is judged as a denoiser, against PCA denoising the same corrupted inputs).
+COMPRESSING = ("undercomplete", "linear", "deep")
 SEED = 0
 
 Split = tuple[np.ndarray, np.ndarray]
@@ -481,7 +484,7 @@ def header() -> list[str]:
 
 
 COLUMNS = ["set", "train/test", "features", "kind", "arch", "code", "error", "PCA", "ratio"]
-COLUMNS += ["PCA plain", "epochs", "seconds"]
+COLUMNS += ["PCA plain", "denoising dB: noisy -> out (PCA)", "epochs", "seconds"]
 
 
 def table_row(cells: list[Any]) -> str:
@@ -538,17 +541,22 @@ def run_one(
         wall_seconds=time.perf_counter() - start,
     )
     # A wide-code kind is also judged against PCA at the code size the others get.
-    plain = [k for k in m if k.startswith("pca") and k != "pca_squared_error"]
+    plain = [k for k in m if re.fullmatch(r"pca\d+_squared_error", k)]
     if plain:
         row["plain_code"] = int(plain[0].removeprefix("pca").removesuffix("_squared_error"))
         row["pca_plain"] = m[plain[0]]
+    # A denoiser: PSNR of its own corrupted test inputs, of its reconstructions of them,
+    # and of PCA's reconstructions of the same inputs.
+    for key in ("psnr_corrupted", "psnr_denoised", "pca_psnr_denoised"):
+        if key in m:
+            row[key] = m[key]
     return row
 
 
 def format_row(row: dict[str, Any]) -> str:
     size = f"{row['train']}/{row['test']}"
     if "failed" in row:
-        rest = [f"FAILED: {row['failed']}", *[""] * 6, f"{row['seconds']:.1f}"]
+        rest = [f"FAILED: {row['failed']}", *[""] * 7, f"{row['seconds']:.1f}"]
         return table_row([row["set"], size, row["features"], row["kind"], *rest])
     return table_row(
         [
@@ -562,6 +570,12 @@ def format_row(row: dict[str, Any]) -> str:
             fmt(row["pca"]),
             "-" if row["ratio"] is None else f"{row['ratio']:.3f}",
             f"{fmt(row['pca_plain'])} ({row['plain_code']})" if "pca_plain" in row else "",
+            (
+                f"{row['psnr_corrupted']:.2f} -> {row['psnr_denoised']:.2f} "
+                f"({row['pca_psnr_denoised']:.2f})"
+                if row.get("pca_psnr_denoised") is not None
+                else ""
+            ),
             row["epochs"],
             f"{row['seconds']:.1f}",
         ]
@@ -575,8 +589,8 @@ def summary(rows: list[dict[str, Any]], kinds: list[str]) -> list[str]:
     others = [r for r in rows if not r["home"]]
     lines = ["", "## Summary (sets other than the digits)", ""]
     head = ["kind", "ratio <= 1.01", "ratio > 1.01 (worst)", "no PCA", "<= 1.01 PCA plain"]
-    lines.append(table_row([*head, "failed", "sets"]))
-    lines.append(table_row(["---"] * 7))
+    lines.append(table_row([*head, "denoises >= PCA (worst)", "failed", "sets"]))
+    lines.append(table_row(["---"] * 8))
     for kind in kinds:
         mine = [r for r in others if r["kind"] == kind]
         failed = [r for r in mine if "failed" in r]
@@ -587,6 +601,22 @@ def summary(rows: list[dict[str, Any]], kinds: list[str]) -> list[str]:
         no_pca = len(mine) - len(failed) - len(judged)
         wide = [r for r in mine if r.get("pca_plain")]
         near_plain = sum(r["error"] <= 1.01 * r["pca_plain"] for r in wide)
+        # Within 0.04 dB (1% of the squared error) of PCA's denoising, or above it.
+        denoisers = [r for r in mine if r.get("pca_psnr_denoised") is not None]
+        behind = sorted(
+            (r for r in denoisers if r["psnr_denoised"] < r["pca_psnr_denoised"] - 0.0432),
+            key=lambda r: r["psnr_denoised"] - r["pca_psnr_denoised"],
+        )
+        denoised = f"{len(denoisers) - len(behind)}/{len(denoisers)}" if denoisers else ""
+        if behind:
+            denoised += (
+                " ("
+                + ", ".join(
+                    f"{r['set']} {r['psnr_denoised'] - r['pca_psnr_denoised']:+.2f} dB"
+                    for r in behind[:4]
+                )
+                + ")"
+            )
         lines.append(
             table_row(
                 [
@@ -595,6 +625,7 @@ def summary(rows: list[dict[str, Any]], kinds: list[str]) -> list[str]:
                     f"{len(bad)}" + (f" (worst: {worst})" if worst else ""),
                     no_pca,
                     f"{near_plain}/{len(wide)}" if wide else "",
+                    denoised,
                     ", ".join(r["set"] for r in failed) or 0,
                     len(mine),
                 ]

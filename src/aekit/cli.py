@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import os
+import re
 import shlex
 import sys
 import traceback
@@ -54,13 +55,14 @@ from .nets import ACTIVATIONS
 from .parts import Part
 from .penalties import PENALTIES
 from .plots import reconstruction_grid
-from .presets import KINDS
+from .presets import KINDS, default_code_dim
 from .runs import Run, evaluate, load_model_and_data, read_images, resume, train
 from .runs import encode as encode_data
 from .runs import impute as impute_data
 from .runs import reconstruct as reconstruct_data
 from .runs import score as score_data
 from .streaming import DiskArray
+from .trainer import why_pca
 
 EXIT_USAGE = 2
 
@@ -517,13 +519,17 @@ def _report(run: Run) -> None:
             f"{run.uncut_epochs} epochs would have trained for over 6 minutes (the cut aims "
             "at about 3; --epochs sets them)"
         )
+    if run.batch_raised_from is not None:
+        print(
+            f"batch raised from {run.batch_raised_from} to {run.config.training.batch_size}: "
+            "a step of twice the samples costs well under twice the time on this machine, so "
+            "more epochs fit the time (--batch-size sets it)"
+        )
     averaged = "averaged " if run.config.training.ema else ""
     if run.fit.kept_pca and run.fit.pca_comparison is not None:
-        trained, pca = run.fit.pca_comparison
         print(
-            f"kept PCA's solution: on the validation data its error ({_fmt(pca)}) is below "
-            f"the trained model's ({_fmt(trained)}), so here the layers did not generalise "
-            "better than PCA; the model now encodes and decodes as PCA (more data or "
+            f"kept PCA's solution: {why_pca(run.fit.pca_comparison)}, so here the layers "
+            "did not generalise better than PCA; the model now encodes and decodes as PCA (more data or "
             "epochs, or another kind, may do better; --no-pca-fallback keeps the trained "
             "layers)"
         )
@@ -533,12 +539,12 @@ def _report(run: Run) -> None:
         print("kept the averaged weights of the last epoch (the raw ones are in the checkpoint)")
     metrics = dict(run.metrics)
     pca = metrics.pop("pca_squared_error", None)
-    plain = {k: metrics.pop(k) for k in list(metrics) if k.startswith("pca") and k != "pca"}
+    plain = {k: metrics.pop(k) for k in list(metrics) if re.fullmatch(r"pca\d+_squared_error", k)}
     probe = metrics.pop("probe_accuracy", None)
     judged = {k: metrics.pop(k) for k in JUDGED if k in metrics}
     print(f"{run.split}: " + "  ".join(f"{k} {_fmt(v)}" for k, v in metrics.items()))
+    error = metrics["squared_error"]
     if pca is not None:
-        error = metrics["squared_error"]
         wide = "".join(
             f"; PCA-{k[3:].split('_')[0]} {_fmt(v)} (the other kinds' default code size)"
             for k, v in plain.items()
@@ -547,6 +553,14 @@ def _report(run: Run) -> None:
             f"baseline: PCA-{cfg.code_dim} {_fmt(pca)}; this model {_fmt(error)} "
             f"({_versus(error, pca)}){wide}"
         )
+    else:
+        # A code as wide as the input: PCA with every component is the identity, so the
+        # model is compared with PCA at the other kinds' default code size.
+        for k, v in plain.items():
+            print(
+                f"baseline: PCA-{k[3:].split('_')[0]} {_fmt(v)} (the other kinds' default "
+                f"code size); this model {_fmt(error)} ({_versus(error, v)})"
+            )
     for line in judged_lines(cfg, judged, probe):
         print(line)
 
@@ -559,6 +573,7 @@ JUDGED = (
     "jacobian_frobenius",
     "psnr_corrupted",
     "psnr_denoised",
+    "pca_psnr_denoised",
 )
 
 
@@ -584,6 +599,12 @@ def judged_lines(cfg: Any, judged: dict[str, Any], probe: float | None) -> list[
         lines.append(
             f"denoising: PSNR of the corrupted input {_fmt(judged['psnr_corrupted'])} dB -> "
             f"of its reconstruction {_fmt(judged['psnr_denoised'])} dB"
+            + (
+                f" (PCA-{cfg.code_dim if cfg.code_dim < cfg.input_dim else default_code_dim(cfg.input_dim)}"
+                f" of the same input: {_fmt(judged['pca_psnr_denoised'])} dB)"
+                if "pca_psnr_denoised" in judged
+                else ""
+            )
         )
     if probe is not None:
         lines.append(f"linear probe: logistic regression on the codes, accuracy {probe:.3f}")

@@ -635,8 +635,9 @@ class TrainConfig(_Config):
         With ``step_seconds``, a training step's time measured on this machine, the
         epochs left to choose are cut, where they would take more than twice
         :data:`TIME_BUDGET` seconds (3 minutes), to fit about that, down to 10 at the
-        least (the sample-budget rule's floor): a large model on a slow CPU trains fewer
-        epochs rather than for hours.
+        least (the sample-budget rule's floor), or to :data:`LEAST_SAMPLES` samples' worth
+        where 10 epochs are more: a large model on a slow CPU trains fewer epochs rather
+        than for hours.
 
         Examples
         --------
@@ -645,9 +646,11 @@ class TrainConfig(_Config):
         >>> TrainConfig().resolved(1437, step_seconds=0.02).epochs  # 246 s: kept
         300
         >>> TrainConfig().resolved(1437, step_seconds=0.1).epochs  # 41 steps of 0.1 s an epoch
-        43
+        44
         >>> TrainConfig().resolved(1437, step_seconds=3.0).epochs  # never below 10
         10
+        >>> TrainConfig().resolved(60_000, step_seconds=3.0).epochs  # 150,000 samples' worth
+        3
         """
         cfg = self.settled()
         epochs, batch_size = cfg.epochs, cfg.batch_size
@@ -661,9 +664,6 @@ class TrainConfig(_Config):
             # get the many small steps they need, MNIST its large fast ones.
             root = 64 if samples is None else samples**0.5
             batch_size = min(256, max(16, 2 ** round(math.log2(root))))
-        warmup = cfg.warmup_epochs
-        if warmup is None:
-            warmup = 1 if epochs >= 10 and warms_up(cfg.schedule) else 0
         val = cfg.val_fraction
         if val is None:
             # Enough to pick the best epoch by; large data sets keep the rest for training.
@@ -678,8 +678,11 @@ class TrainConfig(_Config):
             if epochs * steps * step_seconds > 2 * TIME_BUDGET:
                 # Only a run far over the budget is cut: a timing on a busy machine does
                 # not change the length of one that is near it.
-                fits = math.floor(TIME_BUDGET / max(step_seconds * steps, 1e-9))
-                epochs = max(min(epochs, 10), min(epochs, fits))
+                fits = round(TIME_BUDGET / max(step_seconds * steps, 1e-9))
+                epochs = max(min(epochs, least_epochs(samples)), min(epochs, fits))
+        warmup = cfg.warmup_epochs
+        if warmup is None:
+            warmup = 1 if epochs >= 10 and warms_up(cfg.schedule) else 0
         return cfg.replace(
             epochs=epochs, batch_size=batch_size, warmup_epochs=warmup, val_fraction=val
         )
@@ -688,6 +691,13 @@ class TrainConfig(_Config):
         """The settings left to be chosen from the data (None here)."""
         names = ("epochs", "batch_size", "warmup_epochs", "val_fraction")
         return {k: None for k in names if getattr(self, k) is None}
+
+
+def least_epochs(samples: int) -> int:
+    """The fewest epochs a cut to the time budget leaves: 10, or on a data set so large
+    that 10 epochs are more than :data:`LEAST_SAMPLES` samples, as many as make that
+    (3 on MNIST's 54,000 training images)."""
+    return max(1, min(10, math.ceil(LEAST_SAMPLES / max(samples, 1))))
 
 
 def warms_up(schedule: str) -> bool:
@@ -701,6 +711,9 @@ SAMPLE_BUDGET = 1_800_000  # samples a default run trains on (30 MNIST epochs)
 # Seconds of training a run whose epochs are left to choose aims at, at most, from a step
 # timed on the machine at hand (TrainConfig.resolved): about 3 minutes.
 TIME_BUDGET = 180.0
+# The fewest samples a run cut to the time budget still trains on (unless 10 epochs are
+# fewer): about 3 MNIST epochs, which the deep kind needs to get below an error of 3.00.
+LEAST_SAMPLES = 150_000
 MAX_SAMPLE_BUDGET = 10**12
 # The training settings a kind of model may choose (a preset's ``training``), and aekit's
 # values where neither the user nor the kind does.

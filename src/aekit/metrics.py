@@ -41,6 +41,7 @@ def evaluate(
     jacobian: bool | None = None,
     denoising: bool | None = None,
     seed: int = 0,
+    baseline: tuple[Any, Any] | None = None,
 ) -> dict[str, float]:
     """Metrics of ``model`` on data ``X`` (no training, no autograd except for Jacobians).
 
@@ -53,7 +54,10 @@ def evaluate(
     contractive models): ``jacobian_frobenius``, the mean ||J_f(x)||_F. ``denoising``
     (default: models with a corruption): ``psnr_corrupted`` and ``psnr_denoised``, the PSNR
     of the corrupted input and of its reconstruction against the clean data, where the
-    corruption changes the data (missing patterns leave complete data as it is).
+    corruption changes the data (missing patterns leave complete data as it is). With
+    ``baseline``, a PCA as (mean, components) in the model's units, also
+    ``pca_psnr_denoised``: PCA's reconstruction of the same corrupted inputs, the linear
+    denoiser to beat.
 
     Examples
     --------
@@ -95,7 +99,11 @@ def evaluate(
     sum_x = torch.zeros(d, dtype=torch.float64)
     sum_x2 = torch.zeros(d, dtype=torch.float64)
     count = torch.zeros(d, dtype=torch.float64)  # observed entries per feature
-    code_sum = code_active = jac_sum = noisy_sse = denoised_sse = 0.0
+    code_sum = code_active = jac_sum = noisy_sse = denoised_sse = pca_sse = 0.0
+    if baseline is not None:
+        mean, components = (
+            torch.tensor(np.ascontiguousarray(a), dtype=torch.float64) for a in baseline
+        )
     ever_active: Tensor | None = None
     # The corruption noise is drawn from a seeded, forked generator: repeatable, and the
     # caller's random state is left as it was.
@@ -139,6 +147,10 @@ def evaluate(
                     noisy_sse += float(((noisy - b).pow(2) * mask).sum())
                     recon_noisy = output_activation(decoder(encoder(noisy)))
                     denoised_sse += float(((recon_noisy - b).pow(2) * mask).sum())
+                    if baseline is not None:
+                        centred = noisy.double().cpu() - mean
+                        by_pca = (centred @ components @ components.T + mean).to(device)
+                        pca_sse += float(((by_pca - b).pow(2) * mask).sum())
         if jacobian:
             # Jacobians need autograd (inside jacrev); no graph is kept beyond each batch.
             with torch.no_grad():
@@ -169,6 +181,8 @@ def evaluate(
     if denoising and model.corruption is not None and noisy_sse > 0:
         out["psnr_corrupted"] = _psnr(noisy_sse / (n * d), data_range)
         out["psnr_denoised"] = _psnr(denoised_sse / (n * d), data_range)
+        if baseline is not None:
+            out["pca_psnr_denoised"] = _psnr(pca_sse / (n * d), data_range)
     return out
 
 

@@ -276,9 +276,13 @@ class AutoEncoder(nn.Module):
         by. A denoising model (one with a corruption) is judged by what it is for: its
         reconstruction of ``x`` corrupted by it (seeded noise, the same for every call)
         against the clean ``x``."""
+        return float(self.sample_errors(x).mean()) if len(x) else 0.0
+
+    def sample_errors(self, x: Tensor) -> Tensor:
+        """Each sample's squared error, as :meth:`squared_error` averages them (float64)."""
         was_training = self.training
         self.eval()
-        total = 0.0
+        errors = []
         encoder, decoder, output_activation = self.parts
         with seeded(0), torch.inference_mode():
             for batch in x.split(4096):
@@ -287,9 +291,9 @@ class AutoEncoder(nn.Module):
                 inputs = self.corruption(b) if self.corruption is not None else b
                 b, inputs = torch.nan_to_num(b, nan=0.0), torch.nan_to_num(inputs, nan=0.0)
                 recon = output_activation(decoder(encoder(inputs)))
-                total += float(((recon - b).pow(2) * observed).sum())
+                errors.append(((recon - b).pow(2) * observed).flatten(1).double().sum(1).cpu())
         self.train(was_training)
-        return total / max(len(x), 1)
+        return torch.cat(errors) if errors else torch.zeros(0, dtype=torch.float64)
 
     def _reconstruct(self, x: Tensor) -> Tensor:
         return self._decode(self._encode(x))

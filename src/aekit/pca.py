@@ -14,7 +14,10 @@ from torch import Tensor, nn
 
 def pca_baseline(train: Any, test: Any, code_dim: int) -> float | None:
     """Squared error per sample of PCA with ``code_dim`` components fitted on ``train``,
-    on ``test`` (None where PCA cannot have that many components)."""
+    on ``test`` (None where PCA cannot have that many components, or where it would have
+    as many as the data has features: that PCA is the identity, not a baseline)."""
+    if code_dim >= _features(train):
+        return None
     fitted = principal_subspace(train, code_dim)
     if fitted is None:
         return None
@@ -32,6 +35,13 @@ def pca_baseline(train: Any, test: Any, code_dim: int) -> float | None:
         return None
     error = sse / n
     return error if math.isfinite(error) else None
+
+
+def _features(data: Any) -> float:
+    """The number of features of ``data`` (an array, a tensor or an array on disk; one
+    without a shape counts as unbounded, and ``principal_subspace`` checks it)."""
+    shape = getattr(data, "shape", None)
+    return math.prod(shape[1:]) if shape is not None and len(shape) >= 2 else math.inf
 
 
 def principal_subspace(train: Any, k: int) -> tuple[np.ndarray, np.ndarray] | None:

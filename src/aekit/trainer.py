@@ -173,6 +173,17 @@ def step_seconds(model: torch.nn.Module, config: TrainConfig, x: Tensor) -> floa
     return float(np.median(times[1:]))
 
 
+def why_pca(comparison: tuple[float, float, float]) -> str:
+    """Why a model fell back to PCA, from :attr:`FitResult.pca_comparison`."""
+    trained, pca, margin = comparison
+    if pca <= trained:
+        return f"on the validation data its error ({pca:.4g}) is below the trained model's ({trained:.4g})"
+    return (
+        f"on the validation data the trained model's error ({trained:.4g}) is below PCA's "
+        f"({pca:.4g}) by less than its standard error ({margin:.2g}): too little to tell"
+    )
+
+
 @dataclasses.dataclass
 class FitResult:
     """What training returns: per-epoch metrics and how training ended. ``best_epoch`` is
@@ -189,8 +200,9 @@ class FitResult:
     machine: dict[str, str] = dataclasses.field(default_factory=dict)
     estimated_seconds: float | None = None  # the estimate made before the first step
     # Validation errors of the trained model and of PCA where the model could fall back to
-    # PCA (ModelConfig.pca_fallback), and whether it did (best_epoch is then 0).
-    pca_comparison: tuple[float, float] | None = None
+    # PCA (ModelConfig.pca_fallback), with the standard error of their difference, and
+    # whether it did (best_epoch is then 0): why_pca says why.
+    pca_comparison: tuple[float, float, float] | None = None
     kept_pca: bool = False
 
     @property
@@ -585,30 +597,37 @@ class Trainer:
             return None  # refused with its own message when training starts
         return step_seconds(self.model, self.config.resolved(len(train)), x)
 
-    def _fall_back_to_pca(self, val_x: Tensor | None) -> tuple[tuple[float, float] | None, bool]:
-        """For a model with PCA to fall back to: its validation error and that of PCA
-        fitted, as the model was trained, on the training rows alone (a denoising model's
-        and PCA's on the corrupted validation data: AutoEncoder.squared_error); where PCA's
-        is lower, the model becomes PCA (epoch 0): the PCA it keeps, fitted on all the data
-        given."""
+    def _fall_back_to_pca(
+        self, val_x: Tensor | None
+    ) -> tuple[tuple[float, float, float] | None, bool]:
+        """For a model with PCA to fall back to: its validation error, that of PCA fitted,
+        as the model was trained, on the training rows alone (a denoising model's and
+        PCA's on the corrupted validation data: AutoEncoder.sample_errors), and the
+        standard error of their difference. The layers are kept only where they beat PCA
+        by more than that standard error; else the model becomes PCA (epoch 0), the PCA
+        it keeps fitted on all the data given. A win within the noise of a few dozen
+        validation samples did not hold on test data (BENCHMARKS.md, section 13)."""
         model, rows = self.model, self._training_rows
         state = getattr(model, "pca_state", None)
         if state is None or int(state) != 1 or val_x is None or rows is None:
             return None, False
-        if self.config.keep != "best":
+        if self.config.keep != "best" or len(val_x) == 0:
             return None, False
-        trained = model.squared_error(val_x)
+        trained = model.sample_errors(val_x)
         kept = (model.pca_mean.clone(), model.pca_components.clone())
         model.fit_pca(rows())
         model.pca_state.fill_(2)
-        pca = model.squared_error(val_x)
+        pca = model.sample_errors(val_x)
         model.pca_mean.copy_(kept[0])
         model.pca_components.copy_(kept[1])
-        if pca < trained:
+        gain = pca - trained
+        margin = float(gain.std() / len(gain) ** 0.5) if len(gain) > 1 else math.inf
+        comparison = (float(trained.mean()), float(pca.mean()), margin)
+        if not float(gain.mean()) > margin:
             self.best_epoch = 0
-            return (trained, pca), True
+            return comparison, True
         model.pca_state.fill_(1)
-        return (trained, pca), False
+        return comparison, False
 
     def _estimate(self, x: Tensor, steps_per_epoch: int, bar: tqdm) -> float | None:
         """The training time left, from a few timed steps on a real batch here
