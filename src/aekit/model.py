@@ -88,6 +88,10 @@ class AutoEncoder(nn.Module):
         self.corruption = corruption
         self.penalties = tuple(penalties)
         self.missing = missing
+        # The names of the columns it was trained on, where its data named them (a CSV's
+        # header, a DataFrame): a table given later is matched by them (run folders keep
+        # them in config.json, as "columns").
+        self.feature_names: list[str] | None = None
         self.config = config
         # Input scaling (ModelConfig.scaling): x -> (x - shift) / scale before encoding,
         # undone after decoding. Buffers, so they are saved and loaded with the weights
