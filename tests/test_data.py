@@ -175,8 +175,9 @@ def test_to_tensor_reports_counts_and_position():
         to_tensor(x)
     with pytest.raises(aekit.DataError, match="no features"):
         to_tensor(np.zeros((3, 0)))
-    with pytest.raises(aekit.DataError, match="numeric"):
+    with pytest.raises(aekit.DataError, match="holds complex numbers") as info:
         to_tensor(np.array([[1 + 2j]]))
+    assert "strings or Python objects" not in str(info.value)
     with pytest.raises(aekit.DataError, match="cannot be read"):
         to_tensor([[1, 2], [3]])
 
@@ -203,12 +204,21 @@ def test_image_layouts_train_and_draw(tmp_path, layout, capsys):
     ).exists()
 
 
-def test_a_csv_header_of_column_numbers_is_a_header(tmp_path):
+@pytest.mark.parametrize("first", ["0,1", "0,1,2,3"])
+def test_a_csv_first_line_of_column_numbers_is_stated_not_guessed(tmp_path, first):
+    """pandas writes 0,1,... as the header of unnamed columns, and 0,1 is a sample too:
+    aekit refuses to guess, and reads it as stated (never losing or inventing a row)."""
     path = tmp_path / "pandas.csv"
-    path.write_text("0,1,2,3\n0.5,0.25,1.0,0.0\n0.1,0.2,0.3,0.4\n")
-    np.testing.assert_array_equal(
-        aekit.load_array(path), [[0.5, 0.25, 1.0, 0.0], [0.1, 0.2, 0.3, 0.4]]
-    )
+    rows = [
+        [0.5, 0.25, 1.0, 0.0][: first.count(",") + 1],
+        [0.1, 0.2, 0.3, 0.4][: first.count(",") + 1],
+    ]
+    path.write_text(first + "\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n")
+    with pytest.raises(aekit.DataError, match="--header yes or --header no"):
+        aekit.load_array(path)
+    np.testing.assert_array_equal(aekit.load_array(path, header="yes"), rows)
+    as_rows = aekit.load_array(path, header="no")
+    assert len(as_rows) == 3 and as_rows[0].tolist() == [float(t) for t in first.split(",")]
 
 
 def test_a_training_split_is_indexed_through_not_copied():

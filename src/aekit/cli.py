@@ -791,7 +791,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         header.append("outlier")
     if args.per_feature:
         columns.extend(errors.T)
-        names = model.feature_names or _input_header(args)
+        names = getattr(model, "feature_names", None) or _input_header(args)
         if names is None or len(names) != errors.shape[1]:
             names = [str(i) for i in range(errors.shape[1])]
         header.extend(f"error_{name}" for name in names)

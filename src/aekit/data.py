@@ -292,6 +292,9 @@ def _find(folder: Path, stem: str) -> Path | None:
     for name in (stem + ".gz", stem):
         if (folder / name).is_file():
             return folder / name
+        if os.path.lexists(folder / name):  # a folder, a dangling link, a device: not skipped
+            require_regular_file(folder / name, "MNIST file", DataError)
+            raise DataError(f"MNIST file {folder / name} is a link to nothing")
     return None
 
 
@@ -459,7 +462,17 @@ def read_table(
                 mapped = np.load(path, mmap_mode="r", allow_pickle=False)
             except ValueError:
                 # Not mappable (object arrays among them): the plain reader says why.
-                return Table(channels_first(np.load(path, allow_pickle=False)))
+                try:
+                    return Table(channels_first(np.load(path, allow_pickle=False)))
+                except ValueError as exc:
+                    if "Object arrays" not in str(exc):
+                        raise
+                    raise DataError(
+                        f"{path} holds Python objects (dtype object), which numpy stores "
+                        "pickled, and aekit never unpickles (it can run code): save numbers, "
+                        "e.g. np.save(path, x.astype(np.float32)) (numpy: Object arrays "
+                        "cannot be loaded when allow_pickle=False)"
+                    ) from None
             return Table(channels_first(np.array(mapped)))
         if suffix == ".npz":
             check_magic(path, ZIP_MAGIC, ".npz")
@@ -645,6 +658,12 @@ def _csv_problem(path: Path, message: str, head: CsvHeader, header: bool) -> str
             else ""
         )
         hint = f" (if line 1 is a header, say so: {HEADER_YES})" if line == 1 else ""
+        separator = next((c for c in (";", "\t", "|") if c in text), None)
+        if separator is not None:
+            return (
+                f"line {line} holds {text}: its values are separated by {separator!r}, and "
+                "aekit reads comma-separated values; write the file with commas"
+            )
         return f"line {line}, column {column}{name} holds {text}, not a number{hint}"
     ragged = re.search(r"number of columns changed from (\d+) to (\d+) at row (\d+)", message)
     if ragged is not None:
@@ -797,6 +816,16 @@ def match_columns(
         )
     order = [names.index(n) for n in wanted]
     return array[:, order] if isinstance(array, np.ndarray) else array.iloc[:, order]
+
+
+def frame_columns(x: Any) -> list[str] | None:
+    """The column names of a pandas DataFrame, where they are names (strings; not
+    pandas' numbers 0, 1, ... of unnamed columns); else None."""
+    columns = getattr(x, "columns", None)
+    if columns is None or isinstance(x, np.ndarray | Tensor) or not hasattr(x, "iloc"):
+        return None
+    names = list(columns)
+    return [str(c) for c in names] if names and all(isinstance(c, str) for c in names) else None
 
 
 def _names(names: Sequence[str], shown: int = 8) -> str:

@@ -30,6 +30,7 @@ from .config import NAMED_SOURCES, DataConfig, RunConfig, TrainConfig
 from .data import (
     Dataset,
     channels_first,
+    frame_columns,
     image_shape_of,
     load_source,
     match_columns,
@@ -506,13 +507,18 @@ def fit(
         trainer = Trainer(model, config, callbacks=callbacks, progress=progress)
         return _said(trainer.fit(X, val))
     # The data is the caller's: a resume must be given it again.
+    sections: dict[str, Any] = {"data": {"source": "array"}}
+    names = frame_columns(X)
+    if names is not None:  # a DataFrame's names, kept as a run of a CSV keeps them
+        sections["columns"] = names
+        model.feature_names = names
     _, result = fit_in_folder(
         model,
         config,
         X,
         RunFolder(run_dir),
         val=val,
-        sections={"data": {"source": "array"}},
+        sections=sections,
         progress=progress,
         callbacks=callbacks,
     )
@@ -709,7 +715,8 @@ def result_dtype(x: Any) -> np.dtype:
             dtype = np.asarray(x).dtype
         except (ValueError, TypeError):
             dtype = np.dtype(np.float32)
-    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+    wide = np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize == 8  # either byte order
+    return np.dtype(np.float64) if wide else np.dtype(np.float32)
 
 
 def checked_blocks(
@@ -752,8 +759,10 @@ def _by_rows(
     dtype = result_dtype(x)
 
     def typed(result: Any) -> np.ndarray:
+        # Widened where the data is float64; never narrowed (scores come as float64).
         result = np.asarray(result)
-        return result if stored or result.dtype == dtype else result.astype(dtype)
+        wider = result.dtype.kind == "f" and result.dtype.itemsize < dtype.itemsize
+        return result.astype(dtype) if wider and not stored else result
 
     if isinstance(x, DiskArray):
         blocks: Any = (typed(fn(b)) for _, b in checked_blocks(model, x, stored=stored))
@@ -849,14 +858,7 @@ def _dataset(cfg: DataConfig, data: Any, allow_missing: bool = False) -> tuple[D
             data = channels_first(data.numpy() if hasattr(data, "numpy") else np.asarray(data))
             x = to_tensor(data, "training data", allow_missing=allow_missing)
         shape = image_shape_of(np.empty((0, *np.shape(data)[1:])))
-        columns = getattr(data, "columns", None)  # a DataFrame's names
-        named = columns is not None and not isinstance(data, torch.Tensor | np.ndarray)
-        names = (
-            [str(c) for c in columns]
-            if named and all(isinstance(c, str) for c in columns)
-            else None
-        )
-        dataset = Dataset("array", x, image_shape=shape, columns=names)
+        dataset = Dataset("array", x, image_shape=shape, columns=frame_columns(data))
     if cfg.limit is not None:
         if isinstance(dataset.train, DiskArray):
             raise ConfigError("limit applies to data in memory; streamed data is read whole")
@@ -953,16 +955,13 @@ def load_model_and_data(
         if streams(source, stream):
             return model, open_disk_array(source)
         table = read_table(source, header=header)
-        array = match_columns(table.array, table.columns, model.feature_names, source)
+        array = match_columns(
+            table.array, table.columns, getattr(model, "feature_names", None), source
+        )
         if check:
             model.check_input(array, source)  # refused by the file's name, not as "data"
         return model, array
-    columns = getattr(data, "columns", None)
-    if columns is not None and not isinstance(data, torch.Tensor | np.ndarray):
-        names = [str(c) for c in columns]
-        # A DataFrame's columns, where they are names (not pandas' numbers 0, 1, ...).
-        if all(isinstance(c, str) for c in columns):
-            data = match_columns(data, names, model.feature_names, "data")
+    data = match_columns(data, frame_columns(data), getattr(model, "feature_names", None), "data")
     return model, data
 
 

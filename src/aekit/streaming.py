@@ -142,6 +142,10 @@ class DiskArray:
         first = self.segments[0].path
         return first.parent if self.sharded else first
 
+    def named(self, name: str) -> str:
+        """``name`` ("training data") with the file it is in: a message names the file."""
+        return name if str(self.path) in name else f"{self.path} ({name})"
+
     @property
     def sharded(self) -> bool:
         return getattr(self, "_sharded", False)
@@ -294,6 +298,7 @@ class DiskArray:
         """Refuse what in-memory data would be refused: NaN (unless missing values are
         allowed), infinities, a data set with nothing observed."""
         s = self.stats()
+        name = self.named(name)
         if s.inf or (s.nan and not allow_missing):
             first = s.first_inf if allow_missing else s.first_bad
             raise non_finite(name, s.nan, s.inf, first, allow_missing, self.where(first))
