@@ -293,8 +293,12 @@ def _find(folder: Path, stem: str) -> Path | None:
         if (folder / name).is_file():
             return folder / name
         if os.path.lexists(folder / name):  # a folder, a dangling link, a device: not skipped
+            if not (folder / name).exists():
+                raise DataError(
+                    f"MNIST file {folder / name} is a link to nothing "
+                    f"({os.readlink(folder / name)}); replace it with the file or remove it"
+                )
             require_regular_file(folder / name, "MNIST file", DataError)
-            raise DataError(f"MNIST file {folder / name} is a link to nothing")
     return None
 
 
