@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gzip
 import http.server
+import json
 import shutil
 import threading
 
@@ -250,3 +251,57 @@ def test_pandas_nullable_numbers_are_numbers_and_na_is_missing():
     frame = pd.DataFrame({"a": [0.1, 0.2], "n": pd.array([1, None], dtype="Int64")})
     t = to_tensor(frame, allow_missing=True)
     assert t.dtype == torch.float32 and t[0, 1] == 1 and torch.isnan(t[1, 1])
+
+
+# ---- round three (issue 25): a CSV is read as it is, never guessed at
+
+
+def test_a_first_row_of_missing_values_is_a_row_not_a_header(tmp_path, capsys):
+    from aekit.cli import main
+
+    path = tmp_path / "holes.csv"
+    rows = np.random.default_rng(0).random((40, 3))
+    path.write_text("NA,NA,\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    x = aekit.load_array(path)
+    assert x.shape == (41, 3) and np.isnan(x[0]).all()
+    np.testing.assert_array_equal(x[1:], rows)
+    run = tmp_path / "r"
+    argv = ["train", "--data", str(path), "--missing", "--epochs", "1", "--out", str(run)]
+    assert main([*argv, "--no-progress", "--no-report"]) == 0
+    assert main(["impute", str(run), str(path), "-o", str(tmp_path / "f.csv")]) == 0
+    filled = aekit.load_array(tmp_path / "f.csv")
+    assert filled.shape == (41, 3) and not np.isnan(filled).any()  # the first row filled too
+
+
+def test_a_header_is_stated_alike_in_python_config_files_and_flags(tmp_path, capsys):
+    from aekit.cli import main
+
+    path = tmp_path / "t.csv"
+    path.write_text("0,1\n" + "".join(f"{i / 50},{1 - i / 50}\n" for i in range(40)))
+    assert aekit.load_array(path, header="no").shape == (41, 2)
+    assert aekit.load_array(path, header="yes").shape == (40, 2)
+    assert aekit.RunConfig.from_dict({"data": {"header": "yes"}}).data.header == "yes"
+    for how, rows in (("yes", 40), ("no", 41)):
+        out = tmp_path / how
+        argv = ["train", "--data", str(path), "--header", how, "--epochs", "1", "--out", str(out)]
+        assert main([*argv, "--no-progress", "--no-report"]) == 0
+        assert f"({rows} samples" in capsys.readouterr().out
+        assert json.loads((out / "config.json").read_text())["data"]["header"] == how
+        assert ("columns" in json.loads((out / "config.json").read_text())) == (how == "yes")
+    assert main(["train", "--data", str(path), "--out", str(tmp_path / "x"), "--no-progress"]) == 2
+    assert "--header yes or --header no" in capsys.readouterr().err
+    with pytest.raises(aekit.ConfigError, match="header must be one of"):
+        aekit.load_array(path, header="maybe")
+
+
+def test_pandas_index_column_is_left_out_and_said(tmp_path, capsys):
+    from aekit.cli import main
+
+    path = tmp_path / "indexed.csv"
+    path.write_text(",a,b\nfirst,0.5,0.25\nsecond,0.1,0.2\nthird,0.3,0.4\n")
+    table = aekit.data.read_table(path)
+    assert table.columns == ["a", "b"] and "pandas' index" in table.notes[0]
+    np.testing.assert_array_equal(table.array, [[0.5, 0.25], [0.1, 0.2], [0.3, 0.4]])
+    argv = ["train", "--data", str(path), "--epochs", "1", "--val-fraction", "0"]
+    assert main([*argv, "--out", str(tmp_path / "r"), "--no-progress", "--no-report"]) == 0
+    assert "holds the rows' labels (pandas' index): left out" in capsys.readouterr().out
