@@ -472,8 +472,9 @@ def read_table(
                     if "Object arrays" not in str(exc):
                         raise
                     raise DataError(
-                        f"{path} holds Python objects (dtype object), which numpy stores "
-                        "pickled, and aekit never unpickles (it can run code): save numbers, "
+                        f"cannot read {path}: it holds Python objects (dtype object), which "
+                        "numpy stores pickled, and aekit never unpickles (it can run code): "
+                        "save numbers, "
                         "e.g. np.save(path, x.astype(np.float32)) (numpy: Object arrays "
                         "cannot be loaded when allow_pickle=False)"
                     ) from None
