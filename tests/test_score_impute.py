@@ -248,7 +248,7 @@ def test_results_of_float64_data_come_back_float64_and_csvs_round_trip(wide_run)
     np.testing.assert_array_equal(written[:, 1:], aekit.score(folder / "r1", X))
 
 
-def test_a_table_is_matched_to_the_runs_columns_by_name(tmp_path):
+def test_a_table_is_matched_to_the_runs_columns_by_name(tmp_path, capsys):
     pd = pytest.importorskip("pandas")
     rng = np.random.default_rng(0)
     cars = pd.DataFrame(
@@ -294,6 +294,14 @@ def test_a_table_is_matched_to_the_runs_columns_by_name(tmp_path):
     np.testing.assert_array_equal(aekit.score(run, cars[["hp", "weight", "cyl", "mpg"]]), expected)
     with pytest.raises(aekit.DataError, match="it lacks 'weight'"):
         aekit.score(run, cars[["hp", "cyl", "mpg"]])
+    # a table without a header is taken in the run's order, and that is said
+    cars.to_csv(tmp_path / "bare.csv", index=False, header=False)
+    capsys.readouterr()
+    args = ["score", str(run), str(tmp_path / "bare.csv"), "-o", str(tmp_path / "b.csv")]
+    assert main(args) == 0
+    assert "bare.csv has no header line: its columns are taken as" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="no header line"):
+        np.testing.assert_array_equal(aekit.score(run, tmp_path / "bare.csv"), expected)
 
 
 def test_a_saved_estimators_names_match_the_commands_tables(tmp_path):

@@ -775,6 +775,8 @@ def load_source(
     if test is not None:
         held_table = read_table(test, header=header)
         data.notes += [f"{test}: {note}" for note in held_table.notes]
+        if Path(source).suffix.lower() in (".csv", ".txt"):
+            say_order(test, held_table.columns, table.columns)
         test_arr = match_columns(
             held_table.array, held_table.columns, table.columns, str(test), str(source)
         )
@@ -821,6 +823,29 @@ def match_columns(
         )
     order = [names.index(n) for n in wanted]
     return array[:, order] if isinstance(array, np.ndarray) else array.iloc[:, order]
+
+
+def say_order(path: str | Path, names: Sequence[str] | None, wanted: Sequence[str] | None) -> None:
+    """Warn where a CSV's columns are taken by position because one side has no names:
+    a table without a header given to a model trained on named columns, or the other
+    way round (a .npy file has no names to give, and is not warned about)."""
+    if Path(path).suffix.lower() not in (".csv", ".txt") or (names is None) == (wanted is None):
+        return
+    if names is None:
+        warnings.warn(
+            f"{path} has no header line: its columns are taken as the ones trained on, in "
+            f"their order ({_names(list(wanted or []))}); give it that header to have them "
+            "matched by name",
+            UserWarning,
+            stacklevel=3,
+        )
+    else:
+        warnings.warn(
+            f"{path} names its columns, but the model was trained on data without names: "
+            "they are taken in the order given",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def frame_columns(x: Any) -> list[str] | None:

@@ -37,6 +37,7 @@ from .data import (
     observed_range,
     read_table,
     resolve_device,
+    say_order,
     streams,
     to_tensor,
     validation_split,
@@ -955,9 +956,10 @@ def load_model_and_data(
         if streams(source, stream):
             return model, open_disk_array(source)
         table = read_table(source, header=header)
-        array = match_columns(
-            table.array, table.columns, getattr(model, "feature_names", None), source
-        )
+        trained = getattr(model, "feature_names", None)
+        if run is not None or trained is not None:  # a bare model says nothing of names
+            say_order(source, table.columns, trained)
+        array = match_columns(table.array, table.columns, trained, source)
         if check:
             model.check_input(array, source)  # refused by the file's name, not as "data"
         return model, array
