@@ -982,7 +982,7 @@ CASES = [
         ["score", "{d}/named", "{d}/other_columns.csv", "-o", "{d}/s.csv"],
     ),
     Case(
-        "a table whose columns are not the run's (impute, encode, reconstruct, evaluate)",
+        "a table whose columns are not the run's (reconstruct in Python, impute on the command line)",
         "it lacks 'f63'",
         lambda d: aekit.reconstruct(d / "named", d / "other_columns.csv"),
         ["impute", "{d}/named", "{d}/other_columns.csv", "-o", "{d}/f.csv"],
