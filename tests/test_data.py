@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gzip
 import http.server
+import json
 import shutil
 import threading
 
@@ -175,8 +176,9 @@ def test_to_tensor_reports_counts_and_position():
         to_tensor(x)
     with pytest.raises(aekit.DataError, match="no features"):
         to_tensor(np.zeros((3, 0)))
-    with pytest.raises(aekit.DataError, match="numeric"):
+    with pytest.raises(aekit.DataError, match="holds complex numbers") as info:
         to_tensor(np.array([[1 + 2j]]))
+    assert "strings or Python objects" not in str(info.value)
     with pytest.raises(aekit.DataError, match="cannot be read"):
         to_tensor([[1, 2], [3]])
 
@@ -203,12 +205,21 @@ def test_image_layouts_train_and_draw(tmp_path, layout, capsys):
     ).exists()
 
 
-def test_a_csv_header_of_column_numbers_is_a_header(tmp_path):
+@pytest.mark.parametrize("first", ["0,1", "0,1,2,3"])
+def test_a_csv_first_line_of_column_numbers_is_stated_not_guessed(tmp_path, first):
+    """pandas writes 0,1,... as the header of unnamed columns, and 0,1 is a sample too:
+    aekit refuses to guess, and reads it as stated (never losing or inventing a row)."""
     path = tmp_path / "pandas.csv"
-    path.write_text("0,1,2,3\n0.5,0.25,1.0,0.0\n0.1,0.2,0.3,0.4\n")
-    np.testing.assert_array_equal(
-        aekit.load_array(path), [[0.5, 0.25, 1.0, 0.0], [0.1, 0.2, 0.3, 0.4]]
-    )
+    rows = [
+        [0.5, 0.25, 1.0, 0.0][: first.count(",") + 1],
+        [0.1, 0.2, 0.3, 0.4][: first.count(",") + 1],
+    ]
+    path.write_text(first + "\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n")
+    with pytest.raises(aekit.DataError, match="--header yes or --header no"):
+        aekit.load_array(path)
+    np.testing.assert_array_equal(aekit.load_array(path, header="yes"), rows)
+    as_rows = aekit.load_array(path, header="no")
+    assert len(as_rows) == 3 and as_rows[0].tolist() == [float(t) for t in first.split(",")]
 
 
 def test_a_training_split_is_indexed_through_not_copied():
@@ -240,3 +251,57 @@ def test_pandas_nullable_numbers_are_numbers_and_na_is_missing():
     frame = pd.DataFrame({"a": [0.1, 0.2], "n": pd.array([1, None], dtype="Int64")})
     t = to_tensor(frame, allow_missing=True)
     assert t.dtype == torch.float32 and t[0, 1] == 1 and torch.isnan(t[1, 1])
+
+
+# ---- round three (issue 25): a CSV is read as it is, never guessed at
+
+
+def test_a_first_row_of_missing_values_is_a_row_not_a_header(tmp_path, capsys):
+    from aekit.cli import main
+
+    path = tmp_path / "holes.csv"
+    rows = np.random.default_rng(0).random((40, 3))
+    path.write_text("NA,NA,\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    x = aekit.load_array(path)
+    assert x.shape == (41, 3) and np.isnan(x[0]).all()
+    np.testing.assert_array_equal(x[1:], rows)
+    run = tmp_path / "r"
+    argv = ["train", "--data", str(path), "--missing", "--epochs", "1", "--out", str(run)]
+    assert main([*argv, "--no-progress", "--no-report"]) == 0
+    assert main(["impute", str(run), str(path), "-o", str(tmp_path / "f.csv")]) == 0
+    filled = aekit.load_array(tmp_path / "f.csv")
+    assert filled.shape == (41, 3) and not np.isnan(filled).any()  # the first row filled too
+
+
+def test_a_header_is_stated_alike_in_python_config_files_and_flags(tmp_path, capsys):
+    from aekit.cli import main
+
+    path = tmp_path / "t.csv"
+    path.write_text("0,1\n" + "".join(f"{i / 50},{1 - i / 50}\n" for i in range(40)))
+    assert aekit.load_array(path, header="no").shape == (41, 2)
+    assert aekit.load_array(path, header="yes").shape == (40, 2)
+    assert aekit.RunConfig.from_dict({"data": {"header": "yes"}}).data.header == "yes"
+    for how, rows in (("yes", 40), ("no", 41)):
+        out = tmp_path / how
+        argv = ["train", "--data", str(path), "--header", how, "--epochs", "1", "--out", str(out)]
+        assert main([*argv, "--no-progress", "--no-report"]) == 0
+        assert f"({rows} samples" in capsys.readouterr().out
+        assert json.loads((out / "config.json").read_text())["data"]["header"] == how
+        assert ("columns" in json.loads((out / "config.json").read_text())) == (how == "yes")
+    assert main(["train", "--data", str(path), "--out", str(tmp_path / "x"), "--no-progress"]) == 2
+    assert "--header yes or --header no" in capsys.readouterr().err
+    with pytest.raises(aekit.ConfigError, match="header must be one of"):
+        aekit.load_array(path, header="maybe")
+
+
+def test_pandas_index_column_is_left_out_and_said(tmp_path, capsys):
+    from aekit.cli import main
+
+    path = tmp_path / "indexed.csv"
+    path.write_text(",a,b\nfirst,0.5,0.25\nsecond,0.1,0.2\nthird,0.3,0.4\n")
+    table = aekit.data.read_table(path)
+    assert table.columns == ["a", "b"] and "pandas' index" in table.notes[0]
+    np.testing.assert_array_equal(table.array, [[0.5, 0.25], [0.1, 0.2], [0.3, 0.4]])
+    argv = ["train", "--data", str(path), "--epochs", "1", "--val-fraction", "0"]
+    assert main([*argv, "--out", str(tmp_path / "r"), "--no-progress", "--no-report"]) == 0
+    assert "holds the rows' labels (pandas' index): left out" in capsys.readouterr().out

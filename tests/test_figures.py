@@ -162,3 +162,25 @@ def test_code_space_by_tsne(trained, digits, tmp_path):
     assert fig.axes[0].get_xlabel() == "t-SNE 1"
     with pytest.raises(ValueError, match="method must be"):
         plots.code_space(model.encode(digits.test.numpy()), method="umap")
+
+
+def test_a_table_is_never_drawn_as_images(tmp_path):
+    """A vector whose length is a square (4 features: 2x2; 64: 8x8) is not an image unless
+    the data is known to be one (issue 25); a table's figures name its columns."""
+    assert plots._as_image(np.arange(4.0), None) is None
+    assert plots._as_image(np.arange(64.0), None) is None
+    assert plots._as_image(np.arange(64.0), (1, 8, 8)).shape == (8, 8)
+    from aekit.cli import main
+
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(80, 4)) * [1, 10, 100, 1000]
+    header = "mpg,cyl,hp,weight\n"
+    (tmp_path / "t.csv").write_text(header + "".join(",".join(map(str, r)) + "\n" for r in table))
+    out = tmp_path / "r"
+    argv = ["train", "--data", str(tmp_path / "t.csv"), "--epochs", "2", "--out", str(out)]
+    assert main([*argv, "--no-progress"]) == 0
+    figures = {p.name for p in (out / "figures").iterdir()}
+    assert "feature_errors.png" in figures
+    assert not figures & {"reconstructions.png", "filters.png", "interpolation.png"}
+    fig = plots.feature_errors_plot(np.ones((3, 4)), names=aekit.load(out).feature_names)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["mpg", "cyl", "hp", "weight"]

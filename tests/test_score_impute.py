@@ -169,3 +169,157 @@ def test_csv_column_names_carry_through_impute_and_score(tmp_path, table):
     argv = ["score", str(tmp_path / "imp"), str(tmp_path / "named.csv"), "-o", str(scores)]
     assert main([*argv, "--per-feature"]) == 0
     assert scores.read_text().splitlines()[0].split(",")[:3] == ["error", "error_f0", "error_f1"]
+
+
+# ---- round three (issue 25): results keep the input's precision; tables are matched by name
+
+
+def _wide_values(n: int = 60) -> np.ndarray:
+    """Values float32 cannot hold: 1234567891 + i is 1234567936 in float32."""
+    X = np.random.default_rng(0).normal(size=(n, 4))
+    X[:, 0] = 1234567891 + np.arange(n)
+    X[:, 2] = 0.1 + np.arange(n) / 3  # fractions with no short float32 twin
+    return X
+
+
+@pytest.fixture(scope="module")
+def wide_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("wide")
+    X = _wide_values()
+    X[5, 1] = np.nan
+    np.save(folder / "h.npy", X)
+    argv = ["train", "--data", str(folder / "h.npy"), "--missing", "--epochs", "2"]
+    assert main([*argv, "--out", str(folder / "r1"), "--no-progress", "--no-report"]) == 0
+    return folder, X
+
+
+def test_impute_keeps_every_observed_value_byte_for_byte(wide_run):
+    folder, X = wide_run
+    observed = ~np.isnan(X)
+    for suffix in (".npy", ".csv"):
+        out = folder / f"f{suffix}"
+        assert main(["impute", str(folder / "r1"), str(folder / "h.npy"), "-o", str(out)]) == 0
+        filled = np.load(out) if suffix == ".npy" else aekit.load_array(out)
+        assert filled.dtype == np.float64 and not np.isnan(filled).any()
+        assert filled[~observed].size == 1
+        np.testing.assert_array_equal(filled[observed], X[observed])  # exactly, not close
+    assert (folder / "f.csv").read_text().startswith("1234567891.0,")
+    # Python too: a float64 array, a float32 one (kept float32), a tensor
+    filled = aekit.impute(folder / "r1", X)
+    assert filled.dtype == np.float64 and np.array_equal(filled[observed], X[observed])
+    small = X.astype(np.float32)
+    filled = aekit.impute(folder / "r1", small)
+    assert filled.dtype == np.float32 and np.array_equal(filled[observed], small[observed])
+    import torch
+
+    filled = aekit.impute(folder / "r1", torch.from_numpy(X))
+    assert filled.dtype == np.float64 and np.array_equal(filled[observed], X[observed])
+
+
+def test_impute_streamed_keeps_float64_too(wide_run):
+    folder, X = wide_run
+    out = folder / "streamed.npy"
+    argv = ["impute", str(folder / "r1"), str(folder / "h.npy"), "-o", str(out), "--stream"]
+    assert main(argv) == 0
+    filled, observed = np.load(out), ~np.isnan(X)
+    assert filled.dtype == np.float64
+    np.testing.assert_array_equal(filled[observed], X[observed])
+    np.testing.assert_array_equal(filled, np.load(folder / "f.npy"))  # as in memory
+
+
+def test_results_of_float64_data_come_back_float64_and_csvs_round_trip(wide_run):
+    folder, X = wide_run
+    for command in ("reconstruct", "encode"):
+        for suffix in (".npy", ".csv"):
+            out = folder / f"{command}{suffix}"
+            assert main([command, str(folder / "r1"), str(folder / "h.npy"), "-o", str(out)]) == 0
+            got = np.load(out) if suffix == ".npy" else aekit.load_array(out)
+            assert got.dtype == np.float64
+        # the CSV holds every digit of the .npy: it reads back as the same values
+        np.testing.assert_array_equal(
+            aekit.load_array(folder / f"{command}.csv"), np.load(folder / f"{command}.npy")
+        )
+    assert aekit.encode(folder / "r1", X).dtype == np.float64
+    assert aekit.encode(folder / "r1", X.astype(np.float32)).dtype == np.float32
+    scores = folder / "s.csv"
+    argv = ["score", str(folder / "r1"), str(folder / "h.npy"), "-o", str(scores), "--per-feature"]
+    assert main(argv) == 0
+    written = aekit.load_array(scores, header="yes")
+    np.testing.assert_array_equal(written[:, 1:], aekit.score(folder / "r1", X))
+
+
+def test_a_table_is_matched_to_the_runs_columns_by_name(tmp_path, capsys):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    cars = pd.DataFrame(
+        {
+            "mpg": rng.normal(20, 5, 120),
+            "cyl": rng.integers(4, 9, 120).astype(float),
+            "hp": rng.normal(100, 30, 120),
+            "weight": rng.normal(3000, 500, 120),
+        }
+    )
+    cars.to_csv(tmp_path / "cars.csv", index=False)
+    cars[["weight", "hp", "mpg", "cyl"]].to_csv(tmp_path / "reordered.csv", index=False)
+    cars.to_csv(tmp_path / "indexed.csv")  # pandas' index: a first column with no name
+    run = tmp_path / "r"
+    argv = ["train", "--data", str(tmp_path / "cars.csv"), "--epochs", "2", "--out", str(run)]
+    assert main([*argv, "--no-progress", "--no-report"]) == 0
+    assert aekit.load(run).feature_names == ["mpg", "cyl", "hp", "weight"]
+    outs = {}
+    for name in ("cars", "reordered", "indexed"):
+        outs[name] = tmp_path / f"s_{name}.csv"
+        args = ["score", str(run), str(tmp_path / f"{name}.csv"), "-o", str(outs[name])]
+        assert main([*args, "--per-feature"]) == 0
+    first = outs["cars"].read_text()
+    assert first.splitlines()[0] == "error,error_mpg,error_cyl,error_hp,error_weight"
+    assert outs["reordered"].read_text() == first == outs["indexed"].read_text()
+    # reconstructions come back under the run's names, in its order
+    assert (
+        main(
+            [
+                "reconstruct",
+                str(run),
+                str(tmp_path / "reordered.csv"),
+                "-o",
+                str(tmp_path / "x.csv"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "x.csv").read_text().splitlines()[0] == "mpg,cyl,hp,weight"
+    # Python: a path or a DataFrame, in any order, gives the same scores
+    expected = aekit.score(run, tmp_path / "cars.csv")
+    np.testing.assert_array_equal(aekit.score(run, tmp_path / "reordered.csv"), expected)
+    np.testing.assert_array_equal(aekit.score(run, cars[["hp", "weight", "cyl", "mpg"]]), expected)
+    with pytest.raises(aekit.DataError, match="it lacks 'weight'"):
+        aekit.score(run, cars[["hp", "cyl", "mpg"]])
+    # a table without a header is taken in the run's order, and that is said
+    cars.to_csv(tmp_path / "bare.csv", index=False, header=False)
+    capsys.readouterr()
+    args = ["score", str(run), str(tmp_path / "bare.csv"), "-o", str(tmp_path / "b.csv")]
+    assert main(args) == 0
+    assert "bare.csv has no header line: its columns are taken as" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="no header line"):
+        np.testing.assert_array_equal(aekit.score(run, tmp_path / "bare.csv"), expected)
+
+
+def test_a_saved_estimators_names_match_the_commands_tables(tmp_path):
+    pd = pytest.importorskip("pandas")
+    from aekit.sklearn import AutoEncoderOutlierDetector
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(80, 3)), columns=["a", "b", "c"])
+    det = AutoEncoderOutlierDetector(epochs=2, random_state=0).fit(frame)
+    det.save(tmp_path / "det")
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    frame[["c", "a", "b"]].to_csv(tmp_path / "swapped.csv", index=False)
+    for name in ("t", "swapped"):
+        out = tmp_path / f"s_{name}.csv"
+        assert (
+            main(["score", str(tmp_path / "det"), str(tmp_path / f"{name}.csv"), "-o", str(out)])
+            == 0
+        )
+    assert (tmp_path / "s_t.csv").read_text() == (tmp_path / "s_swapped.csv").read_text()
+    rows = aekit.load_array(tmp_path / "s_t.csv")
+    np.testing.assert_array_equal(rows[:, 1] == 1, det.predict(frame) == -1)

@@ -114,11 +114,15 @@ def test_bad_files_are_refused_with_the_reason(tmp_path, table):
     os.mkfifo(tmp_path / "pipe.npy")  # would block a reader forever
     with pytest.raises(DataError, match="not a regular file"):
         open_disk_array(tmp_path / "pipe.npy")
-    os.mkfifo(shards / "c.npy")  # a FIFO among shards is not a shard
     np.save(shards / "b.npy", x[:10])
     assert open_disk_array(shards).shape == (20, 40) and not streams(tmp_path / "pipe.npy", None)
+    os.mkfifo(shards / "c.npy")  # a FIFO among shards is refused by name, never skipped
+    with pytest.raises(DataError, match=r"c\.npy \(not a regular file"):
+        open_disk_array(shards)
     (tmp_path / "not.npy").write_bytes(b"hello")
-    with pytest.raises(DataError, match=r"not a readable \.npy"):
+    with pytest.raises(
+        DataError, match=r"not\.npy is not a \.npy file \(it starts with b'hello'\)"
+    ):
         open_disk_array(tmp_path / "not.npy")
 
 

@@ -56,7 +56,7 @@ from .parts import Part
 from .penalties import PENALTIES
 from .plots import reconstruction_grid
 from .presets import KINDS, default_code_dim
-from .runs import Run, evaluate, load_model_and_data, read_images, resume, train
+from .runs import Run, checked_blocks, evaluate, load_model_and_data, read_images, resume, train
 from .runs import encode as encode_data
 from .runs import impute as impute_data
 from .runs import reconstruct as reconstruct_data
@@ -297,6 +297,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
     _add_stream(e)
+    _add_header(e)
 
     c = sub.add_parser(
         "encode",
@@ -316,6 +317,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_data_dir(c)
     _add_stream(c)
+    _add_header(c)
 
     r = sub.add_parser(
         "reconstruct",
@@ -338,6 +340,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("-n", type=int, default=10, help="number of samples in the picture (default 10)")
     _add_data_dir(r)
     _add_stream(r)
+    _add_header(r)
 
     s = sub.add_parser(
         "score",
@@ -366,6 +369,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--per-feature", action="store_true", help="add each feature's error")
     _add_data_dir(s)
     _add_stream(s)
+    _add_header(s)
 
     m = sub.add_parser(
         "impute",
@@ -380,6 +384,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("input", metavar="INPUT", help="a .npy/.npz/.csv file")
     m.add_argument("-o", "--output", required=True, metavar="FILE", help="filled.npy or .csv")
     _add_stream(m)
+    _add_header(m)
 
     rp = sub.add_parser(
         "report",
@@ -405,6 +410,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 INPUT_HELP = "a .npy/.npz/.csv file, a folder of images, or 'digits'/'mnist' (test split)"
+
+
+def _add_header(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--header",
+        choices=["auto", "yes", "no"],
+        default="auto",
+        help="a CSV input: whether its first line names the columns (default auto: a line "
+        "of names is a header, of numbers or missing values a sample; a line that could be "
+        "either, like pandas' column numbers 0,1, is refused until you say). Named columns "
+        "are matched by name to the columns the run trained on",
+    )
 
 
 def _add_data_dir(parser: argparse.ArgumentParser) -> None:
@@ -663,6 +680,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         baseline=True,
         stream=args.stream,
+        header=args.header,
     )
     if args.json:
         print(json.dumps(finite_json(metrics), indent=2, allow_nan=False))
@@ -690,10 +708,17 @@ def cmd_encode(args: argparse.Namespace) -> int:
         )
         return 0
     out = _streamed(args, args.input)
-    codes = encode_data(args.run, args.input, data_dir=args.data_dir, stream=args.stream, out=out)
+    codes = encode_data(
+        args.run,
+        args.input,
+        data_dir=args.data_dir,
+        stream=args.stream,
+        out=out,
+        header=args.header,
+    )
     if out is None:
         # A table with named columns gives a table with named columns.
-        named = _input_header(args.input) is not None
+        named = _input_header(args) is not None
         _save_array(
             args.output, codes, [f"code_{i}" for i in range(codes.shape[1])] if named else None
         )
@@ -721,7 +746,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     if out.suffix.lower() == ".png":
         if args.n < 1:
             raise ConfigError(f"-n must be >= 1, got {args.n}")
-        model, x = load_model_and_data(args.run, data, data_dir=args.data_dir, stream=args.stream)
+        model, x = load_model_and_data(
+            args.run, data, data_dir=args.data_dir, stream=args.stream, header=args.header
+        )
         sample = x.read(0, args.n) if isinstance(x, DiskArray) else np.asarray(x[: args.n])
         image_shape = model.config.image_shape if model.config is not None else None
         recon = model.reconstruct(sample)
@@ -737,10 +764,15 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     else:
         streamed = _streamed(args, args.input)
         recon = reconstruct_data(
-            args.run, args.input, data_dir=args.data_dir, stream=args.stream, out=streamed
+            args.run,
+            args.input,
+            data_dir=args.data_dir,
+            stream=args.stream,
+            out=streamed,
+            header=args.header,
         )
         if streamed is None:
-            names = _input_header(args.input)
+            names = _input_header(args)
             fits = names is not None and len(names) == recon.reshape(len(recon), -1).shape[1]
             _save_array(out, recon, names if fits else None)  # the input's column names
         print(f"wrote reconstructions of {len(recon)} samples to {out}")
@@ -750,15 +782,19 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     images = _input_images(args, args.input)
     data: Any = images if images is not None else args.input
-    model, x = load_model_and_data(args.run, data, data_dir=args.data_dir, stream=args.stream)
+    model, x = load_model_and_data(
+        args.run, data, data_dir=args.data_dir, stream=args.stream, header=args.header
+    )
     if isinstance(x, DiskArray):
         if args.per_feature:
             raise ConfigError(
                 f"{args.input} is streamed: its per-feature errors are as large as the data; "
                 "write them with aekit.score(RUN, DATA, out='errors.npy')"
             )
-        # One score per sample, a block at a time.
-        total = np.concatenate([feature_errors(model, b).sum(1) for _, b in x.chunks()])
+        # One score per sample, a block at a time, each checked by its true row.
+        total = np.concatenate(
+            [feature_errors(model, b).sum(1) for _, b in checked_blocks(model, x)]
+        )
         errors = total[:, None]
     else:
         errors = score_data(model, x)
@@ -776,7 +812,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         header.append("outlier")
     if args.per_feature:
         columns.extend(errors.T)
-        names = _input_header(args.input)
+        names = getattr(model, "feature_names", None) or _input_header(args)
         if names is None or len(names) != errors.shape[1]:
             names = [str(i) for i in range(errors.shape[1])]
         header.extend(f"error_{name}" for name in names)
@@ -809,11 +845,11 @@ def _saved_threshold(run: Path) -> float | None:
 
 def cmd_impute(args: argparse.Namespace) -> int:
     streamed = _streamed(args, args.input)
-    filled = impute_data(args.run, args.input, stream=args.stream, out=streamed)
+    filled = impute_data(args.run, args.input, stream=args.stream, out=streamed, header=args.header)
     if streamed is not None:
         print(f"wrote {len(filled)} samples with their missing values filled to {args.output}")
         return 0
-    _save_array(args.output, filled, _input_header(args.input))  # a CSV keeps its header
+    _save_array(args.output, filled, _input_header(args))  # a CSV keeps its header
     print(f"wrote {len(filled)} samples with their missing values filled to {args.output}")
     return 0
 
@@ -957,7 +993,7 @@ def _save_named(
             out = csv.writer(f, lineterminator="\n")
             out.writerow(["file", *header])
             for name, row in zip(images.files, rows, strict=True):
-                out.writerow([name, *(f"{v:.7g}" for v in row)])
+                out.writerow([name, *exact_text(row)])
 
     atomic_write(path, write)
     return ", each row named by its file (column 'file')"
@@ -989,9 +1025,18 @@ def _save_pngs(folder: Path, files: list[str], images: np.ndarray) -> None:
         atomic_write(folder / name, lambda tmp, p=picture: p.save(tmp, format="PNG"))
 
 
-def _input_header(data: str | None) -> list[str] | None:
-    """The column names of a CSV data file with a header row, else None."""
-    return csv_header(data) if data is not None and Path(data).is_file() else None
+def _input_header(args: argparse.Namespace) -> list[str] | None:
+    """The column names of the results of a CSV input with a header row (the run's, in its
+    order, where it has them: the input's columns were matched to them), else None."""
+    data = args.input
+    if data is None or not Path(data).is_file():
+        return None
+    names = csv_header(data, args.header)
+    if names is not None:
+        stored = read_run_config(args.run).get("columns")
+        if isinstance(stored, list) and sorted(map(str, stored)) == sorted(names):
+            return [str(n) for n in stored]
+    return names
 
 
 def _save_table(path: str | Path, table: np.ndarray, header: list[str]) -> None:
@@ -1013,14 +1058,25 @@ def _save_array(
         array = array.reshape(len(array), -1)
 
     def write(tmp: str) -> None:
-        with open(tmp, "wb") as f:
-            if suffix == ".npy":
+        if suffix == ".npy":
+            with open(tmp, "wb") as f:
                 np.save(f, array)
-            else:
-                names = ",".join(header) if header is not None else ""
-                np.savetxt(f, array, delimiter=",", fmt="%.7g", header=names, comments="")
+            return
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            out = csv.writer(f, lineterminator="\n")
+            if header is not None:
+                out.writerow(header)
+            for row in array:
+                f.write(",".join(exact_text(row)) + "\n")
 
     atomic_write(path, write)
+
+
+def exact_text(row: np.ndarray) -> list[str]:
+    """The values of ``row`` as the shortest text that reads back as the same value in
+    their dtype (float64 in full: 1234567891.0, not 1.234568e+09; float32 as 0.1, not
+    0.10000000149011612); NaN as nan (a missing value, read back as one)."""
+    return [str(v) for v in row]
 
 
 def _check_output(path: Path, suffixes: tuple[str, ...]) -> str:

@@ -749,6 +749,9 @@ class DataConfig(_Config):
     image_mode : folders of images: convert every image to grey, rgb or rgba (alpha is
         dropped, not composited); without it, images are kept as they are (grey 1
         channel, RGB 3, RGBA 4) and a folder of mixed kinds is refused.
+    header : CSV files: whether the first line names the columns ("yes", "no"); "auto"
+        reads a line of names as a header and a line of numbers or missing values as a
+        sample, and refuses a line that could be either (pandas' column numbers 0,1,...).
     """
 
     source: str = dataclasses.field(default="digits", metadata=flag("--data"))
@@ -760,6 +763,7 @@ class DataConfig(_Config):
     read_workers: int = 2
     image_size: tuple[int, int] | None = None
     image_mode: Literal["grey", "rgb", "rgba"] | None = None
+    header: Literal["auto", "yes", "no"] = "auto"
 
     def validate(self) -> None:
         require(bool(self.source), "data source must not be empty")
@@ -797,6 +801,8 @@ class DataConfig(_Config):
         ]
         if given:
             unused = [name for name in ("data_dir", "test") if getattr(self, name) is not None]
+            if self.header != "auto":
+                unused.append("header")
             if self.stream is not None and self.stream != streamed:
                 unused.append("stream")
             return [
@@ -815,6 +821,12 @@ class DataConfig(_Config):
                 "(it applies to folders of images)"
                 for n in imaging
             ]
+        tables = [p for p in (self.source, self.test) if p and p.lower().endswith((".csv", ".txt"))]
+        if self.header != "auto" and not tables:
+            out.append(
+                f"header={self.header} does nothing with source={self.source} (it applies "
+                "to CSV files)"
+            )
         if self.data_dir is not None and self.source != "mnist":
             out.append(
                 f"data_dir={self.data_dir} does nothing with source={self.source} "
@@ -888,7 +900,9 @@ class OutputConfig(_Config):
 
 
 # Top-level keys of a run folder's config.json besides the RunConfig sections.
-RUN_METADATA = ("format", "aekit_version", "family", "result", "world_size")
+# Written by aekit beside the settings: "columns" names the columns a run trained on,
+# where its data named them (a CSV's header line, a DataFrame).
+RUN_METADATA = ("format", "aekit_version", "family", "result", "world_size", "columns")
 
 
 @dataclasses.dataclass

@@ -7,6 +7,7 @@ All data is held as float32 ``(samples, features)``; images are flattened and th
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import gzip
 import hashlib
@@ -56,7 +57,35 @@ def _text_columns(x: Any) -> str:
     return f" in column(s) {', '.join(map(repr, text[:5]))}" if text else ""
 
 
-def to_tensor(x: Any, name: str = "data", *, allow_missing: bool = False) -> Tensor:
+def not_numbers(dtype: np.dtype, name: str, columns: str = "") -> DataError:
+    """The refusal of data of a dtype that is not real numbers, saying what it holds."""
+    kind = dtype.kind
+    if kind == "c":
+        return DataError(
+            f"{name} holds complex numbers (dtype {dtype}); aekit takes real numbers: keep "
+            "the real part (x.real), the magnitude (np.abs(x)), or both as features "
+            "(np.concatenate([x.real, x.imag], axis=1))"
+        )
+    if kind in "mM":
+        return DataError(
+            f"{name} must be numeric, got dates or times (dtype {dtype}{columns}); convert "
+            "them to numbers first (e.g. seconds since a start)"
+        )
+    if kind == "V":
+        return DataError(
+            f"{name} must be numeric, got records with named fields (a structured dtype, "
+            f"{dtype}); select the numeric fields into a plain array "
+            "(numpy.lib.recfunctions.structured_to_unstructured)"
+        )
+    return DataError(
+        f"{name} must be numeric, got dtype {dtype} (strings or Python objects{columns}); "
+        "convert it to numbers first"
+    )
+
+
+def to_tensor(
+    x: Any, name: str = "data", *, allow_missing: bool = False, first_row: int = 0
+) -> Tensor:
     """Validate ``x`` and return it as a float32 ``(samples, features)`` tensor.
 
     Arrays with more than two dimensions (images) are flattened per sample. Raises
@@ -83,10 +112,7 @@ def to_tensor(x: Any, name: str = "data", *, allow_missing: bool = False) -> Ten
         except (ValueError, TypeError) as exc:
             raise DataError(f"{name} cannot be read as a numeric array: {exc}") from None
         if arr.dtype.kind not in "biuf":
-            raise DataError(
-                f"{name} must be numeric, got dtype {arr.dtype} "
-                f"(strings or Python objects{_text_columns(x)}); convert it to numbers first"
-            )
+            raise not_numbers(arr.dtype, name, _text_columns(x))
         # torch takes native byte order only (.npy and IDX files may be big-endian).
         native = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
         with warnings.catch_warnings():
@@ -94,7 +120,7 @@ def to_tensor(x: Any, name: str = "data", *, allow_missing: bool = False) -> Ten
             warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
             t = torch.from_numpy(native)
     if t.is_complex():
-        raise DataError(f"{name} must be real-valued, got dtype {t.dtype}")
+        raise not_numbers(np.dtype(str(t.dtype).removeprefix("torch.")), name)
     if t.ndim < 2:
         raise DataError(
             f"{name} must be 2-D (samples, features), got shape {tuple(t.shape)}; "
@@ -115,8 +141,8 @@ def to_tensor(x: Any, name: str = "data", *, allow_missing: bool = False) -> Ten
     if not bool(finite.all()):
         bad = ~finite
         n_nan = int(torch.isnan(t).sum())
-        n_inf = int(bad.sum()) - n_nan
-        first = int(bad.any(dim=1).nonzero()[0, 0])
+        n_inf = int(torch.isinf(t).sum())
+        first = first_row + int(bad.any(dim=1).nonzero()[0, 0])
         raise non_finite(name, n_nan, n_inf, first, allow_missing)
     return t
 
@@ -154,8 +180,9 @@ def check_bounds(lo: float, hi: float, low: float, high: float, name: str, why: 
 @dataclasses.dataclass
 class Dataset:
     """Training data, optional held-out test data, image shape and labels (when known);
-    for folders of images, the file name of each row (``files``, ``test_files``) and what
-    was done to the images beyond reading them (``notes``: resized, converted)."""
+    for folders of images, the file name of each row (``files``, ``test_files``); the
+    names of the features where the data names them (``columns``: a CSV's header line);
+    and what was done beyond reading the data (``notes``: images resized, converted)."""
 
     name: str
     train: Tensor
@@ -166,6 +193,8 @@ class Dataset:
     files: list[str] | None = None
     test_files: list[str] | None = None
     notes: list[str] = dataclasses.field(default_factory=list)
+    # The names of the features, where the data names them (a CSV's header line).
+    columns: list[str] | None = None
 
     @property
     def input_dim(self) -> int:
@@ -263,6 +292,13 @@ def _find(folder: Path, stem: str) -> Path | None:
     for name in (stem + ".gz", stem):
         if (folder / name).is_file():
             return folder / name
+        if os.path.lexists(folder / name):  # a folder, a dangling link, a device: not skipped
+            if not (folder / name).exists():
+                raise DataError(
+                    f"MNIST file {folder / name} is a link to nothing "
+                    f"({os.readlink(folder / name)}); replace it with the file or remove it"
+                )
+            require_regular_file(folder / name, "MNIST file", DataError)
     return None
 
 
@@ -356,26 +392,64 @@ def download_file(name: str, folder: Path, mirrors: Sequence[str], timeout: floa
 
 
 ARRAY_SUFFIXES = (".npy", ".npz", ".csv", ".txt")
+HEADERS = ("auto", "yes", "no")  # whether a CSV's first line names its columns
+HEADER_HOW = "--header yes or --header no (header='yes' or 'no' in Python and config files)"
+HEADER_YES = "--header yes, or header='yes' in Python and config files"
+HEADER_NO = "--header no, or header='no' in Python and config files"
+
+
+@dataclasses.dataclass
+class Table:
+    """An array read from a file, with the names of its columns where the file names them
+    (a CSV's header line; pandas' row index, an unnamed first column, is left out) and
+    what was done beyond reading it (``notes``)."""
+
+    array: np.ndarray
+    columns: list[str] | None = None
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 def load_array(
     path: str | Path,
     key: str | None = None,
     *,
+    header: str = "auto",
     image_size: Sequence[int] | None = None,
     image_mode: str | None = None,
 ) -> np.ndarray:
     """Read a .npy, .npz (array ``key``, or ``X``/``data``/the only one) or .csv file
-    (comma-separated numbers; a header line is skipped), a folder of .npy shards, an
-    IDX file (uint8 pixels as [0, 1]) or a folder of images (``(N, C, H, W)``, see
-    :func:`aekit.load_images`, which also gives the file names). Never unpickles."""
+    (comma-separated numbers; see :func:`read_table` for its header line and ``header``),
+    a folder of .npy shards, an IDX file (uint8 pixels as [0, 1]) or a folder of images
+    (``(N, C, H, W)``, see :func:`aekit.load_images`, which also gives the file names).
+    The values keep their dtype (a CSV is read as float64). Never unpickles."""
+    return read_table(path, key, header=header, image_size=image_size, image_mode=image_mode).array
+
+
+def read_table(
+    path: str | Path,
+    key: str | None = None,
+    *,
+    header: str = "auto",
+    image_size: Sequence[int] | None = None,
+    image_mode: str | None = None,
+) -> Table:
+    """:func:`load_array`, with the column names a CSV's header line gives.
+
+    ``header`` says whether a CSV's first line names its columns: "yes", "no", or "auto"
+    (default): a first line of names is a header, a line of numbers or of missing values
+    (``NA``, empty fields) is a sample, and a line that could be either (pandas' column
+    numbers ``0,1,2``, which are also a sample) is refused, asking for "yes" or "no".
+    A header whose first cell is empty (pandas' ``to_csv`` with its index) marks the
+    first column as the rows' labels: it is left out, and ``notes`` says so."""
     path = Path(path)
+    if header not in HEADERS:
+        raise ConfigError(f"header must be one of {', '.join(HEADERS)}, got {header!r}")
     if folder_kind(path) == "images":
-        return load_images(path, image_size, image_mode).array
+        return Table(load_images(path, image_size, image_mode).array)
     if path.is_dir() or (path.is_file() and path.suffix.lower() not in ARRAY_SUFFIXES):
         if can_stream(path):  # a folder of .npy shards, an IDX file: read whole
             data = open_disk_array(path)
-            return data.read(0, len(data)).reshape(len(data), *data.item_shape)
+            return Table(data.read(0, len(data)).reshape(len(data), *data.item_shape))
         if path.is_dir():
             raise DataError(
                 f"data file {path} is a folder, not a file, and holds no .npy shards or "
@@ -385,15 +459,28 @@ def load_array(
     suffix = path.suffix.lower()
     try:
         if suffix == ".npy":
+            check_magic(path, NPY_MAGIC, ".npy")
             # Mapped first: a header that declares more data than the file holds is refused
             # before anything is allocated for it.
             try:
                 mapped = np.load(path, mmap_mode="r", allow_pickle=False)
             except ValueError:
                 # Not mappable (object arrays among them): the plain reader says why.
-                return channels_first(np.load(path, allow_pickle=False))
-            return channels_first(np.array(mapped))
+                try:
+                    return Table(channels_first(np.load(path, allow_pickle=False)))
+                except ValueError as exc:
+                    if "Object arrays" not in str(exc):
+                        raise
+                    raise DataError(
+                        f"cannot read {path}: it holds Python objects (dtype object), which "
+                        "numpy stores pickled, and aekit never unpickles (it can run code): "
+                        "save numbers, "
+                        "e.g. np.save(path, x.astype(np.float32)) (numpy: Object arrays "
+                        "cannot be loaded when allow_pickle=False)"
+                    ) from None
+            return Table(channels_first(np.array(mapped)))
         if suffix == ".npz":
+            check_magic(path, ZIP_MAGIC, ".npz")
             with np.load(path, allow_pickle=False) as archive:
                 keys = list(archive.keys())
                 if key is None:
@@ -404,9 +491,9 @@ def load_array(
                     raise DataError(
                         f"{path}: choose the array to use; it holds {', '.join(keys) or 'none'}"
                     )
-                return channels_first(archive[key])
+                return Table(channels_first(archive[key]))
         if suffix in (".csv", ".txt"):
-            return _load_csv(path)
+            return _load_csv(path, header)
     except DataError:
         raise
     except (ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
@@ -419,30 +506,93 @@ def load_array(
     )
 
 
+NPY_MAGIC = (b"\x93NUMPY",)
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip archive; an empty one
+PICKLE_MAGIC = b"\x80"  # pickle protocols 2 and above
+
+
+def check_magic(path: Path, magics: tuple[bytes, ...], kind: str) -> None:
+    """Refuse a file whose first bytes are not those of ``kind``, saying what it is
+    instead where that can be told (numpy would suggest unpickling it)."""
+    with open(path, "rb") as f:
+        start = f.read(8)
+    if any(start.startswith(m) for m in magics):
+        return
+    if not start:
+        what = "it is empty (0 bytes)"
+    elif start.startswith(NPY_MAGIC[0]):
+        what = f"it is a .npy file: name it {path.stem}.npy"
+    elif any(start.startswith(m) for m in ZIP_MAGIC):
+        what = f"it is a zip archive (a .npz file?): name it {path.stem}.npz"
+    elif start.startswith(PICKLE_MAGIC):
+        what = "it holds a Python pickle, which aekit never loads: unpickling can run code"
+    else:
+        what = f"it starts with {start[:8]!r}"
+    raise DataError(
+        f"{path} is not a {kind} file ({what}); write arrays with "
+        f"{'np.save' if kind == '.npy' else 'np.savez'}"
+    )
+
+
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def csv_header(path: str | Path) -> list[str] | None:
-    """The column names of a CSV file's header line, or None when it has none: a line of
-    names, or the column numbers 0, 1, 2, ... that pandas writes for unnamed columns
-    (to_csv(index=False))."""
+@dataclasses.dataclass
+class CsvHeader:
+    """A CSV's header line: the names of its columns (None: it has no header) and whether
+    its first column is the rows' labels (pandas' index: an empty first cell)."""
+
+    names: list[str] | None
+    index: bool = False
+    fields: int = 0  # cells in the header line
+
+
+def csv_header(path: str | Path, header: str = "auto") -> list[str] | None:
+    """The column names of a CSV file's header line (without pandas' index column), or
+    None when it has none; see :func:`read_table` for ``header``."""
     path = Path(path)
     if path.suffix.lower() not in (".csv", ".txt"):
         return None
-    with path.open() as f:
-        first = f.readline()
-    tokens = [t.strip() for t in first.rstrip("\n").split(",")]
-    numbered = len(tokens) >= 3 and tokens == [str(i) for i in range(len(tokens))]
-    if numbered or (all(tokens) and not any(_is_number(t) for t in tokens)):
-        return tokens
-    return None
+    return _csv_header(path, header).names
 
 
-def _load_csv(path: Path) -> np.ndarray:
-    names = csv_header(path)
-    header = names is not None
-    read = dict(delimiter=",", skiprows=int(header), dtype=np.float64, ndmin=2)
+def _first_line(path: Path) -> str:
+    with path.open(newline="") as f:
+        return f.readline()
+
+
+def _csv_header(path: Path, header: str) -> CsvHeader:
+    first = _first_line(path)
+    if header == "no" or not first.strip():
+        return CsvHeader(None)
+    tokens = [t.strip() for t in next(csv.reader([first.rstrip("\r\n")]), [])]
+    index = len(tokens) > 1 and tokens[0] == "" and all(tokens[1:])
+    named = tokens[1:] if index else tokens
+    if header == "yes":
+        return CsvHeader(named, index, len(tokens))
+    numbered = named == [str(i) for i in range(len(named))]
+    if numbered:
+        shown = first.strip()
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise DataError(
+            f"{path}: line 1 ({shown}) could be a header of column numbers (as pandas "
+            "writes for unnamed columns) or a sample: aekit cannot tell which; say "
+            f"whether the first line is a header: {HEADER_HOW}"
+        )
+    numbers = [t for t in tokens if _is_number(t)]
+    names = [t for t in tokens if not _is_number(t) and t.lower() not in MISSING_TOKENS]
+    if names and not numbers:
+        return CsvHeader(named, index, len(tokens))
+    return CsvHeader(None)
+
+
+def _load_csv(path: Path, header: str = "auto") -> Table:
+    head = _csv_header(path, header)
+    has_header = head.names is not None or (header == "yes" and bool(_first_line(path).strip()))
+    read: dict[str, Any] = dict(delimiter=",", skiprows=int(has_header), dtype=np.float64, ndmin=2)
+    if head.index:
+        read["usecols"] = range(1, head.fields)
     try:
         try:
             with warnings.catch_warnings():
@@ -452,15 +602,50 @@ def _load_csv(path: Path) -> np.ndarray:
             arr = np.loadtxt(path, **read, converters=_csv_number)  # type: ignore[call-overload]
     except ValueError as exc:
         raise DataError(
-            f"{path} is not a numeric CSV: {_csv_problem(path, str(exc), names)}"
+            f"{path} is not a numeric CSV: {_csv_problem(path, str(exc), head, has_header)}"
         ) from None
-    return arr
+    if (
+        arr.size
+        and arr.shape[1] > 1
+        and np.isnan(arr[:, -1]).all()
+        and _trailing_commas(path, has_header)
+    ):
+        raise DataError(
+            f"{path}: every line ends with a comma, which makes an empty last column "
+            "(no values, not missing ones); remove the trailing commas"
+        )
+    notes = []
+    if head.names is not None:
+        if arr.size and len(head.names) != arr.shape[1]:
+            raise DataError(
+                f"{path}: its header (line 1) names {len(head.names)} column(s) but its "
+                f"lines hold {arr.shape[1]}: give each column one name (or, if line 1 is "
+                f"not a header, say so: {HEADER_NO})"
+            )
+        if head.index:
+            notes.append(
+                "the first column, unnamed in the header, holds the rows' labels (pandas' "
+                "index): left out, not a feature"
+            )
+    return Table(arr, head.names, notes)
+
+
+def _trailing_commas(path: Path, header: bool) -> bool:
+    """Whether every data line of a CSV ends with a comma (an empty last field)."""
+    with path.open() as f:
+        lines = [
+            line.split("#", 1)[0].strip()
+            for number, line in enumerate(f)
+            if not (header and number == 0)
+        ]
+    lines = [line for line in lines if line]
+    return bool(lines) and all(line.endswith(",") for line in lines)
 
 
 MISSING_TOKENS = ("", "na", "nan", "null")  # a missing value in a CSV (read as NaN)
 
 
-def _csv_problem(path: Path, message: str, names: list[str] | None) -> str:
+def _csv_problem(path: Path, message: str, head: CsvHeader, header: bool) -> str:
     """numpy's complaint about a CSV, with the place named as an editor shows it: the
     file's line (numpy counts data rows, past blank and comment lines) and the column
     counted from 1, with its name."""
@@ -468,14 +653,27 @@ def _csv_problem(path: Path, message: str, names: list[str] | None) -> str:
         r"could not convert string (.*) to float\d* at row (\d+), column (\d+)", message
     )
     if cell is not None:
-        text, column = cell.group(1), int(cell.group(3))
-        line = _csv_line(path, int(cell.group(2)), names is not None)  # rows from 0
-        name = f" ({names[column - 1]!r})" if names is not None and column <= len(names) else ""
-        return f"line {line}, column {column}{name} holds {text}, not a number"
+        text, column = cell.group(1), int(cell.group(3)) + int(head.index)
+        line = _csv_line(path, int(cell.group(2)), header)  # rows from 0
+        named = head.names
+        first = int(head.index)
+        name = (
+            f" ({named[column - 1 - first]!r})"
+            if named is not None and 0 <= column - 1 - first < len(named)
+            else ""
+        )
+        hint = f" (if line 1 is a header, say so: {HEADER_YES})" if line == 1 else ""
+        separator = next((c for c in (";", "\t", "|") if c in text), None)
+        if separator is not None:
+            return (
+                f"line {line} holds {text}: its values are separated by {separator!r}, and "
+                "aekit reads comma-separated values; write the file with commas"
+            )
+        return f"line {line}, column {column}{name} holds {text}, not a number{hint}"
     ragged = re.search(r"number of columns changed from (\d+) to (\d+) at row (\d+)", message)
     if ragged is not None:
         before, now, row = (int(g) for g in ragged.groups())
-        line = _csv_line(path, row - 1, names is not None)  # rows from 1
+        line = _csv_line(path, row - 1, header)  # rows from 1
         return f"line {line} has {now} column(s) where the lines before it have {before}"
     return message
 
@@ -535,6 +733,7 @@ def load_source(
     stream: bool | None = False,
     image_size: Sequence[int] | None = None,
     image_mode: str | None = None,
+    header: str = "auto",
 ) -> Dataset:
     """A data set by name ("digits", "mnist") or from an array file (with ``allow_missing``,
     NaN entries are missing values, for models of incomplete data). With ``stream`` (None:
@@ -550,29 +749,118 @@ def load_source(
             )
         return load_digits() if source == "digits" else load_mnist(data_dir)
     if folder_kind(source) == "images" or (test is not None and folder_kind(test) == "images"):
-        return _load_image_source(source, test, allow_missing, stream, image_size, image_mode)
+        return _load_image_source(
+            source, test, allow_missing, stream, image_size, image_mode, header
+        )
     if streams(source, stream):
         train = open_disk_array(source)
         data = Dataset(train.name, train, image_shape=train.image_shape)  # type: ignore[arg-type]
         if test is not None:
             held = open_disk_array(test) if streams(test, stream) else None
-            data.test = held if held is not None else to_tensor(load_array(test), test)  # type: ignore[assignment]
+            if held is None:
+                table = read_table(test, header=header)
+                data.notes += [f"{test}: {note}" for note in table.notes]
+                held = to_tensor(table.array, test, allow_missing=allow_missing)  # type: ignore[assignment]
+            data.test = held  # type: ignore[assignment]
             if data.test.shape[1] != data.input_dim:
                 raise DataError(
                     f"{test} has {data.test.shape[1]} features but {source} has {data.input_dim}"
                 )
         return data
-    arr = load_array(source)
+    table = read_table(source, header=header)
+    arr = table.array
     x = to_tensor(arr, str(source), allow_missing=allow_missing)
-    data = Dataset(Path(source).name, x, image_shape=image_shape_of(arr))
+    data = Dataset(Path(source).name, x, image_shape=image_shape_of(arr), columns=table.columns)
+    data.notes += [f"{source}: {note}" for note in table.notes]
     if test is not None:
-        test_arr = load_array(test)
+        held_table = read_table(test, header=header)
+        data.notes += [f"{test}: {note}" for note in held_table.notes]
+        if Path(source).suffix.lower() in (".csv", ".txt"):
+            say_order(test, held_table.columns, table.columns)
+        test_arr = match_columns(
+            held_table.array, held_table.columns, table.columns, str(test), str(source)
+        )
         data.test = to_tensor(test_arr, str(test), allow_missing=allow_missing)
         if data.test.shape[1] != data.input_dim:
             raise DataError(
                 f"{test} has {data.test.shape[1]} features but {source} has {data.input_dim}"
             )
     return data
+
+
+def match_columns(
+    array: Any,
+    names: Sequence[str] | None,
+    wanted: Sequence[str] | None,
+    what: str,
+    trained: str = "the model",
+) -> Any:
+    """``array``'s columns, named ``names``, in the order of the names ``wanted`` (the
+    columns ``trained`` on): a table whose columns come in another order is reordered,
+    one with other columns is refused, naming the differences. Where either side has no
+    names (a .npy file, a CSV without a header) the columns are taken in order, as given."""
+    if names is None or wanted is None:
+        return array
+    names, wanted = [str(n) for n in names], [str(n) for n in wanted]
+    if names == wanted:
+        return array
+    missing = [n for n in wanted if n not in names]
+    extra = [n for n in names if n not in wanted]
+    twice = sorted(
+        {n for n in names if names.count(n) > 1} | {n for n in wanted if wanted.count(n) > 1}
+    )
+    if missing or extra or twice:
+        said = []
+        if missing:
+            said.append(f"it lacks {_names(missing)}")
+        if extra:
+            said.append(f"{_names(extra)} {'is' if len(extra) == 1 else 'are'} not among them")
+        if twice:
+            said.append(f"{_names(twice)} {'is' if len(twice) == 1 else 'are'} named twice")
+        raise DataError(
+            f"{what} names other columns than {trained} was trained on: {'; '.join(said)}; "
+            f"give the columns {_names(wanted)} (matched by name, in any order)"
+        )
+    order = [names.index(n) for n in wanted]
+    return array[:, order] if isinstance(array, np.ndarray) else array.iloc[:, order]
+
+
+def say_order(path: str | Path, names: Sequence[str] | None, wanted: Sequence[str] | None) -> None:
+    """Warn where a CSV's columns are taken by position because one side has no names:
+    a table without a header given to a model trained on named columns, or the other
+    way round (a .npy file has no names to give, and is not warned about)."""
+    if Path(path).suffix.lower() not in (".csv", ".txt") or (names is None) == (wanted is None):
+        return
+    if names is None:
+        warnings.warn(
+            f"{path} has no header line: its columns are taken as the ones trained on, in "
+            f"their order ({_names(list(wanted or []))}); give it that header to have them "
+            "matched by name",
+            UserWarning,
+            stacklevel=3,
+        )
+    else:
+        warnings.warn(
+            f"{path} names its columns, but the model was trained on data without names: "
+            "they are taken in the order given",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def frame_columns(x: Any) -> list[str] | None:
+    """The column names of a pandas DataFrame, where they are names (strings; not
+    pandas' numbers 0, 1, ... of unnamed columns); else None."""
+    columns = getattr(x, "columns", None)
+    if columns is None or isinstance(x, np.ndarray | Tensor) or not hasattr(x, "iloc"):
+        return None
+    names = list(columns)
+    return [str(c) for c in names] if names and all(isinstance(c, str) for c in names) else None
+
+
+def _names(names: Sequence[str], shown: int = 8) -> str:
+    listed = ", ".join(map(repr, names[:shown]))
+    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def _load_image_source(
@@ -582,6 +870,7 @@ def _load_image_source(
     stream: bool | None,
     image_size: Sequence[int] | None,
     image_mode: str | None,
+    header: str = "auto",
 ) -> Dataset:
     """:func:`load_source` where the source or the test data is a folder of images."""
     parts: list[tuple[Tensor, Images | None, tuple[int, int, int] | None]] = []
@@ -593,7 +882,7 @@ def _load_image_source(
             x = to_tensor(images.array, str(path), allow_missing=allow_missing)
             parts.append((x, images, images.shape))
         else:
-            arr = load_array(path)
+            arr = load_array(path, header=header)
             x = to_tensor(arr, str(path), allow_missing=allow_missing)
             parts.append((x, None, image_shape_of(arr)))
     (train, images, shape), held = parts[0], parts[1:]

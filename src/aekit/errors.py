@@ -40,18 +40,24 @@ class TrainingInterrupted(AekitError):
 
 
 def non_finite(
-    name: str, n_nan: int, n_inf: int, first: int | None, allow_missing: bool
+    name: str, n_nan: int, n_inf: int, first: int | None, allow_missing: bool, where: str = ""
 ) -> DataError:
-    """The one message for NaN or infinite values in data (in memory or on disk)."""
+    """The one message for NaN or infinite values in data (in memory or on disk). With
+    ``allow_missing`` NaN marks a missing value and is not counted: only infinities are
+    refused, and ``first`` is the first sample holding one. ``where`` locates that sample
+    further (a shard of a folder: " (shard x.npy, its sample 12)")."""
+    if allow_missing:
+        n_nan = 0
     what = " and ".join(
         w for w in (f"{n_nan} NaN" if n_nan else "", f"{n_inf} infinite" if n_inf else "") if w
     )
     fix = (
-        "replace them"
+        "an infinity is not a missing value (NaN is): replace them with numbers, or with "
+        "NaN to mark them missing"
         if allow_missing
         else "remove or impute them, or train a model of incomplete data "
         "(missing=True; aekit train --missing)"
         if n_nan and not n_inf
         else "remove or impute them"
     )
-    return DataError(f"{name} contains {what} value(s) (first in sample {first}); {fix}")
+    return DataError(f"{name} contains {what} value(s) (first in sample {first}{where}); {fix}")

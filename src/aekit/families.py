@@ -136,7 +136,8 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Any:
     gives the same outputs as the saved one. Raises :class:`CheckpointError` for a missing
     or corrupt folder, an unknown config or weights that do not match the config."""
     path = Path(path)
-    cls, model_config = model_config_of(read_run_config(path), path)
+    config = read_run_config(path)
+    cls, model_config = model_config_of(config, path)
     if not (path / WEIGHTS_FILE).exists() and (path / CHECKPOINT_FILE).exists():
         raise CheckpointError(
             f"{path} has no {WEIGHTS_FILE}: its training did not finish; "
@@ -161,6 +162,12 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Any:
             f"{problems[0]}{more}"
         )
     model.load_state_dict(state, strict=True, assign=True)
+    columns = config.get("columns")
+    if columns is not None:
+        if not (isinstance(columns, list) and all(isinstance(c, str) for c in columns)):
+            raise CheckpointError(f"{path / CONFIG_FILE}: 'columns' must be a list of names")
+        if hasattr(model, "feature_names"):
+            model.feature_names = list(columns)
     return model.to(device).eval()
 
 

@@ -71,7 +71,7 @@ def evaluate(
     # Judged in the model's units: scaled, where the model scales its inputs. Data on
     # disk is read a block at a time.
     if isinstance(X, DiskArray):
-        model.check_disk_input(X, targets=True)
+        model.check_disk_input(X, str(X.path), targets=True)
         x: Any = X
     else:
         x = model.check_input(X, targets=True)

@@ -15,7 +15,7 @@ from torch import Tensor, nn
 
 from .config import ModelConfig, model_config
 from .corruption import Corruption
-from .data import ArrayLike, check_bounds, check_range, to_tensor
+from .data import ArrayLike, check_bounds, check_range, frame_columns, match_columns, to_tensor
 from .errors import ConfigError, DataError
 from .families import register_family, save_model
 from .losses import LOSSES
@@ -88,6 +88,10 @@ class AutoEncoder(nn.Module):
         self.corruption = corruption
         self.penalties = tuple(penalties)
         self.missing = missing
+        # The names of the columns it was trained on, where its data named them (a CSV's
+        # header, a DataFrame): a table given later is matched by them (run folders keep
+        # them in config.json, as "columns").
+        self.feature_names: list[str] | None = None
         self.config = config
         # Input scaling (ModelConfig.scaling): x -> (x - shift) / scale before encoding,
         # undone after decoding. Buffers, so they are saved and loaded with the weights
@@ -380,6 +384,8 @@ class AutoEncoder(nn.Module):
         ``targets=True`` also checks that values fit the output activation's range (data
         the model must reconstruct, as in training and evaluation).
         """
+        # A DataFrame's columns are matched by name to those it was trained on.
+        x = match_columns(x, frame_columns(x), self.feature_names, name)
         t = to_tensor(x, name, allow_missing=self.missing)
         if self.input_dim is not None and t.shape[1] != self.input_dim:
             raise DataError(
@@ -403,6 +409,7 @@ class AutoEncoder(nn.Module):
         self, data: DiskArray, name: str = "data", *, targets: bool = False
     ) -> Stats:
         """:meth:`check_input` for data on disk, from one pass over it (cached)."""
+        name = data.named(name)
         if self.input_dim is not None and data.features != self.input_dim:
             raise DataError(
                 f"{name} has {data.features} features but the model expects {self.input_dim}"

@@ -46,9 +46,9 @@ def save(fig: Any, path: str | Path | None) -> Any:
 
 
 def _as_image(row: np.ndarray, image_shape: Sequence[int] | None) -> np.ndarray | None:
-    if image_shape is None:
-        side = math.isqrt(row.size)
-        image_shape = (1, side, side) if side * side == row.size and side > 1 else None
+    """``row`` as an image to draw, where it is known to be one (``image_shape``); else
+    None: a vector whose length happens to be a square (a table of 4 or 64 features) is
+    not drawn as an image."""
     if image_shape is None:
         return None
     c, h, w = image_shape
@@ -467,7 +467,8 @@ def run_figures(
                 title="held-out samples and their reconstructions",
             )
     if not images:
-        feature_errors_plot(feature_errors(model, x), out("feature_errors.png"))
+        names = getattr(model, "feature_names", None)
+        feature_errors_plot(feature_errors(model, x), out("feature_errors.png"), names)
     if history:
         loss_curves(history, out("curves.png"))
     codes = np.asarray(model.encode(x[:2000]))

@@ -15,8 +15,10 @@ The path from ``aekit train`` to the loss::
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +30,14 @@ from .config import NAMED_SOURCES, DataConfig, RunConfig, TrainConfig
 from .data import (
     Dataset,
     channels_first,
+    frame_columns,
     image_shape_of,
-    load_array,
     load_source,
+    match_columns,
     observed_range,
+    read_table,
     resolve_device,
+    say_order,
     streams,
     to_tensor,
     validation_split,
@@ -328,6 +333,10 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     """Pretrain (unless a checkpoint shows it is done), train, evaluate, draw."""
     progress = cfg.output.progress
     sections: dict[str, Any] = {"data": cfg.data.to_dict()}
+    if dataset.columns is not None:
+        # The names of the columns trained on: a table given later is matched by them.
+        sections["columns"] = list(dataset.columns)
+        model.feature_names = list(dataset.columns)
     if cfg.pretrain is not None:
         sections["pretrain"] = cfg.pretrain.to_dict()
     layers = None
@@ -365,6 +374,8 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
         progress=progress,
         callbacks=[logger] if logger is not None else [],
     )
+    if dataset.columns is not None:
+        trainer.model.feature_names = list(dataset.columns)
     held_out, split, fitted_on = _held_out(dataset, cfg)
     assert trainer.model.config is not None
     code_dim = trainer.model.config.code_dim
@@ -542,13 +553,18 @@ def fit(
         trainer = Trainer(model, config, callbacks=callbacks, progress=progress)
         return _said(trainer.fit(X, val))
     # The data is the caller's: a resume must be given it again.
+    sections: dict[str, Any] = {"data": {"source": "array"}}
+    names = frame_columns(X)
+    if names is not None:  # a DataFrame's names, kept as a run of a CSV keeps them
+        sections["columns"] = names
+        model.feature_names = names
     _, result = fit_in_folder(
         model,
         config,
         X,
         RunFolder(run_dir),
         val=val,
-        sections={"data": {"source": "array"}},
+        sections=sections,
         progress=progress,
         callbacks=callbacks,
     )
@@ -597,8 +613,9 @@ def evaluate(
     ['explained_variance', 'mse', 'psnr', 'squared_error']
     """
     stream = options.pop("stream", None)
+    header = options.pop("header", "auto")
     run = model if isinstance(model, str | Path) else None
-    model, x = load_model_and_data(model, data, split, data_dir, stream)
+    model, x = load_model_and_data(model, data, split, data_dir, stream, header=header)
     metrics = evaluate_model(model, x, **options)
     if run is not None:  # as after training; a model in hand is the caller's to judge
         _warn_denoising(model, metrics, stacklevel=3)
@@ -622,6 +639,7 @@ def encode(
     data_dir: str | None = None,
     out: str | Path | None = None,
     stream: bool | None = None,
+    header: str = "auto",
 ) -> np.ndarray:
     """Codes of ``data`` (as in :func:`evaluate`) under a model or a run folder's model.
 
@@ -631,8 +649,8 @@ def encode(
     Data on disk (``stream``; default: files above 1 GiB) is encoded a block at a time;
     with ``out`` (a .npy path) the result is written there block by block and returned
     as a read-only memory map, for results larger than memory."""
-    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream)
-    return _by_rows(x, model.encode, out)
+    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream, header=header)
+    return _by_rows(model, x, model.encode, out)
 
 
 def reconstruct(
@@ -642,11 +660,12 @@ def reconstruct(
     data_dir: str | None = None,
     out: str | Path | None = None,
     stream: bool | None = None,
+    header: str = "auto",
 ) -> np.ndarray:
     """Reconstructions of ``data`` (as in :func:`encode`), in the shape of the data
     (images come back as images; data on disk as rows of features)."""
-    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream)
-    return _by_rows(x, model.reconstruct, out, shaped=True)
+    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream, header=header)
+    return _by_rows(model, x, model.reconstruct, out, shaped=True)
 
 
 def score(
@@ -656,12 +675,13 @@ def score(
     data_dir: str | None = None,
     out: str | Path | None = None,
     stream: bool | None = None,
+    header: str = "auto",
 ) -> np.ndarray:
     """Squared reconstruction error of each feature of each sample of ``data`` (as in
     :func:`encode`), ``(samples, features)``, in the model's units; a row's sum is the
     sample's anomaly score (see :func:`aekit.metrics.feature_errors`)."""
-    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream)
-    return _by_rows(x, lambda b: feature_errors(model, b), out)
+    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream, header=header)
+    return _by_rows(model, x, lambda b: feature_errors(model, b), out)
 
 
 def impute(
@@ -671,6 +691,7 @@ def impute(
     data_dir: str | None = None,
     out: str | Path | None = None,
     stream: bool | None = None,
+    header: str = "auto",
 ) -> np.ndarray:
     """``data`` with its missing values (NaN) filled in by a model trained for missing
     values (``missing=True``, ``aekit train --missing``); observed values are kept."""
@@ -683,7 +704,9 @@ def impute(
             "fills the NaN entries of arrays (.npy, .npz, .csv)"
         )
     # Whether the model is one for missing values comes first: the data has them.
-    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream, check=False)
+    model, x = load_model_and_data(
+        model, data, data_dir=data_dir, stream=stream, check=False, header=header
+    )
     if not model.missing:
         raise ConfigError(
             "this model was not trained for missing values; train one with missing=True "
@@ -692,23 +715,109 @@ def impute(
         )
 
     def fill(block: Any) -> np.ndarray:
-        t = model.check_input(block)
-        filled = torch.where(torch.isnan(t), torch.as_tensor(model.reconstruct(t.numpy())), t)
-        return filled.numpy().reshape(np.shape(block))
+        # The values given stay as given, in their own dtype: only the missing entries
+        # take the model's reconstructions (computed in float32).
+        kept = _stored(block)
+        missing = np.isnan(kept) if kept.dtype.kind == "f" else None
+        if missing is None or not missing.any():
+            return kept
+        recon = np.asarray(model.reconstruct(kept)).reshape(kept.shape)
+        kept[missing] = recon[missing]
+        return kept
 
-    return _by_rows(x, fill, out, shaped=True)
+    return _by_rows(model, x, fill, out, shaped=True, stored=True, checked=True)
 
 
-def _by_rows(x: Any, fn: Any, out: str | Path | None, shaped: bool = False) -> np.ndarray:
-    """``fn`` of data in memory, or of data on disk a block at a time; with ``out``, the
-    result goes to that .npy file block by block and comes back memory-mapped."""
+def _stored(block: Any) -> np.ndarray:
+    """A copy of ``block`` as numbers in the dtype it holds them in (a DataFrame's
+    nullable numbers as float64, NA as NaN; a tensor as its numpy twin)."""
+    if isinstance(block, torch.Tensor):
+        return block.detach().cpu().numpy().copy()
+    arr = np.asarray(block)
+    if arr.dtype == object and hasattr(block, "to_numpy"):
+        arr = block.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.array(arr, copy=True)
+
+
+def result_dtype(x: Any) -> np.dtype:
+    """The dtype results of data ``x`` come back in: float64 for data held in float64
+    (aekit computes in float32; what it gives back is not made coarser than what came),
+    else float32."""
     if isinstance(x, DiskArray):
-        blocks: Any = (fn(block) for _, block in x.chunks())
+        dtype = x.dtype
+    elif isinstance(x, torch.Tensor):
+        dtype = np.dtype(np.float64) if x.dtype == torch.float64 else np.dtype(np.float32)
+    elif hasattr(getattr(x, "dtypes", None), "items"):  # a DataFrame
+        wide = any(
+            getattr(d, "kind", "") == "f" and getattr(d, "itemsize", 0) == 8
+            for _, d in x.dtypes.items()
+        )
+        dtype = np.dtype(np.float64 if wide else np.float32)
+    elif isinstance(x, np.ndarray):
+        dtype = x.dtype
+    else:
+        try:
+            dtype = np.asarray(x).dtype
+        except (ValueError, TypeError):
+            dtype = np.dtype(np.float32)
+    wide = np.dtype(dtype).kind == "f" and np.dtype(dtype).itemsize == 8  # either byte order
+    return np.dtype(np.float64) if wide else np.dtype(np.float32)
+
+
+def checked_blocks(
+    model: AutoEncoder, x: DiskArray, *, stored: bool = False
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The blocks of data on disk, each checked for ``model`` as data in memory is, a
+    problem named by the file (a shard folder: the folder and the shard) and the true
+    sample number, not the block's."""
+    name = str(x.path)
+    if model.input_dim is not None and x.features != model.input_dim:
+        raise DataError(f"{name} has {x.features} features but the model expects {model.input_dim}")
+    for start, block in x.chunks(stored=stored):
+        try:
+            to_tensor(block, name, allow_missing=model.missing, first_row=start)
+        except DataError as exc:
+            text = str(exc)
+            first = re.search(r"\(first in sample (\d+)\)", text)
+            if first is not None and x.sharded:
+                where = x.where(int(first.group(1)))
+                text = text.replace(first.group(0), first.group(0)[:-1] + where + ")")
+            raise DataError(text) from None
+        yield start, block
+
+
+def _by_rows(
+    model: AutoEncoder,
+    x: Any,
+    fn: Any,
+    out: str | Path | None,
+    shaped: bool = False,
+    stored: bool = False,
+    checked: bool = False,
+) -> np.ndarray:
+    """``fn`` of data in memory, or of data on disk a block at a time; with ``out``, the
+    result goes to that .npy file block by block and comes back memory-mapped. Results
+    come back in :func:`result_dtype`; ``stored``: ``fn`` takes the values as stored
+    (float64 stays float64) and gives its own dtype back. A block of data on disk is
+    checked with its file's name and its true row numbers (``checked``: even where
+    ``fn`` takes it unchecked)."""
+    dtype = result_dtype(x)
+
+    def typed(result: Any) -> np.ndarray:
+        # Widened where the data is float64; never narrowed (scores come as float64).
+        result = np.asarray(result)
+        wider = result.dtype.kind == "f" and result.dtype.itemsize < dtype.itemsize
+        return result.astype(dtype) if wider and not stored else result
+
+    if isinstance(x, DiskArray):
+        blocks: Any = (typed(fn(b)) for _, b in checked_blocks(model, x, stored=stored))
         if shaped:  # rows of features back in the shape of the data's samples
             blocks = (b.reshape(len(b), *x.item_shape) for b in blocks)
         rows = len(x)
     else:
-        blocks, rows = [fn(x)], len(x)
+        if checked:
+            model.check_input(_stored(x) if stored else x)
+        blocks, rows = [typed(fn(x))], len(x)
     if out is None:
         parts = list(blocks)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
@@ -752,6 +861,7 @@ def load_dataset(cfg: DataConfig, allow_missing: bool = False) -> Dataset:
         cfg.stream,
         cfg.image_size,
         cfg.image_mode,
+        cfg.header,
     )
     for part in (data.train, data.test):
         if isinstance(part, DiskArray):
@@ -793,7 +903,7 @@ def _dataset(cfg: DataConfig, data: Any, allow_missing: bool = False) -> tuple[D
             data = channels_first(data.numpy() if hasattr(data, "numpy") else np.asarray(data))
             x = to_tensor(data, "training data", allow_missing=allow_missing)
         shape = image_shape_of(np.empty((0, *np.shape(data)[1:])))
-        dataset = Dataset("array", x, image_shape=shape)
+        dataset = Dataset("array", x, image_shape=shape, columns=frame_columns(data))
     if cfg.limit is not None:
         if isinstance(dataset.train, DiskArray):
             raise ConfigError("limit applies to data in memory; streamed data is read whole")
@@ -838,13 +948,17 @@ def load_model_and_data(
     data_dir: str | None = None,
     stream: bool | None = None,
     check: bool = True,
+    header: str = "auto",
 ) -> tuple[AutoEncoder, Any]:
     """A model (loaded from a run folder if a path) and the data to run it on, in the
     shape the caller gave (images stay images); a data file that streams (``stream``,
     by default files above 1 GiB) as a :class:`~aekit.streaming.DiskArray`. A data file
     read whole is checked for the model (``check``), so a problem names the file. A
     folder of images is read as the run read its training images (its ``image_size``
-    and ``image_mode``; see :func:`read_images`)."""
+    and ``image_mode``; see :func:`read_images`). A table whose columns are named (a CSV's
+    header line, see ``header`` in :func:`aekit.data.read_table`; a DataFrame) is matched
+    by name to the columns the model was trained on, where they were named: reordered,
+    or refused naming the differences."""
     named_split = split or "test"
     if named_split not in ("test", "train"):
         raise ConfigError(f"split must be 'test' or 'train', got {split!r}")
@@ -885,10 +999,15 @@ def load_model_and_data(
             raise ConfigError(f"a split applies to digits and mnist, not to the file {source}")
         if streams(source, stream):
             return model, open_disk_array(source)
-        array = load_array(source)
+        table = read_table(source, header=header)
+        trained = getattr(model, "feature_names", None)
+        if run is not None or trained is not None:  # a bare model says nothing of names
+            say_order(source, table.columns, trained)
+        array = match_columns(table.array, table.columns, trained, source)
         if check:
             model.check_input(array, source)  # refused by the file's name, not as "data"
         return model, array
+    data = match_columns(data, frame_columns(data), getattr(model, "feature_names", None), "data")
     return model, data
 
 

@@ -241,7 +241,11 @@ class AutoEncoderEstimator(BaseEstimator):
                 f"{path} exists and is not a saved estimator: save into a new folder "
                 "(a saved estimator's folder is overwritten)"
             )
-        save_model(self.model_, path, getattr(self, "_run_sections", None))
+        sections = dict(getattr(self, "_run_sections", None) or {})
+        if hasattr(self, "feature_names_in_"):
+            # As a run folder keeps them: the CLI matches a table's columns by these names.
+            sections["columns"] = [str(n) for n in self.feature_names_in_]
+        save_model(self.model_, path, sections)
         params = {k: _jsonable(v) for k, v in self.get_params().items()}
         fitted = {
             "n_features_in_": self.n_features_in_,

@@ -29,12 +29,13 @@ import torch
 from torch import Tensor
 
 from .errors import DataError, non_finite
-from .images import folder_kind, not_streamed
+from .images import folder_kind, not_streamed, skipped
 
 STREAM_ABOVE = 1 << 30  # bytes: data files larger than this are streamed by default
 BLOCK_BYTES = 4 << 20  # the unit read at once, and shuffled as a whole
 IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 CHANNELS = (1, 3, 4)
+FLOAT32 = np.dtype(np.float32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Stats:
     inf: int
     first_bad: int | None
     fingerprint: str
+    first_inf: int | None = None  # the first sample holding an infinity
 
     @property
     def mean(self) -> np.ndarray:
@@ -134,20 +136,51 @@ class DiskArray:
     def __repr__(self) -> str:
         return f"DiskArray({self.name!r}, shape={self.shape})"
 
+    @property
+    def path(self) -> Path:
+        """The file, or the folder of shards."""
+        first = self.segments[0].path
+        return first.parent if self.sharded else first
+
+    def named(self, name: str) -> str:
+        """``name`` ("training data") with the file it is in: a message names the file."""
+        return name if str(self.path) in name else f"{self.path} ({name})"
+
+    @property
+    def sharded(self) -> bool:
+        return getattr(self, "_sharded", False)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the values as stored (native byte order): float64 where every
+        file holds float64; aekit computes in float32 and gives results back in it."""
+        kinds = {seg.dtype.newbyteorder("=") for seg in self.segments}
+        return kinds.pop() if len(kinds) == 1 else np.dtype(np.float64)
+
+    def where(self, row: int | None) -> str:
+        """Where sample ``row`` is in a folder of shards, as words to append to a row
+        number (" (shard x.npy, its sample 12)"); empty for one file."""
+        if row is None or not self.sharded:
+            return ""
+        k = int(np.searchsorted(self.starts, row, side="right")) - 1
+        return f" of the folder: shard {self.segments[k].path.name}, its sample {row - int(self.starts[k])}"
+
     # ---- reading ------------------------------------------------------------------------
 
-    def read(self, start: int, stop: int) -> np.ndarray:
-        """Rows ``start:stop`` as float32 ``(rows, features)``."""
+    def read(self, start: int, stop: int, *, stored: bool = False) -> np.ndarray:
+        """Rows ``start:stop`` as float32 ``(rows, features)``; with ``stored``, in the
+        dtype the values are stored in (:attr:`dtype`: float64 stays float64)."""
         start, stop = max(0, start), min(len(self), stop)
         parts = []
         k = int(np.searchsorted(self.starts, start, side="right")) - 1
+        dtype = self.dtype if stored and self.dtype.kind == "f" else np.dtype(np.float32)
         while start < stop:
             seg, base = self.segments[k], int(self.starts[k])
             end = min(stop, base + seg.rows)
-            parts.append(self._read_segment(seg, start - base, end - base))
+            parts.append(self._read_segment(seg, start - base, end - base, dtype))
             start, k = end, k + 1
         if not parts:
-            return np.empty((0, self.features), np.float32)
+            return np.empty((0, self.features), dtype)
         return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
     def take(self, rows: np.ndarray) -> np.ndarray:
@@ -164,11 +197,14 @@ class DiskArray:
                 out[order[run]] = self.read(first, first + len(run))
         return out
 
-    def chunks(self, rows: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
-        """``(start, block)`` pairs covering the data in order, ``rows`` at a time."""
+    def chunks(
+        self, rows: int | None = None, *, stored: bool = False
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """``(start, block)`` pairs covering the data in order, ``rows`` at a time (in
+        the stored dtype with ``stored``, see :meth:`read`)."""
         rows = rows or self.block_rows()
         for start in range(0, len(self), rows):
-            yield start, self.read(start, start + rows)
+            yield start, self.read(start, start + rows, stored=stored)
 
     def block_rows(self, block_bytes: int = BLOCK_BYTES) -> int:
         return max(1, block_bytes // max(1, self.features * 4))
@@ -182,7 +218,7 @@ class DiskArray:
             out += [(base + a, base + min(a + size, seg.rows)) for a in range(0, seg.rows, size)]
         return out
 
-    def _read_segment(self, seg: Segment, a: int, b: int) -> np.ndarray:
+    def _read_segment(self, seg: Segment, a: int, b: int, dtype: np.dtype = FLOAT32) -> np.ndarray:
         nbytes = (b - a) * seg.row_bytes
         raw = bytearray(nbytes)
         view, done = memoryview(raw), 0
@@ -202,7 +238,7 @@ class DiskArray:
         item = seg.item_shape
         if len(item) == 3 and item[2] in CHANNELS and item[0] not in CHANNELS:
             arr = arr.transpose(0, 3, 1, 2)  # (H, W, C) images: channels first
-        out = arr.reshape(b - a, -1).astype(np.float32)
+        out = arr.reshape(b - a, -1).astype(np.float32 if seg.scale != 1.0 else dtype)
         if seg.scale != 1.0:
             out *= np.float32(seg.scale)
         return out
@@ -217,7 +253,7 @@ class DiskArray:
             total, total_sq = np.zeros(d), np.zeros(d)
             low, high = np.full(d, np.inf), np.full(d, -np.inf)
             nan = inf = 0
-            first_bad = None
+            first_bad = first_inf = None
             digest = hashlib.blake2b(digest_size=16)
             digest.update(str(self.shape).encode())
             for start, block in self.chunks():
@@ -229,6 +265,8 @@ class DiskArray:
                     inf += int(isinf.sum())
                     if first_bad is None:
                         first_bad = start + int(np.flatnonzero((isnan | isinf).any(1))[0])
+                    if first_inf is None and isinf.any():
+                        first_inf = start + int(np.flatnonzero(isinf.any(1))[0])
                     block = np.where(isinf, np.nan, block)
                     observed = ~np.isnan(block)
                     count += observed.sum(0)
@@ -243,7 +281,16 @@ class DiskArray:
                 total += b64.sum(0)
                 total_sq += np.einsum("ij,ij->j", b64, b64)
             self._stats = Stats(
-                count, total, total_sq, low, high, nan, inf, first_bad, digest.hexdigest()
+                count,
+                total,
+                total_sq,
+                low,
+                high,
+                nan,
+                inf,
+                first_bad,
+                digest.hexdigest(),
+                first_inf,
             )
         return self._stats
 
@@ -251,8 +298,10 @@ class DiskArray:
         """Refuse what in-memory data would be refused: NaN (unless missing values are
         allowed), infinities, a data set with nothing observed."""
         s = self.stats()
+        name = self.named(name)
         if s.inf or (s.nan and not allow_missing):
-            raise non_finite(name, s.nan, s.inf, s.first_bad, allow_missing)
+            first = s.first_inf if allow_missing else s.first_bad
+            raise non_finite(name, s.nan, s.inf, first, allow_missing, self.where(first))
         if not s.count.any():
             raise DataError(f"{name} has no observed values: every entry is NaN")
         return s
@@ -286,9 +335,7 @@ def open_disk_array(path: str | Path) -> DiskArray:
     if path.is_dir():
         if folder_kind(path) == "images":  # a folder with shards too is refused there
             raise not_streamed(path)
-        shards = sorted(p for p in path.glob("*.npy") if p.is_file())
-        if not shards:
-            raise DataError(f"{path} is a folder without .npy shards or image files")
+        shards = shard_files(path)
         segments = [_npy_segment(p) for p in shards]
         first = segments[0].item_shape
         for seg in segments[1:]:
@@ -297,7 +344,9 @@ def open_disk_array(path: str | Path) -> DiskArray:
                     f"the shards of {path} differ in shape: {segments[0].path.name} holds "
                     f"samples of shape {first}, {seg.path.name} of shape {seg.item_shape}"
                 )
-        return DiskArray(segments, path.name, _image_shape(first))
+        data = DiskArray(segments, path.name, _image_shape(first))
+        data._sharded = True
+        return data
     if not path.is_file():
         what = "is not a regular file" if path.exists() else "does not exist"
         raise DataError(f"data file {path} {what}")
@@ -319,11 +368,51 @@ def open_disk_array(path: str | Path) -> DiskArray:
     return DiskArray([seg], path.name, _image_shape(seg.item_shape))
 
 
+def shard_files(folder: Path) -> list[Path]:
+    """The .npy shards of a folder in name order. Every entry is read or refused by name
+    (hidden files and thumbnail caches aside, as in a folder of images): a shard that is
+    not a regular file (a folder, a dangling link, a link to a device), a subfolder or a
+    file of another type is never skipped without a word."""
+    bad, other = [], []
+    shards = []
+    for name in sorted(os.listdir(folder)):
+        if skipped(name):
+            continue
+        entry = folder / name
+        if entry.suffix.lower() != ".npy":
+            other.append(name + ("/" if entry.is_dir() else ""))
+        elif entry.is_dir():
+            bad.append(f"{name} (a folder)")
+        elif not entry.exists():
+            bad.append(f"{name} (a link to nothing)")
+        elif not entry.is_file():
+            bad.append(f"{name} (not a regular file: a pipe, socket or device)")
+        else:
+            shards.append(entry)
+    if bad:
+        raise DataError(
+            f"{folder} is a folder of .npy shards, and {', '.join(bad[:3])}"
+            f"{f' and {len(bad) - 3} more' if len(bad) > 3 else ''} cannot be read as one: "
+            "every shard is read, none is skipped; replace or remove it"
+        )
+    if other:
+        raise DataError(
+            f"{folder} is a folder of .npy shards, and it also holds "
+            f"{', '.join(other[:3])}{f' and {len(other) - 3} more' if len(other) > 3 else ''}, "
+            "which is not a shard: every file of a shard folder is read, none is skipped; "
+            "move it out (hidden files, Thumbs.db and desktop.ini are left out)"
+        )
+    if not shards:
+        raise DataError(f"{folder} is a folder without .npy shards or image files")
+    return shards
+
+
 def can_stream(path: str | Path) -> bool:
-    """Whether ``path`` is something :func:`open_disk_array` reads."""
+    """Whether ``path`` is something :func:`open_disk_array` reads (a folder of shards
+    whose entries it then refuses, where one cannot be read, included)."""
     path = Path(path)
     if path.is_dir():
-        return any(p.is_file() for p in path.glob("*.npy"))
+        return folder_kind(path) == "shards"
     if not path.is_file():  # a FIFO or a device would block, or never end: not data
         return False
     if path.suffix.lower() == ".npy":
@@ -343,11 +432,14 @@ def can_stream(path: str | Path) -> bool:
 def size_on_disk(path: str | Path) -> int:
     path = Path(path)
     if path.is_dir():
-        return sum(p.stat().st_size for p in path.glob("*.npy") if p.is_file())
+        return sum(p.stat().st_size for p in shard_files(path))
     return path.stat().st_size if path.is_file() else 0
 
 
 def _npy_segment(path: Path) -> Segment:
+    from .data import NPY_MAGIC, check_magic, not_numbers
+
+    check_magic(path, NPY_MAGIC, ".npy")
     try:
         with open(path, "rb") as f:
             version = np.lib.format.read_magic(f)
@@ -359,7 +451,7 @@ def _npy_segment(path: Path) -> Segment:
     except (ValueError, OSError) as exc:
         raise DataError(f"{path} is not a readable .npy file: {exc}") from None
     if dtype.hasobject or dtype.kind not in "biuf":
-        raise DataError(f"{path} must hold numbers, got dtype {dtype}")
+        raise not_numbers(dtype, str(path))
     if len(shape) < 2:
         raise DataError(f"{path} must be 2-D (samples, features) or images, got shape {shape}")
     if fortran and len(shape) > 1 and math.prod(shape[1:]) > 1:
