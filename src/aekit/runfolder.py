@@ -231,11 +231,13 @@ class RunFolder:
 
     @property
     def has_checkpoint(self) -> bool:
-        return (self.path / CHECKPOINT_FILE).is_file()
+        """Whether the folder holds something named as the checkpoint: reading it refuses
+        what is not one (a folder, a pipe, a link to nothing) rather than starting over."""
+        return os.path.lexists(self.path / CHECKPOINT_FILE)
 
     @property
     def has_model(self) -> bool:
-        return (self.path / WEIGHTS_FILE).is_file()
+        return os.path.lexists(self.path / WEIGHTS_FILE)
 
     def prepare(self) -> None:
         """Make the folder and delete temporary files of writes a crash interrupted (the

@@ -29,7 +29,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from .config import TrainConfig, model_config
 from .corruption import Masking, MissingPatterns
 from .errors import ConfigError
-from .families import CONFIG_FILE, save_model
+from .families import CONFIG_FILE, ESTIMATOR_FILE, IN_MEMORY, save_model
 from .families import load as load_model
 from .io import read_json, write_json
 from .metrics import feature_errors
@@ -60,7 +60,6 @@ TRAIN_PARAMS = (
     "patience",
     "ema",
 )
-ESTIMATOR_FILE = "estimator.json"
 
 
 class AutoEncoderEstimator(BaseEstimator):
@@ -179,6 +178,7 @@ class AutoEncoderEstimator(BaseEstimator):
         result = trainer.fit(X.astype(np.float32))
         # What save() records in config.json, as a run folder does (aekit info reads it).
         self._run_sections = {
+            "data": {"source": IN_MEMORY},  # an array in memory: no command may assume one
             "training": trainer.config.to_dict(),
             "result": {
                 "epochs_trained": len(result.history),
@@ -686,7 +686,7 @@ def load(path: str | Path) -> AutoEncoderEstimator:
     fitted = info.get("fitted", {})
     estimator.model_ = load_model(path).eval()
     saved = read_json(path / CONFIG_FILE)
-    estimator._run_sections = {k: saved[k] for k in ("training", "result") if k in saved}
+    estimator._run_sections = {k: saved[k] for k in ("data", "training", "result") if k in saved}
     estimator.n_features_in_ = int(fitted["n_features_in_"])
     estimator.n_iter_ = int(fitted.get("n_iter_", 1))
     estimator.history_ = []
