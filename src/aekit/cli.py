@@ -765,14 +765,13 @@ TOP_ERRORS = 5  # the images named after scoring a folder
 
 def _saved_threshold(run: Path) -> float | None:
     """The error threshold of a folder saved by AutoEncoderOutlierDetector, if it is one."""
-    from .io import read_json
-    from .sklearn import ESTIMATOR_FILE
+    from .sklearn import ESTIMATOR_FILE, read_estimator_file
 
-    if not (run / ESTIMATOR_FILE).is_file():
+    if not os.path.lexists(run / ESTIMATOR_FILE):
         return None
-    info = read_json(run / ESTIMATOR_FILE, what="estimator file", error=ConfigError)
-    offset = info.get("fitted", {}).get("offset_") if isinstance(info, dict) else None
-    return -float(offset) if isinstance(offset, int | float) else None
+    info = read_estimator_file(run)  # checked: a damaged file is refused, never ignored
+    offset = info["fitted"].get("offset_")
+    return -float(offset) if info["estimator"] == "AutoEncoderOutlierDetector" else None
 
 
 def cmd_impute(args: argparse.Namespace) -> int:

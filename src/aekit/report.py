@@ -144,7 +144,7 @@ def read_metrics(run: str | Path) -> dict[str, Any]:
     if not isinstance(metrics, dict):
         raise CheckpointError(
             f"metrics file {path} must hold a JSON object, got {type(metrics).__name__}; "
-            "evaluate the run again (aekit evaluate RUN --json) or remove the file"
+            "remove the file (aekit train --resume RUN evaluates the run and writes it again)"
         )
     for key, value in metrics.items():
         fine = (
@@ -156,7 +156,7 @@ def read_metrics(run: str | Path) -> dict[str, Any]:
             wanted = "a text" if key in TEXT_METRICS else "a number or null"
             raise CheckpointError(
                 f"metrics file {path}: {key!r} must be {wanted}, got {json.dumps(value)[:40]}; "
-                "evaluate the run again (aekit evaluate RUN --json) or remove the file"
+                "remove the file (aekit train --resume RUN evaluates the run and writes it again)"
             )
     return metrics
 
