@@ -45,7 +45,7 @@ from .config import (
 from .corruption import CORRUPTIONS
 from .data import csv_header, streams
 from .errors import AekitError, ConfigError, TrainingError, TrainingInterrupted
-from .families import WEIGHTS_FILE, data_origin, describe_origin, read_run_config
+from .families import IN_MEMORY, WEIGHTS_FILE, data_origin, describe_origin, read_run_config
 from .images import Images, is_image_folder, not_streamed
 from .io import atomic_write, finite_json
 from .metrics import feature_errors
@@ -1099,8 +1099,11 @@ def resume_command(run: str) -> str:
         launcher = f"torchrun --standalone --nproc_per_node={n} -m aekit train"
     data = ""
     try:
-        source = RunConfig.from_dict(read_run_config(run)).data
-        if not source.named:
+        config = read_run_config(run)
+        source = RunConfig.from_dict(config).data
+        if data_origin(config) in (None, IN_MEMORY):
+            data = " --data FILE"  # an array from Python: saved to a file, given again
+        elif not source.named:
             data = f" --data {shlex.quote(source.source)}"
             data += f" --test {shlex.quote(source.test)}" if source.test else ""
         elif source.source == "mnist" and source.data_dir:
