@@ -14,6 +14,8 @@ import json
 import os
 import pickle
 import re
+import shutil
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ import pytest
 import aekit
 from aekit.cli import main
 from aekit.config import PretrainConfig
+from aekit.report import write_report
 
 
 @dataclasses.dataclass
@@ -203,6 +206,7 @@ def d(tmp_path_factory) -> Path:
 
     (d / "existing").mkdir()
     (d / "existing" / "file").write_text("x")
+    _round_three_folders(d, run)
     for case in CASES:
         if case.settings is not None:
             (d / f"cfg-{case.slug}.json").write_text(json.dumps(case.settings))
@@ -1136,6 +1140,273 @@ CASES = [
         lambda d: aekit.load_array(d / "mixed_first.csv"),
         ["train", "--data", "{d}/mixed_first.csv"],
     ),
+    # ---- round three (issue 25): classes 2, 6, 7, 8 (run folders) ----
+    # class 2: no command falls back to a default data set for a folder that did not
+    # train on it (a folder of aekit.fit's, of a scikit-learn estimator, of no data)
+    Case(
+        "a run of an array from Python evaluated without data",
+        "was trained on an in-memory array from Python",
+        lambda d: aekit.evaluate(d / "run"),
+        ["evaluate", "{run}"],
+    ),
+    Case(
+        "a run of an array from Python encoded without data",
+        "was trained on an in-memory array from Python",
+        lambda d: aekit.encode(d / "run"),
+        None,
+    ),
+    Case(
+        "a run of an array from Python resumed without data",
+        "was trained on an in-memory array from Python",
+        lambda d: aekit.resume(d / "run", progress=False),
+        ["train", "--resume", "{run}"],
+    ),
+    Case(
+        "an estimator's folder evaluated without data",
+        "was saved by a scikit-learn estimator",
+        lambda d: aekit.evaluate(d / "est"),
+        ["evaluate", "{d}/est"],
+    ),
+    Case(
+        "an estimator's folder reconstructed without data",
+        "was saved by a scikit-learn estimator",
+        lambda d: aekit.reconstruct(d / "est"),
+        None,
+    ),
+    Case(
+        "an estimator's folder resumed",
+        "was saved by a scikit-learn estimator (estimator.json): it is a finished model",
+        lambda d: aekit.resume(d / "est", data=np.load(d / "x64.npy"), progress=False),
+        ["train", "--resume", "{d}/est", "--data", "{d}/x64.npy"],
+    ),
+    Case(
+        "an estimator's folder of an older aekit (no data section) resumed",
+        "was saved by a scikit-learn estimator (estimator.json)",
+        lambda d: aekit.resume(d / "est_nodata", progress=False),
+        ["train", "--resume", "{d}/est_nodata"],
+    ),
+    Case(
+        "an estimator's folder of an older aekit (no data section) evaluated",
+        "was saved by a scikit-learn estimator",
+        lambda d: aekit.evaluate(d / "est_nodata"),
+        ["evaluate", "{d}/est_nodata"],
+    ),
+    Case(
+        "a run folder that records no data evaluated",
+        "records no training data (its config.json has no 'data' section)",
+        lambda d: aekit.evaluate(d / "nodata"),
+        ["evaluate", "{d}/nodata"],
+    ),
+    Case(
+        "a run folder that records no data resumed",
+        "was trained on an in-memory array from Python",
+        lambda d: aekit.resume(d / "nodata", progress=False),
+        ["train", "--resume", "{d}/nodata"],
+    ),
+    # class 6: every file of a run folder read by one checked, capped reader (a case that
+    # blocks fails at the module's deadline instead of hanging)
+    Case(
+        "a figure that is a pipe",
+        "figures/curves.png is not a regular file (a pipe (FIFO))",
+        lambda d: write_report(d / "rep_fig_fifo"),
+        ["report", "{d}/rep_fig_fifo"],
+    ),
+    Case(
+        "a figure linked to /dev/zero",
+        "figures/curves.png is not a regular file (a device)",
+        lambda d: write_report(d / "rep_fig_zero"),
+        ["report", "{d}/rep_fig_zero"],
+    ),
+    Case(
+        "a figure that is a folder",
+        "figures/curves.png is a folder, not a file",
+        lambda d: write_report(d / "rep_fig_dir"),
+        ["report", "{d}/rep_fig_dir"],
+    ),
+    Case(
+        "a figure that is no PNG",
+        "figures/curves.png is not a PNG image",
+        lambda d: write_report(d / "rep_fig_text"),
+        ["report", "{d}/rep_fig_text"],
+    ),
+    Case(
+        "metrics.json a pipe (report)",
+        "metrics.json is not a regular file (a pipe (FIFO))",
+        lambda d: write_report(d / "rep_metrics_fifo"),
+        ["report", "{d}/rep_metrics_fifo"],
+    ),
+    Case(
+        "metrics.json of 17 MiB",
+        "metrics.json is over 16,777,216 bytes",
+        lambda d: write_report(d / "rep_metrics_big"),
+        ["report", "{d}/rep_metrics_big"],
+    ),
+    Case(
+        "metrics.csv a pipe",
+        "metrics.csv is not a regular file (a pipe (FIFO))",
+        lambda d: write_report(d / "rep_csv_fifo"),
+        ["report", "{d}/rep_csv_fifo"],
+    ),
+    Case(
+        "config.json a pipe",
+        "config.json is not a regular file (a pipe (FIFO))",
+        lambda d: _load(d, "cfg_fifo_run"),
+        ["info", "{d}/cfg_fifo_run"],
+    ),
+    Case(
+        "config.json linked to /dev/zero",
+        "config.json is not a regular file (a device)",
+        lambda d: aekit.evaluate(d / "cfg_zero_run", np.load(d / "x64.npy")),
+        ["report", "{d}/cfg_zero_run"],
+    ),
+    Case(
+        "weights that are a pipe",
+        "model.safetensors is not a regular file (a pipe (FIFO))",
+        lambda d: _load(d, "weights_fifo"),
+        ["evaluate", "{d}/weights_fifo", "--data", "{d}/x64.npy"],
+    ),
+    Case(
+        "weights linked to /dev/zero",
+        "model.safetensors is not a regular file (a device)",
+        lambda d: _load(d, "weights_zero"),
+        ["encode", "{d}/weights_zero", "{d}/x64.npy", "-o", "{d}/c.npy"],
+    ),
+    Case(
+        "weights that are a folder",
+        "model.safetensors is a folder, not a file",
+        lambda d: _load(d, "weights_dir"),
+        ["info", "{d}/weights_dir"],
+    ),
+    Case(
+        "a checkpoint that is a pipe",
+        "checkpoint.safetensors is not a regular file (a pipe (FIFO))",
+        lambda d: aekit.resume(d / "ckpt_fifo", data=np.load(d / "x64.npy"), progress=False),
+        ["train", "--resume", "{d}/ckpt_fifo", "--data", "{d}/x64.npy"],
+    ),
+    Case(
+        "estimator.json a pipe",
+        "estimator.json is not a regular file (a pipe (FIFO))",
+        lambda d: aekit.sklearn.load(d / "est_fifo"),
+        ["score", "{d}/est_fifo", "{d}/x64.npy", "-o", "{d}/s.csv"],
+    ),
+    Case(
+        "MNIST files that are pipes",
+        "is not a regular file (a pipe (FIFO))",
+        lambda d: aekit.load_mnist(d / "mnist_fifo", download=False),
+        ["train", "--data", "mnist", "--data-dir", "{d}/mnist_fifo"],
+    ),
+    # class 7: what aekit writes is read, what it does not is refused in one line
+    Case(
+        "a metric that is a list",
+        "'squared_error' must be a number or null",
+        lambda d: write_report(d / "rep_metrics_list"),
+        ["report", "{d}/rep_metrics_list"],
+    ),
+    Case(
+        "metrics.json not an object",
+        "must hold a JSON object, got list",
+        lambda d: write_report(d / "rep_metrics_array"),
+        ["report", "{d}/rep_metrics_array"],
+    ),
+    Case(
+        "a metrics.csv with a word for a number",
+        "line 2, column 'train_loss' holds 'abc', not a number",
+        lambda d: write_report(d / "rep_csv_bad"),
+        ["report", "{d}/rep_csv_bad"],
+    ),
+    Case(
+        "a metrics.csv with a line longer than its header",
+        "line 2 has 3 field(s) where the header names 2",
+        lambda d: write_report(d / "rep_csv_ragged"),
+        ["report", "{d}/rep_csv_ragged"],
+    ),
+    Case(
+        "a metrics.csv without an epoch column",
+        "'epoch' among them",
+        lambda d: write_report(d / "rep_csv_noepoch"),
+        ["report", "{d}/rep_csv_noepoch"],
+    ),
+    Case(
+        "hidden null in config.json",
+        "model.hidden: expected a list",
+        lambda d: write_report(d / "hidden_null"),
+        ["report", "{d}/hidden_null"],
+    ),
+    Case(
+        "a result that is not an object",
+        "'result' must be an object, got str",
+        lambda d: aekit.evaluate(d / "result_str", np.load(d / "x64.npy")),
+        ["info", "{d}/result_str"],
+    ),
+    Case(
+        "a training section that is a list",
+        "'training' must be an object, got list",
+        lambda d: write_report(d / "training_list"),
+        ["evaluate", "{d}/training_list", "--data", "{d}/x64.npy"],
+    ),
+    Case(
+        "a training setting of the wrong type",
+        "training.epochs: expected int",
+        lambda d: aekit.resume(d / "epochs_text", data=np.load(d / "x64.npy"), progress=False),
+        ["report", "{d}/epochs_text"],
+    ),
+    Case(
+        "an IDX header cut short in a dimension",
+        "is truncated: its header needs 12 bytes (2 dimensions), the file has 10",
+        lambda d: aekit.read_idx(d / "short_header.idx"),
+        ["train", "--data", "{d}/short_header.idx"],
+    ),
+    Case(
+        "a gzipped IDX header cut short in a dimension",
+        "is truncated: its header needs 12 bytes (2 dimensions), the file has 10",
+        lambda d: aekit.read_idx(d / "short_header.idx.gz"),
+        None,
+    ),
+    # class 8: messages state the true fact and the fix
+    Case(
+        "--out naming a plain file",
+        "already exists and is a file: choose another output folder",
+        lambda d: aekit.train(out=d / "not_a_folder", progress=False),
+        ["train", "--out", "{d}/not_a_folder"],
+        add_out=False,
+    ),
+    Case(
+        "--out naming a folder that holds no run",
+        "already exists and is not empty (it holds no run to continue)",
+        lambda d: aekit.train(out=d / "existing", progress=False),
+        ["train", "--out", "{d}/existing"],
+        add_out=False,
+    ),
+    Case(
+        "estimator.json whose 'fitted' is a list",
+        "estimator.json: 'fitted' must be an object, got [1]",
+        lambda d: aekit.sklearn.load(d / "est_fitted_list"),
+        ["score", "{d}/est_fitted_list", "{d}/x64.npy", "-o", "{d}/s.csv"],
+    ),
+    Case(
+        "estimator.json without n_features_in_",
+        "estimator.json: 'fitted.n_features_in_' must be a whole number >= 1, missing",
+        lambda d: aekit.sklearn.load(d / "est_no_n"),
+        ["score", "{d}/est_no_n", "{d}/x64.npy", "-o", "{d}/s.csv"],
+    ),
+    Case(
+        "estimator.json with a null threshold",
+        "estimator.json: 'fitted.offset_' must be a finite number",
+        lambda d: aekit.sklearn.load(d / "est_offset_null"),
+        ["score", "{d}/est_offset_null", "{d}/x64.npy", "-o", "{d}/s.csv"],
+    ),
+    Case(
+        "estimator.json with an unknown parameter",
+        "estimator.json: 'params' has unknown parameter(s) 'colour'",
+        lambda d: aekit.sklearn.load(d / "est_params_unknown"),
+        ["score", "{d}/est_params_unknown", "{d}/x64.npy", "-o", "{d}/s.csv"],
+    ),
+    Case(
+        "estimator.json naming no estimator",
+        "estimator.json: 'estimator' must be one of AutoEncoderTransformer",
+        lambda d: aekit.sklearn.load(d / "est_unnamed"),
+        ["score", "{d}/est_unnamed", "{d}/x64.npy", "-o", "{d}/s.csv"],
+    ),
 ]
 
 
@@ -1210,7 +1481,16 @@ def test_settings_as_python_keywords_and_config_files(case, d, capsys, monkeypat
 
 def test_the_table_covers_every_entry_point():
     commands = {c.cli[0] for c in CASES if c.cli}
-    assert commands >= {"train", "evaluate", "encode", "reconstruct", "info", "score", "impute"}
+    assert commands >= {
+        "train",
+        "evaluate",
+        "encode",
+        "reconstruct",
+        "info",
+        "report",
+        "score",
+        "impute",
+    }
     assert sum(1 for c in CASES if c.python) >= 40 and sum(1 for c in CASES if c.cli) >= 40
 
 
@@ -1238,3 +1518,114 @@ def test_a_run_refused_by_the_trainer_leaves_no_run_folder(tmp_path):
     with pytest.raises(aekit.DataError, match="outside"):
         aekit.fit(model, np.full((20, 13), 5.0, np.float32), run_dir=mine)
     assert [p.name for p in mine.iterdir()] == ["notes.txt"]
+
+
+# ---- round three (issue 25): the run folders of classes 2, 6, 7, 8 ----
+
+DEADLINE = 300  # seconds: a case that blocks on a pipe or reads a device fails, not hangs
+
+
+@pytest.fixture(autouse=True)
+def _deadline():
+    """Every test of this module runs under a deadline: a read that blocks (a pipe) or
+    never ends (/dev/zero) raises TimeoutError (signals interrupt blocking reads and
+    opens), so a regression fails instead of hanging the suite."""
+
+    def expired(signum, frame):
+        raise TimeoutError(f"past the {DEADLINE} s deadline: a blocked or endless read?")
+
+    before = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(DEADLINE)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+
+
+def _copy(d: Path, source: str, name: str) -> Path:
+    folder = d / name
+    shutil.copytree(d / source, folder, symlinks=True)
+    return folder
+
+
+def _replace(path: Path, kind: str) -> None:
+    """Put a pipe, a link to /dev/zero or a folder where a file was."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "zero":
+        path.symlink_to("/dev/zero")
+    else:
+        path.mkdir()
+
+
+def _edit_json(path: Path, change: Callable[[Any], Any]) -> None:
+    obj = json.loads(path.read_text())
+    change(obj)  # in place
+    path.write_text(json.dumps(obj))
+
+
+def _round_three_folders(d: Path, run: Path) -> None:
+    """The damaged run folders, estimator folders and files of the round-three cases."""
+    from PIL import Image
+
+    from aekit.sklearn import AutoEncoderOutlierDetector
+
+    x = np.random.default_rng(0).random((60, 64))
+    np.save(d / "x64.npy", x[:20].astype(np.float32))
+    AutoEncoderOutlierDetector(epochs=1, random_state=0).fit(x).save(d / "est")
+    _edit_json(_copy(d, "est", "est_nodata") / "config.json", lambda c: c.pop("data"))
+    _edit_json(_copy(d, "run", "nodata") / "config.json", lambda c: c.pop("data"))
+    _replace(_copy(d, "est", "est_fifo") / "estimator.json", "fifo")
+    for name, change in {
+        "est_fitted_list": lambda e: e.update(fitted=[1]),
+        "est_no_n": lambda e: e["fitted"].pop("n_features_in_"),
+        "est_offset_null": lambda e: e["fitted"].update(offset_=None),
+        "est_params_unknown": lambda e: e["params"].update(colour="red"),
+        "est_unnamed": lambda e: e.pop("estimator"),
+    }.items():
+        _edit_json(_copy(d, "est", name) / "estimator.json", change)
+    # A finished run's files beside the weights: metrics.json, metrics.csv, a figure.
+    rep = _copy(d, "run", "rep")
+    (rep / "metrics.json").write_text(json.dumps({"split": "validation", "squared_error": 1.0}))
+    (rep / "figures").mkdir()
+    Image.new("L", (4, 4)).save(rep / "figures" / "curves.png")
+    _replace(_copy(d, "rep", "rep_fig_fifo") / "figures" / "curves.png", "fifo")
+    _replace(_copy(d, "rep", "rep_fig_zero") / "figures" / "curves.png", "zero")
+    _replace(_copy(d, "rep", "rep_fig_dir") / "figures" / "curves.png", "dir")
+    (_copy(d, "rep", "rep_fig_text") / "figures" / "curves.png").write_text("not a png")
+    _replace(_copy(d, "rep", "rep_metrics_fifo") / "metrics.json", "fifo")
+    _replace(_copy(d, "rep", "rep_csv_fifo") / "metrics.csv", "fifo")
+    with (_copy(d, "rep", "rep_metrics_big") / "metrics.json").open("r+b") as f:
+        f.truncate(17 * 2**20)  # sparse: 17 MiB that take no disk
+    (_copy(d, "rep", "rep_metrics_list") / "metrics.json").write_text('{"squared_error": [1]}')
+    (_copy(d, "rep", "rep_metrics_array") / "metrics.json").write_text("[1, 2]")
+    (_copy(d, "rep", "rep_csv_bad") / "metrics.csv").write_text("epoch,train_loss\n1,abc\n")
+    (_copy(d, "rep", "rep_csv_ragged") / "metrics.csv").write_text("epoch,train_loss\n1,2,3\n")
+    (_copy(d, "rep", "rep_csv_noepoch") / "metrics.csv").write_text("a,b\n1,2\n")
+    _edit_json(
+        _copy(d, "rep", "hidden_null") / "config.json", lambda c: c["model"].update(hidden=None)
+    )
+    _edit_json(_copy(d, "rep", "result_str") / "config.json", lambda c: c.update(result="done"))
+    _edit_json(_copy(d, "rep", "training_list") / "config.json", lambda c: c.update(training=[1]))
+    _edit_json(
+        _copy(d, "rep", "epochs_text") / "config.json", lambda c: c["training"].update(epochs="x")
+    )
+    _replace(_copy(d, "run", "cfg_fifo_run") / "config.json", "fifo")
+    _replace(_copy(d, "run", "cfg_zero_run") / "config.json", "zero")
+    _replace(_copy(d, "run", "weights_fifo") / "model.safetensors", "fifo")
+    _replace(_copy(d, "run", "weights_zero") / "model.safetensors", "zero")
+    _replace(_copy(d, "run", "weights_dir") / "model.safetensors", "dir")
+    _replace(_copy(d, "run", "ckpt_fifo") / "checkpoint.safetensors", "fifo")
+    (d / "mnist_fifo").mkdir()
+    for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+        os.mkfifo(d / "mnist_fifo" / f"{stem}.gz")
+    for stem in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        os.mkfifo(d / "mnist_fifo" / stem)
+    short = b"\x00\x00\x08\x02" + (5).to_bytes(4, "big") + b"\x00\x05"  # 2nd size cut
+    (d / "short_header.idx").write_bytes(short)
+    (d / "short_header.idx.gz").write_bytes(gzip.compress(short))

@@ -293,7 +293,8 @@ def test_info_survives_a_metrics_file_of_the_wrong_type(trained_run, tmp_path, c
     shutil.copytree(trained_run, run)
     (run / "metrics.json").write_text("[1, 2, 3]")
     assert main(["info", str(run)]) == 0
-    assert "evaluation   (metrics.json unreadable)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "evaluation   (metrics.json unreadable: " in out and "must hold a JSON object" in out
 
 
 def test_evaluate_never_uses_or_creates_a_folder_a_run_folder_names(

@@ -36,6 +36,7 @@ from .errors import (
     CheckpointError,
     ConfigError,
     DataError,
+    EvaluationError,
     TrainingError,
     TrainingInterrupted,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "DataConfig",
     "DataError",
     "Dataset",
+    "EvaluationError",
     "FitResult",
     "GaussianNoise",
     "Images",

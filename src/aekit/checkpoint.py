@@ -93,9 +93,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"no checkpoint at {path}")
-    tensors, metadata = read_safetensors(path)
+    tensors, metadata = read_safetensors(path, "checkpoint")
     if "aekit_state" not in metadata:
         raise CheckpointError(f"{path} is not an aekit checkpoint (no aekit_state metadata)")
     if metadata.get("aekit_checksum") != checksum(tensors, metadata["aekit_state"]):

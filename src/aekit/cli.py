@@ -17,7 +17,6 @@ import csv
 import dataclasses
 import json
 import logging
-import math
 import os
 import re
 import shlex
@@ -47,7 +46,7 @@ from .config import (
 from .corruption import CORRUPTIONS
 from .data import csv_header, streams
 from .errors import AekitError, ConfigError, TrainingError, TrainingInterrupted
-from .families import WEIGHTS_FILE, read_run_config
+from .families import IN_MEMORY, WEIGHTS_FILE, data_origin, describe_origin, read_run_config
 from .images import Images, is_image_folder, not_streamed
 from .io import atomic_write, finite_json
 from .metrics import feature_errors
@@ -56,6 +55,7 @@ from .parts import Part
 from .penalties import PENALTIES
 from .plots import reconstruction_grid
 from .presets import KINDS, default_code_dim
+from .report import read_metrics, versus
 from .runs import Run, checked_blocks, evaluate, load_model_and_data, read_images, resume, train
 from .runs import encode as encode_data
 from .runs import impute as impute_data
@@ -491,17 +491,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _versus(error: float, pca: float) -> str:
-    """How ``error`` compares with PCA's: "23% lower", "4% higher", "the same"."""
-    if pca <= 0:
-        return "the same" if error == pca else "higher"
-    change = (error - pca) / pca * 100
-    word = "lower" if change < 0 else "higher"
-    if abs(change) < 1e-4:
-        return "the same"
-    return f"{abs(change):.{1 if abs(change) < 0.5 else 0}f}% {word}"
-
-
 def _estimated(seconds: float | None) -> str:
     return f" (estimated beforehand: {seconds:.1f} s)" if seconds is not None else ""
 
@@ -568,7 +557,7 @@ def _report(run: Run) -> None:
         )
         print(
             f"baseline: PCA-{cfg.code_dim} {_fmt(pca)}; this model {_fmt(error)} "
-            f"({_versus(error, pca)}){wide}"
+            f"({versus(error, pca)}){wide}"
         )
     else:
         # A code as wide as the input: PCA with every component is the identity, so the
@@ -576,7 +565,7 @@ def _report(run: Run) -> None:
         for k, v in plain.items():
             print(
                 f"baseline: PCA-{k[3:].split('_')[0]} {_fmt(v)} (the other kinds' default "
-                f"code size); this model {_fmt(error)} ({_versus(error, v)})"
+                f"code size); this model {_fmt(error)} ({versus(error, v)})"
             )
     for line in judged_lines(cfg, judged, probe):
         print(line)
@@ -692,7 +681,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if pca is not None:
         code = read_run_config(args.run)["model"]["code_dim"]
         error = metrics["squared_error"]
-        print(f"baseline: PCA-{code} {_fmt(pca)}; this model {_fmt(error)} ({_versus(error, pca)})")
+        print(f"baseline: PCA-{code} {_fmt(pca)}; this model {_fmt(error)} ({versus(error, pca)})")
     return 0
 
 
@@ -833,14 +822,13 @@ TOP_ERRORS = 5  # the images named after scoring a folder
 
 def _saved_threshold(run: Path) -> float | None:
     """The error threshold of a folder saved by AutoEncoderOutlierDetector, if it is one."""
-    from .io import read_json
-    from .sklearn import ESTIMATOR_FILE
+    from .sklearn import ESTIMATOR_FILE, read_estimator_file
 
-    if not (run / ESTIMATOR_FILE).is_file():
+    if not os.path.lexists(run / ESTIMATOR_FILE):
         return None
-    info = read_json(run / ESTIMATOR_FILE, what="estimator file", error=ConfigError)
-    offset = info.get("fitted", {}).get("offset_") if isinstance(info, dict) else None
-    return -float(offset) if isinstance(offset, int | float) else None
+    info = read_estimator_file(run)  # checked: a damaged file is refused, never ignored
+    offset = info["fitted"].get("offset_")
+    return -float(offset) if info["estimator"] == "AutoEncoderOutlierDetector" else None
 
 
 def cmd_impute(args: argparse.Namespace) -> int:
@@ -877,7 +865,7 @@ def cmd_info(args: argparse.Namespace) -> int:
         return 0
     run = Path(args.run)
     _, model_cfg = model_config_of(config, run)
-    model = load(run) if (run / WEIGHTS_FILE).exists() else None
+    model = load(run) if os.path.lexists(run / WEIGHTS_FILE) else None
     print(f"run folder   {run}")
     print(f"aekit        {config['aekit_version']}")
     print(f"kind         {model_cfg.kind}")
@@ -898,8 +886,8 @@ def cmd_info(args: argparse.Namespace) -> int:
         print(f"weights      missing: no {WEIGHTS_FILE}; {resume_command(str(run))} {again}")
     settings = RunConfig.from_dict(config, "config.json") if "training" in config else None
     result = config.get("result")
+    print(f"data         {describe_origin(data_origin(config))}")
     if settings is not None:
-        print(f"data         {settings.data.source}")
         t = settings.training
         machine = result.get("machine") if isinstance(result, dict) else None
         machine = machine if isinstance(machine, dict) else None
@@ -917,14 +905,13 @@ def cmd_info(args: argparse.Namespace) -> int:
         )
         print(f"result       {state}")
     metrics_file = run / "metrics.json"
-    if metrics_file.exists():
+    if os.path.lexists(metrics_file):
+        # Described, not refused: info is how a damaged folder is looked at.
         try:
-            metrics = json.loads(metrics_file.read_text())
-            if not isinstance(metrics, dict):
-                raise ValueError
+            metrics = read_metrics(run)
             print("evaluation   " + "  ".join(f"{k} {_fmt(v)}" for k, v in metrics.items()))
-        except ValueError:
-            print("evaluation   (metrics.json unreadable)")
+        except AekitError as exc:
+            print(f"evaluation   (metrics.json unreadable: {_one_line(exc)})")
     print(
         "files        "
         + ", ".join(sorted(p.name for p in run.iterdir() if not p.name.startswith(".")))
@@ -1098,7 +1085,7 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "n/a"  # NaN or infinite: JSON null in metrics.json
     if isinstance(value, float):
-        return "inf" if math.isinf(value) else f"{value:.4g}"
+        return f"{value:.4g}"  # inf, -inf and nan as such
     return str(value)
 
 
@@ -1189,8 +1176,11 @@ def resume_command(run: str) -> str:
         launcher = f"torchrun --standalone --nproc_per_node={n} -m aekit train"
     data = ""
     try:
-        source = RunConfig.from_dict(read_run_config(run)).data
-        if not source.named:
+        config = read_run_config(run)
+        source = RunConfig.from_dict(config).data
+        if data_origin(config) in (None, IN_MEMORY):
+            data = " --data FILE"  # an array from Python: saved to a file, given again
+        elif not source.named:
             data = f" --data {shlex.quote(source.source)}"
             data += f" --test {shlex.quote(source.test)}" if source.test else ""
         elif source.source == "mnist" and source.data_dir:

@@ -32,7 +32,7 @@ from torch import Tensor
 from .errors import ConfigError, DataError, non_finite
 from .images import IMAGE_SUFFIXES, Images, folder_kind, load_images, not_streamed
 from .images import KINDS as IMAGE_KINDS
-from .io import require_regular_file
+from .io import memory_bytes, open_checked, require_regular_file
 from .streaming import STREAM_ABOVE, can_stream, open_disk_array, size_on_disk
 
 ArrayLike = Union[np.ndarray, Tensor, Sequence[Any]]  # noqa: UP007
@@ -224,33 +224,57 @@ def read_idx(path: str | Path) -> np.ndarray:
     longer than its header promises.
     """
     path = Path(path)
-    require_regular_file(path, "IDX file", DataError)
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{path} is not a readable gzip file: {_one_line(exc)}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or raw[3] == 0:
+    with open_checked(path, "IDX file", DataError) as file:
+        try:
+            compressed = file.read(2) == b"\x1f\x8b"
+            file.seek(0)
+            stream: Any = gzip.GzipFile(fileobj=file, mode="rb") if compressed else file
+            return _read_idx_stream(stream, path)
+        except (OSError, EOFError, zlib.error) as exc:
+            if not compressed:
+                raise DataError(f"cannot read {path}: {_one_line(exc)}") from None
+            raise DataError(f"{path} is not a readable gzip file: {_one_line(exc)}") from None
+
+
+def _read_idx_stream(stream: Any, path: Path) -> np.ndarray:
+    """An IDX array from a file (or a gzip stream), read as far as its header says and
+    one byte more: a compressed file never expands beyond what it declares."""
+    magic = stream.read(4)
+    if (
+        len(magic) < 4
+        or magic[0] != 0
+        or magic[1] != 0
+        or magic[2] not in _IDX_TYPES
+        or magic[3] == 0
+    ):
         raise DataError(
-            f"{path} is not an IDX file: bad magic number {raw[:4].hex() or '(empty)'}; "
+            f"{path} is not an IDX file: bad magic number {magic.hex() or '(empty)'}; "
             "expected 00 00 <type> <ndim>, e.g. 00000803 for MNIST images"
         )
-    dtype = np.dtype(_IDX_TYPES[raw[2]])
-    ndim = raw[3]
+    dtype = np.dtype(_IDX_TYPES[magic[2]])
+    ndim = magic[3]
     header = 4 + 4 * ndim
-    if len(raw) < header:
+    dims = stream.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise DataError(
-            f"{path} is truncated: its header needs {header} bytes, the file has {len(raw)}"
+            f"{path} is truncated: its header needs {header} bytes ({ndim} dimensions), "
+            f"the file has {4 + len(dims)}"
         )
-    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    shape = tuple(int(d) for d in np.frombuffer(dims, ">u4"))
     expected = header + math.prod(shape) * dtype.itemsize
-    if len(raw) != expected:
-        state = "truncated" if len(raw) < expected else "longer than its header says"
+    if expected - header > memory_bytes():
         raise DataError(
-            f"{path} is {state}: shape {shape} needs {expected} bytes, the file has {len(raw)}"
+            f"{path} declares shape {shape}: {expected:,} bytes, more than this machine's "
+            "memory; is it a damaged file?"
         )
-    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    body = stream.read(expected - header + 1)
+    if len(body) != expected - header:
+        state = "truncated" if len(body) < expected - header else "longer than its header says"
+        has = f"{header + len(body)}" if len(body) < expected - header else "more"
+        raise DataError(
+            f"{path} is {state}: shape {shape} needs {expected} bytes, the file has {has}"
+        )
+    return np.frombuffer(body, dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 MNIST_FILES = {
@@ -290,7 +314,8 @@ def mnist_cache_dir() -> Path:
 
 def _find(folder: Path, stem: str) -> Path | None:
     for name in (stem + ".gz", stem):
-        if (folder / name).is_file():
+        # Anything by the name is the file (a pipe or a folder is refused when read).
+        if os.path.lexists(folder / name):
             return folder / name
         if os.path.lexists(folder / name):  # a folder, a dangling link, a device: not skipped
             if not (folder / name).exists():

@@ -29,6 +29,11 @@ class TrainingError(AekitError, RuntimeError):
     """Training cannot continue, e.g. the loss became NaN or infinite."""
 
 
+class EvaluationError(AekitError, RuntimeError):
+    """A model trained and was saved, but judging it afterwards failed; its run folder
+    holds the weights, config.json and a metrics.json that says what failed."""
+
+
 class TrainingInterrupted(AekitError):
     """Training was stopped by SIGINT/SIGTERM after writing a checkpoint (when it had a
     place to write one: ``checkpoint`` names it, else it is None)."""

@@ -29,6 +29,7 @@ from .schema import check_known
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+ESTIMATOR_FILE = "estimator.json"  # beside config.json in a folder a scikit-learn estimator saved
 FORMAT_VERSION = 1
 DEFAULT_FAMILY = "autoencoder"  # run folders written before families were named
 
@@ -112,7 +113,77 @@ def read_run_config(path: str | Path) -> dict[str, Any]:
         raise CheckpointError(
             f"{path / CONFIG_FILE}: unknown model family {family!r}; known: {', '.join(FAMILIES)}"
         )
+    _check_sections(config, path)
     return config
+
+
+def _check_sections(config: dict[str, Any], path: Path) -> None:
+    """Refuse a config.json whose sections are not what aekit writes (a setting of the
+    wrong type, ``"hidden": null``, a result that is no object), naming the file and the
+    setting, so that no command reads a value it cannot use."""
+    where = path / CONFIG_FILE
+    model_config_of(config, path)
+    sections = {k: config[k] for k in ("data", "training", "pretrain", "output") if k in config}
+    for name, section in sections.items():
+        if not isinstance(section, dict) and not (name == "pretrain" and section is None):
+            raise CheckpointError(
+                f"{where}: '{name}' must be an object, got {type(section).__name__}"
+            )
+    try:
+        RunConfig.from_dict(sections, "")
+    except AekitError as exc:
+        raise CheckpointError(f"{where}: {exc}") from None
+    result = config.get("result")
+    if result is not None and not isinstance(result, dict):
+        raise CheckpointError(f"{where}: 'result' must be an object, got {type(result).__name__}")
+    world = config.get("world_size", 1)
+    if isinstance(world, bool) or not isinstance(world, int) or world < 1:
+        raise CheckpointError(f"{where}: 'world_size' must be a whole number >= 1, got {world!r}")
+
+
+IN_MEMORY = "array"  # the data source recorded for data given in Python, not by name
+
+
+def data_origin(config: dict[str, Any]) -> str | None:
+    """Where a run folder's model learned from, as recorded in its config.json: the data
+    source ("digits", "mnist", a file's name or path), ``IN_MEMORY`` ("array") for data
+    given in Python, or None where the folder names no data (a folder saved by a
+    scikit-learn estimator or by :func:`save_model` before aekit recorded it)."""
+    section = config.get("data")
+    if not isinstance(section, dict) or not isinstance(section.get("source"), str):
+        return None
+    return section["source"]
+
+
+def describe_origin(source: str | None) -> str:
+    """A run's data in words, for ``aekit info`` and the report."""
+    if source is None:
+        return "not recorded (the model was saved from Python, from data in memory)"
+    if source == IN_MEMORY:
+        return "an in-memory array from Python"
+    return source
+
+
+def unnamed_data(path: str | Path, config: dict[str, Any], need: str) -> str:
+    """Why a run folder cannot say which data to use, and what to give instead: its data
+    was an array in memory, or a file (paths in a run folder are never used), or it
+    records none. ``need`` is what the data is wanted for ("to evaluate on")."""
+    path = Path(path)
+    source = data_origin(config)
+    give = f"name the data {need} (data= in Python, --data FILE on the command line)"
+    if (path / ESTIMATOR_FILE).exists():
+        return (
+            f"{path} was saved by a scikit-learn estimator (it holds {ESTIMATOR_FILE}), which "
+            f"learned from an array in memory that the folder does not hold: {give}"
+        )
+    if source is None:
+        return f"{path} records no training data (its config.json has no 'data' section): {give}"
+    if source == IN_MEMORY:
+        return (
+            f"{path} was trained on an in-memory array from Python, which the folder does not "
+            f"hold: {give}"
+        )
+    return f"{path} was trained on the file {source!r}; paths in a run folder are not used: {give}"
 
 
 def _version_tuple(version: str) -> tuple[int, ...] | None:

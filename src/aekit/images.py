@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from .errors import DataError
+from .io import open_checked
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 SKIPPED_NAMES = ("thumbs.db", "desktop.ini")  # thumbnail caches that Windows writes
@@ -311,7 +312,7 @@ def _read(path: Path, converting: bool) -> tuple[np.ndarray, str | None]:
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(path) as image:
+        with open_checked(path, "image file", DataError) as file, Image.open(file) as image:
             frames = getattr(image, "n_frames", 1)
             if frames > 1:
                 raise DataError(

@@ -8,10 +8,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import torch
 from safetensors import SafetensorError
@@ -81,17 +82,114 @@ def write_json(path: str | Path, obj: Any) -> None:
 
 
 MAX_JSON_BYTES = 16 * 2**20  # configs and run metadata are small; refuse what is not
+MAX_TABLE_BYTES = 256 * 2**20  # metrics.csv: a row an epoch, for a million epochs
+MAX_FIGURE_BYTES = 64 * 2**20  # a figure aekit draws is a few hundred KiB
+
+
+def memory_bytes() -> int:
+    """Bytes of memory this machine has (a large number where it cannot be told): no
+    file larger than this is read whole."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2**50
+
+
+def _refuse_kind(mode: int, path: Path, what: str, error: type[AekitError]) -> None:
+    if stat.S_ISDIR(mode):
+        raise error(f"{what} {path} is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a pipe (FIFO)"
+            if stat.S_ISFIFO(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "a special file"
+        )
+        raise error(
+            f"{what} {path} is not a regular file ({kind}); aekit reads only regular files: "
+            "replace it with the file itself"
+        )
 
 
 def require_regular_file(path: Path, what: str, error: type[AekitError]) -> None:
     """Refuse a path that is missing or not a regular file (a folder, a pipe, a device such
-    as /dev/zero) by what it is, before anything opens it (a pipe would block)."""
-    if not path.exists():
-        raise error(f"{what} not found: {path}")
-    if path.is_dir():
-        raise error(f"{what} {path} is a folder, not a file")
-    if not path.is_file():
-        raise error(f"{what} {path} is not a regular file (a pipe, socket or device)")
+    as /dev/zero, a link to one) by what it is, before anything opens it (a pipe would
+    block). Only the file's status is read."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        dangling = " (a link to nothing)" if os.path.islink(path) else ""
+        raise error(f"{what} not found: {path}{dangling}") from None
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    _refuse_kind(mode, path, what, error)
+
+
+def open_checked(
+    path: str | Path,
+    what: str = "file",
+    error: type[AekitError] = CheckpointError,
+    limit: int | None = None,
+) -> BinaryIO:
+    """Open a file for reading, the one way aekit opens what it reads: only a regular file
+    (never a folder, pipe, socket or device; a link is followed and its target judged),
+    opened without blocking, so a pipe is refused rather than waited on, and no larger
+    than ``limit`` bytes (None: any size, for data read a block at a time). Any problem
+    raises ``error`` naming ``what`` and the path."""
+    path = Path(path)
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        dangling = " (a link to nothing)" if os.path.islink(path) else ""
+        raise error(f"{what} not found: {path}{dangling}") from None
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        _refuse_kind(info.st_mode, path, what, error)
+        if limit is not None and info.st_size > limit:
+            raise _too_large(path, what, error, limit, info.st_size)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_checked(
+    path: str | Path,
+    what: str = "file",
+    error: type[AekitError] = CheckpointError,
+    limit: int | None = None,
+) -> bytes:
+    """The bytes of a file opened by :func:`open_checked`, read once and capped at
+    ``limit`` (default: this machine's memory): the size is what was read, not what a stat
+    said a moment before (a run folder's files are replaced while it trains)."""
+    cap = memory_bytes() if limit is None else limit
+    with open_checked(path, what, error, cap) as file:
+        try:
+            raw = file.read(cap + 1)
+        except OSError as exc:
+            raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+        except MemoryError:
+            raise error(f"{what} {path} is too large to read into memory") from None
+    if len(raw) > cap:
+        raise _too_large(path, what, error, cap)
+    return raw
+
+
+def _too_large(
+    path: Path, what: str, error: type[AekitError], cap: int, size: int | None = None
+) -> AekitError:
+    has = f" (it has {size:,})" if size is not None else ""
+    return error(
+        f"{what} {path} is over {cap:,} bytes{has}, the most aekit reads as a {what}: "
+        "is it the right file?"
+    )
 
 
 def read_json(
@@ -100,15 +198,9 @@ def read_json(
     """Parse a JSON file; a missing, malformed, oversized or too deeply nested one raises
     ``error`` naming it."""
     path = Path(path)
-    if what == "file" and not path.exists():
+    if what == "file" and not os.path.lexists(path):
         raise error(f"missing {path}")
-    require_regular_file(path, what, error)
-    # One read, capped: the size is what was read, not what a stat said a moment before
-    # (the file may be replaced in between, as a run folder's files are while it trains).
-    with open(path, "rb") as file:
-        raw = file.read(MAX_JSON_BYTES + 1)
-    if len(raw) > MAX_JSON_BYTES:
-        raise error(f"{what} {path} is over {MAX_JSON_BYTES:,} bytes, the most that is read")
+    raw = read_checked(path, what, error, MAX_JSON_BYTES)
     try:
         return json.loads(raw.decode())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -136,7 +228,9 @@ def write_tensors(
 MAX_HEADER_BYTES = 100 * 2**20  # safetensors' own limit on a header
 
 
-def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def read_safetensors(
+    path: str | Path, what: str = "weights file"
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Load a safetensors file's tensors and its header metadata from one read of the file.
 
     Reading the bytes once matters: safetensors' own ``safe_open`` reads the header and the
@@ -146,12 +240,12 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     """
     error = CheckpointError
     path = Path(path)
-    if not path.is_file():
-        raise error(f"missing {path}")
     bad = f"{path} is not a valid safetensors file"
     total = 0
-    try:
-        with open(path, "rb") as f:
+    if not os.path.lexists(path):
+        raise error(f"missing {what} {path}")
+    with open_checked(path, what, error, memory_bytes()) as f:
+        try:
             prefix = f.read(8)
             size = int.from_bytes(prefix, "little")
             total = os.fstat(f.fileno()).st_size
@@ -160,11 +254,11 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
             if size > min(MAX_HEADER_BYTES, total - 8):
                 raise error(f"{bad} (its header claims {size:,} bytes; the file has {total:,})")
             f.seek(0)
-            data = f.read()
-    except OSError as exc:
-        raise error(f"cannot read {path} ({exc.strerror or exc})") from None
-    except MemoryError:
-        raise error(f"{path} ({total:,} bytes) is too large to load into memory") from None
+            data = f.read(total)
+        except OSError as exc:
+            raise error(f"cannot read {path} ({exc.strerror or exc})") from None
+        except MemoryError:
+            raise error(f"{path} ({total:,} bytes) is too large to load into memory") from None
     try:
         header = json.loads(data[8 : 8 + size])
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, bad UTF-8, huge numbers
@@ -183,9 +277,9 @@ def read_safetensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[st
     return tensors, metadata or {}
 
 
-def read_tensors(path: str | Path) -> dict[str, torch.Tensor]:
+def read_tensors(path: str | Path, what: str = "weights file") -> dict[str, torch.Tensor]:
     """Load a safetensors file; any problem is a :class:`CheckpointError` naming it."""
-    return read_safetensors(path)[0]
+    return read_safetensors(path, what)[0]
 
 
 def write_npy_blocks(path: str | Path, rows: int, blocks: Iterable[Any]) -> None:

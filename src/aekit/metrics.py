@@ -258,7 +258,18 @@ def feature_errors(model: AutoEncoder, X: ArrayLike, batch_size: int = 4096) -> 
 
 
 def _psnr(mse: float, data_range: float) -> float:
-    return math.inf if mse == 0 else 10.0 * math.log10(data_range**2 / mse)
+    """10 log10(range^2 / mse) in dB: inf for a perfect reconstruction, -inf for an error
+    beyond what a float holds, NaN where either is not a number (each written as null in
+    metrics.json); computed in logarithms, so no ratio overflows or rounds to 0."""
+    if math.isnan(mse) or math.isnan(data_range):
+        return math.nan
+    if mse == 0:
+        return math.inf
+    if math.isinf(mse):
+        return -math.inf if math.isfinite(data_range) else math.nan
+    if math.isinf(data_range):
+        return math.inf
+    return 20.0 * math.log10(data_range) - 10.0 * math.log10(mse)
 
 
 def linear_probe(

@@ -7,14 +7,17 @@ from __future__ import annotations
 import base64
 import csv
 import html
+import io
 import json
+import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from .errors import CheckpointError, ConfigError
-from .families import read_run_config
-from .io import atomic_write, read_json
+from .families import data_origin, describe_origin, model_config_of, read_run_config
+from .io import MAX_FIGURE_BYTES, MAX_TABLE_BYTES, atomic_write, read_checked, read_json
 
 FIGURES = "figures"
 REPORT = "report.html"
@@ -57,7 +60,13 @@ def _page(title: str, body: str) -> str:
 
 
 def _image(path: Path, caption: str | None = None, alt: str | None = None) -> str:
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    raw = read_checked(path, "figure", CheckpointError, MAX_FIGURE_BYTES)
+    if not raw.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise CheckpointError(
+            f"figure {path} is not a PNG image; remove it, or draw the figures again "
+            "(aekit train --resume RUN writes them)"
+        )
+    data = base64.b64encode(raw).decode("ascii")
     cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
     return (
         f"<figure><img alt='{html.escape(alt or path.name)}' "
@@ -74,9 +83,33 @@ def _figures(run: Path) -> list[Path]:
 
 
 def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"  # NaN or infinite: JSON null in metrics.json
     if isinstance(value, float):
         return f"{value:.4g}"
     return html.escape(str(value))
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def versus(error: Any, pca: Any) -> str:
+    """How a model's error compares with PCA's, in words: "23% lower", "4% higher", "the
+    same"; never a percentage of an error of 0 or of a metric that is not a number."""
+    if not _finite(error) or not _finite(pca):
+        which = "this model's" if not _finite(error) else "PCA's"
+        return f"not comparable: {which} error is not a finite number"
+    if pca <= 0:
+        if error <= 0:
+            return "the same: both reconstruct this data exactly"
+        return "higher: PCA's error is 0, it reconstructs this data exactly"
+    change = (error - pca) / pca * 100
+    if abs(change) < 1e-4:
+        return "the same"
+    word = "lower" if change < 0 else "higher"
+    shown = f"{abs(change):.0f}" if abs(change) >= 1 else f"{abs(change):.2g}"
+    return f"{shown}% {word}"
 
 
 def _table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) -> str:
@@ -95,35 +128,107 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) -
     return f"<table>{f'<tr>{head}</tr>' if head else ''}{body}</table>"
 
 
-def _history(run: Path) -> list[dict[str, float]]:
-    path = run / "metrics.csv"
-    if not path.is_file():
+METRICS_JSON = "metrics.json"
+METRICS_CSV = "metrics.csv"
+TEXT_METRICS = ("split", "evaluation_error")  # the entries of metrics.json that are words
+
+
+def read_metrics(run: str | Path) -> dict[str, Any]:
+    """A run folder's metrics.json, checked: an object of numbers (null where a metric
+    was NaN or infinite), true/false flags and the split's name; {} where there is none.
+    Anything else is a :class:`CheckpointError` naming the file and the entry."""
+    path = Path(run) / METRICS_JSON
+    if not os.path.lexists(path):
+        return {}
+    metrics = read_json(path, "metrics file", CheckpointError)
+    if not isinstance(metrics, dict):
+        raise CheckpointError(
+            f"metrics file {path} must hold a JSON object, got {type(metrics).__name__}; "
+            "remove the file (aekit train --resume RUN evaluates the run and writes it again)"
+        )
+    for key, value in metrics.items():
+        fine = (
+            isinstance(value, str)
+            if key in TEXT_METRICS
+            else value is None or isinstance(value, bool | int | float)
+        )
+        if not fine:
+            wanted = "a text" if key in TEXT_METRICS else "a number or null"
+            raise CheckpointError(
+                f"metrics file {path}: {key!r} must be {wanted}, got {json.dumps(value)[:40]}; "
+                "remove the file (aekit train --resume RUN evaluates the run and writes it again)"
+            )
+    return metrics
+
+
+def read_history(run: str | Path) -> list[dict[str, float]]:
+    """A run folder's metrics.csv, checked: a header naming the columns (``epoch`` among
+    them), then one row of numbers an epoch (empty where a column did not apply); [] where
+    there is none. Anything else is a :class:`CheckpointError` naming the line."""
+    path = Path(run) / METRICS_CSV
+    if not os.path.lexists(path):
         return []
-    with path.open() as f:
-        return [
-            {k: float(v) for k, v in row.items() if v not in ("", None)}
-            for row in csv.DictReader(f)
-        ]
+    raw = read_checked(path, "metrics file", CheckpointError, MAX_TABLE_BYTES)
+    fix = "remove the file, or train the run again"
+    try:
+        text = raw.decode("utf-8")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CheckpointError(f"metrics file {path} is not a readable CSV ({exc}); {fix}") from None
+    if not rows:
+        return []
+    header = [h.strip() for h in rows[0]]
+    if "epoch" not in header or any(not h for h in header) or len(set(header)) < len(header):
+        raise CheckpointError(
+            f"metrics file {path}: its first line must name the columns, 'epoch' among "
+            f"them, each once; got {','.join(rows[0])[:80]!r}; {fix}"
+        )
+    history = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise CheckpointError(
+                f"metrics file {path}: line {number} has {len(row)} field(s) where the "
+                f"header names {len(header)}; {fix}"
+            )
+        values: dict[str, float] = {}
+        for name, cell in zip(header, row, strict=True):
+            if cell.strip() == "":
+                continue
+            try:
+                values[name] = float(cell)
+            except ValueError:
+                raise CheckpointError(
+                    f"metrics file {path}: line {number}, column {name!r} holds "
+                    f"{cell[:40]!r}, not a number; {fix}"
+                ) from None
+        epoch = values.get("epoch")
+        if epoch is None or not math.isfinite(epoch) or epoch != int(epoch) or epoch < 0:
+            raise CheckpointError(
+                f"metrics file {path}: line {number} has no whole epoch number; {fix}"
+            )
+        history.append(values)
+    return history
 
 
 def _run_info(run: Path) -> dict[str, Any]:
-    config = read_run_config(run)
-    metrics_path = run / "metrics.json"
-    metrics = read_json(metrics_path) if metrics_path.is_file() else {}
-    history = _history(run)
-    model = config.get("model", {})
-    arch = "-".join(
-        str(n) for n in (model.get("input_dim"), *model.get("hidden", []), model.get("code_dim"))
-    )
+    config = read_run_config(run)  # every section checked: what aekit writes, or refused
+    _, model = model_config_of(config, run)
+    metrics = read_metrics(run)
+    history = read_history(run)
+    result = config.get("result") or {}
+    epochs = int(history[-1]["epoch"]) if history else result.get("epochs_trained", 0)
+    seconds = history[-1].get("seconds") if history else result.get("seconds")
     return {
         "path": run,
         "config": config,
-        "metrics": metrics if isinstance(metrics, dict) else {},
+        "metrics": metrics,
         "history": history,
-        "kind": model.get("kind", "?"),
-        "arch": arch,
-        "seconds": history[-1].get("seconds") if history else None,
-        "epochs": int(history[-1]["epoch"]) if history else 0,
+        "kind": model.kind,
+        "arch": model.arch,
+        "seconds": seconds,
+        "epochs": epochs,
     }
 
 
@@ -132,12 +237,11 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
     run = Path(run)
     info = _run_info(run)
     config, metrics = info["config"], info["metrics"]
-    data = config.get("data", {})
-    training = config.get("training", {})
+    training = config.get("training") or {}
     parts = [f"<h1>aekit run: {html.escape(info['kind'])} {html.escape(info['arch'])}</h1>"]
     facts = [
         ("run folder", str(run.resolve())),
-        ("data", data.get("source", "?")),
+        ("data", describe_origin(data_origin(config))),
         ("judged on", metrics.get("split", "?")),
         ("epochs trained", info["epochs"]),
         (
@@ -151,27 +255,30 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
         ("learning rate", training.get("lr", "?")),
         ("aekit version", config.get("aekit_version", "?")),
     ]
+    if isinstance(metrics.get("evaluation_error"), str):
+        facts.append(("evaluation", f"failed: {metrics['evaluation_error']}"))
     parts.append(_table(facts))
     rows = [
         (k, v)
         for k, v in metrics.items()
-        if isinstance(v, int | float) and not isinstance(v, bool) and k != "weights_from_epoch"
+        if (v is None or isinstance(v, int | float))
+        and not isinstance(v, bool)
+        and k != "weights_from_epoch"
     ]
     if rows:
         parts.append("<h2>Metrics</h2>" + _table(rows, ["metric", "value"]))
         if "pca_squared_error" in metrics and "squared_error" in metrics:
             pca, err = metrics["pca_squared_error"], metrics["squared_error"]
-            change = (err - pca) / pca * 100 if pca else float("nan")
             parts.append(
-                f"<p>Squared error per sample {err:.4g} against {pca:.4g} for PCA with as many "
-                f"components as the code ({abs(change):.0f}% {'lower' if change < 0 else 'higher'}).</p>"
+                f"<p>Squared error per sample {_fmt(err)} against {_fmt(pca)} for PCA with as "
+                f"many components as the code ({html.escape(versus(err, pca))}).</p>"
             )
     for key, value in metrics.items():
         if key.startswith("pca") and key.endswith("_squared_error") and key != "pca_squared_error":
             k = key[3:].split("_")[0]
             parts.append(
-                f"<p>This kind has a wide code; PCA with {k} components (the other kinds' code "
-                f"size) gives {value:.4g}.</p>"
+                f"<p>This kind has a wide code; PCA with {html.escape(k)} components (the "
+                f"other kinds' code size) gives {_fmt(value)}.</p>"
             )
     figures = _figures(run)
     if figures:
@@ -255,10 +362,10 @@ def _expand(runs: Sequence[str | Path]) -> list[Path]:
     out: list[Path] = []
     for r in runs:
         r = Path(r)
-        if (r / "config.json").is_file():
-            out.append(r)
+        if os.path.lexists(r / "config.json"):
+            out.append(r)  # read, and refused if damaged, as a run folder
         elif r.is_dir():
-            inner = sorted(p for p in r.iterdir() if (p / "config.json").is_file())
+            inner = sorted(p for p in r.iterdir() if os.path.lexists(p / "config.json"))
             if not inner:
                 raise CheckpointError(f"{r} is neither a run folder nor a folder of run folders")
             out.extend(inner)

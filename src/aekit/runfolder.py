@@ -56,6 +56,27 @@ def first_missing(path: Path) -> Path | None:
     return missing
 
 
+def taken(path: Path) -> str:
+    """Why an output folder cannot be used, by what is there: continuing it is suggested
+    only for a run folder that can be continued."""
+    if not path.is_dir():
+        what = (
+            "a file" if path.is_file() else "not a folder (a link to nothing, a pipe or a device)"
+        )
+        if path.is_symlink() and path.exists():
+            what = "a link to a file"
+        return f"{path} already exists and is {what}: choose another output folder"
+    if (path / CHECKPOINT_FILE).exists() and (path / CONFIG_FILE).exists():
+        return (
+            f"{path} already exists and holds a run; choose another output folder, or "
+            f"continue that run with: aekit train --resume {path}"
+        )
+    return (
+        f"{path} already exists and is not empty (it holds no run to continue): choose "
+        "another output folder, or a new or empty one"
+    )
+
+
 _HELD: dict[Path, list[int]] = {}  # locks this process holds: path -> [fd, depth]
 
 
@@ -143,10 +164,7 @@ class RunFolder:
         """Refuse a folder that holds anything besides its lock: another run got there
         first (checked again under the lock, where no other process can write)."""
         if self.writes and any(p.name != LOCK_FILE for p in self.path.iterdir()):
-            raise ConfigError(
-                f"{self.path} already exists; choose another output folder, or continue "
-                f"that run with: aekit train --resume {self.path}"
-            )
+            raise ConfigError(taken(self.path))
 
     @contextmanager
     def undone_on_failure(self, made: Path | None) -> Iterator[None]:
@@ -198,11 +216,8 @@ class RunFolder:
                 f"{path} is being written by another process (pid {writer}); wait for it "
                 "to finish, or choose another output folder"
             )
-        if path.exists() and (not path.is_dir() or any(path.iterdir())):
-            raise ConfigError(
-                f"{path} already exists; choose another output folder, or continue that run "
-                f"with: aekit train --resume {path}"
-            )
+        if os.path.lexists(path) and (not path.is_dir() or any(path.iterdir())):
+            raise ConfigError(taken(path))
         path.mkdir(parents=True, exist_ok=True)
         return cls(path)
 
@@ -231,11 +246,13 @@ class RunFolder:
 
     @property
     def has_checkpoint(self) -> bool:
-        return (self.path / CHECKPOINT_FILE).is_file()
+        """Whether the folder holds something named as the checkpoint: reading it refuses
+        what is not one (a folder, a pipe, a link to nothing) rather than starting over."""
+        return os.path.lexists(self.path / CHECKPOINT_FILE)
 
     @property
     def has_model(self) -> bool:
-        return (self.path / WEIGHTS_FILE).is_file()
+        return os.path.lexists(self.path / WEIGHTS_FILE)
 
     def prepare(self) -> None:
         """Make the folder and delete temporary files of writes a crash interrupted (the

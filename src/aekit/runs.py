@@ -14,13 +14,14 @@ The path from ``aekit train`` to the loss::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import sys
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
@@ -42,8 +43,15 @@ from .data import (
     to_tensor,
     validation_split,
 )
-from .errors import CheckpointError, ConfigError, DataError
-from .families import load, model_config_of
+from .errors import (
+    AekitError,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    EvaluationError,
+    TrainingInterrupted,
+)
+from .families import ESTIMATOR_FILE, IN_MEMORY, data_origin, load, model_config_of, unnamed_data
 from .images import Images, is_image_folder, load_images, not_streamed
 from .io import write_npy_blocks
 from .metrics import denoising_shortfall, feature_errors, linear_probe
@@ -267,6 +275,13 @@ def resume(
             "continues from its checkpoint, but not bit for bit as an uninterrupted run would",
             stacklevel=2,
         )
+    if (folder.path / ESTIMATOR_FILE).exists():
+        raise CheckpointError(
+            f"{folder.path} was saved by a scikit-learn estimator ({ESTIMATOR_FILE}): it is "
+            "a finished model, not an interrupted run, and has no checkpoint to continue; "
+            "to train it again, fit the estimator again in Python "
+            "(aekit.sklearn.load(path).fit(X), then .save(path))"
+        )
     if "training" not in raw:
         raise CheckpointError(f"{folder.path} has no 'training' section to resume")
     try:
@@ -284,7 +299,8 @@ def resume(
                 f"more (epochs={epochs} would shorten it)"
             )
     _, model_cfg = model_config_of(raw, folder.path)
-    data_cfg = _resume_data_config(cfg.data, folder.path, data, data_dir, test)
+    stored_data = cfg.data if data_origin(raw) is not None else DataConfig(source=IN_MEMORY)
+    data_cfg = _resume_data_config(stored_data, folder.path, data, data_dir, test)
     given = data if not isinstance(data, str) else None
     if data_dir is not None:  # the caller's own setting, unlike the stored config's
         asked = DataConfig(source=data_cfg.source, data_dir=data_dir)
@@ -376,6 +392,48 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     )
     if dataset.columns is not None:
         trainer.model.feature_names = list(dataset.columns)
+    # The epoch whose weights the model holds: the best validation epoch, or the last.
+    kept = fit.best_epoch if fit.best_epoch is not None and cfg.training.keep == "best" else None
+    epoch = kept if kept is not None else trainer.epoch
+    try:
+        metrics, split, held_out = _judge(folder, trainer, dataset, cfg, epoch)
+    except TrainingInterrupted:
+        raise
+    except Exception as exc:  # the weights are saved: the folder says what failed
+        if logger is not None:
+            logger.close()
+        _failed_evaluation(folder, cfg, epoch, exc)
+    if cfg.output.report and folder.writes:
+        try:
+            labels = dataset.test_labels if split == "test" else None
+            histories = [layer.fit.history for layer in layers or []]
+            losses = [layer.model.config.loss for layer in layers or [] if layer.model.config]
+            figures = folder.path / "figures"
+            shown = held_out.head(FIGURE_SAMPLES) if isinstance(held_out, DiskArray) else held_out
+            run_figures(
+                trainer.model, shown.numpy(), figures, fit.history, labels, histories, losses
+            )
+        except TrainingInterrupted:
+            raise
+        except Exception as exc:  # the run and its metrics stand without them
+            warnings.warn(
+                f"drawing the figures of {folder.path} failed ({_said_error(exc)}); the run, "
+                "its metrics and its report are written without them",
+                stacklevel=3,
+            )
+        write_report(folder.path)
+        if logger is not None:
+            logger.add_figures(folder.path / "figures", trainer.epoch)
+    if logger is not None:
+        logger.close()
+    return Run(folder.path, cfg, trainer.model, fit, metrics, split, dataset, resumed_at, layers)
+
+
+def _judge(
+    folder: RunFolder, trainer: Trainer, dataset: Dataset, cfg: RunConfig, epoch: int
+) -> tuple[dict[str, Any], str, Any]:
+    """Evaluate a trained model on its held-out data, with PCA's baseline, and write
+    metrics.json; the metrics, the split they were measured on, and that data."""
     held_out, split, fitted_on = _held_out(dataset, cfg)
     assert trainer.model.config is not None
     code_dim = trainer.model.config.code_dim
@@ -389,7 +447,7 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
         compresses = code_dim < trainer.model.config.input_dim
         denoiser = principal_subspace(fitted_on, code_dim if compresses else plain)
     metrics = evaluate_model(trainer.model, held_out, baseline=denoiser)
-    _warn_denoising(trainer.model, metrics, stacklevel=4)  # the caller of train or resume
+    _warn_denoising(trainer.model, metrics, stacklevel=5)  # the caller of train or resume
     pca = pca_baseline(fitted_on, _scaled(trainer.model, held_out), code_dim)
     if pca is not None:
         metrics["pca_squared_error"] = pca
@@ -402,26 +460,32 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
         metrics["probe_accuracy"] = linear_probe(
             trainer.model, dataset.train, dataset.train_labels, dataset.test, dataset.test_labels
         )
-    # The epoch whose weights the model holds: the best validation epoch, or the last.
-    kept = fit.best_epoch if fit.best_epoch is not None and cfg.training.keep == "best" else None
-    epoch = kept if kept is not None else trainer.epoch
     fell_back = {"fell_back_to_pca": True} if trainer.model.is_pca else {}
     folder.write_json(
         METRICS_JSON, {"split": split, "weights_from_epoch": epoch, **fell_back, **metrics}
     )
+    return metrics, split, held_out
+
+
+def _said_error(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text if isinstance(exc, AekitError) else f"{type(exc).__name__}: {text}"
+
+
+def _failed_evaluation(folder: RunFolder, cfg: RunConfig, epoch: int, exc: Exception) -> NoReturn:
+    """Leave a usable run folder where evaluating a trained model failed (its weights and
+    config.json are written): a metrics.json that says what failed, the report, then an
+    :class:`EvaluationError` that says so and what to do."""
+    reason = _said_error(exc)
+    folder.write_json(METRICS_JSON, {"weights_from_epoch": epoch, "evaluation_error": reason})
     if cfg.output.report and folder.writes:
-        labels = dataset.test_labels if split == "test" else None
-        histories = [layer.fit.history for layer in layers or []]
-        losses = [layer.model.config.loss for layer in layers or [] if layer.model.config]
-        figures = folder.path / "figures"
-        shown = held_out.head(FIGURE_SAMPLES) if isinstance(held_out, DiskArray) else held_out
-        run_figures(trainer.model, shown.numpy(), figures, fit.history, labels, histories, losses)
-        write_report(folder.path)
-        if logger is not None:
-            logger.add_figures(figures, trainer.epoch)
-    if logger is not None:
-        logger.close()
-    return Run(folder.path, cfg, trainer.model, fit, metrics, split, dataset, resumed_at, layers)
+        with contextlib.suppress(Exception):
+            write_report(folder.path)
+    raise EvaluationError(
+        f"{folder.path}: the model trained and is saved (model.safetensors, config.json), "
+        f"but evaluating it failed: {reason}; metrics.json records this. Evaluate it on "
+        f"other data with: aekit evaluate {folder.path} --data FILE"
+    ) from exc
 
 
 def _warn_denoising(model: AutoEncoder, metrics: dict[str, Any], stacklevel: int) -> None:
@@ -622,8 +686,8 @@ def evaluate(
     if baseline and run is not None and model.config is not None:
         # PCA needs training data: the run's own data set's training split, when it was
         # digits or mnist (a file named in a run folder is never read).
-        source = DataConfig.from_dict(_data_section(RunFolder(run)), "data")
-        if source.named and (data is None or str(data) == source.source):
+        source = _stored_data(RunFolder(run))
+        if source is not None and source.named and (data is None or str(data) == source.source):
             train = load_dataset(source.replace(data_dir=data_dir)).train  # its limit too
             test = _scaled(model, x if isinstance(x, DiskArray) else model.check_input(x))
             pca = pca_baseline(model.scale(train), test, model.config.code_dim)
@@ -909,7 +973,11 @@ def _dataset(cfg: DataConfig, data: Any, allow_missing: bool = False) -> tuple[D
             raise ConfigError("limit applies to data in memory; streamed data is read whole")
         files = dataset.files[: cfg.limit] if dataset.files is not None else None
         dataset = dataclasses.replace(dataset, train=dataset.train[: cfg.limit], files=files)
-    return dataset, cfg.replace(source=dataset.name, data_dir=None, test=None)
+    # Recorded as what it is: a data set by name, a file or folder by its name, anything
+    # else given in Python as an array in memory (never taken for a named data set).
+    in_memory = not isinstance(data, Images | DiskArray) and dataset.name not in NAMED_SOURCES
+    source = IN_MEMORY if in_memory else dataset.name
+    return dataset, cfg.replace(source=source, data_dir=None, test=None)
 
 
 def _resume_data_config(
@@ -928,6 +996,12 @@ def _resume_data_config(
             )
         return cfg.replace(source=data)
     if data is None and not stored.named:
+        if stored.source == IN_MEMORY:
+            raise ConfigError(
+                f"{run} was trained on an in-memory array from Python, which the folder does "
+                "not hold: give the same data again (data= in Python, --data FILE on the "
+                "command line, with the array saved to it)"
+            )
         raise ConfigError(
             f"{run} was trained on {stored.source!r}; paths stored in a run folder are not "
             "used: give the same data again (data= in Python, --data FILE on the command line)"
@@ -969,12 +1043,9 @@ def load_model_and_data(
     if data is None:
         if run is None:
             raise ConfigError("data is required when a model (not a run folder) is given")
-        stored = DataConfig.from_dict(_data_section(run), "data")
-        if not stored.named:
-            raise ConfigError(
-                "this run was trained on a file; name the data to use (data= in Python, "
-                "--data FILE on the command line); paths in a run folder are not used"
-            )
+        stored = _stored_data(run)
+        if stored is None or not stored.named:
+            raise ConfigError(unnamed_data(run.path, run.read_config(), "to use"))
         data = stored.source
     if isinstance(data, str | Path) and str(data) not in NAMED_SOURCES and is_image_folder(data):
         if stream:
@@ -1021,14 +1092,25 @@ def _data_section(run: RunFolder) -> Any:
     return {k: v for k, v in section.items() if k in kept}
 
 
+def _stored_data(run: RunFolder) -> DataConfig | None:
+    """The data a run folder records (never a path in it), or None where it records none
+    (a folder saved by a scikit-learn estimator of aekit before 0.2, or by save_model):
+    no command falls back to a default data set for such a folder."""
+    section = _data_section(run)
+    if "source" not in section:
+        return None
+    return DataConfig.from_dict(section, "data")
+
+
 def read_images(model: AutoEncoder | str | Path, folder: str | Path) -> Images:
     """The folder of images ``folder`` read for ``model`` (a model, or a run folder): as
     the run read its training images, resized to its ``image_size`` and converted to its
     ``image_mode`` where it had them (see :func:`aekit.load_images`)."""
     settings: dict[str, Any] = {}
     if isinstance(model, str | Path):
-        stored = DataConfig.from_dict(_data_section(RunFolder(model)), "data")
-        settings = {"image_size": stored.image_size, "image_mode": stored.image_mode}
+        stored = _stored_data(RunFolder(model))
+        if stored is not None:
+            settings = {"image_size": stored.image_size, "image_mode": stored.image_mode}
     return load_images(folder, **settings)
 
 

@@ -16,6 +16,8 @@ with :meth:`save` and :func:`load`.
 
 from __future__ import annotations
 
+import json
+import math
 import warnings
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from .config import TrainConfig, model_config
 from .corruption import Masking, MissingPatterns
 from .errors import ConfigError
-from .families import CONFIG_FILE, save_model
+from .families import CONFIG_FILE, ESTIMATOR_FILE, IN_MEMORY, save_model
 from .families import load as load_model
 from .io import read_json, write_json
 from .metrics import feature_errors
@@ -60,7 +62,6 @@ TRAIN_PARAMS = (
     "patience",
     "ema",
 )
-ESTIMATOR_FILE = "estimator.json"
 
 
 class AutoEncoderEstimator(BaseEstimator):
@@ -179,6 +180,7 @@ class AutoEncoderEstimator(BaseEstimator):
         result = trainer.fit(X.astype(np.float32))
         # What save() records in config.json, as a run folder does (aekit info reads it).
         self._run_sections = {
+            "data": {"source": IN_MEMORY},  # an array in memory: no command may assume one
             "training": trainer.config.to_dict(),
             "result": {
                 "epochs_trained": len(result.history),
@@ -676,6 +678,75 @@ ESTIMATORS = {
 }
 
 
+def read_estimator_file(path: str | Path) -> dict[str, Any]:
+    """The estimator.json of a folder :meth:`~AutoEncoderEstimator.save` wrote, checked
+    field by field: any field missing or of the wrong type is a :class:`ConfigError`
+    naming the file and the field (never a bare KeyError or TypeError)."""
+    file = Path(path) / ESTIMATOR_FILE
+    info = read_json(file, what="estimator file", error=ConfigError)
+    again = "save the estimator again (estimator.save(path)) or restore the file"
+
+    def bad(field: str, wanted: str, value: Any) -> ConfigError:
+        got = "missing" if value is _ABSENT else f"got {json.dumps(value)[:60]}"
+        return ConfigError(f"{file}: {field!r} must be {wanted}, {got}; {again}")
+
+    if not isinstance(info, dict):
+        raise ConfigError(f"{file} must hold a JSON object; {again}")
+    name = info.get("estimator", _ABSENT)
+    if name not in ESTIMATORS:
+        raise bad("estimator", f"one of {', '.join(ESTIMATORS)}", name)
+    cls = ESTIMATORS[name]
+    params = info.get("params", {})
+    if not isinstance(params, dict):
+        raise bad("params", "an object", params)
+    unknown = sorted(set(params) - set(cls._get_param_names()))
+    if unknown:
+        raise ConfigError(
+            f"{file}: 'params' has unknown parameter(s) {', '.join(map(repr, unknown))} for "
+            f"{name}; {again}"
+        )
+    fitted = info.get("fitted", _ABSENT)
+    if not isinstance(fitted, dict):
+        raise bad("fitted", "an object", fitted)
+
+    def count(key: str, default: Any = _ABSENT) -> int:
+        value = fitted.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise bad(f"fitted.{key}", "a whole number >= 1", value)
+        return value
+
+    n = count("n_features_in_")
+    count("n_iter_", 1)
+    names = fitted.get("feature_names_in_", _ABSENT)
+    if names is not _ABSENT and not (
+        isinstance(names, list) and len(names) == n and all(isinstance(x, str) for x in names)
+    ):
+        raise bad("fitted.feature_names_in_", f"a list of {n} names", names)
+    if cls is AutoEncoderOutlierDetector:
+        offset = fitted.get("offset_", _ABSENT)
+        if (
+            isinstance(offset, bool)
+            or not isinstance(offset, int | float)
+            or not math.isfinite(offset)
+        ):
+            raise bad("fitted.offset_", "a finite number (minus the error threshold)", offset)
+    if cls is AutoEncoderTransformer:
+        count("_n_features_out")
+    if cls is AutoEncoderImputer:
+        features = fitted.get("indicator_features")
+        if features is not None and not (
+            isinstance(features, list)
+            and all(isinstance(f, int) and not isinstance(f, bool) and 0 <= f < n for f in features)
+        ):
+            raise bad(
+                "fitted.indicator_features", f"null or a list of features in [0, {n})", features
+            )
+    return info
+
+
+_ABSENT = object()  # a field not in the file
+
+
 def load(path: str | Path) -> AutoEncoderEstimator:
     """An estimator written by :meth:`save` (no pickle)."""
     path = Path(path)
@@ -683,14 +754,19 @@ def load(path: str | Path) -> AutoEncoderEstimator:
         raise ConfigError(
             f"{path} is a run folder, not a saved estimator: load its model with aekit.load"
         )
-    info = read_json(path / ESTIMATOR_FILE, what="estimator file", error=ConfigError)
-    if not isinstance(info, dict) or info.get("estimator") not in ESTIMATORS:
-        raise ConfigError(f"{path / ESTIMATOR_FILE} names no aekit estimator")
+    info = read_estimator_file(path)
     estimator = ESTIMATORS[info["estimator"]](**info.get("params", {}))
-    fitted = info.get("fitted", {})
+    fitted = info["fitted"]
     estimator.model_ = load_model(path).eval()
+    input_dim = getattr(estimator.model_.config, "input_dim", fitted["n_features_in_"])
+    if input_dim != fitted["n_features_in_"]:
+        raise ConfigError(
+            f"{path / ESTIMATOR_FILE}: 'fitted.n_features_in_' is {fitted['n_features_in_']} "
+            f"but the model in {CONFIG_FILE} takes {input_dim} features; save the estimator "
+            "again (estimator.save(path))"
+        )
     saved = read_json(path / CONFIG_FILE)
-    estimator._run_sections = {k: saved[k] for k in ("training", "result") if k in saved}
+    estimator._run_sections = {k: saved[k] for k in ("data", "training", "result") if k in saved}
     estimator.n_features_in_ = int(fitted["n_features_in_"])
     estimator.n_iter_ = int(fitted.get("n_iter_", 1))
     estimator.history_ = []

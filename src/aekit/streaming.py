@@ -30,6 +30,7 @@ from torch import Tensor
 
 from .errors import DataError, non_finite
 from .images import folder_kind, not_streamed, skipped
+from .io import open_checked, require_regular_file
 
 STREAM_ABOVE = 1 << 30  # bytes: data files larger than this are streamed by default
 BLOCK_BYTES = 4 << 20  # the unit read at once, and shuffled as a whole
@@ -100,6 +101,8 @@ class DiskArray:
     ) -> None:
         if not segments or sum(s.rows for s in segments) == 0:
             raise DataError(f"{name} is empty: 0 samples")
+        # A shard of no samples (same shape otherwise, checked by the caller) adds none.
+        segments = [s for s in segments if s.rows > 0]
         self.segments = segments
         self.name = name
         self.image_shape = image_shape
@@ -219,10 +222,12 @@ class DiskArray:
         return out
 
     def _read_segment(self, seg: Segment, a: int, b: int, dtype: np.dtype = FLOAT32) -> np.ndarray:
+        if b <= a:
+            return np.empty((0, self.features), dtype)
         nbytes = (b - a) * seg.row_bytes
         raw = bytearray(nbytes)
         view, done = memoryview(raw), 0
-        with open(seg.path, "rb", buffering=0) as f:
+        with open_checked(seg.path, "data file", DataError) as f:
             # pread returns at most about 2 GiB, and network file systems may return less.
             while done < nbytes:
                 got = os.preadv(f.fileno(), [view[done:]], seg.offset + a * seg.row_bytes + done)
@@ -347,9 +352,7 @@ def open_disk_array(path: str | Path) -> DiskArray:
         data = DiskArray(segments, path.name, _image_shape(first))
         data._sharded = True
         return data
-    if not path.is_file():
-        what = "is not a regular file" if path.exists() else "does not exist"
-        raise DataError(f"data file {path} {what}")
+    require_regular_file(path, "data file", DataError)
     if path.suffix.lower() == ".gz":
         raise DataError(
             f"{path} is compressed, and a compressed file cannot be read a block at a time: "
@@ -422,9 +425,9 @@ def can_stream(path: str | Path) -> bool:
             return False
         return True
     try:
-        with open(path, "rb") as f:
+        with open_checked(path, "data file", DataError) as f:
             magic = f.read(4)
-    except OSError:
+    except (DataError, OSError):
         return False
     return len(magic) == 4 and magic[:2] == b"\0\0" and magic[2] in IDX_TYPES and magic[3] > 0
 
@@ -441,13 +444,15 @@ def _npy_segment(path: Path) -> Segment:
 
     check_magic(path, NPY_MAGIC, ".npy")
     try:
-        with open(path, "rb") as f:
+        with open_checked(path, "data file", DataError) as f:
             version = np.lib.format.read_magic(f)
             if version == (1, 0):
                 shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
             else:
                 shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
             offset = f.tell()
+    except DataError:
+        raise
     except (ValueError, OSError) as exc:
         raise DataError(f"{path} is not a readable .npy file: {exc}") from None
     if dtype.hasobject or dtype.kind not in "biuf":
@@ -465,7 +470,7 @@ def _npy_segment(path: Path) -> Segment:
 
 
 def _idx_segment(path: Path) -> Segment:
-    with open(path, "rb") as f:
+    with open_checked(path, "data file", DataError) as f:
         magic = f.read(4)
         if len(magic) < 4 or magic[:2] != b"\0\0" or magic[2] not in IDX_TYPES or magic[3] == 0:
             raise DataError(
@@ -473,9 +478,13 @@ def _idx_segment(path: Path) -> Segment:
                 f"{magic.hex() or '(empty)'}); stream .npy files, shard folders or IDX files"
             )
         ndim = magic[3]
-        dims = np.frombuffer(f.read(4 * ndim), ">u4")
-    if len(dims) != ndim:
-        raise DataError(f"{path} is truncated: its header is incomplete")
+        raw = f.read(4 * ndim)
+    if len(raw) != 4 * ndim:
+        raise DataError(
+            f"{path} is truncated: its header needs {4 + 4 * ndim} bytes ({ndim} "
+            f"dimensions), the file has {4 + len(raw)}"
+        )
+    dims = np.frombuffer(raw, ">u4")
     dtype = np.dtype(IDX_TYPES[magic[2]])
     shape = tuple(int(d) for d in dims)
     if len(shape) < 2:

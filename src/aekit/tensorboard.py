@@ -55,10 +55,16 @@ class TensorBoardLogger:
 
     def add_figures(self, folder: str | Path, step: int = 0) -> None:
         """Every PNG in ``folder`` as an image (the run's figures)."""
+        import io
+
         import matplotlib.image
 
+        from .errors import CheckpointError
+        from .io import MAX_FIGURE_BYTES, read_checked
+
         for png in sorted(Path(folder).glob("*.png")):
-            pixels = matplotlib.image.imread(png)[..., :3]
+            raw = read_checked(png, "figure", CheckpointError, MAX_FIGURE_BYTES)  # no pipe
+            pixels = matplotlib.image.imread(io.BytesIO(raw), format="png")[..., :3]
             self.writer.add_image(f"figures/{png.stem}", pixels, step, dataformats="HWC")
         self.writer.flush()
 
