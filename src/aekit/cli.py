@@ -60,6 +60,7 @@ from .runs import encode as encode_data
 from .runs import impute as impute_data
 from .runs import reconstruct as reconstruct_data
 from .runs import score as score_data
+from .schema import number
 from .streaming import DiskArray
 
 EXIT_USAGE = 2
@@ -727,6 +728,13 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from .sklearn import CONTAMINATION
+
+    # Checked before anything is read: a number, finite, in range.
+    if args.threshold is not None:
+        args.threshold = number(args.threshold, "--threshold")
+    if args.contamination is not None:
+        args.contamination = number(args.contamination, "--contamination", CONTAMINATION)
     images = _input_images(args, args.input)
     data: Any = images if images is not None else args.input
     model, x = load_model_and_data(args.run, data, data_dir=args.data_dir, stream=args.stream)
@@ -745,8 +753,6 @@ def cmd_score(args: argparse.Namespace) -> int:
     columns, header = [total], ["error"]
     limit = args.threshold
     if args.contamination is not None:
-        if not 0 < args.contamination <= 0.5:
-            raise ConfigError(f"--contamination must be in (0, 0.5], got {args.contamination}")
         limit = float(np.percentile(total, 100 * (1 - args.contamination)))
     elif limit is None:
         limit = _saved_threshold(Path(args.run))
@@ -782,8 +788,11 @@ def _saved_threshold(run: Path) -> float | None:
     if not (run / ESTIMATOR_FILE).is_file():
         return None
     info = read_json(run / ESTIMATOR_FILE, what="estimator file", error=ConfigError)
-    offset = info.get("fitted", {}).get("offset_") if isinstance(info, dict) else None
-    return -float(offset) if isinstance(offset, int | float) else None
+    fitted = info.get("fitted") if isinstance(info, dict) else None
+    offset = fitted.get("offset_") if isinstance(fitted, dict) else None
+    if offset is None:
+        return None
+    return -number(offset, f"{run / ESTIMATOR_FILE}: offset_ (the saved threshold)")
 
 
 def cmd_impute(args: argparse.Namespace) -> int:

@@ -35,6 +35,7 @@ from .io import read_json, write_json
 from .metrics import feature_errors
 from .model import AutoEncoder
 from .presets import training_defaults
+from .schema import Bounds, number
 from .trainer import Trainer, warn_ignored
 
 # Constructor arguments that are ModelConfig / TrainConfig fields under the same name.
@@ -268,8 +269,10 @@ def _jsonable(value: Any) -> Any:
         from .config import describe
 
         return describe(value)
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | np.ndarray):
         return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):  # np.float32(0.1), np.int64(8): JSON numbers
+        return _jsonable(value.item()) if not isinstance(value, np.floating) else float(str(value))
     return value
 
 
@@ -607,9 +610,7 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
 
     def fit(self, X: Any, y: Any = None) -> AutoEncoderOutlierDetector:
         """Train on ``X`` (mostly inliers) and set the threshold; ``y`` is ignored."""
-        c = self.contamination
-        if not (c == "auto" or (isinstance(c, int | float) and 0 < c <= 0.5)):
-            raise ConfigError(f"contamination must be 'auto' or in (0, 0.5], got {c!r}")
+        c = contamination(self.contamination)
         X = self._validated(X, reset=True)
         self._fit_model(X)
         scores = self.score_samples(X)
@@ -653,7 +654,21 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
         return path
 
     def _load_fitted(self, fitted: dict[str, Any], path: Path) -> None:
-        self.offset_ = float(fitted["offset_"])
+        self.offset_ = number(fitted.get("offset_"), f"{path / ESTIMATOR_FILE}: offset_")
+
+
+CONTAMINATION = Bounds(0, 0.5, low_open=True)
+
+
+def contamination(value: Any) -> float | str:
+    """A contamination setting checked: "auto", or a number (numpy's too) in (0, 0.5]."""
+    if isinstance(value, str):
+        if value != "auto":
+            raise ConfigError(
+                f"contamination must be 'auto' or a number in (0, 0.5], got {value!r}"
+            )
+        return value
+    return number(value, "contamination", CONTAMINATION)
 
 
 def threshold(scores: np.ndarray, contamination: float | str) -> float:
