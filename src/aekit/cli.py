@@ -464,7 +464,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             data_dir=getattr(args, "data.data_dir"),
             test=getattr(args, "data.test"),
             epochs=getattr(args, "training.epochs"),
-            progress=getattr(args, "output.progress") is not False,
+            progress=getattr(args, "output.progress"),
             report=getattr(args, "output.report"),
         )
     else:

@@ -846,7 +846,8 @@ class OutputConfig(_Config):
     Parameters
     ----------
     out : the run folder to create (default: runs/KIND-DATE-TIME, made unique).
-    progress : show a progress bar.
+    progress : show a progress bar (default: where stderr is a terminal or a notebook, so
+        that logs get none of its carriage returns; --progress draws it anyway).
     report : write the run's figures (RUN/figures) and its one-page HTML report
         (RUN/report.html) at the end.
     tensorboard : also log every epoch's losses and the figures for TensorBoard into
@@ -854,7 +855,7 @@ class OutputConfig(_Config):
     """
 
     out: str | None = None
-    progress: bool = True
+    progress: bool | None = None
     report: bool = True
     tensorboard: bool = False
 

@@ -396,7 +396,9 @@ class AutoEncoder(nn.Module):
         ``targets=True`` also checks that values fit the output activation's range (data
         the model must reconstruct, as in training and evaluation).
         """
-        t = to_tensor(x, name, allow_missing=self.missing)
+        # Data to learn from or be judged on needs an observed entry; inputs need not
+        # (an all-NaN row alone is filled as it is within a batch).
+        t = to_tensor(x, name, allow_missing=self.missing, observed=targets)
         if self.input_dim is not None and t.shape[1] != self.input_dim:
             raise DataError(
                 f"{name} has {t.shape[1]} features but the model expects {self.input_dim}"
