@@ -238,3 +238,26 @@ def test_one_rule_states_the_range():
         with pytest.raises(aekit.ConfigError) as info:
             number(value, "x", bounds)
         assert str(info.value) == said
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-1", "abc"])
+def test_the_distributed_timeout_variable_is_a_checked_number(text, monkeypatch):
+    """$AEKIT_DIST_TIMEOUT was read with float() at import: NaN or "abc" broke
+    ``import aekit``, "inf" overflowed; now it is read when a process group starts."""
+    from aekit import distributed
+
+    monkeypatch.setenv("AEKIT_DIST_TIMEOUT", text)
+    with pytest.raises(aekit.ConfigError, match="AEKIT_DIST_TIMEOUT must be"):
+        distributed.timeout()
+    monkeypatch.setenv("AEKIT_DIST_TIMEOUT", "30")
+    assert distributed.timeout().total_seconds() == 30
+
+
+@pytest.mark.parametrize("size", [(math.inf, 8), (math.nan, 8), (8.5, 8)])
+def test_image_sizes_are_whole_finite_numbers(size, tmp_path):
+    from PIL import Image
+
+    Image.new("L", (8, 8)).save(tmp_path / "a.png")
+    with pytest.raises(aekit.DataError, match="image_size must be"):  # not OverflowError
+        aekit.load_images(tmp_path, image_size=size)
+    assert aekit.load_images(tmp_path, image_size=(np.int64(4), 4)).shape == (1, 4, 4)
