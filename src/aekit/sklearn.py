@@ -280,12 +280,17 @@ class AutoEncoderEstimator(BaseEstimator):
         pass
 
 
+def _images(X: Any) -> bool:
+    """Whether ``X`` is an array (or nested lists) of more than two dimensions: images."""
+    return getattr(X, "ndim", 0) > 2 or (
+        isinstance(X, list | tuple) and len(X) > 0 and np.ndim(X) > 2
+    )
+
+
 def _rows(X: Any) -> Any:
     """Arrays of more than two dimensions (images) as (samples, features); anything else
     as it is (scikit-learn refuses 1-D data with its own advice)."""
-    if getattr(X, "ndim", 0) > 2 or (
-        isinstance(X, list | tuple) and len(X) and np.ndim(X) > 2  # nested lists
-    ):
+    if _images(X):
         X = np.asarray(X)
         if X.shape[0] and all(X.shape[1:]):
             return X.reshape(X.shape[0], -1)
@@ -517,13 +522,13 @@ class AutoEncoderImputer(TransformerMixin, AutoEncoderEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """``X`` with its missing values filled in (observed values are kept)."""
         check_is_fitted(self)
-        shape = np.shape(X)
+        shape = np.asarray(X).shape if _images(X) else None
         X = self._validated(X)
         missing = np.isnan(X)
         filled = np.where(missing, self._reconstruct(X), X).astype(np.float64)
         if self.indicator_ is not None:
             return np.hstack([filled, self.indicator_.transform(X).astype(np.float64)])
-        return filled.reshape(shape) if len(shape) > 2 else filled  # images stay images
+        return filled.reshape(shape) if shape is not None else filled  # images stay images
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self)
