@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 import aekit
+import aekit.sklearn
 from aekit.cli import main
 from aekit.config import PretrainConfig
 from aekit.report import write_report
@@ -53,6 +54,12 @@ def _model() -> aekit.AutoEncoder:
 
 def _fit(data: Any, **settings: Any) -> Any:
     return aekit.fit(_model(), data, progress=False, **{"epochs": 1, **settings})
+
+
+def _detector(**params: Any) -> Any:
+    from aekit.sklearn import AutoEncoderOutlierDetector
+
+    return AutoEncoderOutlierDetector(epochs=1, **params)
 
 
 def _loader(x: np.ndarray) -> Any:
@@ -167,6 +174,13 @@ def d(tmp_path_factory) -> Path:
     for name in MNIST_NAMES:
         (gz_bad / f"{name}.gz").write_bytes(b"\x1f\x8b\x08\x00" + bytes(6) + b"garbage" * 20)
     damaged("huge_hidden", config_obj=edited(lambda c: c["model"].update(hidden=[2e9])))
+    # ---- round three: a saved outlier detector whose threshold is NaN ----
+    from aekit.sklearn import AutoEncoderOutlierDetector
+
+    detector = AutoEncoderOutlierDetector(epochs=1).fit(good[:100]).save(d / "nan_threshold")
+    saved = json.loads((detector / "estimator.json").read_text())
+    saved["fitted"]["offset_"] = float("nan")
+    (detector / "estimator.json").write_text(json.dumps(saved))
     damaged("data_not_object", config_obj=edited(lambda c: c.update(data=5)))
     # ---- round three (issue 25): guessing instead of reading, messages about data ----
     names = [f"f{i}" for i in range(64)]
@@ -586,6 +600,115 @@ CASES = [
         None,
         ["train", "--config", "{d}/cfg_out.json"],
         add_out=False,
+    ),
+    # ---- round three (issue 25): classes 4, 5, 9 (numbers, batches, predictable) ----
+    Case(
+        "a NaN outlier threshold",
+        "--threshold must be a finite number, got nan",
+        None,
+        ["score", "{run}", "digits", "-o", "{d}/scores.csv", "--threshold", "nan"],
+    ),
+    Case(
+        "an infinite outlier threshold",
+        "--threshold must be a finite number, got inf",
+        None,
+        ["score", "{run}", "digits", "-o", "{d}/scores.csv", "--threshold", "inf"],
+    ),
+    Case(
+        "an infinite contamination",
+        "contamination must be a finite number in (0, 0.5], got inf",
+        lambda d: _detector(contamination=float("inf")).fit(np.zeros((20, 4))),
+        ["score", "{run}", "digits", "-o", "{d}/scores.csv", "--contamination", "inf"],
+    ),
+    Case(
+        "a NaN contamination",
+        "contamination must be a finite number in (0, 0.5], got nan",
+        lambda d: _detector(contamination=np.float32("nan")).fit(np.zeros((20, 4))),
+        ["score", "{run}", "digits", "-o", "{d}/scores.csv", "--contamination", "nan"],
+    ),
+    Case(
+        "a saved detector whose threshold is NaN",
+        "must be a finite number, got nan",
+        lambda d: aekit.sklearn.load(d / "nan_threshold"),
+        ["score", "{d}/nan_threshold", "digits", "-o", "{d}/scores.csv"],
+    ),
+    Case(
+        "NaN noise in a corruption spec",
+        "sigma (noise std) must be a finite number >= 0, got nan",
+        lambda d: aekit.Corruption.parse("gaussian:sigma=nan"),
+        ["train", "--corruption", "gaussian:sigma=nan"],
+        settings={"model": {"corruption": "gaussian:sigma=nan"}},
+    ),
+    Case(
+        "an infinite penalty weight",
+        "lam (L1 weight) must be a finite number >= 0, got inf",
+        lambda d: aekit.L1Sparsity(lam=np.float64("inf")),
+        ["train", "--penalty", "l1:lam=inf"],
+        settings={"model": {"penalties": [{"name": "l1", "lam": float("inf")}]}},
+    ),
+    Case(
+        "a NaN target activation of a numpy type",
+        "rho (target activation) must be a finite number in (0, 1), got nan",
+        lambda d: aekit.KLSparsity(rho=np.float32("nan")),
+        ["train", "--penalty", "kl_sparsity:rho=NaN"],
+        settings={"model": {"penalties": [{"name": "kl_sparsity", "rho": float("nan")}]}},
+    ),
+    Case(
+        "NaN momentum",
+        "momentum must be a finite number in [0, 1), got nan",
+        lambda d: _fit(np.zeros((4, 64)), momentum=float("nan")),
+        ["train", "--momentum", "nan"],
+        settings={"training": {"momentum": float("nan")}},
+    ),
+    Case(
+        "an infinite validation share",
+        "val_fraction must be a finite number in [0, 1), got inf",
+        lambda d: _fit(np.zeros((4, 64)), val_fraction=float("inf")),
+        ["train", "--val-fraction", "inf"],
+        settings={"training": {"val_fraction": float("inf")}},
+    ),
+    Case(
+        "minus infinite checkpoint interval",
+        "checkpoint_seconds must be a finite number >= 0, got -inf",
+        lambda d: aekit.TrainConfig(checkpoint_seconds=float("-inf")),
+        ["train", "--checkpoint-seconds=-inf"],
+        settings={"training": {"checkpoint_seconds": float("-inf")}},
+    ),
+    Case(
+        "NaN pretraining learning rate",
+        "lr must be a finite number > 0, got nan",
+        lambda d: PretrainConfig(lr=float("nan")),
+        ["train", "--pretrain", "greedy", "--pretrain-lr", "nan"],
+        settings={"pretrain": {"lr": float("nan")}},
+    ),
+    Case(
+        "NaN epochs",
+        "epochs must be a finite whole number, got nan",
+        lambda d: _fit(np.zeros((4, 64)), epochs=float("nan")),
+        ["train", "--epochs", "nan"],
+        cli_match="--epochs: expected a whole number, got 'nan'",
+        settings={"training": {"epochs": float("nan")}},
+    ),
+    Case(
+        "an infinite code size",
+        "code_dim must be a finite whole number, got inf",
+        lambda d: aekit.AutoEncoder.build(input_dim=64, code_dim=float("inf")),
+        None,
+        settings={"model": {"code_dim": float("inf")}},
+    ),
+    Case(
+        "NaN seed of the weights",
+        "seed must be a finite whole number, got nan",
+        lambda d: aekit.AutoEncoder.build(input_dim=64, seed=float("nan")),
+        ["train", "--seed", "nan"],
+        cli_match="--seed: expected a whole number, got 'nan'",
+        settings={"training": {"seed": float("nan")}},
+    ),
+    Case(
+        "a random_state that is no seed",
+        "random_state must be a seed",
+        lambda d: aekit.sklearn.AutoEncoderTransformer(random_state=1.5).fit(np.zeros((20, 4))),
+        None,
     ),
     # ---- from the command line's and the configs' own lists, merged here -------------------
     Case(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -448,3 +449,35 @@ def test_info_on_a_finished_run_without_its_weights_says_how_to_get_them(trained
     err = piped.stderr.read()
     piped.wait(timeout=60)
     assert err == b"" and piped.returncode == 1
+
+
+def test_no_progress_bar_where_no_one_watches_unless_asked(tmp_path, capsys, monkeypatch):
+    """Output to a file or a pipe (stderr is no terminal, as under capsys) gets no bar and
+    none of its carriage returns, from the command and from Python; --progress and
+    progress=True draw it anyway; a terminal gets it by default (issue 25, class 9)."""
+    import io
+
+    from aekit.trainer import shows_progress
+
+    assert main(["train", "--epochs", "2", "--out", str(tmp_path / "a")]) == 0
+    assert "\r" not in capsys.readouterr().err
+    assert main(["train", "--epochs", "2", "--out", str(tmp_path / "b"), "--progress"]) == 0
+    assert "\r" in capsys.readouterr().err
+    assert main(["train", "--resume", str(tmp_path / "a"), "--epochs", "3"]) == 0
+    assert "\r" not in capsys.readouterr().err
+    data = aekit.load_digits().train
+    model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
+    aekit.fit(model, data, epochs=1)
+    aekit.train({"training": {"epochs": 1}}, out=tmp_path / "c")
+    assert "\r" not in capsys.readouterr().err
+    aekit.fit(model, data, epochs=1, progress=True)
+    assert "\r" in capsys.readouterr().err
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert shows_progress() and shows_progress(True) and not shows_progress(False)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert not shows_progress() and shows_progress(True)

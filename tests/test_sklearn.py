@@ -197,3 +197,74 @@ def test_what_a_new_user_tripped_on(cancer, tmp_path):
         AutoEncoderTransformer(epochs=1, random_state=0).fit(frame).transform(frame)
     with pytest.raises(TypeError, match="AutoEncoderEstimator"):
         AutoEncoderTransformer(code_size=4)
+
+
+# ---- issue 25, class 9: predictable ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", [AutoEncoderTransformer, AutoEncoderImputer])
+def test_the_seed_is_0_by_default_and_numpys_global_state_is_never_touched(cls, cancer, tmp_path):
+    X, _ = cancer
+    np.random.seed(123)
+    before = np.random.get_state()
+    a, b = cls(epochs=2).fit(X), cls(epochs=2).fit(X)
+    assert a.seed_ == b.seed_ == 0 and cls().get_params()["random_state"] == 0
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))  # two fits, one model
+    # None: a fresh seed each fit, from the operating system; seed_ repeats the fit
+    c, d = cls(epochs=2, random_state=None).fit(X), cls(epochs=2, random_state=None).fit(X)
+    assert c.seed_ != d.seed_
+    again = cls(epochs=2, random_state=c.seed_).fit(X)
+    np.testing.assert_array_equal(again.transform(X), c.transform(X))
+    after = np.random.get_state()
+    assert all(np.array_equal(x, y) for x, y in zip(before, after, strict=True))
+    # a RandomState given is the caller's own: a seed is drawn from it
+    e = cls(epochs=1, random_state=np.random.RandomState(0)).fit(X)
+    assert e.seed_ == np.random.RandomState(0).randint(0, 2**31 - 1)
+    assert load(c.save(tmp_path / "c")).seed_ == c.seed_
+
+
+def test_the_detector_fits_a_data_frame_without_warning_about_itself():
+    import warnings
+
+    frame = load_breast_cancer(as_frame=True).data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "X does not have valid feature names" was one
+        detector = AutoEncoderOutlierDetector(epochs=1).fit(frame)
+        scores = detector.score_samples(frame)
+    np.testing.assert_array_equal(-scores > -detector.offset_, detector.predict(frame) == -1)
+    with pytest.warns(UserWarning, match="feature names"):  # the user's own mix-up still is
+        detector.score_samples(frame.to_numpy())
+
+
+@pytest.mark.parametrize("cls", [AutoEncoderTransformer, AutoEncoderOutlierDetector])
+def test_images_are_accepted_as_aekit_fit_accepts_them(cls, digits):
+    flat = digits.train.numpy()[:300]
+    for shape in ((8, 8), (1, 8, 8)):
+        images = flat.reshape(len(flat), *shape)
+        a, b = cls(epochs=1).fit(images), cls(epochs=1).fit(flat)
+        assert a.n_features_in_ == 64
+        if cls is AutoEncoderTransformer:
+            np.testing.assert_array_equal(a.transform(images), b.transform(flat))
+            assert a.inverse_transform(a.transform(images)).shape == (300, 64)
+        else:
+            np.testing.assert_array_equal(a.score_samples(images), b.score_samples(flat))
+
+
+def test_the_imputer_gives_images_back_as_images_and_fills_a_row_alone(digits):
+    images = digits.train.numpy()[:300].reshape(300, 8, 8).copy()
+    images[np.random.default_rng(0).random(images.shape) < 0.2] = np.nan
+    imputer = AutoEncoderImputer(epochs=2).fit(images)
+    filled = imputer.transform(images)
+    assert filled.shape == (300, 8, 8) and not np.isnan(filled).any()
+    np.testing.assert_array_equal(
+        filled.reshape(300, 64), imputer.transform(images.reshape(300, 64))
+    )
+    # a row with nothing observed: filled alone as within a batch (it was refused alone)
+    empty = np.full((1, 64), np.nan)
+    alone = imputer.transform(empty)
+    within = imputer.transform(np.vstack([images.reshape(300, 64)[:4], empty]))
+    np.testing.assert_array_equal(alone[0], within[4])
+    assert not np.isnan(alone).any()
+    nothing = np.full((10, 64), np.nan)
+    with pytest.raises(ValueError, match="no observed values"), pytest.warns(UserWarning):
+        AutoEncoderImputer(epochs=1).fit(nothing)  # nothing to learn from: refused

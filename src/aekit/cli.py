@@ -61,6 +61,7 @@ from .runs import encode as encode_data
 from .runs import impute as impute_data
 from .runs import reconstruct as reconstruct_data
 from .runs import score as score_data
+from .schema import number
 from .streaming import DiskArray
 from .trainer import why_pca
 
@@ -482,7 +483,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             data_dir=getattr(args, "data.data_dir"),
             test=getattr(args, "data.test"),
             epochs=getattr(args, "training.epochs"),
-            progress=getattr(args, "output.progress") is not False,
+            progress=getattr(args, "output.progress"),
             report=getattr(args, "output.report"),
         )
     else:
@@ -769,6 +770,13 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from .sklearn import CONTAMINATION
+
+    # Checked before anything is read: a number, finite, in range.
+    if args.threshold is not None:
+        args.threshold = number(args.threshold, "--threshold")
+    if args.contamination is not None:
+        args.contamination = number(args.contamination, "--contamination", CONTAMINATION)
     images = _input_images(args, args.input)
     data: Any = images if images is not None else args.input
     model, x = load_model_and_data(
@@ -791,8 +799,6 @@ def cmd_score(args: argparse.Namespace) -> int:
     columns, header = [total], ["error"]
     limit = args.threshold
     if args.contamination is not None:
-        if not 0 < args.contamination <= 0.5:
-            raise ConfigError(f"--contamination must be in (0, 0.5], got {args.contamination}")
         limit = float(np.percentile(total, 100 * (1 - args.contamination)))
     elif limit is None:
         limit = _saved_threshold(Path(args.run))
@@ -828,7 +834,9 @@ def _saved_threshold(run: Path) -> float | None:
         return None
     info = read_estimator_file(run)  # checked: a damaged file is refused, never ignored
     offset = info["fitted"].get("offset_")
-    return -float(offset) if info["estimator"] == "AutoEncoderOutlierDetector" else None
+    if info["estimator"] != "AutoEncoderOutlierDetector" or offset is None:
+        return None
+    return -number(offset, f"{run / ESTIMATOR_FILE}: offset_ (the saved threshold)")
 
 
 def cmd_impute(args: argparse.Namespace) -> int:

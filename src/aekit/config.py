@@ -47,9 +47,9 @@ from .parts import require
 from .penalties import Penalty
 from .presets import KINDS, default_code_dim
 from .registry import Registry
-from .schema import check_known, coerce, from_dict, to_dict
+from .schema import Bounds, check_known, coerce, from_dict, number, to_dict
+from .seeding import MAX_SEED
 
-MAX_SEED = 2**63 - 1
 MAX_BATCH = 2**31 - 1
 MAX_EPOCHS = 1_000_000  # bounds the work one setting can ask for
 MAX_IMAGE_SIDE = 1 << 16
@@ -66,6 +66,12 @@ def physical_memory() -> int:
 def choices(registry: Registry[Any], flag: str | None = None) -> dict[str, Any]:
     """Field metadata: the value is a name in ``registry`` (checked, and the CLI's choices)."""
     return {"registry": registry, **({"flag": flag} if flag else {})}
+
+
+def within(low: float | None = None, high: float | None = None, **more: Any) -> dict[str, Any]:
+    """Field metadata: the allowed range of a numeric field (see
+    :class:`~aekit.schema.Bounds`), checked with NaN and infinities refused."""
+    return {"bounds": Bounds(low, high, **more)}
 
 
 def flag(name: str, **more: Any) -> dict[str, Any]:
@@ -96,9 +102,10 @@ class _Config:
     """Validation and the JSON round trip shared by the configs.
 
     After construction every field is checked against its annotation (and converted where
-    JSON and Python differ: int to float, list to tuple, a part's spec to the part), floats
-    must be finite, registry-backed names must be registered; then :meth:`validate` checks
-    ranges and relations between fields.
+    JSON, Python and numpy differ: int to float, np.float32 to float, list to tuple, a
+    part's spec to the part); every float must be a finite number within the range its
+    field declares (``within``), registry-backed names must be registered; then
+    :meth:`validate` checks the other ranges and the relations between fields.
     """
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
@@ -114,8 +121,8 @@ class _Config:
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             where = f"{name}.{f.name}"
             value = coerce(getattr(self, f.name), hints[f.name], where)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ConfigError(f"{where} must be a finite number, got {value}")
+            if isinstance(value, float):
+                value = number(value, where, f.metadata.get("bounds"))
             registry = f.metadata.get("registry")
             if registry is not None and value is not None and value not in registry:
                 raise ConfigError(
@@ -461,28 +468,35 @@ class TrainConfig(_Config):
 
     epochs: int | None = None
     batch_size: int | None = None
-    lr: float = 3e-3
+    lr: float = dataclasses.field(default=3e-3, metadata=within(0, low_open=True))
     optimizer: str | None = dataclasses.field(default=None, metadata=choices(OPTIMIZERS))
-    muon_lr: float = 0.02
-    momentum: float = 0.9
-    weight_decay: float | None = None
+    muon_lr: float = dataclasses.field(default=0.02, metadata=within(0, low_open=True))
+    momentum: float = dataclasses.field(default=0.9, metadata=within(0, 1, high_open=True))
+    weight_decay: float | None = dataclasses.field(default=None, metadata=within(0))
     schedule: str = dataclasses.field(default="cosine", metadata=choices(SCHEDULES))
     warmup_epochs: int | None = None
-    val_fraction: float | None = None
+    val_fraction: float | None = dataclasses.field(
+        default=None, metadata=within(0, 1, high_open=True)
+    )
     patience: int | None = None
-    min_delta: float = 0.0
+    min_delta: float = dataclasses.field(default=0.0, metadata=within(0))
     keep: Literal["best", "last"] = "best"
     seed: int = 0
     device: str = "auto"
     eval_batch_size: int = 4096
-    checkpoint_seconds: float | None = 30.0
+    checkpoint_seconds: float | None = dataclasses.field(default=30.0, metadata=within(0))
     checkpoint_every: int | None = None
     checkpoint_every_steps: int | None = None
     on_nan: Literal["stop", "rollback"] = "stop"
-    rollback_lr_factor: float = 0.5
+    rollback_lr_factor: float = dataclasses.field(
+        default=0.5, metadata=within(0, 1, low_open=True, high_open=True)
+    )
     max_rollbacks: int = 3
-    grad_clip: float | None = None
-    ema: float | None = None
+    grad_clip: float | None = dataclasses.field(default=None, metadata=within(0, low_open=True))
+    ema: float | None = dataclasses.field(
+        default=None,
+        metadata=within(0, 1, high_open=True, note="a decay such as 0.99; 0: no average"),
+    )
     sample_budget: int | None = None
     compile: bool = False
     precision: Literal["fp32", "bf16", "auto"] = "fp32"
@@ -500,17 +514,10 @@ class TrainConfig(_Config):
             1 <= self.eval_batch_size <= MAX_BATCH,
             f"eval_batch_size must be in [1, {MAX_BATCH}], got {self.eval_batch_size}",
         )
-        require(self.lr > 0, f"lr must be > 0, got {self.lr}")
-        require(self.muon_lr > 0, f"muon_lr must be > 0, got {self.muon_lr}")
-        require(
-            self.weight_decay is None or self.weight_decay >= 0,
-            f"weight_decay must be >= 0, got {self.weight_decay}",
-        )
         require(
             self.sample_budget is None or 1 <= self.sample_budget <= MAX_SAMPLE_BUDGET,
             f"sample_budget must be in [1, {MAX_SAMPLE_BUDGET:,}], got {self.sample_budget}",
         )
-        require(0 <= self.momentum < 1, f"momentum must be in [0, 1), got {self.momentum}")
         require(
             self.warmup_epochs is None
             or self.warmup_epochs == 0
@@ -520,21 +527,12 @@ class TrainConfig(_Config):
             f"warmup_epochs must be in [0, epochs), got {self.warmup_epochs}",
         )
         require(
-            self.val_fraction is None or 0 <= self.val_fraction < 1,
-            f"val_fraction must be in [0, 1), got {self.val_fraction}",
-        )
-        require(
             self.patience is None or self.patience >= 1,
             f"patience must be >= 1, got {self.patience}",
         )
-        require(self.min_delta >= 0, f"min_delta must be >= 0, got {self.min_delta}")
         require(0 <= self.seed <= MAX_SEED, f"seed must be in [0, 2**63 - 1], got {self.seed}")
         require(
             self.eval_batch_size >= 1, f"eval_batch_size must be >= 1, got {self.eval_batch_size}"
-        )
-        require(
-            self.checkpoint_seconds is None or self.checkpoint_seconds >= 0,
-            f"checkpoint_seconds must be >= 0, got {self.checkpoint_seconds}",
         )
         require(
             self.checkpoint_every is None or self.checkpoint_every >= 1,
@@ -545,20 +543,8 @@ class TrainConfig(_Config):
             f"checkpoint_every_steps must be >= 1, got {self.checkpoint_every_steps}",
         )
         require(
-            0 < self.rollback_lr_factor < 1,
-            f"rollback_lr_factor must be in (0, 1), got {self.rollback_lr_factor}",
-        )
-        require(
             0 <= self.max_rollbacks <= 1000,
             f"max_rollbacks must be in [0, 1000], got {self.max_rollbacks}",
-        )
-        require(
-            self.grad_clip is None or self.grad_clip > 0,
-            f"grad_clip must be > 0, got {self.grad_clip}",
-        )
-        require(
-            self.ema is None or 0 <= self.ema < 1,
-            f"ema must be in [0, 1) (a decay such as 0.99; 0: no average), got {self.ema}",
         )
 
     def ignored(self) -> list[str]:
@@ -864,7 +850,7 @@ class PretrainConfig(_Config):
     penalties: list[Penalty] = dataclasses.field(
         default_factory=list, metadata=flag("--pretrain-penalty", append=True)
     )
-    lr: float | None = None
+    lr: float | None = dataclasses.field(default=None, metadata=within(0, low_open=True))
     batch_size: int | None = None
 
     def validate(self) -> None:
@@ -872,7 +858,6 @@ class PretrainConfig(_Config):
             1 <= self.epochs <= MAX_EPOCHS,
             f"pretraining epochs must be in [1, {MAX_EPOCHS:,}], got {self.epochs}",
         )
-        require(self.lr is None or self.lr > 0, f"pretraining lr must be > 0, got {self.lr}")
         require(
             self.batch_size is None or self.batch_size >= 1,
             f"pretraining batch_size must be >= 1, got {self.batch_size}",
@@ -886,7 +871,8 @@ class OutputConfig(_Config):
     Parameters
     ----------
     out : the run folder to create (default: runs/KIND-DATE-TIME, made unique).
-    progress : show a progress bar.
+    progress : show a progress bar (default: where stderr is a terminal or a notebook, so
+        that logs get none of its carriage returns; --progress draws it anyway).
     report : write the run's figures (RUN/figures) and its one-page HTML report
         (RUN/report.html) at the end.
     tensorboard : also log every epoch's losses and the figures for TensorBoard into
@@ -894,7 +880,7 @@ class OutputConfig(_Config):
     """
 
     out: str | None = None
-    progress: bool = True
+    progress: bool | None = None
     report: bool = True
     tensorboard: bool = False
 

@@ -11,7 +11,7 @@ import dataclasses
 import torch
 from torch import Tensor
 
-from .parts import Part, require
+from .parts import Part, require, within
 from .registry import Registry
 
 CORRUPTIONS: Registry[type[Corruption]] = Registry("corruption", name_attr="name")
@@ -33,8 +33,7 @@ class Corruption(Part):
         return f"{self.name} noise ({params})" if params else f"{self.name} noise"
 
 
-def _check_fraction(nu: float) -> None:
-    require(0.0 <= nu < 1.0, f"nu (the corrupted fraction) must be in [0, 1), got {nu}")
+FRACTION = within(0, 1, high_open=True, what="the corrupted fraction")
 
 
 @CORRUPTIONS.register("gaussian")
@@ -50,10 +49,7 @@ class GaussianNoise(Corruption):
     0.3
     """
 
-    sigma: float = 0.3
-
-    def validate(self) -> None:
-        require(self.sigma >= 0.0, f"sigma (noise std) must be >= 0, got {self.sigma}")
+    sigma: float = dataclasses.field(default=0.3, metadata=within(0, what="noise std"))
 
     def __call__(self, x: Tensor) -> Tensor:
         return x + self.sigma * torch.randn_like(x)
@@ -71,10 +67,7 @@ class Masking(Corruption):
     stacked denoising autoencoders; the corrupted fraction is ``nu`` on average.
     """
 
-    nu: float = 0.25
-
-    def validate(self) -> None:
-        _check_fraction(self.nu)
+    nu: float = dataclasses.field(default=0.25, metadata=FRACTION)
 
     def __call__(self, x: Tensor) -> Tensor:
         keep = torch.rand_like(x) >= self.nu
@@ -104,10 +97,7 @@ class MissingPatterns(Corruption):
     False
     """
 
-    p: float = 0.5
-
-    def validate(self) -> None:
-        require(0.0 <= self.p <= 1.0, f"p (the share of samples) must be in [0, 1], got {self.p}")
+    p: float = dataclasses.field(default=0.5, metadata=within(0, 1, what="the share of samples"))
 
     def __call__(self, x: Tensor) -> Tensor:
         missing = torch.isnan(x)
@@ -128,12 +118,11 @@ class SaltAndPepper(Corruption):
     """Salt-and-pepper noise: a fraction ``nu`` of components is set to ``low`` or ``high``
     (by a fair coin flip each); the defaults are the range of data scaled to [0, 1]."""
 
-    nu: float = 0.25
+    nu: float = dataclasses.field(default=0.25, metadata=FRACTION)
     low: float = 0.0
     high: float = 1.0
 
     def validate(self) -> None:
-        _check_fraction(self.nu)
         require(self.low < self.high, f"low must be < high, got low={self.low}, high={self.high}")
 
     def __call__(self, x: Tensor) -> Tensor:

@@ -84,13 +84,21 @@ def not_numbers(dtype: np.dtype, name: str, columns: str = "") -> DataError:
 
 
 def to_tensor(
-    x: Any, name: str = "data", *, allow_missing: bool = False, first_row: int = 0
+    x: Any,
+    name: str = "data",
+    *,
+    allow_missing: bool = False,
+    first_row: int = 0,
+    observed: bool = True,
 ) -> Tensor:
     """Validate ``x`` and return it as a float32 ``(samples, features)`` tensor.
 
     Arrays with more than two dimensions (images) are flattened per sample. Raises
     :class:`DataError` for non-numeric, empty, 0-/1-D or non-finite data (with
-    ``allow_missing``, NaN marks a missing entry and only infinities are refused).
+    ``allow_missing``, NaN marks a missing entry and only infinities are refused; data
+    with no observed entry at all is refused where it must teach or judge something,
+    ``observed``, and accepted as input to a model, whose result for a row is then the
+    same whatever rows come with it).
 
     Examples
     --------
@@ -135,7 +143,7 @@ def to_tensor(
     finite = torch.isfinite(t)
     if allow_missing:
         missing = torch.isnan(t)
-        if bool(missing.all()):
+        if observed and bool(missing.all()):
             raise DataError(f"{name} has no observed values: every entry is NaN")
         finite |= missing
     if not bool(finite.all()):

@@ -29,9 +29,28 @@ import torch.distributed as dist
 
 from .errors import AekitError, TrainingError
 
-# How long a collective waits for a silent peer before failing (a killed rank's peers
-# fail at once on a closed connection; this bounds the cases that are not noticed).
-TIMEOUT = datetime.timedelta(seconds=float(os.environ.get("AEKIT_DIST_TIMEOUT", "120")))
+TIMEOUT_ENV = "AEKIT_DIST_TIMEOUT"
+
+
+def timeout() -> datetime.timedelta:
+    """How long a collective waits for a silent peer before failing (a killed rank's peers
+    fail at once on a closed connection; this bounds the cases that are not noticed):
+    ``$AEKIT_DIST_TIMEOUT`` seconds, default 120; a value that is no finite positive
+    number is refused, naming the variable (it was read at import, where NaN or "abc"
+    broke ``import aekit``)."""
+    from .errors import ConfigError
+    from .schema import Bounds, number
+
+    text = os.environ.get(TIMEOUT_ENV, "").strip() or "120"
+    try:
+        value: Any = float(text)
+    except ValueError:
+        value = text
+    try:
+        seconds = number(value, TIMEOUT_ENV, Bounds(0, 10**7, low_open=True))
+    except ConfigError as exc:
+        raise ConfigError(f"{exc} (seconds)") from None
+    return datetime.timedelta(seconds=seconds)
 
 
 def active() -> bool:
@@ -72,8 +91,9 @@ def init(device: str = "auto") -> bool:
     cuda = device != "cpu" and torch.cuda.is_available()
     if cuda:
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    wait = timeout()  # a bad $AEKIT_DIST_TIMEOUT is said as such
     try:
-        dist.init_process_group("nccl" if cuda else "gloo", timeout=TIMEOUT)
+        dist.init_process_group("nccl" if cuda else "gloo", timeout=wait)
     except (RuntimeError, ValueError) as exc:
         raise TrainingError(
             f"cannot join the process group ({one_line(exc)}); start the job with torchrun "

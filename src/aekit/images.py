@@ -35,6 +35,7 @@ import numpy as np
 
 from .errors import DataError
 from .io import open_checked
+from .schema import coerce
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 SKIPPED_NAMES = ("thumbs.db", "desktop.ini")  # thumbnail caches that Windows writes
@@ -201,9 +202,13 @@ def _check_size(image_size: Sequence[int] | None) -> tuple[int, int] | None:
     if image_size is None:
         return None
     try:
-        h, w = (int(n) for n in image_size)
-    except (TypeError, ValueError):
-        raise DataError(f"image_size must be (height, width), got {image_size!r}") from None
+        h, w = (coerce(n, int, "image_size") for n in image_size)
+    except (TypeError, ValueError) as exc:  # ConfigError is a ValueError
+        said = str(exc) if "finite" in str(exc) else ""
+        raise DataError(
+            f"image_size must be (height, width), whole numbers, got {image_size!r}"
+            + (f": {said}" if said else "")
+        ) from None
     if not (1 <= h <= MAX_SIDE and 1 <= w <= MAX_SIDE):
         raise DataError(f"image_size must be two sizes in [1, {MAX_SIDE}], got {h},{w}")
     return h, w

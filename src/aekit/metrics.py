@@ -249,12 +249,16 @@ def feature_errors(model: AutoEncoder, X: ArrayLike, batch_size: int = 4096) -> 
     try:
         with torch.inference_mode():
             for batch in x.split(batch_size):
-                b = model.scale(batch.to(model.device))
-                recon = model.scale(model.reconstruct(batch.to(model.device)))
-                out.append((recon - b).pow(2).nan_to_num(nan=0.0).cpu())
+                # The reconstruction as model.reconstruct gives it (the same for a row
+                # whatever its batch), then element by element in float64: each row's
+                # errors, and so its score, depend on that row alone.
+                recon = torch.from_numpy(model._infer("_reconstruct", batch, batch_size))
+                b = model.scale(batch.double())
+                error = (model.scale(recon.double()) - b).pow(2).nan_to_num(nan=0.0)
+                out.append(error)
     finally:
         model.train(was_training)
-    return torch.cat(out).double().numpy()
+    return torch.cat(out).numpy()
 
 
 def _psnr(mse: float, data_range: float) -> float:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.func import functional_call
 
 from .config import ModelConfig, model_config
 from .corruption import Corruption
@@ -26,6 +28,24 @@ from .seeding import seeded
 from .streaming import DiskArray, Stats
 
 SIGMOID_RANGE = "the model's sigmoid output (and BCE loss) can only produce values in [0, 1]"
+# Each model's weights in float64 for inference (AutoEncoder._infer), with the state of
+# the float32 weights they were made from; held beside the model, not in it (not pickled,
+# copied or saved with it).
+_FLOAT64: weakref.WeakKeyDictionary[nn.Module, tuple[Any, dict[str, Tensor]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class _Method(nn.Module):
+    """A model's method as a module's forward, for :func:`torch.func.functional_call`."""
+
+    def __init__(self, model: nn.Module, method: str) -> None:
+        super().__init__()
+        self.model = model
+        self.method = method
+
+    def forward(self, x: Tensor) -> Tensor:
+        return getattr(self.model, self.method)(x)
 
 
 @register_family("autoencoder")
@@ -200,7 +220,7 @@ class AutoEncoder(nn.Module):
         (validated, computed in inference mode in large batches)."""
         if isinstance(x, Tensor):
             return self._encode(x)
-        return self._infer(self._encode, self.check_input(x))
+        return self._infer("_encode", self.check_input(x))
 
     def decode(self, h: Tensor | ArrayLike) -> Any:
         """Reconstructions ``g(h)`` from codes; tensor or array like :meth:`encode`."""
@@ -211,14 +231,14 @@ class AutoEncoder(nn.Module):
             raise DataError(
                 f"codes have {codes.shape[1]} units but the model's code has {self.code_dim}"
             )
-        return self._infer(self._decode, codes)
+        return self._infer("_decode", codes)
 
     def reconstruct(self, x: Tensor | ArrayLike) -> Any:
         """Reconstructions ``g(f(x))``, in the shape of ``x``; tensor or array like
         :meth:`encode`."""
         if isinstance(x, Tensor):
             return self._reconstruct(x)
-        out = self._infer(self._reconstruct, self.check_input(x))
+        out = self._infer("_reconstruct", self.check_input(x))
         shape = np.shape(x)
         # Shapes in, shapes out: images (N, H, W) or (N, C, H, W) come back as images.
         return out.reshape(shape) if len(shape) > 2 else out
@@ -386,7 +406,9 @@ class AutoEncoder(nn.Module):
         """
         # A DataFrame's columns are matched by name to those it was trained on.
         x = match_columns(x, frame_columns(x), self.feature_names, name)
-        t = to_tensor(x, name, allow_missing=self.missing)
+        # Data to learn from or be judged on needs an observed entry; inputs need not
+        # (an all-NaN row alone is filled as it is within a batch).
+        t = to_tensor(x, name, allow_missing=self.missing, observed=targets)
         if self.input_dim is not None and t.shape[1] != self.input_dim:
             raise DataError(
                 f"{name} has {t.shape[1]} features but the model expects {self.input_dim}"
@@ -426,13 +448,53 @@ class AutoEncoder(nn.Module):
             check_bounds(lo, hi, 0.0, 1.0, self._units(name), SIGMOID_RANGE)
         return stats
 
-    def _infer(
-        self, fn: Callable[[Tensor], Tensor], x: Tensor, batch_size: int = 4096
-    ) -> np.ndarray:
+    def _infer(self, method: str, x: Tensor, batch_size: int = 4096) -> np.ndarray:
+        """``method`` ("_encode", "_decode", "_reconstruct") of ``x`` in inference mode, a
+        block of rows at a time, as a float32 array.
+
+        Each row's result is the same bit for bit whatever rows share its batch, in
+        whatever order and however many: the matrix products of float32 sum in an order
+        that depends on the shape (blocking, threads, the CPU's kernels), so the model is
+        evaluated in float64, whose differences of order lie some 29 bits below float32's
+        last bit, and rounded to float32 once at the end. (On Apple's MPS, which has no
+        float64, in float32.)"""
         device = self.device
         with torch.inference_mode():
+            if device.type != "mps":
+                state = self._float64_state()
+                call = _Method(self, method)
+                try:
+                    out = [
+                        functional_call(call, state, (b.to(device, torch.float64),)).float().cpu()
+                        for b in x.split(batch_size)
+                    ]
+                    return torch.cat(out).numpy()
+                except RuntimeError as exc:
+                    if "dtype" not in str(exc) and "Double" not in str(exc):
+                        raise
+                    # A module of your own holding float32 tensors besides its parameters
+                    # and buffers: in float32, as it was written.
+            fn = getattr(self, method)
             out = [fn(b.to(device, non_blocking=True)).cpu() for b in x.split(batch_size)]
         return torch.cat(out).numpy()
+
+    def _float64_state(self) -> dict[str, Tensor]:
+        """The model's parameters and buffers in float64 (for :meth:`_infer`), made again
+        only when the weights changed (training steps, loads and moves change a tensor's
+        version, storage or device)."""
+        tensors = {**dict(self.named_parameters()), **dict(self.named_buffers())}
+        key = tuple(
+            (name, t.data_ptr(), t._version, t.dtype, t.device) for name, t in tensors.items()
+        )
+        cached = _FLOAT64.get(self)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        state = {
+            f"model.{name}": t.detach().double() if t.is_floating_point() else t
+            for name, t in tensors.items()
+        }
+        _FLOAT64[self] = (key, state)
+        return state
 
     def save(self, path: str | Path) -> Path:
         """Write ``config.json`` and ``model.safetensors`` into folder ``path``."""

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
+import typing
 from typing import Any, ClassVar
 
 from .errors import ConfigError
 from .registry import Registry
-from .schema import from_dict
+from .schema import Bounds, coerce, from_dict, number
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,10 +25,15 @@ class Part:
     registry: ClassVar[Registry[type[Part]]]
 
     def __post_init__(self) -> None:
+        # As the configs do: each parameter checked against its annotation (numpy's
+        # numbers are numbers), every float finite and within its declared range.
+        hints = typing.get_type_hints(type(self))
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, float) and not math.isfinite(value):
-                raise ConfigError(f"{self.name} {f.name} must be a finite number, got {value}")
+            where = f"{self.name} {f.name}"
+            value = coerce(getattr(self, f.name), hints[f.name], where)
+            if isinstance(value, float):
+                value = number(value, where, f.metadata.get("bounds"))
+            object.__setattr__(self, f.name, value)
         self.validate()
 
     def validate(self) -> None:
@@ -81,7 +86,17 @@ def _parse_value(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError:
+        pass
+    try:
+        return float(text)  # nan, inf, infinity: numbers, refused as such
+    except ValueError:
         return text
+
+
+def within(low: float | None = None, high: float | None = None, **more: Any) -> dict[str, Any]:
+    """Field metadata: the allowed range of a numeric parameter (see
+    :class:`~aekit.schema.Bounds`)."""
+    return {"bounds": Bounds(low, high, **more)}
 
 
 def require(condition: bool, message: str) -> None:

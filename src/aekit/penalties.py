@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch.func import jacrev, jvp, vmap
 
-from .parts import Part, require
+from .parts import Part, require, within
 from .registry import Registry
 
 PENALTIES: Registry[type[Penalty]] = Registry("penalty", name_attr="name")
@@ -53,10 +53,7 @@ class L1Sparsity(Penalty):
     tensor(1.)
     """
 
-    lam: float = 1e-3
-
-    def validate(self) -> None:
-        require(self.lam >= 0.0, f"lam (L1 weight) must be >= 0, got {self.lam}")
+    lam: float = dataclasses.field(default=1e-3, metadata=within(0, what="L1 weight"))
 
     def __call__(self, code: Tensor, inputs: Tensor, encoder: nn.Module) -> Tensor:
         return self.lam * code.abs().sum(dim=1).mean()
@@ -69,12 +66,11 @@ class KLSparsity(Penalty):
     activation over the batch (Ng, CS294A). Needs codes in (0, 1): a sigmoid code."""
 
     code_activation: ClassVar[str | None] = "sigmoid"
-    rho: float = 0.05
-    beta: float = 3.0
-
-    def validate(self) -> None:
-        require(0.0 < self.rho < 1.0, f"rho (target activation) must be in (0, 1), got {self.rho}")
-        require(self.beta >= 0.0, f"beta (KL weight) must be >= 0, got {self.beta}")
+    rho: float = dataclasses.field(
+        default=0.05,
+        metadata=within(0, 1, low_open=True, high_open=True, what="target activation"),
+    )
+    beta: float = dataclasses.field(default=3.0, metadata=within(0, what="KL weight"))
 
     def check_model(self, code_activation: str, encoder: nn.Module) -> None:
         require(
@@ -104,12 +100,11 @@ class Contractive(Penalty):
     ``"auto"`` the closed form where it applies, else exact.
     """
 
-    lam: float = 0.1
+    lam: float = dataclasses.field(default=0.1, metadata=within(0, what="contractive weight"))
     method: Literal["auto", "closed_form", "exact", "estimate"] = "auto"
     projections: int = 1
 
     def validate(self) -> None:
-        require(self.lam >= 0.0, f"lam (contractive weight) must be >= 0, got {self.lam}")
         require(
             1 <= self.projections <= MAX_PROJECTIONS,
             f"projections must be in [1, {MAX_PROJECTIONS}] (each costs a forward pass per "

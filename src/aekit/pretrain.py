@@ -91,7 +91,7 @@ def pretrain_greedy(
     training: TrainConfig | None = None,
     *,
     run_dir: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
 ) -> tuple[AutoEncoder, list[LayerResult]]:
     """Pretrain the layers of ``config`` greedily on ``X`` and unroll them.
 

@@ -323,7 +323,7 @@ def fit_in_folder(
     *,
     val: Any = None,
     sections: dict[str, Any] | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     desc: str = "train",
     callbacks: tuple[Callback, ...] | list[Callback] = (),
 ) -> tuple[Trainer, FitResult]:
@@ -346,7 +346,7 @@ def _fit_in_folder(
     folder: RunFolder,
     val: Any,
     sections: dict[str, Any] | None,
-    progress: bool,
+    progress: bool | None,
     desc: str,
     callbacks: Any,
 ) -> tuple[Trainer, FitResult]:

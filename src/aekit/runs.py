@@ -121,7 +121,8 @@ def train(
     data : training data that overrides ``config.data``: a :class:`Dataset` or an array
         ((N, features) or images (N, H, W) / (N, C, H, W)).
     out : the run folder (overrides ``config.output.out``; default runs/KIND-DATE-TIME).
-    progress : show progress bars (overrides ``config.output.progress``).
+    progress : show progress bars: True always, False never (overrides
+        ``config.output.progress``; by default where stderr is a terminal).
 
     Returns
     -------
@@ -248,7 +249,7 @@ def resume(
     data_dir: str | None = None,
     test: str | None = None,
     epochs: int | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     report: bool | None = None,
 ) -> Run:
     """Continue the interrupted run in folder ``path`` from its last checkpoint, as
@@ -584,7 +585,7 @@ def fit(
     *,
     val: Any = None,
     run_dir: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     callbacks: list[Callback] | tuple[Callback, ...] = (),
     **settings: Any,
 ) -> FitResult:

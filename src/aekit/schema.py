@@ -9,11 +9,114 @@ and type (unknown keys, wrong types and missing fields are errors naming the fie
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import types
 import typing
 from typing import Any, Literal, Union
 
 from .errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class Bounds:
+    """The allowed range of a numeric setting, declared once (a field's ``bounds``
+    metadata) and checked by :func:`number`, which also refuses NaN and infinities.
+
+    ``what`` describes the setting after its name ("nu (the corrupted fraction)"), and
+    ``note`` follows the range in messages.
+
+    Examples
+    --------
+    >>> str(Bounds(0, 1, high_open=True)), str(Bounds(0, low_open=True)), str(Bounds())
+    ('in [0, 1)', '> 0', '')
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    what: str = ""
+    note: str = ""
+
+    def __str__(self) -> str:
+        low, high = self.low, self.high
+        if low is not None and high is not None:
+            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+            return f"in {left}{low:g}, {high:g}{right}"
+        if low is not None:
+            return f"{'>' if self.low_open else '>='} {low:g}"
+        if high is not None:
+            return f"{'<' if self.high_open else '<='} {high:g}"
+        return ""
+
+    def __contains__(self, value: float) -> bool:
+        if self.low is not None and (value <= self.low if self.low_open else value < self.low):
+            return False
+        return not (
+            self.high is not None and (value >= self.high if self.high_open else value > self.high)
+        )
+
+
+def is_number(value: Any) -> bool:
+    """Whether ``value`` is a real number: Python's or numpy's (np.float32, np.int64...),
+    not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def number(value: Any, where: str, bounds: Bounds | None = None) -> float:
+    """The one rule for numeric settings: ``value`` as a Python float, refused (with
+    :class:`ConfigError` naming ``where`` and the allowed range) if it is not a number,
+    is NaN or infinite, or lies outside ``bounds``. numpy's number types are numbers.
+
+    Examples
+    --------
+    >>> number(0.5, "nu", Bounds(0, 1, high_open=True))
+    0.5
+    >>> number(float("nan"), "contamination", Bounds(0, 0.5, low_open=True))
+    Traceback (most recent call last):
+    ...
+    aekit.errors.ConfigError: contamination must be a finite number in (0, 0.5], got nan
+    """
+    bounds = bounds or Bounds()
+    name = f"{where} ({bounds.what})" if bounds.what else where
+    if not is_number(value):
+        raise ConfigError(f"{name} must be a number{_range(bounds)}, got {_describe(value)}")
+    v = to_float(value)
+    if not math.isfinite(v):
+        raise ConfigError(f"{name} must be a finite number{_range(bounds)}, got {v}")
+    if v not in bounds:
+        note = f" ({bounds.note})" if bounds.note else ""
+        raise ConfigError(f"{name} must be {bounds}{note}, got {_plain(value)}")
+    return v
+
+
+def whole(value: Any, where: str, low: int, high: int, high_text: str | None = None) -> int:
+    """``value`` as a Python int (numpy's integers, and floats such as 3.0, are accepted),
+    refused unless a whole number in [low, high] (``high_text``: how to write ``high``)."""
+    n = coerce(value, int, where)
+    if not low <= n <= high:
+        raise ConfigError(f"{where} must be in [{low}, {high_text or high}], got {n}")
+    return n
+
+
+def to_float(value: Any) -> float:
+    """A number as a Python float; a numpy float of lower precision by the decimal it
+    prints as (np.float32(0.1) is 0.1, not 0.10000000149011612: the value written)."""
+    dtype = getattr(value, "dtype", None)
+    if dtype is not None and dtype.kind == "f" and dtype.itemsize < 8:
+        return float(str(value))
+    return float(value)
+
+
+def _range(bounds: Bounds) -> str:
+    return f" {bounds}" if str(bounds) else ""
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python number it holds (for messages)."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
 
 
 def to_dict(obj: Any) -> Any:
@@ -98,6 +201,8 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
             return value
         raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
     if origin in (list, tuple):
+        if getattr(value, "ndim", None) == 1 and callable(getattr(value, "tolist", None)):
+            value = value.tolist()  # a 1-D numpy array (or tensor) of sizes is a list
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{where}: expected a list, got {_describe(value)}")
         if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
@@ -120,13 +225,17 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
     if dataclasses.is_dataclass(tp):
         return value if isinstance(value, tp) else from_dict(tp, value, where)
     if tp is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
+        if is_number(value):  # numpy's too: np.float32(0.1) is a number
+            return to_float(value)
     elif tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, float) and value.is_integer():
+        if is_number(value) and isinstance(value, numbers.Integral):
             return int(value)
+        if is_number(value):
+            v = float(value)
+            if not math.isfinite(v):
+                raise ConfigError(f"{where} must be a finite whole number, got {v}")
+            if v.is_integer():
+                return int(v)
     elif tp in (str, bool):
         if isinstance(value, tp):
             return value

@@ -14,6 +14,10 @@ from contextlib import contextmanager
 
 import torch
 
+from .schema import whole
+
+MAX_SEED = 2**63 - 1  # the seeds aekit takes: torch's, within a signed 64-bit integer
+
 
 def _cuda_devices() -> list[int]:
     if torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -36,6 +40,8 @@ def seeded(seed: int | None) -> Iterator[None]:
     >>> bool((a == b).all()), bool((torch.get_rng_state() == before).all())
     (True, True)
     """
+    if seed is not None:
+        seed = whole(seed, "seed", 0, MAX_SEED, "2**63 - 1")
     with torch.random.fork_rng(devices=_cuda_devices()):
         if seed is not None:
             torch.manual_seed(seed)

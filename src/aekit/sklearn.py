@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 import warnings
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,6 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin
 from sklearn.impute import MissingIndicator
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from .config import TrainConfig, model_config
@@ -37,6 +37,7 @@ from .io import read_json, write_json
 from .metrics import feature_errors
 from .model import AutoEncoder
 from .presets import training_defaults
+from .schema import Bounds, number
 from .trainer import Trainer, warn_ignored
 
 # Constructor arguments that are ModelConfig / TrainConfig fields under the same name.
@@ -94,7 +95,7 @@ class AutoEncoderEstimator(BaseEstimator):
         patience: int | None = None,
         ema: float | None = None,
         device: str = "auto",
-        random_state: int | None = None,
+        random_state: Any = 0,
         verbose: bool = False,
     ) -> None:
         self.kind = kind
@@ -168,7 +169,7 @@ class AutoEncoderEstimator(BaseEstimator):
             missing=self._missing,
             **self._extra_model_settings(settings, X),
         )
-        seed = self._seed()
+        seed = self.seed_ = self._seed()
         training = TrainConfig(
             **{k: getattr(self, k) for k in TRAIN_PARAMS if getattr(self, k) is not None},
             device=self.device,
@@ -198,16 +199,31 @@ class AutoEncoderEstimator(BaseEstimator):
         return settings
 
     def _seed(self) -> int:
-        if isinstance(self.random_state, int | np.integer) and not isinstance(
-            self.random_state, bool
-        ):
-            return int(self.random_state)
-        # None or a RandomState: a seed drawn from it, as scikit-learn's estimators do.
-        return int(check_random_state(self.random_state).randint(0, 2**31 - 1))
+        """The seed of this fit (kept as ``seed_``): ``random_state`` itself (0 by default,
+        as everywhere in aekit); for None a fresh one from the operating system; for a
+        numpy RandomState or Generator, one drawn from it. numpy's global random state is
+        never read or changed."""
+        state = self.random_state
+        if state is None:
+            return secrets.randbits(63)
+        if isinstance(state, np.random.RandomState):
+            return int(state.randint(0, 2**31 - 1))
+        if isinstance(state, np.random.Generator):
+            return int(state.integers(0, 2**63 - 1))
+        if isinstance(state, bool) or not isinstance(state, int | np.integer):
+            raise ConfigError(
+                "random_state must be a seed (a whole number in [0, 2**63 - 1]), None (a "
+                f"fresh seed) or a numpy RandomState or Generator, got {state!r}"
+            )
+        return int(state)
 
     # ---- using the model -------------------------------------------------------------------
 
     def _validated(self, X: Any, *, reset: bool = False) -> np.ndarray:
+        """``X`` checked (scikit-learn's rules: the feature count and names of the fit) as
+        a 2-D array. Images, (samples, H, W) or (samples, C, H, W), are one row of
+        features each, as ``aekit.fit`` and ``aekit train`` take them."""
+        X = _rows(X)
         try:
             return validate_data(
                 self,
@@ -252,6 +268,7 @@ class AutoEncoderEstimator(BaseEstimator):
         fitted = {
             "n_features_in_": self.n_features_in_,
             "n_iter_": self.n_iter_,
+            "seed_": getattr(self, "seed_", None),
             **self._fitted_json(),
         }
         if hasattr(self, "feature_names_in_"):
@@ -269,13 +286,32 @@ class AutoEncoderEstimator(BaseEstimator):
         pass
 
 
+def _images(X: Any) -> bool:
+    """Whether ``X`` is an array (or nested lists) of more than two dimensions: images."""
+    return getattr(X, "ndim", 0) > 2 or (
+        isinstance(X, list | tuple) and len(X) > 0 and np.ndim(X) > 2
+    )
+
+
+def _rows(X: Any) -> Any:
+    """Arrays of more than two dimensions (images) as (samples, features); anything else
+    as it is (scikit-learn refuses 1-D data with its own advice)."""
+    if _images(X):
+        X = np.asarray(X)
+        if X.shape[0] and all(X.shape[1:]):
+            return X.reshape(X.shape[0], -1)
+    return X
+
+
 def _jsonable(value: Any) -> Any:
     if hasattr(value, "to_json"):
         from .config import describe
 
         return describe(value)
-    if isinstance(value, list | tuple):
+    if isinstance(value, list | tuple | np.ndarray):
         return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):  # np.float32(0.1), np.int64(8): JSON numbers
+        return _jsonable(value.item()) if not isinstance(value, np.floating) else float(str(value))
     return value
 
 
@@ -297,12 +333,17 @@ class AutoEncoderTransformer(TransformerMixin, AutoEncoderEstimator):
         chosen from the data size as ``aekit train`` does for epochs, batch_size and
         val_fraction (no early stopping without ``patience``, no average without ``ema``).
     device : "auto", "cpu", "cuda", ...
-    random_state : seed of the weights, the data order and the noise (None: drawn).
+    random_state : seed of the weights, the data order and the noise: 0 by default, so
+        two fits give the same model, as everywhere in aekit; None: a fresh seed from the
+        operating system each fit; a numpy RandomState or Generator: a seed drawn from
+        it. numpy's global random state is never read or changed. The seed used is
+        ``seed_``.
     verbose : show a progress bar.
 
     Attributes
     ----------
     model_ : the trained :class:`~aekit.AutoEncoder`.
+    seed_ : the seed the fit used (``random_state=seed_`` repeats it).
     history_ : per-epoch losses.
     n_features_in_, feature_names_in_ : as in scikit-learn.
 
@@ -425,7 +466,7 @@ class AutoEncoderImputer(TransformerMixin, AutoEncoderEstimator):
         patience: int | None = None,
         ema: float | None = None,
         device: str = "auto",
-        random_state: int | None = None,
+        random_state: Any = 0,
         verbose: bool = False,
     ) -> None:
         super().__init__(
@@ -487,12 +528,13 @@ class AutoEncoderImputer(TransformerMixin, AutoEncoderEstimator):
     def transform(self, X: Any) -> np.ndarray:
         """``X`` with its missing values filled in (observed values are kept)."""
         check_is_fitted(self)
+        shape = np.asarray(X).shape if _images(X) else None
         X = self._validated(X)
         missing = np.isnan(X)
         filled = np.where(missing, self._reconstruct(X), X).astype(np.float64)
         if self.indicator_ is not None:
-            filled = np.hstack([filled, self.indicator_.transform(X).astype(np.float64)])
-        return filled
+            return np.hstack([filled, self.indicator_.transform(X).astype(np.float64)])
+        return filled.reshape(shape) if shape is not None else filled  # images stay images
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
         check_is_fitted(self)
@@ -580,7 +622,7 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
         patience: int | None = None,
         ema: float | None = None,
         device: str = "auto",
-        random_state: int | None = None,
+        random_state: Any = 0,
         verbose: bool = False,
     ) -> None:
         super().__init__(
@@ -613,12 +655,10 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
 
     def fit(self, X: Any, y: Any = None) -> AutoEncoderOutlierDetector:
         """Train on ``X`` (mostly inliers) and set the threshold; ``y`` is ignored."""
-        c = self.contamination
-        if not (c == "auto" or (isinstance(c, int | float) and 0 < c <= 0.5)):
-            raise ConfigError(f"contamination must be 'auto' or in (0, 0.5], got {c!r}")
+        c = contamination(self.contamination)
         X = self._validated(X, reset=True)
         self._fit_model(X)
-        scores = self.score_samples(X)
+        scores = self._scores(X)  # X validated already: not again, as unnamed data
         self.offset_ = threshold(scores, c)
         self._training_errors = -scores  # for the score histogram that save() draws
         return self
@@ -632,6 +672,10 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
     def score_samples(self, X: Any) -> np.ndarray:
         """Minus the squared reconstruction error of each sample (higher: more normal)."""
         return -self.feature_errors(X).sum(1)
+
+    def _scores(self, X: np.ndarray) -> np.ndarray:
+        """:meth:`score_samples` of validated ``X``."""
+        return -feature_errors(self.model_, X.astype(np.float32)).sum(1)
 
     def decision_function(self, X: Any) -> np.ndarray:
         """``score_samples(X) - offset_``: negative for outliers."""
@@ -659,7 +703,21 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
         return path
 
     def _load_fitted(self, fitted: dict[str, Any], path: Path) -> None:
-        self.offset_ = float(fitted["offset_"])
+        self.offset_ = number(fitted.get("offset_"), f"{path / ESTIMATOR_FILE}: offset_")
+
+
+CONTAMINATION = Bounds(0, 0.5, low_open=True)
+
+
+def contamination(value: Any) -> float | str:
+    """A contamination setting checked: "auto", or a number (numpy's too) in (0, 0.5]."""
+    if isinstance(value, str):
+        if value != "auto":
+            raise ConfigError(
+                f"contamination must be 'auto' or a number in (0, 0.5], got {value!r}"
+            )
+        return value
+    return number(value, "contamination", CONTAMINATION)
 
 
 def threshold(scores: np.ndarray, contamination: float | str) -> float:
@@ -769,6 +827,8 @@ def load(path: str | Path) -> AutoEncoderEstimator:
     estimator._run_sections = {k: saved[k] for k in ("data", "training", "result") if k in saved}
     estimator.n_features_in_ = int(fitted["n_features_in_"])
     estimator.n_iter_ = int(fitted.get("n_iter_", 1))
+    if fitted.get("seed_") is not None:
+        estimator.seed_ = int(fitted["seed_"])
     estimator.history_ = []
     if "feature_names_in_" in fitted:
         estimator.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)

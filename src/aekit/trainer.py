@@ -229,6 +229,22 @@ def warn_ignored(config: TrainConfig | list[str], stacklevel: int = 3) -> None:
             warnings.warn(message, stacklevel=stacklevel)
 
 
+def shows_progress(progress: bool | None = None) -> bool:
+    """Whether a progress bar is drawn: ``progress`` where given; by default (None) only
+    where someone watches, as tqdm's ``disable=None`` decides: stderr is a terminal, or
+    a Jupyter notebook's. Output to a file or a pipe (a log, CI) gets no bar, and so
+    none of the carriage returns that redraw it."""
+    if progress is not None:
+        return bool(progress)
+    stream = sys.stderr
+    if type(stream).__module__.startswith("ipykernel"):
+        return True
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError, OSError):  # replaced or closed
+        return False
+
+
 class Trainer:
     """Trains a model whose ``forward(x)`` returns ``(loss, terms)``; its whole state can
     be checkpointed and resumed.
@@ -241,7 +257,9 @@ class Trainer:
     callbacks : each called as ``callback(trainer, row)`` after each epoch with that
         epoch's metrics row (before the checkpoint); returning True stops training, like
         early stopping. For measurements such as time to a target error.
-    progress : show a tqdm progress bar.
+    progress : show a tqdm progress bar: True always, False never, None (the default)
+        where stderr is a terminal or a notebook (see :func:`shows_progress`), so that
+        logs get no carriage returns.
     desc : label of the progress bar.
     """
 
@@ -252,7 +270,7 @@ class Trainer:
         *,
         checkpointer: Checkpointer | None = None,
         callbacks: Sequence[Callback] = (),
-        progress: bool = True,
+        progress: bool | None = None,
         desc: str = "train",
     ) -> None:
         self.config = config = (config or TrainConfig()).settled()
@@ -261,7 +279,7 @@ class Trainer:
         self.checkpointer = checkpointer
         self.callbacks = list(callbacks)
         self.rank, self.world = distributed.rank(), distributed.world_size()
-        self.progress = progress and self.rank == 0
+        self.progress = shows_progress(progress) and self.rank == 0
         self.desc = desc
         self.optimizer = build_optimizer(self.model, config)
         self.machine: dict[str, str] = {}  # what was chosen for this machine (FitResult's)
