@@ -628,7 +628,7 @@ CASES = [
     ),
     Case(
         "a saved detector whose threshold is NaN",
-        "must be a finite number, got nan",
+        "'fitted.offset_' must be a finite number (minus the error threshold), got NaN",
         lambda d: aekit.sklearn.load(d / "nan_threshold"),
         ["score", "{d}/nan_threshold", "digits", "-o", "{d}/scores.csv"],
     ),

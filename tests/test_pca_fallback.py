@@ -123,24 +123,6 @@ def test_a_run_far_over_the_time_budget_is_cut_and_says_so(monkeypatch, tmp_path
     assert aekit.runs.RunFolder(tmp_path / "slow").read_config()["training"]["epochs"] == 10
 
 
-def test_where_a_steps_cost_is_mostly_fixed_the_cut_raises_the_batch_first(
-    monkeypatch, tmp_path, capsys
-):
-    import aekit.runs
-
-    # 0.5 s a step whatever its size (as Muon's float32 iterations are, on a CPU without
-    # bfloat16 units): twice the batch shares it, and more epochs fit the time.
-    monkeypatch.setattr(aekit.runs, "step_seconds", lambda model, cfg, x: 0.5 + 1e-5 * len(x))
-    argv = ["train", "--no-report", "--no-progress", "--out", str(tmp_path / "fixed")]
-    assert main(argv) == 0
-    out = capsys.readouterr().out
-    assert "batch raised from 32 to 512" in out
-    training = aekit.runs.RunFolder(tmp_path / "fixed").read_config()["training"]
-    # 1,293 training rows: 3 steps of 512 an epoch, 1.52 s: 119 epochs fit 3 minutes
-    assert training["batch_size"] == 512 and training["epochs"] == 119
-    assert "chosen from the data size: epochs 119, batch_size 512" in out
-
-
 def test_a_run_near_the_budget_is_not_cut(monkeypatch, tmp_path, capsys):
     import aekit.runs
 

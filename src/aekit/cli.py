@@ -526,12 +526,6 @@ def _report(run: Run) -> None:
             f"{run.uncut_epochs} epochs would have trained for over 6 minutes (the cut aims "
             "at about 3; --epochs sets them)"
         )
-    if run.batch_raised_from is not None:
-        print(
-            f"batch raised from {run.batch_raised_from} to {run.config.training.batch_size}: "
-            "a step of twice the samples costs well under twice the time on this machine, so "
-            "more epochs fit the time (--batch-size sets it)"
-        )
     averaged = "averaged " if run.config.training.ema else ""
     if run.fit.kept_pca and run.fit.pca_comparison is not None:
         print(

@@ -97,8 +97,6 @@ class Run:
     chosen: dict[str, Any] = dataclasses.field(default_factory=dict)
     # Epochs chosen from the data, before a time budget cut them (None: not cut).
     uncut_epochs: int | None = None
-    # The batch the data size chose, where the time budget chose a larger one.
-    batch_raised_from: int | None = None
 
     @property
     def epochs(self) -> int:
@@ -166,11 +164,13 @@ def train(
         _check_data(model, dataset.test, "test data")
     if "epochs" in chosen:
         # Epochs left to choose also fit a time budget, from a step timed here.
-        uncut, data_batch = cfg.training.epochs, cfg.training.batch_size
-        training, seconds = _batch_for_this_machine(model, training, dataset.train, chosen)
+        rows = cfg.training.batch_size or 64
+        train = dataset.train
+        head = train.head(rows) if isinstance(train, DiskArray) else train[:rows]
+        seconds = step_seconds(model, cfg.training, model.check_input(head, "training data"))
+        uncut = cfg.training.epochs
         cfg = cfg.replace(training=training.resolved(len(dataset.train), seconds))
         chosen["epochs"] = cfg.training.epochs
-        chosen.update({k: getattr(cfg.training, k) for k in chosen})
     if cfg.pretrain is not None:
         if isinstance(dataset.train, DiskArray):
             raise ConfigError(
@@ -200,46 +200,7 @@ def train(
     run.chosen = chosen
     if "epochs" in chosen and chosen["epochs"] != uncut:
         run.uncut_epochs = uncut
-    if "epochs" in chosen and cfg.training.batch_size != data_batch:
-        run.batch_raised_from = data_batch
     return run
-
-
-def _batch_for_this_machine(
-    model: AutoEncoder, training: TrainConfig, train: Any, chosen: dict[str, Any]
-) -> tuple[TrainConfig, float]:
-    """The training settings, with the batch doubled (up to :data:`LARGEST_CHOSEN_BATCH`)
-    where the run would be cut to the time budget and a step of twice the samples costs
-    well under twice as much here, and the time of a step at the batch kept. A step's
-    fixed cost (Muon's Newton-Schulz iterations, which run in float32 on a CPU without
-    bfloat16 units) is then shared by more samples, and more epochs fit the budget: the
-    deep kind on MNIST, 4 epochs at batch 256 (error 3.20) or 6 at 512, on such a CPU."""
-
-    def timed(cfg: TrainConfig) -> float:
-        rows = cfg.batch_size or 64
-        head = train.head(rows) if isinstance(train, DiskArray) else train[:rows]
-        return step_seconds(model, cfg, model.check_input(head, "training data"))
-
-    n = len(train)
-    resolved = training.resolved(n)
-    seconds = timed(resolved)
-    while (
-        "batch_size" in chosen
-        and training.resolved(n, seconds).epochs < resolved.epochs
-        and 2 * resolved.batch_size <= min(LARGEST_CHOSEN_BATCH, n)
-    ):
-        doubled = training.replace(batch_size=2 * resolved.batch_size)
-        doubled_seconds = timed(doubled.resolved(n))
-        if doubled_seconds > SHARED_COST * 2 * seconds:
-            break
-        training, resolved, seconds = doubled, doubled.resolved(n), doubled_seconds
-    return training, seconds
-
-
-# The largest batch the time budget may choose, and how much less than twice the time a
-# step of twice the samples must take to be chosen.
-LARGEST_CHOSEN_BATCH = 512
-SHARED_COST = 0.8
 
 
 def resume(
