@@ -305,3 +305,19 @@ def test_pandas_index_column_is_left_out_and_said(tmp_path, capsys):
     argv = ["train", "--data", str(path), "--epochs", "1", "--val-fraction", "0"]
     assert main([*argv, "--out", str(tmp_path / "r"), "--no-progress", "--no-report"]) == 0
     assert "holds the rows' labels (pandas' index): left out" in capsys.readouterr().out
+
+
+def test_an_empty_last_column_named_by_the_header_is_missing_values_not_trailing_commas(
+    tmp_path,
+):
+    # pandas writes a column of NaN as empty last fields: the header names that column.
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": [1.5, 2.5], "b": [3.0, 4.0], "c": [np.nan, np.nan]})
+    frame.to_csv(tmp_path / "last.csv", index=False)
+    x = aekit.load_array(tmp_path / "last.csv")
+    assert x.shape == (2, 3) and np.isnan(x[:, 2]).all() and x[1, 0] == 2.5
+    # without a header naming it, every line ending in a comma is refused, with both fixes
+    (tmp_path / "bare.csv").write_text("1.5,3.0,\n2.5,4.0,\n")
+    with pytest.raises(aekit.DataError, match=r"every line ends with a comma.*header line"):
+        aekit.load_array(tmp_path / "bare.csv")

@@ -637,15 +637,21 @@ def _load_csv(path: Path, header: str = "auto") -> Table:
         raise DataError(
             f"{path} is not a numeric CSV: {_csv_problem(path, str(exc), head, has_header)}"
         ) from None
+    # A header that names every column, the last one too, says an empty last column is a
+    # column of missing values (pandas writes an all-NaN column so), not trailing commas.
+    named = head.names is not None and len(head.names) == arr.shape[1] and head.names[-1] != ""
     if (
         arr.size
         and arr.shape[1] > 1
+        and not named
         and np.isnan(arr[:, -1]).all()
         and _trailing_commas(path, has_header)
     ):
+        lines = "every line" if not has_header else "every line after the header"
         raise DataError(
-            f"{path}: every line ends with a comma, which makes an empty last column "
-            "(no values, not missing ones); remove the trailing commas"
+            f"{path}: {lines} ends with a comma, which makes an empty last column "
+            "(no values, not missing ones); remove the trailing commas, or, if that column "
+            "holds only missing values, give the file a header line that names it"
         )
     notes = []
     if head.names is not None:
