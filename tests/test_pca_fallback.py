@@ -134,8 +134,8 @@ def test_a_run_near_the_budget_is_not_cut(monkeypatch, tmp_path, capsys):
 
 
 def test_the_estimate_is_printed_before_training_and_beside_the_time_taken(tmp_path, capsys):
-    argv = ["train", "--epochs", "3", "--no-report", "--out", str(tmp_path / "e")]
+    argv = ["train", "--epochs", "3", "--no-report", "--progress", "--out", str(tmp_path / "e")]
     assert main(argv) == 0
     captured = capsys.readouterr()
-    assert "estimated training time: about" in captured.err
+    assert "estimated training time: about" in captured.err  # said with the progress bar
     assert "(estimated beforehand:" in captured.out

@@ -322,16 +322,15 @@ def mnist_cache_dir() -> Path:
 
 def _find(folder: Path, stem: str) -> Path | None:
     for name in (stem + ".gz", stem):
-        # Anything by the name is the file (a pipe or a folder is refused when read).
+        # Anything by the name is the file, never passed over for another: a dangling
+        # link is refused here, a pipe or a folder when read.
         if os.path.lexists(folder / name):
-            return folder / name
-        if os.path.lexists(folder / name):  # a folder, a dangling link, a device: not skipped
             if not (folder / name).exists():
                 raise DataError(
                     f"MNIST file {folder / name} is a link to nothing "
                     f"({os.readlink(folder / name)}); replace it with the file or remove it"
                 )
-            require_regular_file(folder / name, "MNIST file", DataError)
+            return folder / name
     return None
 
 

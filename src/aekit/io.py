@@ -114,6 +114,16 @@ def _refuse_kind(mode: int, path: Path, what: str, error: type[AekitError]) -> N
         )
 
 
+def _not_found(path: Path, what: str, error: type[AekitError]) -> AekitError:
+    """The refusal of a path that leads to nothing: missing, or a link to nothing."""
+    if os.path.islink(path):
+        return error(
+            f"{what} {path} is a link to nothing ({os.readlink(path)}); replace it with the "
+            "file or remove the link"
+        )
+    return error(f"{what} not found: {path}")
+
+
 def require_regular_file(path: Path, what: str, error: type[AekitError]) -> None:
     """Refuse a path that is missing or not a regular file (a folder, a pipe, a device such
     as /dev/zero, a link to one) by what it is, before anything opens it (a pipe would
@@ -121,8 +131,7 @@ def require_regular_file(path: Path, what: str, error: type[AekitError]) -> None
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
-        dangling = " (a link to nothing)" if os.path.islink(path) else ""
-        raise error(f"{what} not found: {path}{dangling}") from None
+        raise _not_found(path, what, error) from None
     except OSError as exc:
         raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     _refuse_kind(mode, path, what, error)
@@ -144,8 +153,7 @@ def open_checked(
     try:
         fd = os.open(path, flags)
     except FileNotFoundError:
-        dangling = " (a link to nothing)" if os.path.islink(path) else ""
-        raise error(f"{what} not found: {path}{dangling}") from None
+        raise _not_found(path, what, error) from None
     except OSError as exc:
         raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     try:
