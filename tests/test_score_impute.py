@@ -26,12 +26,16 @@ def _csv_with_holes(path, X, rate=0.2):
     return mask
 
 
-def test_a_run_on_an_unscaled_table_standardises_it_and_beats_pca(tmp_path, table, capsys):
+def test_a_run_on_an_unscaled_table_standardises_it_and_is_never_worse_than_pca(
+    tmp_path, table, capsys
+):
     np.save(tmp_path / "t.npy", table)
     argv = ["train", "--data", str(tmp_path / "t.npy"), "--out", str(tmp_path / "r")]
     assert main([*argv, "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "inputs scaled (standard)" in out and "% lower" in out
+    assert "inputs scaled (standard)" in out
+    # its layers beat PCA on 57 validation rows by less than two standard errors: PCA kept
+    assert "% lower" in out or ("kept PCA's solution" in out and "(the same)" in out)
     model = aekit.load(tmp_path / "r")
     np.testing.assert_allclose(model.input_shift.numpy(), table.mean(0), rtol=1e-4)
     recon = aekit.reconstruct(tmp_path / "r", str(tmp_path / "t.npy"))
