@@ -72,6 +72,28 @@ def test_a_win_within_the_validation_noise_keeps_pca_and_says_why():
     assert why_pca((8.59, 5.663, 0.4)).startswith("on the validation data its error (5.663)")
     said = why_pca((5.60, 5.663, 0.04))  # lower by 0.063, standard error 0.04
     assert "(5.6) is below PCA's (5.663) by less than 2 standard errors of the" in said
+    assert "and on too few more samples than not" in said
+
+
+def test_layers_are_kept_where_they_win_clearly_by_the_mean_or_by_the_count():
+    import torch
+
+    from aekit.trainer import clearly_better
+
+    # ahead by 0.1 +- 0.02 on every sample: clear by both
+    noise = torch.randn(50, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert clearly_better(0.1 + 0.02 * noise)[0]
+    # a few huge wins, the rest small losses: the mean's standard error is wide, and most
+    # samples are worse -> PCA
+    gain = torch.cat([torch.full((3,), 10.0), torch.full((47,), -0.05)]).double()
+    assert not clearly_better(gain)[0]
+    # small wins on 40 of 50 samples, heavy-tailed losses on the rest, mean above 0 but
+    # within two standard errors: the count says clearly better
+    gain = torch.cat([torch.full((40,), 1.0), torch.tensor([-30.0, 5, -3, 2, -1, 8, -6, 3, -2, 4])])
+    better, error = clearly_better(gain.double())
+    assert better and gain.mean() < 2 * error
+    # ahead on half the samples by noise: not clear
+    assert not clearly_better(torch.tensor([0.01, -0.01] * 40, dtype=torch.float64))[0]
 
 
 def test_fitting_again_trains_the_layers_and_decides_again(few):
