@@ -22,7 +22,7 @@ from .errors import ConfigError, DataError
 from .families import register_family, save_model
 from .losses import LOSSES
 from .nets import activation, conv_decoder, conv_encoder, mlp_decoder, mlp_encoder
-from .pca import Projection, Reconstruction, principal_subspace
+from .pca import PCA_SAMPLES, Projection, Reconstruction, principal_subspace
 from .penalties import Penalty
 from .seeding import seeded
 from .streaming import DiskArray, Stats
@@ -270,8 +270,6 @@ class AutoEncoder(nn.Module):
             )
         return self.encoder, self.decoder, self.output_activation
 
-    PCA_SAMPLES = 20_000  # rows PCA is fitted on, at most (a seeded sample of larger data)
-
     def fit_pca(self, x: Tensor | ArrayLike) -> AutoEncoder:
         """Fit the PCA a ``pca_fallback`` model falls back to on training data ``x`` (in the
         model's units, missing entries as 0, as they enter the model). Directions beyond
@@ -279,9 +277,9 @@ class AutoEncoder(nn.Module):
         if getattr(self, "pca_state", None) is None:
             raise ConfigError("this model has no PCA to fall back to (pca_fallback is off)")
         t = x if isinstance(x, Tensor) else self.check_input(x, "training data")
-        if len(t) > self.PCA_SAMPLES:
+        if len(t) > PCA_SAMPLES:
             pick = torch.randperm(len(t), generator=torch.Generator().manual_seed(0))
-            t = t[pick[: self.PCA_SAMPLES].sort().values]
+            t = t[pick[:PCA_SAMPLES].sort().values]
         t = self.fill_missing(self.scale(t.float().cpu()))
         fitted = principal_subspace(t, min(self.pca_components.shape[1], *t.shape))
         if fitted is None:

@@ -80,6 +80,17 @@ def principal_subspace(train: Any, k: int) -> tuple[np.ndarray, np.ndarray] | No
     return mean, centred.T @ vectors[:, kept] / np.sqrt(values[kept])
 
 
+PCA_SAMPLES = 20_000  # rows PCA is fitted on, at most: a seeded sample of larger data
+
+
+def sample_rows(rows: np.ndarray, limit: int = PCA_SAMPLES) -> np.ndarray:
+    """``rows`` (indices of data on disk) sorted, or a seeded sample of ``limit`` of them
+    where there are more (the same rows on every call)."""
+    if len(rows) > limit:
+        rows = np.random.default_rng(0).choice(rows, limit, replace=False)
+    return np.sort(rows)
+
+
 def row_blocks(data: Any, rows: int = 4096) -> Any:
     """``data`` (an array, a tensor, or an iterable of either) as float64 row blocks."""
     parts = [data] if isinstance(data, np.ndarray | torch.Tensor) else data

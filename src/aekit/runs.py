@@ -57,7 +57,7 @@ from .io import write_npy_blocks
 from .metrics import denoising_shortfall, feature_errors, linear_probe
 from .metrics import evaluate as evaluate_model
 from .model import AutoEncoder
-from .pca import pca_baseline, principal_subspace
+from .pca import pca_baseline, principal_subspace, sample_rows
 from .plots import run_figures
 from .presets import default_code_dim, has_wide_code, training_defaults
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
@@ -504,7 +504,6 @@ def _with_scaling(model: AutoEncoder, scaled: AutoEncoder) -> AutoEncoder:
     return out
 
 
-BASELINE_SAMPLES = 20_000
 FIGURE_SAMPLES = 5_000  # of data on disk, the first ones are drawn
 
 
@@ -524,10 +523,7 @@ def _held_out(dataset: Dataset, cfg: RunConfig) -> tuple[Any, str, Any]:
     if isinstance(train, DiskArray):
         # A baseline fitted on data on disk sees a sample of the rows trained on.
         rows = split[0].numpy() if split is not None else np.arange(len(train))
-        if len(rows) > BASELINE_SAMPLES:
-            pick = np.random.default_rng(0).choice(len(rows), BASELINE_SAMPLES, replace=False)
-            rows = rows[pick]
-        fit_on: Any = torch.from_numpy(train.take(np.sort(rows)))
+        fit_on: Any = torch.from_numpy(train.take(sample_rows(rows)))
         if dataset.test is not None:
             return dataset.test, "test", fit_on
         if split is not None:

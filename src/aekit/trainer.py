@@ -48,6 +48,7 @@ from .errors import (
 )
 from .hardware import bf16_speed, warn_slow_bf16
 from .optim import Schedule, build_optimizer, build_schedule
+from .pca import sample_rows
 from .seeding import seeded
 from .streaming import DiskArray, DiskBatches
 
@@ -992,9 +993,9 @@ class Trainer:
                 val_x = check(torch.from_numpy(train.take(held)), "validation data", targets=True)
             self._check_fingerprint(stats.fingerprint)
             if _pca_unfitted(model):
-                model.fit_pca(torch.from_numpy(train.take(_sample_rows(len(train)))))
+                model.fit_pca(torch.from_numpy(train.take(sample_rows(np.arange(len(train))))))
             self._training_rows = lambda: torch.from_numpy(
-                train.take(_sample_rows(len(train), exclude=held))
+                train.take(sample_rows(np.setdiff1d(np.arange(len(train)), held)))
             )
             self._probe_x = torch.from_numpy(
                 train.take(np.arange(min(len(train), cfg.batch_size or 64)))
@@ -1073,12 +1074,3 @@ def _duration(seconds: float) -> str:
 def _pca_unfitted(model: torch.nn.Module) -> bool:
     state = getattr(model, "pca_state", None)
     return state is not None and int(state) == 0
-
-
-def _sample_rows(n: int, limit: int = 20_000, exclude: np.ndarray | None = None) -> np.ndarray:
-    """Sorted rows of data on disk to fit PCA on: a seeded sample of ``limit`` of the
-    ``n`` rows, less those in ``exclude``."""
-    rows = np.arange(n) if exclude is None else np.setdiff1d(np.arange(n), exclude)
-    if len(rows) <= limit:
-        return rows
-    return np.sort(np.random.default_rng(0).choice(rows, limit, replace=False))
