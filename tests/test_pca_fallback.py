@@ -161,3 +161,92 @@ def test_the_estimate_is_printed_before_training_and_beside_the_time_taken(tmp_p
     captured = capsys.readouterr()
     assert "estimated training time: about" in captured.err  # said with the progress bar
     assert "(estimated beforehand:" in captured.out
+
+
+@pytest.fixture(scope="module")
+def many_digits(tmp_path_factory):
+    """27,000 rows: the digits 15 times over, each copy with its own small noise, enough
+    rows for 50 batches of 512 an epoch."""
+    x = aekit.load_digits().train.numpy()
+    rng = np.random.default_rng(0)
+    rows = np.concatenate([np.clip(x + rng.normal(0, 0.02, x.shape), 0, 1) for _ in range(19)])
+    path = tmp_path_factory.mktemp("many") / "digits.npy"
+    np.save(path, rows.astype(np.float32))
+    return path
+
+
+def test_the_deep_kind_takes_its_larger_batch_where_its_step_is_too_slow(
+    monkeypatch, tmp_path, capsys, many_digits
+):
+    import aekit.runs
+
+    # A CPU where Muon's step costs the same at any batch (its Newton-Schulz iterations
+    # dominate, as in float32 without bfloat16 units): 4,485 steps of 0.1 s at batch 128.
+    monkeypatch.setattr(aekit.runs, "step_seconds", lambda model, cfg, x: 0.1)
+    out = str(tmp_path / "deep")
+    argv = ["train", "--data", str(many_digits), "--kind", "deep", "--no-report", "--out", out]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    training = aekit.runs.RunFolder(tmp_path / "deep").read_config()["training"]
+    assert (training["batch_size"], training["lr"], training["muon_lr"]) == (512, 5e-3, 0.03)
+    assert "batch_size 512" in captured.out and "lr 0.005, muon_lr 0.03" in captured.out
+    assert "instead of the deep kind's 128" in captured.out
+    # No progress bar (not a terminal): the estimate is said once, before training.
+    assert captured.err.count("estimated training time: about") == 1
+    assert "steps of 100 ms, timed here" in captured.err
+
+
+@pytest.mark.parametrize(
+    "given",
+    [["--lr", "0.003"], ["--muon-lr", "0.02"], ["--optimizer", "adamw"], []],
+)
+def test_the_larger_batch_leaves_what_the_user_set(
+    monkeypatch, tmp_path, capsys, given, many_digits
+):
+    import aekit.runs
+
+    # 10 epochs of 195 steps: too slow a step (0.2 s, 390 s) for the kind's batch where the
+    # user set a rate or optimizer; fast (5 ms) with none given: the batch is kept both ways.
+    step = 0.2 if given else 0.005
+    monkeypatch.setattr(aekit.runs, "step_seconds", lambda model, cfg, x: step)
+    argv = ["train", "--data", str(many_digits), "--kind", "deep", "--no-report", *given]
+    assert main([*argv, "--sample-budget", "30000", "--out", str(tmp_path / "deep")]) == 0
+    training = aekit.runs.RunFolder(tmp_path / "deep").read_config()["training"]
+    assert training["batch_size"] == 128
+    assert "instead of the deep kind" not in capsys.readouterr().out
+
+
+def test_small_data_is_cut_to_fewer_epochs_rather_than_trained_at_a_larger_batch(
+    monkeypatch, tmp_path
+):
+    import aekit.runs
+
+    monkeypatch.setattr(aekit.runs, "step_seconds", lambda model, cfg, x: 0.05)  # 615 s
+    argv = ["train", "--kind", "deep", "--no-report", "--out", str(tmp_path / "deep")]
+    assert main(argv) == 0
+    training = aekit.runs.RunFolder(tmp_path / "deep").read_config()["training"]
+    assert (training["batch_size"], training["lr"], training["muon_lr"]) == (32, 3e-3, 0.02)
+    assert training["epochs"] < 300
+
+
+def test_this_processs_own_threads_are_not_counted_as_other_load():
+    import threading
+
+    from aekit.trainer import free_cores
+
+    before = free_cores(0.3)
+    done = threading.Event()
+
+    def spin():  # a worker of this process still busy (a thread pool spinning down)
+        while not done.is_set():
+            pass
+
+    worker = threading.Thread(target=spin)
+    worker.start()
+    try:
+        during = free_cores(0.3)
+    finally:
+        done.set()
+        worker.join()
+    # Counted as other load it would leave one core fewer (1 of 2 on this machine).
+    assert during >= 0.8 * before

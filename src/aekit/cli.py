@@ -63,7 +63,7 @@ from .runs import reconstruct as reconstruct_data
 from .runs import score as score_data
 from .schema import number
 from .streaming import DiskArray
-from .trainer import why_pca
+from .trainer import spoken_duration, why_pca
 
 EXIT_USAGE = 2
 
@@ -519,6 +519,15 @@ def _report(run: Run) -> None:
         settings = ", ".join(f"{k} {v}" for k, v in run.chosen.items())
         flags = ", ".join("--" + k.replace("_", "-") for k in run.chosen)
         print(f"chosen from the data size: {settings} ({flags} to set them)")
+    if run.larger_batch is not None:
+        batch, before, after = run.larger_batch
+        training = run.config.training
+        print(
+            f"batch {training.batch_size} (lr {training.lr:g}, muon_lr {training.muon_lr:g}) "
+            f"instead of the {cfg.kind} kind's {batch}: a step is timed as slow here, and "
+            f"at batch {batch} training would take about {spoken_duration(before)} against "
+            f"{spoken_duration(after)}"
+        )
     if run.uncut_epochs is not None:
         print(
             f"epochs cut from {run.uncut_epochs} to {run.epochs}: a step takes "

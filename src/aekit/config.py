@@ -409,14 +409,16 @@ class TrainConfig(_Config):
     batch_size : samples per optimizer step (default: the power of two nearest sqrt(n) for
         n training samples, within 16..256: 16 for 455 samples, 32 for digits' 1,437, 256
         for MNIST; 64 for a stream of unknown length).
-    lr : learning rate.
+    lr : learning rate (default: the kind's, 3e-3; 5e-3 where the deep kind trains at
+        batch 512 to fit the time budget).
     optimizer : the optimizer: adam; adamw with decoupled weight decay; sgd with momentum;
         muon: Muon for the hidden layers' weight matrices, AdamW at the rate lr for the
         input and output layers, biases and the rest (default: the kind's, muon for deep,
         else adam; choosing another than the kind's leaves out the kind's weight decay,
         ema and sample budget too).
     muon_lr : learning rate of Muon's matrices (optimizer muon; scaled per matrix by
-        sqrt(max(1, rows/columns)), as Muon's authors do).
+        sqrt(max(1, rows/columns)), as Muon's authors do) (default: 0.02; 0.03 where the
+        deep kind trains at batch 512 to fit the time budget).
     momentum : momentum of sgd.
     weight_decay : L2 penalty on the weights, decoupled for adamw and muon (the latter for
         both Muon's matrices and the AdamW rest) (default: the kind's, 0.1 for deep, else 0).
@@ -468,9 +470,9 @@ class TrainConfig(_Config):
 
     epochs: int | None = None
     batch_size: int | None = None
-    lr: float = dataclasses.field(default=3e-3, metadata=within(0, low_open=True))
+    lr: float | None = dataclasses.field(default=None, metadata=within(0, low_open=True))
     optimizer: str | None = dataclasses.field(default=None, metadata=choices(OPTIMIZERS))
-    muon_lr: float = dataclasses.field(default=0.02, metadata=within(0, low_open=True))
+    muon_lr: float | None = dataclasses.field(default=None, metadata=within(0, low_open=True))
     momentum: float = dataclasses.field(default=0.9, metadata=within(0, 1, high_open=True))
     weight_decay: float | None = dataclasses.field(default=None, metadata=within(0))
     schedule: str = dataclasses.field(default="cosine", metadata=choices(SCHEDULES))
@@ -565,7 +567,8 @@ class TrainConfig(_Config):
         out = []
         for name, (owner, used, needs) in uses.items():
             value, by = getattr(self, name), getattr(self, owner)
-            if value not in (getattr(defaults, name), None, 0) and not used(by):
+            unset = (getattr(defaults, name), KIND_SETTABLE.get(name), None, 0)
+            if value not in unset and not used(by):
                 out.append(
                     f"{name}={value:g} does nothing with {owner}={by} (needs {owner} {needs})"
                 )
@@ -673,6 +676,12 @@ class TrainConfig(_Config):
             epochs=epochs, batch_size=batch_size, warmup_epochs=warmup, val_fraction=val
         )
 
+    def seconds(self, samples: int, step_seconds: float) -> float:
+        """The training time of these resolved settings on ``samples`` samples (less the
+        validation share), at ``step_seconds`` a step."""
+        train = samples * (1 - (self.val_fraction or 0))
+        return (self.epochs or 0) * math.ceil(train / (self.batch_size or 1)) * step_seconds
+
     def chosen(self) -> dict[str, Any]:
         """The settings left to be chosen from the data (None here)."""
         names = ("epochs", "batch_size", "warmup_epochs", "val_fraction")
@@ -705,6 +714,8 @@ MAX_SAMPLE_BUDGET = 10**12
 # values where neither the user nor the kind does.
 KIND_SETTABLE: dict[str, Any] = {
     "optimizer": "adam",
+    "lr": 3e-3,
+    "muon_lr": 0.02,
     "weight_decay": 0.0,
     "ema": 0.0,
     "sample_budget": SAMPLE_BUDGET,

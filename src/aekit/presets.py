@@ -154,6 +154,19 @@ deep.training = {  # type: ignore[attr-defined]
 }
 
 
+# Where the step of that recipe is too slow for the time budget (a CPU without bfloat16
+# units runs Muon's Newton-Schulz iterations in float32: 132 ms a step at batch 256 on
+# two AVX2 cores, 28 s an epoch), the deep kind trains at batch 512 with the rates of
+# configs/mnist_deep_fast.json instead: Muon's cost is per step, not per sample, so an
+# epoch takes 17 s there, and 10 epochs end at 2.75 rather than 2.64 (BENCHMARKS.md,
+# sections 11 and 16). Used only where the user sets none of these.
+deep.large_batch = {  # type: ignore[attr-defined]
+    "batch_size": 512,
+    "lr": 5e-3,
+    "muon_lr": 0.03,
+}
+
+
 def training_defaults(kind: str | None) -> dict[str, Any]:
     """The training settings ``kind`` chooses where the user does not (see
     :meth:`~aekit.TrainConfig.settled`); none for most kinds."""
@@ -174,3 +187,10 @@ def default_code_dim(input_dim: int, kind: str | None = None) -> int:
 def has_wide_code(kind: str) -> bool:
     """Whether the kind chooses a wide code of its own (the regularized kinds)."""
     return kind in KINDS and getattr(KINDS.get(kind), "code_dim", None) is not None
+
+
+def large_batch_training(kind: str | None) -> dict[str, Any]:
+    """The settings ``kind`` trains with where its own step is too slow for the time
+    budget (a larger batch and its rates); none for most kinds."""
+    preset = KINDS.get(kind) if kind is not None and kind in KINDS else None
+    return dict(getattr(preset, "large_batch", {}))

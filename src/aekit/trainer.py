@@ -112,18 +112,26 @@ def cpu_threads_for(
 
 def free_cores(seconds: float = 0.1) -> float | None:
     """How many of the cores this process may run on other processes leave idle: the
-    idle share of those cores over ``seconds`` (Linux's /proc/stat), else their number
-    less the 1-minute load average; None where neither can be read."""
+    idle share of those cores over ``seconds`` (Linux's /proc/stat) plus what this
+    process itself used meanwhile, else their number less the 1-minute load average;
+    None where neither can be read.
+
+    This process's own time counts as free: its thread pool's workers still spin for a
+    moment after the last parallel operation, and counted as busy they made a bare deep
+    MNIST run train on one of two idle cores (twice as slow; BENCHMARKS.md section 16)."""
     try:
         cpus = os.sched_getaffinity(0)
     except (AttributeError, OSError):
         cpus = set(range(os.cpu_count() or 1))
     try:
         idle, total = _cpu_ticks(cpus)
+        own, start = time.process_time(), time.perf_counter()
         time.sleep(seconds)
         idle_after, total_after = _cpu_ticks(cpus)
+        own_cores = (time.process_time() - own) / max(time.perf_counter() - start, 1e-9)
         if total_after > total:
-            return len(cpus) * (idle_after - idle) / (total_after - total)
+            share = (idle_after - idle) / (total_after - total)
+            return min(float(len(cpus)), len(cpus) * share + own_cores)
     except (OSError, ValueError):
         pass
     try:
@@ -684,7 +692,7 @@ class Trainer:
         per_step = step_seconds(self.model, self.config, x)
         seconds = per_step * steps
         bar.write(
-            f"estimated training time: about {_duration(seconds)} ({steps:,} steps of "
+            f"estimated training time: about {spoken_duration(seconds)} ({steps:,} steps of "
             f"{per_step * 1e3:.3g} ms, timed here)",
             file=sys.stderr,
         )
@@ -1061,7 +1069,7 @@ def evaluate_loss(model: torch.nn.Module, x: Tensor, batch_size: int = 4096) -> 
     return {k: v / len(x) for k, v in sums.items()}
 
 
-def _duration(seconds: float) -> str:
+def spoken_duration(seconds: float) -> str:
     """``seconds`` as a person says it: "40 s", "3 min", "2 h 15 min"."""
     if seconds < 90:
         return f"{max(1, round(seconds))} s"
