@@ -76,7 +76,7 @@ def test_every_setting_has_a_flag_with_its_default_in_the_help():
     assert (
         "--epochs EPOCHS passes over the training data (default: chosen from the data" in help_text
     )
-    assert "--lr LR learning rate (default: 0.003)" in help_text
+    assert "--lr LR learning rate (default: the kind's, 3e-3;" in help_text
     assert "(default: 8 for inputs of at most 100 features, else 30," in help_text
 
 
