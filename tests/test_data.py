@@ -6,6 +6,7 @@ import functools
 import gzip
 import http.server
 import json
+import re
 import shutil
 import threading
 
@@ -321,3 +322,19 @@ def test_an_empty_last_column_named_by_the_header_is_missing_values_not_trailing
     (tmp_path / "bare.csv").write_text("1.5,3.0,\n2.5,4.0,\n")
     with pytest.raises(aekit.DataError, match=r"every line ends with a comma.*header line"):
         aekit.load_array(tmp_path / "bare.csv")
+
+
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        (",a,b,c\n0,1,2,3\n1,4,x,6\n", "line 3, column 3 ('b') holds 'x'"),  # pandas' index
+        ("a,b,c\n1,2,3\n4,x,6\n", "line 3, column 2 ('b') holds 'x'"),
+        ("1,2,3\n4,x,6\n", "line 2, column 2 holds 'x'"),
+        (",a,b,c\n0,1,2,y\n", "line 2, column 4 ('c') holds 'y'"),
+    ],
+)
+def test_a_bad_cell_is_named_by_its_column_in_the_file(tmp_path, text, where):
+    path = tmp_path / "table.csv"
+    path.write_text(text)
+    with pytest.raises(aekit.errors.DataError, match=re.escape(where)):
+        aekit.load_array(path)

@@ -691,7 +691,8 @@ def _csv_problem(path: Path, message: str, head: CsvHeader, header: bool) -> str
         r"could not convert string (.*) to float\d* at row (\d+), column (\d+)", message
     )
     if cell is not None:
-        text, column = cell.group(1), int(cell.group(3)) + int(head.index)
+        # numpy counts the file's columns from 1, pandas' index column among them.
+        text, column = cell.group(1), int(cell.group(3))
         line = _csv_line(path, int(cell.group(2)), header)  # rows from 0
         named = head.names
         first = int(head.index)
