@@ -124,14 +124,12 @@ def free_cores(seconds: float = 0.1) -> float | None:
     except (AttributeError, OSError):
         cpus = set(range(os.cpu_count() or 1))
     try:
-        idle, total = _cpu_ticks(cpus)
-        own, start = time.process_time(), time.perf_counter()
+        (idle, total), own = _cpu_ticks(cpus), _own_ticks()
         time.sleep(seconds)
-        idle_after, total_after = _cpu_ticks(cpus)
-        own_cores = (time.process_time() - own) / max(time.perf_counter() - start, 1e-9)
+        (idle_after, total_after), own_after = _cpu_ticks(cpus), _own_ticks()
         if total_after > total:
-            share = (idle_after - idle) / (total_after - total)
-            return min(float(len(cpus)), len(cpus) * share + own_cores)
+            free = (idle_after - idle) + (own_after - own)
+            return len(cpus) * min(1.0, free / (total_after - total))
     except (OSError, ValueError):
         pass
     try:
@@ -152,6 +150,17 @@ def _cpu_ticks(cpus: set[int]) -> tuple[int, int]:
                 idle += ticks[3] + ticks[4]  # idle, iowait
                 total += sum(ticks)
     return idle, total
+
+
+def _own_ticks() -> int:
+    """Clock ticks this process has run since it started (all its threads; /proc/self/stat's
+    utime and stime, in the units of /proc/stat); 0 where unreadable."""
+    try:
+        with open("/proc/self/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
+    except (OSError, IndexError, ValueError):
+        return 0
 
 
 PROBE_STEPS = 3  # timed training steps, after one untimed, to time a step on this machine
