@@ -42,7 +42,6 @@ METRICS_JSON = "metrics.json"
 LOCK_FILE = ".lock"
 TENSORBOARD = "tensorboard"
 RUNS_ROOT = "runs"  # where runs without a named folder go
-_UNDOING: set[Path] = set()  # folders whose failure a caller's undone_on_failure handles
 
 
 def first_missing(path: Path) -> Path | None:
@@ -77,7 +76,7 @@ def taken(path: Path) -> str:
     )
 
 
-_HELD: dict[Path, list[int]] = {}  # locks this process holds: path -> [fd, depth]
+_HELD: set[Path] = set()  # the folders whose lock this process holds
 
 
 class RunFolder:
@@ -116,13 +115,9 @@ class RunFolder:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         key = self.path.resolve()
-        if key in _HELD:  # re-entrant within one process
-            _HELD[key][1] += 1
-            try:
-                yield
-            finally:
-                _HELD[key][1] -= 1
-            return
+        if key in _HELD:
+            # One owner: the run layer takes a folder's lock once (train_in_folder does not).
+            raise RuntimeError(f"{self.path}'s lock is already held by this process")
         self.path.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -136,11 +131,11 @@ class RunFolder:
             ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
-        _HELD[key] = [fd, 1]
+        _HELD.add(key)
         try:
             yield
         finally:
-            del _HELD[key]
+            _HELD.discard(key)
             fcntl.flock(fd, fcntl.LOCK_UN)
             os.close(fd)
 
@@ -172,21 +167,14 @@ class RunFolder:
         lock, a TensorBoard log) and the folders it made (``made``: this folder or the
         topmost of its parents that did not exist), so a refusal leaves no half-written run
         folder; a run with anything more (a checkpoint, metrics, a pretrained layer) is
-        kept, to resume. Nested on one folder, the outermost decides."""
-        key = self.path.absolute()
-        if key in _UNDOING:
-            yield
-            return
+        kept, to resume."""
         before = {p.name for p in self.path.iterdir()} if self.path.is_dir() else set()
-        _UNDOING.add(key)
         try:
             yield
         except Exception:
             if self.writes and self.path.is_dir():
                 self._undo({p.name for p in self.path.iterdir()} - before, made)
             raise
-        finally:
-            _UNDOING.discard(key)
 
     def _undo(self, added: set[str], made: Path | None) -> None:
         if not added <= {CONFIG_FILE, LOCK_FILE, TENSORBOARD}:
@@ -326,32 +314,55 @@ def fit_in_folder(
     progress: bool | None = None,
     desc: str = "train",
     callbacks: tuple[Callback, ...] | list[Callback] = (),
+    **given: Any,
 ) -> tuple[Trainer, FitResult]:
-    """Train ``model`` into ``folder``, continuing from its checkpoint when it has one;
-    the one place where training into a folder starts or resumes.
-
-    Writes config.json (``sections`` besides the model and training), checkpoints and
-    metrics.csv while training, and the final weights with a ``result`` section.
-    """
+    """Train ``model`` into ``folder``, continuing from its checkpoint when it has one,
+    under the folder's lock; a failure before anything is trained leaves no half-written
+    folder. ``given``: what :func:`train_in_folder` takes beyond these."""
     if getattr(model, "config", None) is None:
         save_model(model, folder.path)  # raises the error that says how to make it savable
     with folder.undone_on_failure(first_missing(folder.path)), folder.locked():
-        return _fit_in_folder(model, training, X, folder, val, sections, progress, desc, callbacks)
+        return train_in_folder(
+            model,
+            training,
+            X,
+            folder,
+            val=val,
+            sections=sections,
+            progress=progress,
+            desc=desc,
+            callbacks=callbacks,
+            **given,
+        )
 
 
-def _fit_in_folder(
+def train_in_folder(
     model: Any,
     training: Any,
     X: Any,
     folder: RunFolder,
-    val: Any,
-    sections: dict[str, Any] | None,
-    progress: bool | None,
-    desc: str,
-    callbacks: Any,
+    *,
+    val: Any = None,
+    sections: dict[str, Any] | None = None,
+    progress: bool | None = None,
+    desc: str = "train",
+    callbacks: tuple[Callback, ...] | list[Callback] = (),
+    state: dict[str, Any] | None = None,
+    split: Any = None,
+    step_time: float | None = None,
 ) -> tuple[Trainer, FitResult]:
+    """Train ``model`` into ``folder``, whose lock the caller holds: the one place where
+    training into a folder starts or resumes. Writes config.json (``sections`` besides
+    the model and training), checkpoints and metrics.csv while training, and the final
+    weights with a ``result`` section.
+
+    ``state``: the folder's checkpoint, where the caller has read it already (read here
+    otherwise); ``split``: the training and validation rows, where the caller drew them
+    (:meth:`Trainer.fit`); ``step_time``: a step's seconds, where the caller timed it.
+    """
     folder.prepare()
-    # Settings left to the data are chosen now, so config.json records what runs.
+    # Settings left to the data are chosen now (where the caller has not), so config.json
+    # records what runs.
     sized = isinstance(X, torch.Tensor | np.ndarray | list | tuple | DiskArray)
     training = training.resolved(len(X) if sized else None)
     sections = {**(sections or {}), "training": training.to_dict()}
@@ -360,10 +371,13 @@ def _fit_in_folder(
     trainer = Trainer(
         model, training, checkpointer=folder, callbacks=callbacks, progress=progress, desc=desc
     )
-    if folder.has_checkpoint:
-        trainer.load_state_dict(folder.load_checkpoint())
+    trainer.step_time = step_time
+    if state is None and folder.has_checkpoint:
+        state = folder.load_checkpoint()
+    if state is not None:
+        trainer.load_state_dict(state)
     else:
         folder.write_config(model, sections)
-    fit = trainer.fit(X, val)
+    fit = trainer.fit(X, val, split=split)
     folder.save_model(trainer.model, {**sections, "result": result_summary(trainer, fit)})
     return trainer, fit

@@ -69,6 +69,7 @@ from .runfolder import (
     RunFolder,
     first_missing,
     fit_in_folder,
+    train_in_folder,
 )
 from .streaming import DiskArray, iter_rows, open_disk_array
 from .tensorboard import TensorBoardLogger, require_tensorboard
@@ -174,7 +175,7 @@ def train(
     _check_data(model, dataset.train, "training data")
     if dataset.test is not None:
         _check_data(model, dataset.test, "test data")
-    uncut, larger = cfg.training.epochs, None
+    uncut, larger, step = cfg.training.epochs, None, None
     if "epochs" in chosen:
         # Epochs left to choose also fit a time budget, from a step timed here.
         budgeted, step, larger = _within_time_budget(given, model, dataset.train)
@@ -211,7 +212,7 @@ def train(
     made = missing or (folder.path if output.out is None else None)  # new() made the folder
     with folder.undone_on_failure(made), folder.locked():
         distributed.on_main(folder.require_new)
-        run = _execute(folder, cfg, model, dataset)
+        run = _execute(folder, cfg, model, dataset, step_time=step)
     run.chosen = chosen
     run.larger_batch = larger
     if "epochs" in chosen and chosen["epochs"] != uncut:
@@ -289,10 +290,10 @@ def resume(
         output = output.replace(report=report)
     cfg = cfg.replace(data=data_cfg, output=output)
     model = AutoEncoder.from_config(model_cfg, seed=cfg.training.seed)
-    with folder.locked():
+    with folder.undone_on_failure(None), folder.locked():
         if distributed.is_main():  # under torchrun, said once
             print(resume_status(folder.path, epochs, state), file=sys.stderr)
-        return _execute(folder, cfg, model, dataset)
+        return _execute(folder, cfg, model, dataset, state=state)
 
 
 def resume_status(
@@ -336,6 +337,8 @@ def _within_time_budget(
     is per step), that recipe is timed too and taken where it trains faster."""
     kind = model.config.kind if model.config is not None else None
     defaults = training_defaults(kind)
+    if not isinstance(train, torch.Tensor | np.ndarray | DiskArray):
+        raise TypeError(f"a step is timed on an array, not {type(train).__name__}")
     samples = len(train)
     first = given.settled(defaults).resolved(samples)
     seconds = _timed_step(model, first, train)
@@ -386,8 +389,17 @@ def _timed_step(model: AutoEncoder, training: TrainConfig, train: Any) -> float:
     return step_seconds(model, training, model.check_input(head, "training data"))
 
 
-def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dataset) -> Run:
-    """Pretrain (unless a checkpoint shows it is done), train, evaluate, draw."""
+def _execute(
+    folder: RunFolder,
+    cfg: RunConfig,
+    model: AutoEncoder,
+    dataset: Dataset,
+    state: dict[str, Any] | None = None,
+    step_time: float | None = None,
+) -> Run:
+    """Pretrain (unless a checkpoint shows it is done), train, evaluate, draw, in
+    ``folder``, whose lock the caller holds. ``state``: its checkpoint, read once by the
+    caller (a resume); ``step_time``: a training step's seconds, timed by the caller."""
     progress = cfg.output.progress
     sections: dict[str, Any] = {"data": cfg.data.to_dict()}
     if dataset.columns is not None:
@@ -398,15 +410,20 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
         sections["pretrain"] = cfg.pretrain.to_dict()
     layers = None
     resumed_at = None
-    if folder.has_checkpoint:
-        resumed_at = int(folder.load_checkpoint().get("global_step", 0))
+    # The validation rows, drawn once: the trainer holds them out, and without a test
+    # split the run is judged on them.
+    rows = _validation_rows(dataset, cfg)
+    if state is None and folder.has_checkpoint:
+        state = folder.load_checkpoint()
+    if state is not None:
+        resumed_at = int(state.get("global_step", 0))
     else:
         model.fit_scaling(dataset.train)  # a resumed run has it in its checkpoint
         if getattr(model, "pca_state", None) is not None and dataset.test is None:
             # Judged on the validation rows: the PCA it may fall back to must not have
             # seen them either (the trainer would fit it on all the data it is given).
-            model.fit_pca(_held_out(dataset, cfg)[2])
-    if not folder.has_checkpoint and cfg.pretrain is not None:
+            model.fit_pca(_held_out(dataset, rows)[2])
+    if state is None and cfg.pretrain is not None:
         folder.prepare()
         folder.write_config(model, {**sections, "training": cfg.training.to_dict()})
         scaled = model
@@ -422,7 +439,7 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
             model = _with_scaling(model, scaled)
     tensorboard = cfg.output.tensorboard and folder.writes
     logger = TensorBoardLogger(folder.path / TENSORBOARD) if tensorboard else None
-    trainer, fit = fit_in_folder(
+    trainer, fit = train_in_folder(
         model,
         cfg.training,
         dataset.train,
@@ -430,6 +447,9 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
         sections=sections,
         progress=progress,
         callbacks=[logger] if logger is not None else [],
+        state=state,
+        split=rows,
+        step_time=step_time,
     )
     if dataset.columns is not None:
         trainer.model.feature_names = list(dataset.columns)
@@ -437,7 +457,7 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
     kept = fit.best_epoch if fit.best_epoch is not None and cfg.training.keep == "best" else None
     epoch = kept if kept is not None else trainer.epoch
     try:
-        metrics, split, held_out = _judge(folder, trainer, dataset, cfg, epoch)
+        metrics, split, held_out = _judge(folder, trainer, dataset, rows, epoch)
     except TrainingInterrupted:
         raise
     except Exception as exc:  # the weights are saved: the folder says what failed
@@ -471,11 +491,16 @@ def _execute(folder: RunFolder, cfg: RunConfig, model: AutoEncoder, dataset: Dat
 
 
 def _judge(
-    folder: RunFolder, trainer: Trainer, dataset: Dataset, cfg: RunConfig, epoch: int
+    folder: RunFolder,
+    trainer: Trainer,
+    dataset: Dataset,
+    rows: tuple[torch.Tensor, torch.Tensor] | None,
+    epoch: int,
 ) -> tuple[dict[str, Any], str, Any]:
-    """Evaluate a trained model on its held-out data, with PCA's baseline, and write
-    metrics.json; the metrics, the split they were measured on, and that data."""
-    held_out, split, fitted_on = _held_out(dataset, cfg)
+    """Evaluate a trained model on its held-out data (``rows``: the validation split the
+    trainer held out), with PCA's baseline, and write metrics.json; the metrics, the
+    split they were measured on, and that data."""
+    held_out, split, fitted_on = _held_out(dataset, rows)
     assert trainer.model.config is not None
     code_dim = trainer.model.config.code_dim
     # PCA in the model's units (scaled, where the model scales), as the metrics are.
@@ -591,14 +616,23 @@ def _scaled(model: AutoEncoder, x: Any) -> Any:
     return (model.scale(b) for b in iter_rows(x, 4096))
 
 
-def _held_out(dataset: Dataset, cfg: RunConfig) -> tuple[Any, str, Any]:
-    """What a run is judged on: the test split; else the validation split it never
-    trained on; else (no validation) the training data, said as such. Also the data a
-    baseline may be fitted on."""
+def _validation_rows(dataset: Dataset, cfg: RunConfig) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The training and validation rows of a run's training data (None: no validation
+    share, or data of unknown length)."""
     train = dataset.train
-    split = None
-    if dataset.test is None:
-        split = validation_split(len(train), cfg.training.val_fraction, cfg.training.seed)
+    if not isinstance(train, torch.Tensor | np.ndarray | DiskArray):
+        return None
+    return validation_split(len(train), cfg.training.val_fraction or 0.0, cfg.training.seed)
+
+
+def _held_out(
+    dataset: Dataset, rows: tuple[torch.Tensor, torch.Tensor] | None
+) -> tuple[Any, str, Any]:
+    """What a run is judged on: the test split; else the validation rows (``rows``) it
+    never trained on; else (no validation) the training data, said as such. Also the data
+    a baseline may be fitted on."""
+    train = dataset.train
+    split = rows if dataset.test is None else None
     if isinstance(train, DiskArray):
         # A baseline fitted on data on disk sees a sample of the rows trained on.
         rows = split[0].numpy() if split is not None else np.arange(len(train))
@@ -642,16 +676,21 @@ def fit(
     >>> len(result.history), result.final["train_loss"] > 0
     (2, True)
     """
-    config = TrainConfig(**settings)
+    given = TrainConfig(**settings)
     # A model of a kind trains as that kind does under ``aekit train`` (the deep kind's Muon).
-    config = config.settled(
-        training_defaults(getattr(getattr(model, "config", None), "kind", None))
-    )
+    config = given.settled(training_defaults(getattr(getattr(model, "config", None), "kind", None)))
     distributed.init(config.device)
     warn_ignored(config)
     _fit_scaling_once(model, X)
+    step = None
+    if config.epochs is None and getattr(model, "config", None) is not None:
+        # Epochs left to choose fit the time budget, as under ``aekit train``.
+        # Not for data the trainer refuses with its own message, or of unknown length.
+        with contextlib.suppress(AekitError, TypeError):
+            config, step, _ = _within_time_budget(given, model, X)
     if run_dir is None:
         trainer = Trainer(model, config, callbacks=callbacks, progress=progress)
+        trainer.step_time = step
         return _said(trainer.fit(X, val))
     # The data is the caller's: a resume must be given it again.
     sections: dict[str, Any] = {"data": {"source": "array"}}
@@ -668,6 +707,7 @@ def fit(
         sections=sections,
         progress=progress,
         callbacks=callbacks,
+        step_time=step,
     )
     return _said(result)
 

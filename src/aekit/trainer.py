@@ -39,7 +39,6 @@ from .data import (
     validation_split,
 )
 from .errors import (
-    AekitError,
     CheckpointError,
     ConfigError,
     DataError,
@@ -372,22 +371,29 @@ class Trainer:
         self._last_checkpoint = 0.0
         self._has_checkpoint = False  # whether the checkpointer holds a state of this run
         self._probe_x: Tensor | None = None  # a training batch, to time steps on
+        # A step's seconds where the caller timed it already (the run layer, to fit the
+        # time budget): the estimate uses it rather than timing steps again.
+        self.step_time: float | None = None
         # The rows training steps on (not the validation rows), for the PCA fallback.
         self._training_rows: Callable[[], Tensor] | None = None
         self.estimated: float | None = None
 
     # ---- public API -------------------------------------------------------------------------
 
-    def fit(self, train: Any, val: Any = None) -> FitResult:
+    def fit(
+        self, train: Any, val: Any = None, *, split: tuple[Tensor, Tensor] | None = None
+    ) -> FitResult:
         """Train on ``train`` (array, tensor, or an iterable of batches such as a
         DataLoader), validating on ``val`` (array/tensor) or on a held-out
-        ``val_fraction`` of in-memory training data. Training draws its noise from
-        generators of its own: the caller's random state is left as it was. Settings left
-        to the data (epochs, batch size, warm-up) are chosen here, from its size."""
+        ``val_fraction`` of in-memory training data: the rows ``split`` gives (training
+        rows, validation rows; the run layer draws it once, :func:`validation_split`), else
+        drawn here. Training draws its noise from generators of its own: the caller's
+        random state is left as it was. Settings left to the data (epochs, batch size,
+        warm-up) are chosen here from its size, where the caller has not chosen them
+        (the run layer does, with a time budget: :func:`aekit.runs.fit`)."""
         sized = isinstance(train, Tensor | np.ndarray | list | tuple | DiskArray)
-        samples = len(train) if sized else None
-        self.config = cfg = self.config.resolved(samples, self._step_seconds(train))
-        batches, val_x = self._prepare(train, val)
+        self.config = cfg = self.config.resolved(len(train) if sized else None)
+        batches, val_x = self._prepare(train, val, split)
         if getattr(self.model, "is_pca", False):
             self.model.pca_state.fill_(1)  # training goes on with the model's own layers
         self._release()  # a second fit continues from the training weights, not the kept ones
@@ -641,26 +647,6 @@ class Trainer:
         self._started += time.perf_counter() - callback_start
         return stop
 
-    def _step_seconds(self, train: Any) -> float | None:
-        """A step's time here, where the number of epochs is left to choose (it is then
-        chosen to fit a time budget too: TrainConfig.resolved); None otherwise."""
-        if self.config.epochs is not None or self.global_step:
-            return None
-        if isinstance(train, DiskArray):
-            head: Any = train.head(self.config.resolved(len(train)).batch_size or 64)
-        elif isinstance(train, Tensor | np.ndarray):
-            head = train[: self.config.resolved(len(train)).batch_size or 64]
-        else:
-            return None
-        check = getattr(self.model, "check_input", None)
-        if check is None or len(head) == 0:
-            return None
-        try:
-            x = check(head, "training data")
-        except AekitError:
-            return None  # refused with its own message when training starts
-        return step_seconds(self.model, self.config.resolved(len(train)), x)
-
     def _fall_back_to_pca(
         self, val_x: Tensor | None
     ) -> tuple[tuple[float, float, float] | None, bool]:
@@ -698,7 +684,7 @@ class Trainer:
         steps = self.config.epochs * steps_per_epoch - self.global_step
         if steps <= 0 or len(x) == 0:
             return None
-        per_step = step_seconds(self.model, self.config, x)
+        per_step = self.step_time or step_seconds(self.model, self.config, x)
         seconds = per_step * steps
         bar.write(
             f"estimated training time: about {spoken_duration(seconds)} ({steps:,} steps of "
@@ -973,7 +959,7 @@ class Trainer:
                 signal.signal(s, h)
 
     def _prepare(
-        self, train: Any, val: Any
+        self, train: Any, val: Any, split: tuple[Tensor, Tensor] | None = None
     ) -> tuple[InMemoryBatches | StreamBatches | DiskBatches, Tensor | None]:
         cfg, model = self.config, self.model
         if cfg.batch_size is not None and cfg.batch_size < self.world:
@@ -987,7 +973,10 @@ class Trainer:
         val_x = check(val, "validation data", targets=True) if val is not None else None
         if isinstance(train, Tensor | np.ndarray | list | tuple):
             x = check(train, "training data", targets=True)
-            split = validation_split(len(x), cfg.val_fraction, cfg.seed) if val_x is None else None
+            if val_x is not None:
+                split = None
+            elif split is None:
+                split = validation_split(len(x), cfg.val_fraction, cfg.seed)
             rows = split[0] if split is not None else None
             if split is not None:
                 val_x = x[split[1]]
@@ -1002,9 +991,10 @@ class Trainer:
         elif isinstance(train, DiskArray):
             # Read a buffer at a time; checked once, in one pass (the pass that hashes it).
             stats = model.check_disk_input(train, "training data", targets=True)
-            split = (
-                validation_split(len(train), cfg.val_fraction, cfg.seed) if val_x is None else None
-            )
+            if val_x is not None:
+                split = None
+            elif split is None:
+                split = validation_split(len(train), cfg.val_fraction, cfg.seed)
             held = split[1].numpy() if split is not None else None
             if held is not None:
                 val_x = check(torch.from_numpy(train.take(held)), "validation data", targets=True)
