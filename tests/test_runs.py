@@ -379,3 +379,48 @@ def test_an_image_shape_that_rearranges_the_images_is_said(tmp_path):
     cfg = {"model": {"architecture": "conv", "image_shape": [1, 4, 16]}, "training": {"epochs": 1}}
     with pytest.warns(UserWarning, match=r"image_shape \(1, 4, 16\) differs from the data's"):
         aekit.train(cfg, out=tmp_path / "r", progress=False)
+
+
+def test_one_run_does_each_piece_of_work_once(monkeypatch, tmp_path):
+    """A run chooses its training settings and times a step once, draws its validation
+    split once (the trainer and the evaluation share it), takes its folder's lock once,
+    and a resume reads the checkpoint once."""
+    import aekit.runfolder
+    import aekit.runs
+    import aekit.trainer
+
+    calls: dict[str, int] = {}
+
+    def counted(module, name):
+        real = getattr(module, name)
+
+        def wrapper(*args, **kwargs):
+            calls[name] = calls.get(name, 0) + 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    counted(aekit.runs, "step_seconds")
+    counted(aekit.trainer, "step_seconds")
+    counted(aekit.runs, "validation_split")
+    counted(aekit.trainer, "validation_split")
+    counted(aekit.runfolder.RunFolder, "_locked")
+    counted(aekit.runfolder.RunFolder, "load_checkpoint")
+    run = aekit.train(
+        {"training": {"sample_budget": 3000}}, out=tmp_path / "run", progress=True
+    )
+    assert run.fit.estimated_seconds is not None  # said with the bar, from the one timing
+    assert calls == {"step_seconds": 1, "validation_split": 1, "_locked": 1}
+    calls.clear()
+    aekit.resume(tmp_path / "run", epochs=run.epochs + 1, progress=False)
+    assert calls == {"validation_split": 1, "_locked": 1, "load_checkpoint": 1}
+
+
+def test_a_folders_lock_is_taken_once(tmp_path):
+    folder = aekit.RunFolder(tmp_path / "run")
+    with folder.locked():
+        with pytest.raises(RuntimeError, match="already held by this process"):
+            with folder.locked():
+                pass
+    with folder.locked():  # released: taken again
+        pass
