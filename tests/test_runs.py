@@ -406,9 +406,7 @@ def test_one_run_does_each_piece_of_work_once(monkeypatch, tmp_path):
     counted(aekit.trainer, "validation_split")
     counted(aekit.runfolder.RunFolder, "_locked")
     counted(aekit.runfolder.RunFolder, "load_checkpoint")
-    run = aekit.train(
-        {"training": {"sample_budget": 3000}}, out=tmp_path / "run", progress=True
-    )
+    run = aekit.train({"training": {"sample_budget": 3000}}, out=tmp_path / "run", progress=True)
     assert run.fit.estimated_seconds is not None  # said with the bar, from the one timing
     assert calls == {"step_seconds": 1, "validation_split": 1, "_locked": 1}
     calls.clear()
@@ -418,9 +416,8 @@ def test_one_run_does_each_piece_of_work_once(monkeypatch, tmp_path):
 
 def test_a_folders_lock_is_taken_once(tmp_path):
     folder = aekit.RunFolder(tmp_path / "run")
-    with folder.locked():
-        with pytest.raises(RuntimeError, match="already held by this process"):
-            with folder.locked():
-                pass
+    held = pytest.raises(RuntimeError, match="already held by this process")
+    with folder.locked(), held, folder.locked():
+        pass
     with folder.locked():  # released: taken again
         pass
