@@ -406,9 +406,19 @@ def test_one_run_does_each_piece_of_work_once(monkeypatch, tmp_path):
     counted(aekit.trainer, "validation_split")
     counted(aekit.runfolder.RunFolder, "_locked")
     counted(aekit.runfolder.RunFolder, "load_checkpoint")
+    checked = []
+    real_check = aekit.model.AutoEncoder._check_input
+
+    def check(self, x, name, targets):
+        checked.append(len(x) if name == "training data" else None)
+        return real_check(self, x, name, targets)
+
+    monkeypatch.setattr(aekit.model.AutoEncoder, "_check_input", check)
     run = aekit.train({"training": {"sample_budget": 3000}}, out=tmp_path / "run", progress=True)
     assert run.fit.estimated_seconds is not None  # said with the bar, from the one timing
     assert calls == {"step_seconds": 1, "validation_split": 1, "_locked": 1}
+    # The 1,437 training digits validated once (the rest: a batch timed, the test split).
+    assert checked.count(len(run.data.train)) == 1
     calls.clear()
     aekit.resume(tmp_path / "run", epochs=run.epochs + 1, progress=False)
     assert calls == {"validation_split": 1, "_locked": 1, "load_checkpoint": 1}

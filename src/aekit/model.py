@@ -31,6 +31,11 @@ SIGMOID_RANGE = "the model's sigmoid output (and BCE loss) can only produce valu
 # Each model's weights in float64 for inference (AutoEncoder._infer), with the state of
 # the float32 weights they were made from; held beside the model, not in it (not pickled,
 # copied or saved with it).
+# The tensors a model returned from check_input (by id: the tensor, its version then,
+# whether checked as targets, the scaling's versions then); weak, so no data is kept alive.
+_CHECKED: weakref.WeakKeyDictionary[
+    nn.Module, dict[int, tuple[Any, int, bool, tuple[int, ...]]]
+] = weakref.WeakKeyDictionary()
 _FLOAT64: weakref.WeakKeyDictionary[nn.Module, tuple[Any, dict[str, Tensor]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -400,8 +405,31 @@ class AutoEncoder(nn.Module):
         """Validate data for this model and return it as a float32 CPU tensor.
 
         ``targets=True`` also checks that values fit the output activation's range (data
-        the model must reconstruct, as in training and evaluation).
+        the model must reconstruct, as in training and evaluation). Data is validated once
+        where it enters: the tensor this returned, given back unchanged (not modified in
+        place since, the model's scaling unchanged), is not checked again.
         """
+        scaling = self._scaling_versions()
+        seen = _CHECKED.setdefault(self, {})
+        if isinstance(x, Tensor) and id(x) in seen:
+            checked, version, as_targets, versions = seen[id(x)]
+            unchanged = checked() is x and x._version == version and versions == scaling
+            if unchanged and (as_targets or not targets):
+                return x
+        t = self._check_input(x, name, targets)
+        for key in [k for k, entry in seen.items() if entry[0]() is None]:
+            del seen[key]  # tensors no longer alive
+        seen[id(t)] = (weakref.ref(t), t._version, targets, scaling)
+        return t
+
+    def _scaling_versions(self) -> tuple[int, ...]:
+        """Versions of the scaling buffers: they change when the scaling is fitted or
+        loaded, and with it whether data lies in the output's range."""
+        return tuple(
+            getattr(self, b)._version for b in ("input_shift", "input_scale") if hasattr(self, b)
+        )
+
+    def _check_input(self, x: ArrayLike, name: str, targets: bool) -> Tensor:
         # A DataFrame's columns are matched by name to those it was trained on.
         x = match_columns(x, frame_columns(x), self.feature_names, name)
         # Data to learn from or be judged on needs an observed entry; inputs need not

@@ -172,7 +172,8 @@ def train(
     # Everything that can be refused is refused before the run folder exists.
     model_cfg.check_memory(cfg.training.batch_size or 1)
     model = AutoEncoder.from_config(model_cfg, seed=cfg.training.seed)
-    _check_data(model, dataset.train, "training data")
+    # Checked once, here: the trainer is handed the checked tensor (Model.check_input).
+    checked = _check_data(model, dataset.train, "training data")
     if dataset.test is not None:
         _check_data(model, dataset.test, "test data")
     uncut, larger, step = cfg.training.epochs, None, None
@@ -212,7 +213,7 @@ def train(
     made = missing or (folder.path if output.out is None else None)  # new() made the folder
     with folder.undone_on_failure(made), folder.locked():
         distributed.on_main(folder.require_new)
-        run = _execute(folder, cfg, model, dataset, step_time=step)
+        run = _execute(folder, cfg, model, dataset, step_time=step, train=checked)
     run.chosen = chosen
     run.larger_batch = larger
     if "epochs" in chosen and chosen["epochs"] != uncut:
@@ -396,10 +397,13 @@ def _execute(
     dataset: Dataset,
     state: dict[str, Any] | None = None,
     step_time: float | None = None,
+    train: Any = None,
 ) -> Run:
     """Pretrain (unless a checkpoint shows it is done), train, evaluate, draw, in
     ``folder``, whose lock the caller holds. ``state``: its checkpoint, read once by the
-    caller (a resume); ``step_time``: a training step's seconds, timed by the caller."""
+    caller (a resume); ``step_time``: a training step's seconds, timed by the caller;
+    ``train``: the training data as the caller checked it (else ``dataset.train``)."""
+    train = dataset.train if train is None else train
     progress = cfg.output.progress
     sections: dict[str, Any] = {"data": cfg.data.to_dict()}
     if dataset.columns is not None:
@@ -418,7 +422,7 @@ def _execute(
     if state is not None:
         resumed_at = int(state.get("global_step", 0))
     else:
-        model.fit_scaling(dataset.train)  # a resumed run has it in its checkpoint
+        model.fit_scaling(train)  # a resumed run has it in its checkpoint
         if getattr(model, "pca_state", None) is not None and dataset.test is None:
             # Judged on the validation rows: the PCA it may fall back to must not have
             # seen them either (the trainer would fit it on all the data it is given).
@@ -442,7 +446,7 @@ def _execute(
     trainer, fit = train_in_folder(
         model,
         cfg.training,
-        dataset.train,
+        train,
         folder,
         sections=sections,
         progress=progress,
@@ -570,11 +574,13 @@ def _in_unit_range(x: Any, missing: bool) -> bool:
     return seen is None or (seen[0] >= 0 and seen[1] <= 1)
 
 
-def _check_data(model: AutoEncoder, x: Any, name: str) -> None:
+def _check_data(model: AutoEncoder, x: Any, name: str) -> Any:
+    """``x`` checked for ``model`` as data to learn from or be judged on: an in-memory
+    array as the tensor check_input returns, data on disk as it is (its one pass cached)."""
     if isinstance(x, DiskArray):
         model.check_disk_input(x, name, targets=True)
-    else:
-        model.check_input(x, name, targets=True)
+        return x
+    return model.check_input(x, name, targets=True)
 
 
 def _fit_scaling_once(model: Any, x: Any) -> None:
