@@ -411,23 +411,25 @@ class AutoEncoder(nn.Module):
         """
         scaling = self._scaling_versions()
         seen = _CHECKED.setdefault(self, {})
-        if isinstance(x, Tensor) and id(x) in seen:
+        if isinstance(x, Tensor) and not x.is_inference() and id(x) in seen:
             checked, version, as_targets, versions = seen[id(x)]
             unchanged = checked() is x and x._version == version and versions == scaling
+            unchanged = unchanged and -1 not in scaling
             if unchanged and (as_targets or not targets):
                 return x
         t = self._check_input(x, name, targets)
         for key in [k for k, entry in seen.items() if entry[0]() is None]:
             del seen[key]  # tensors no longer alive
-        seen[id(t)] = (weakref.ref(t), t._version, targets, scaling)
+        if not t.is_inference():  # tensors made in inference mode have no version
+            seen[id(t)] = (weakref.ref(t), t._version, targets, scaling)
         return t
 
     def _scaling_versions(self) -> tuple[int, ...]:
         """Versions of the scaling buffers: they change when the scaling is fitted or
         loaded, and with it whether data lies in the output's range."""
-        return tuple(
-            getattr(self, b)._version for b in ("input_shift", "input_scale") if hasattr(self, b)
-        )
+        buffers = [getattr(self, b) for b in ("input_shift", "input_scale") if hasattr(self, b)]
+        # A buffer made in inference mode has no version: -1, so nothing passes unchecked.
+        return tuple(-1 if b.is_inference() else b._version for b in buffers)
 
     def _check_input(self, x: ArrayLike, name: str, targets: bool) -> Tensor:
         # A DataFrame's columns are matched by name to those it was trained on.
