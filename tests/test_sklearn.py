@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -194,6 +195,7 @@ def test_what_a_new_user_tripped_on(cancer, tmp_path):
     frame = load_breast_cancer(as_frame=True).data
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", "kept PCA's solution")  # said of one epoch, rightly
         AutoEncoderTransformer(epochs=1, random_state=0).fit(frame).transform(frame)
     with pytest.raises(TypeError, match="AutoEncoderEstimator"):
         AutoEncoderTransformer(code_size=4)
@@ -229,6 +231,7 @@ def test_the_detector_fits_a_data_frame_without_warning_about_itself():
     frame = load_breast_cancer(as_frame=True).data
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "X does not have valid feature names" was one
+        warnings.filterwarnings("ignore", "kept PCA's solution")  # said of one epoch, rightly
         detector = AutoEncoderOutlierDetector(epochs=1).fit(frame)
         scores = detector.score_samples(frame)
     np.testing.assert_array_equal(-scores > -detector.offset_, detector.predict(frame) == -1)
@@ -268,3 +271,28 @@ def test_the_imputer_gives_images_back_as_images_and_fills_a_row_alone(digits):
     nothing = np.full((10, 64), np.nan)
     with pytest.raises(ValueError, match="no observed values"), pytest.warns(UserWarning):
         AutoEncoderImputer(epochs=1).fit(nothing)  # nothing to learn from: refused
+
+
+# ---- issue 26: one training path, one parameter table --------------------------------------
+
+
+def test_warnings_point_at_the_users_line(cancer):
+    X, _ = cancer
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        AutoEncoderTransformer(epochs=2, muon_lr=0.05).fit(X)  # adam: muon_lr unused
+        AutoEncoderTransformer(epochs=2, muon_lr=0.04).fit_transform(X)
+    said = [w for w in caught if "does nothing" in str(w.message)]
+    assert [str(w.message).split(" does")[0] for w in said] == ["muon_lr=0.05", "muon_lr=0.04"]
+    assert {w.filename for w in said} == {__file__}
+    # PCA kept: said as aekit.fit says it, at the same line
+    with pytest.warns(UserWarning, match="kept PCA's solution") as record:
+        est = AutoEncoderOutlierDetector(epochs=1).fit(X)
+    assert est.model_.is_pca
+    assert {w.filename for w in record if "kept PCA" in str(w.message)} == {__file__}
+    # a feature never observed, through fit_transform too
+    holes = X.copy()
+    holes[:, 1] = np.nan
+    with pytest.warns(UserWarning, match="no observed value") as record:
+        AutoEncoderImputer(epochs=1).fit_transform(holes)
+    assert {w.filename for w in record if "no observed" in str(w.message)} == {__file__}

@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import secrets
+import sys
 import warnings
 from pathlib import Path
 from typing import Any
 
+import joblib
 import numpy as np
+import sklearn
 from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin
 from sklearn.impute import MissingIndicator
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -36,9 +40,8 @@ from .families import load as load_model
 from .io import read_json, write_json
 from .metrics import feature_errors
 from .model import AutoEncoder
-from .presets import training_defaults
+from .runs import fit_model
 from .schema import Bounds, number
-from .trainer import Trainer, warn_ignored
 
 # Constructor arguments that are ModelConfig / TrainConfig fields under the same name.
 MODEL_PARAMS = (
@@ -63,6 +66,24 @@ TRAIN_PARAMS = (
     "patience",
     "ema",
 )
+
+
+# Where a frame is aekit's or scikit-learn's own code (fit_transform, a Pipeline or a
+# search call fit): the warnings of a fit point past them, at the user's line.
+_LIBRARY_FILES = tuple(
+    str(Path(m.__file__).parent) + os.sep  # type: ignore[arg-type]
+    for m in (sys.modules[__name__.split(".")[0]], sklearn, joblib)
+)
+
+
+def _users_level() -> int:
+    """The stacklevel, counted from the function calling this one (1: its line), of the
+    first frame outside aekit, scikit-learn and joblib: the line of the user's code that
+    fits, whether it calls fit, fit_transform, a Pipeline's fit or a search's."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_FILES):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class AutoEncoderEstimator(BaseEstimator):
@@ -174,11 +195,17 @@ class AutoEncoderEstimator(BaseEstimator):
             **{k: getattr(self, k) for k in TRAIN_PARAMS if getattr(self, k) is not None},
             device=self.device,
             seed=seed,
-        ).settled(training_defaults(self.kind))
-        warn_ignored(training, stacklevel=4)  # at the line calling fit
-        model = AutoEncoder.from_config(cfg, seed=seed).fit_scaling(X)
-        trainer = Trainer(model, training, progress=self.verbose, desc=type(self).__name__)
-        result = trainer.fit(X.astype(np.float32))
+        )
+        model = AutoEncoder.from_config(cfg, seed=seed)
+        # As aekit.fit trains: the kind's settings, the warnings, the scaling fitted.
+        trainer, result = fit_model(
+            model,
+            X.astype(np.float32),
+            training,
+            progress=self.verbose,
+            desc=type(self).__name__,
+            stacklevel=_users_level(),  # the user's line calling fit (or fit_transform...)
+        )
         # What save() records in config.json, as a run folder does (aekit info reads it).
         self._run_sections = {
             "data": {"source": IN_MEMORY},  # an array in memory: no command may assume one
@@ -517,7 +544,7 @@ class AutoEncoderImputer(TransformerMixin, AutoEncoderEstimator):
                 f"feature(s) {never.tolist()} have no observed value: the model can only "
                 "guess them (scikit-learn's imputers drop such features)",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=_users_level(),  # the user's line calling fit (or fit_transform)
             )
         self._fit_model(X)
         self.indicator_ = (
