@@ -4,8 +4,13 @@ data (imputation beats the mean, outliers are found)."""
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import pickle
+import re
+import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -194,6 +199,7 @@ def test_what_a_new_user_tripped_on(cancer, tmp_path):
     frame = load_breast_cancer(as_frame=True).data
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", "kept PCA's solution")  # said of one epoch, rightly
         AutoEncoderTransformer(epochs=1, random_state=0).fit(frame).transform(frame)
     with pytest.raises(TypeError, match="AutoEncoderEstimator"):
         AutoEncoderTransformer(code_size=4)
@@ -229,6 +235,7 @@ def test_the_detector_fits_a_data_frame_without_warning_about_itself():
     frame = load_breast_cancer(as_frame=True).data
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "X does not have valid feature names" was one
+        warnings.filterwarnings("ignore", "kept PCA's solution")  # said of one epoch, rightly
         detector = AutoEncoderOutlierDetector(epochs=1).fit(frame)
         scores = detector.score_samples(frame)
     np.testing.assert_array_equal(-scores > -detector.offset_, detector.predict(frame) == -1)
@@ -268,3 +275,166 @@ def test_the_imputer_gives_images_back_as_images_and_fills_a_row_alone(digits):
     nothing = np.full((10, 64), np.nan)
     with pytest.raises(ValueError, match="no observed values"), pytest.warns(UserWarning):
         AutoEncoderImputer(epochs=1).fit(nothing)  # nothing to learn from: refused
+
+
+# ---- issue 26: one training path, one parameter table --------------------------------------
+
+ESTIMATOR_CLASSES = [AutoEncoderTransformer, AutoEncoderImputer, AutoEncoderOutlierDetector]
+SAVED_AT_395EFF0 = Path(__file__).parent / "data" / "estimators_saved_at_395eff0"
+
+
+def test_every_training_setting_is_a_parameter_unless_it_is_said_why():
+    from aekit.sklearn import MODEL_PARAMS, NOT_TRAIN_PARAMS, TRAIN_PARAMS
+
+    fields = {f.name for f in dataclasses.fields(aekit.TrainConfig)}
+    assert set(TRAIN_PARAMS) | set(NOT_TRAIN_PARAMS) == fields
+    assert set(NOT_TRAIN_PARAMS) == {
+        "seed",  # random_state
+        "checkpoint_seconds",  # no run folder
+        "checkpoint_every",
+        "checkpoint_every_steps",
+    }
+    assert {"warmup_epochs", "momentum", "min_delta", "keep", "grad_clip", "sample_budget",
+            "precision", "compile", "eval_batch_size", "on_nan", "rollback_lr_factor",
+            "max_rollbacks", "device"} <= set(TRAIN_PARAMS)  # fmt: skip
+    own = {"kind", "penalty", "scaling", "random_state", "verbose"}
+    extra = {
+        AutoEncoderTransformer: set(),
+        AutoEncoderImputer: {"add_indicator"},
+        AutoEncoderOutlierDetector: {"contamination"},
+    }
+    for cls in ESTIMATOR_CLASSES:
+        signature = inspect.signature(cls)
+        names = list(signature.parameters)
+        # explicit parameters, each once; kind by position, the rest by keyword
+        assert len(names) == len(set(names)) == len(cls().get_params())
+        assert set(names) == set(MODEL_PARAMS) | set(TRAIN_PARAMS) | own | extra[cls]
+        assert all(
+            p.kind is inspect.Parameter.KEYWORD_ONLY
+            for p in list(signature.parameters.values())[1:]
+        )
+        assert set(cls().get_params()) == set(names)
+        # each documented once in the class's numpydoc Parameters section (help())
+        doc = inspect.getdoc(cls)
+        section = doc.split("Parameters\n----------\n", 1)[1]
+        documented = re.findall(r"^(\w+) : ", section, flags=re.M)
+        assert documented[: len(names)] == names, documented
+        assert doc.count("\nParameters\n") == 1
+    # the defaults of before
+    assert AutoEncoderTransformer().get_params()["random_state"] == 0
+    assert AutoEncoderImputer().kind == "deep" and AutoEncoderImputer().add_indicator is False
+    assert AutoEncoderOutlierDetector().contamination == "auto"
+    assert {k: v for k, v in AutoEncoderTransformer().get_params().items() if v is not None} == {
+        "kind": "undercomplete", "scaling": "auto", "device": "auto", "random_state": 0,
+        "verbose": False,
+    }  # fmt: skip
+    with pytest.raises(TypeError, match="unexpected keyword argument 'code_size'"):
+        AutoEncoderOutlierDetector(code_size=4)
+    with pytest.raises(TypeError, match="too many positional arguments"):
+        AutoEncoderImputer("deep", 4)
+
+
+@pytest.mark.parametrize("cls", ESTIMATOR_CLASSES)
+def test_new_parameters_clone_and_set(cls):
+    est = cls(grad_clip=1.0, warmup_epochs=2, keep="last", on_nan="rollback", max_rollbacks=2)
+    again = clone(est)
+    assert again.get_params() == est.get_params() and again is not est
+    assert again.grad_clip == 1.0 and again.keep == "last"
+    assert "grad_clip=1.0" in repr(est)
+    again.set_params(momentum=0.5, precision="fp32")
+    assert clone(again).get_params()["momentum"] == 0.5
+    assert pickle.loads(pickle.dumps(again)).get_params() == again.get_params()
+
+
+def test_a_newly_exposed_training_setting_reaches_the_trained_config(cancer, tmp_path):
+    X, _ = cancer
+    settings = {
+        "warmup_epochs": 2,
+        "grad_clip": 0.5,
+        "min_delta": 0.001,
+        "keep": "last",
+        "eval_batch_size": 64,
+        "on_nan": "rollback",
+        "max_rollbacks": 2,
+        "rollback_lr_factor": 0.25,
+        "precision": "fp32",
+    }
+    ae = AutoEncoderTransformer(epochs=4, **settings).fit(X)
+    saved = json.loads((ae.save(tmp_path / "ae") / "config.json").read_text())["training"]
+    assert {k: saved[k] for k in settings} == settings
+    assert load(tmp_path / "ae").get_params() == ae.get_params()
+    # the settings chosen from the data, and the kind's, as aekit.fit chooses them
+    assert saved["epochs"] == 4 and saved["batch_size"] == 32 and saved["optimizer"] == "adam"
+    deep = AutoEncoderTransformer(kind="deep", epochs=1, sample_budget=1000).fit(X[:100])
+    chosen = deep._run_sections["training"]
+    assert chosen["optimizer"] == "muon" and chosen["weight_decay"] == 0.1
+    assert chosen["sample_budget"] == 1000
+    # a bad value is refused with its name before anything trains
+    with pytest.raises(ValueError, match="keep"):
+        AutoEncoderTransformer(epochs=1, keep="first").fit(X)
+
+
+def test_a_sample_budget_sets_the_epochs_as_for_aekit_fit(cancer):
+    X, _ = cancer
+    est = AutoEncoderTransformer(sample_budget=5000, val_fraction=0).fit(X)
+    assert est.n_iter_ == 10  # 5,000 / 569 samples: 9, at least 10
+    assert est._run_sections["training"]["epochs"] == 10
+
+
+def test_warnings_point_at_the_users_line(cancer):
+    X, _ = cancer
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        AutoEncoderTransformer(epochs=2, muon_lr=0.05).fit(X)  # adam: muon_lr unused
+        AutoEncoderTransformer(epochs=2, momentum=0.5).fit_transform(X)  # not sgd
+        AutoEncoderImputer(epochs=1, max_rollbacks=5).fit_transform(X)  # on_nan stop
+    said = [w for w in caught if "does nothing" in str(w.message)]
+    assert [str(w.message).split(" does")[0] for w in said] == [
+        "muon_lr=0.05",
+        "momentum=0.5",
+        "max_rollbacks=5",
+    ]
+    assert {w.filename for w in said} == {__file__}
+    # PCA kept: said as aekit.fit says it, at the same line
+    with pytest.warns(UserWarning, match="kept PCA's solution") as record:
+        est = AutoEncoderOutlierDetector(epochs=1).fit(X)
+    assert est.model_.is_pca
+    assert {w.filename for w in record if "kept PCA" in str(w.message)} == {__file__}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the layers kept: nothing to say
+        assert not AutoEncoderTransformer(epochs=1, pca_fallback=False).fit(X).model_.is_pca
+    # a feature never observed, through fit_transform too
+    holes = X.copy()
+    holes[:, 1] = np.nan
+    with pytest.warns(UserWarning, match="no observed value") as record:
+        AutoEncoderImputer(epochs=1).fit_transform(holes)
+    assert {w.filename for w in record if "no observed" in str(w.message)} == {__file__}
+
+
+@pytest.mark.parametrize("name", ["transformer", "imputer", "detector"])
+def test_a_folder_saved_before_the_parameter_table_loads(name, cancer, tmp_path):
+    """Saved at 395eff0 (24 parameters; tests/data/.../README.txt): the parameters added
+    since are absent from its estimator.json, and load at their defaults."""
+    X, _ = cancer
+    X = X[:200]
+    folder = SAVED_AT_395EFF0 / name
+    stored = json.loads((folder / "estimator.json").read_text())["params"]
+    assert "grad_clip" not in stored and "warmup_epochs" not in stored
+    est = load(folder)
+    params = est.get_params()
+    assert {k: params[k] for k in stored} == stored
+    assert all(params[k] is None for k in set(params) - set(stored))
+    expected = np.load(folder / "expected.npy")
+    if name == "transformer":
+        got = est.transform(X[:5])
+    elif name == "imputer":
+        holes = np.where(np.random.default_rng(0).random(X.shape) < 0.2, np.nan, X)
+        got = est.transform(holes[:5])
+    else:
+        got = est.decision_function(X[:5])
+    np.testing.assert_array_equal(got, expected)
+    again = load(est.save(tmp_path / name))  # saved again: now with every parameter
+    assert again.get_params() == params
+    assert set(json.loads((tmp_path / name / "estimator.json").read_text())["params"]) == set(
+        params
+    )

@@ -682,11 +682,44 @@ def fit(
     >>> len(result.history), result.final["train_loss"] > 0
     (2, True)
     """
-    given = TrainConfig(**settings)
+    return fit_model(
+        model,
+        X,
+        TrainConfig(**settings),
+        val=val,
+        run_dir=run_dir,
+        progress=progress,
+        callbacks=callbacks,
+        stacklevel=2,  # the line calling aekit.fit
+    )[1]
+
+
+def fit_model(
+    model: AutoEncoder,
+    X: Any,
+    config: TrainConfig,
+    *,
+    val: Any = None,
+    run_dir: str | Path | None = None,
+    progress: bool | None = None,
+    callbacks: list[Callback] | tuple[Callback, ...] = (),
+    desc: str = "train",
+    stacklevel: int = 1,
+) -> tuple[Trainer, FitResult]:
+    """Train a model given in Python with the user's settings ``config``: the one path of
+    :func:`fit` and of the scikit-learn estimators (:mod:`aekit.sklearn`). The settings
+    left open become the model's kind's; each setting the rest leave unused is warned of;
+    a scaling model has its scaling fitted to ``X`` on its first fit; it trains (into
+    ``run_dir`` where given, as :func:`fit` says); and a model that kept PCA's solution
+    is warned of. Returns the trainer (``trainer.config``: the settings that ran, those
+    chosen from the data included) and the result. The warnings point at the line
+    ``stacklevel`` frames up from here (1: the line calling this function; 2: its
+    caller's line...)."""
     # A model of a kind trains as that kind does under ``aekit train`` (the deep kind's Muon).
+    given = config
     config = given.settled(training_defaults(getattr(getattr(model, "config", None), "kind", None)))
     distributed.init(config.device)
-    warn_ignored(config)
+    warn_ignored(config, stacklevel=stacklevel + 2)
     _fit_scaling_once(model, X)
     step = None
     if config.epochs is None and getattr(model, "config", None) is not None:
@@ -695,16 +728,16 @@ def fit(
         with contextlib.suppress(AekitError, TypeError):
             config, step, _ = _within_time_budget(given, model, X)
     if run_dir is None:
-        trainer = Trainer(model, config, callbacks=callbacks, progress=progress)
+        trainer = Trainer(model, config, callbacks=callbacks, progress=progress, desc=desc)
         trainer.step_time = step
-        return _said(trainer.fit(X, val))
+        return trainer, _said(trainer.fit(X, val), stacklevel + 2)
     # The data is the caller's: a resume must be given it again.
     sections: dict[str, Any] = {"data": {"source": "array"}}
     names = frame_columns(X)
     if names is not None:  # a DataFrame's names, kept as a run of a CSV keeps them
         sections["columns"] = names
         model.feature_names = names
-    _, result = fit_in_folder(
+    trainer, result = fit_in_folder(
         model,
         config,
         X,
@@ -712,15 +745,16 @@ def fit(
         val=val,
         sections=sections,
         progress=progress,
+        desc=desc,
         callbacks=callbacks,
         step_time=step,
     )
-    return _said(result)
+    return trainer, _said(result, stacklevel + 2)
 
 
-def _said(result: FitResult) -> FitResult:
+def _said(result: FitResult, stacklevel: int) -> FitResult:
     """``result``, with a warning where the model fell back to PCA (the command says it in
-    its summary)."""
+    its summary); ``stacklevel`` as for :func:`warnings.warn` (1: this function's line)."""
     if result.kept_pca and result.pca_comparison is not None:
         warnings.warn(
             f"kept PCA's solution: {why_pca(result.pca_comparison)}; the model now encodes "
@@ -728,7 +762,7 @@ def _said(result: FitResult) -> FitResult:
             "(model.is_pca). Train longer or on more data, or build with pca_fallback=False "
             "to keep the layers",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     return result
 

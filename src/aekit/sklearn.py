@@ -8,27 +8,41 @@
 Every setting is a constructor argument and means what the same field of
 :class:`~aekit.ModelConfig` or :class:`~aekit.TrainConfig` means (None: the kind's or the
 data's default), so a GridSearchCV searches the same schema ``aekit train`` uses. The
-estimators scale their inputs (``scaling="auto"``: standardised unless the data lies in
-[0, 1]); the scaling is part of the model, saved with it and undone on output. They
-clone, pickle, sit in a Pipeline, and save to (and load from) aekit's safetensors folders
-with :meth:`save` and :func:`load`.
+parameters are declared once, in :data:`PARAMS` (built from those fields, their help
+included); each estimator's ``__init__`` and its Parameters section are made from it.
+The estimators train through :func:`aekit.runs.fit_model`, as :func:`aekit.fit` does. They
+scale their inputs (``scaling="auto"``: standardised unless the data lies in [0, 1]); the
+scaling is part of the model, saved with it and undone on output. They clone, pickle, sit
+in a Pipeline, and save to (and load from) aekit's safetensors folders with :meth:`save`
+and :func:`load`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 import math
+import os
+import re
 import secrets
+import sys
+import textwrap
+import types
+import typing
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, NamedTuple
 
+import joblib
 import numpy as np
+import sklearn
 from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin
 from sklearn.impute import MissingIndicator
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from .config import TrainConfig, model_config
+from .config import ModelConfig, TrainConfig, describe, field_help, model_config
 from .corruption import Masking, MissingPatterns
 from .errors import ConfigError
 from .families import CONFIG_FILE, ESTIMATOR_FILE, IN_MEMORY, save_model
@@ -36,11 +50,20 @@ from .families import load as load_model
 from .io import read_json, write_json
 from .metrics import feature_errors
 from .model import AutoEncoder
-from .presets import training_defaults
+from .runs import fit_model
 from .schema import Bounds, number
-from .trainer import Trainer, warn_ignored
 
-# Constructor arguments that are ModelConfig / TrainConfig fields under the same name.
+
+class Param(NamedTuple):
+    """One constructor parameter of the estimators."""
+
+    name: str
+    default: Any
+    annotation: Any
+    doc: str
+
+
+# ModelConfig fields the estimators take under the same name.
 MODEL_PARAMS = (
     "code_dim",
     "hidden",
@@ -50,19 +73,184 @@ MODEL_PARAMS = (
     "loss",
     "corruption",
     "top_k",
+    "pca_fallback",
 )
-TRAIN_PARAMS = (
-    "epochs",
-    "batch_size",
-    "lr",
-    "optimizer",
-    "muon_lr",
-    "weight_decay",
-    "schedule",
-    "val_fraction",
-    "patience",
-    "ema",
+# TrainConfig fields they do not take: ``random_state`` is the seed, and an estimator
+# trains in memory, with no run folder to checkpoint into.
+NOT_TRAIN_PARAMS = ("seed", "checkpoint_seconds", "checkpoint_every", "checkpoint_every_steps")
+# TrainConfig fields they take under the same name: all the others.
+TRAIN_PARAMS = tuple(
+    f.name for f in dataclasses.fields(TrainConfig) if f.name not in NOT_TRAIN_PARAMS
 )
+
+
+def _fields(
+    cls: type, names: tuple[str, ...], defaults: dict[str, Any], spec: tuple[str, ...] = ()
+) -> list[Param]:
+    """Parameters for fields ``names`` of config class ``cls``, documented by the field's
+    help; each defaults to None, the config's (or the kind's) default, unless ``defaults``
+    gives one. Annotated as the field, or None; those in ``spec`` (parts) also take the
+    command line's "NAME[:key=value,...]"."""
+    hints = typing.get_type_hints(cls)
+    helps = field_help(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    out = []
+    for name in names:
+        default = defaults.get(name)
+        hint = hints[name] | str if name in spec else hints[name]
+        doc = helps[name]
+        if default is None:
+            hint = typing.Optional[hint]  # noqa: UP045 (a list[int] has no | None)
+            field = fields[name]
+            if cls is ModelConfig:
+                doc += " None: the kind's."
+            elif field.default is not None and field.default is not dataclasses.MISSING:
+                doc += f" None: {describe(field.default)}."
+        out.append(Param(name, default, hint, doc))
+    return out
+
+
+PARAMS: tuple[Param, ...] = (
+    Param("kind", "undercomplete", str, field_help(ModelConfig)["kind"]),
+    *_fields(ModelConfig, MODEL_PARAMS, {}, spec=("corruption",)),
+    Param(
+        "penalty",
+        None,
+        Any,
+        'a code penalty (a Penalty, or "NAME[:key=value,...]" as the command line writes '
+        'it), a list of them, or "none": ModelConfig.penalties, added to the loss. None: '
+        "the kind's.",
+    ),
+    Param(
+        "scaling",
+        "auto",
+        str,
+        '"auto" (standardise unless the data lies in [0, 1]), "standard", "minmax" or '
+        '"none"; fitted on the training data and undone on output.',
+    ),
+    *_fields(TrainConfig, TRAIN_PARAMS, {"device": "auto"}),
+    Param(
+        "random_state",
+        0,
+        Any,
+        "seed of the weights, the data order and the noise: 0 by default, so two fits give "
+        "the same model, as everywhere in aekit; None: a fresh seed from the operating "
+        "system each fit; a numpy RandomState or Generator: a seed drawn from it. numpy's "
+        "global random state is never read or changed. The seed used is ``seed_``.",
+    ),
+    Param("verbose", False, bool, "show a progress bar."),
+)
+
+
+NAMED = {p.name: p for p in PARAMS}
+
+
+def _with(params: tuple[Param, ...], *changes: Param) -> tuple[Param, ...]:
+    """``params`` with ``changes``: one named as a parameter replaces it in place, a new
+    one goes after ``kind`` (a subclass's own parameters)."""
+    changed = {p.name: p for p in changes}
+    new = tuple(p for p in changes if p.name not in {q.name for q in params})
+    out = tuple(changed.get(p.name, p) for p in params)
+    return out[:1] + new + out[1:]
+
+
+def _constructor(params: tuple[Param, ...], owner: str) -> Callable[..., None]:
+    """An ``__init__`` with ``params`` as its explicit parameters (its ``__signature__``,
+    which scikit-learn's get_params, set_params and clone read): the first (``kind``) by
+    position or keyword, the rest by keyword. Each is kept as given in the attribute of
+    its name, as scikit-learn asks; :meth:`fit` checks them."""
+    signature = inspect.Signature(
+        [
+            inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+            *(
+                inspect.Parameter(
+                    p.name,
+                    inspect.Parameter.KEYWORD_ONLY
+                    if i
+                    else inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                    default=p.default,
+                    annotation=p.annotation,
+                )
+                for i, p in enumerate(params)
+            ),
+        ],
+        return_annotation=None,
+    )
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            bound = signature.bind(self, *args, **kwargs)
+        except TypeError as exc:  # as Python says it of a written __init__
+            raise TypeError(f"{owner}.__init__() {exc}") from None
+        bound.apply_defaults()
+        for name, value in list(bound.arguments.items())[1:]:
+            setattr(self, name, value)
+
+    __init__.__signature__ = signature  # type: ignore[attr-defined]
+    __init__.__qualname__ = f"{owner}.__init__"
+    __init__.__annotations__ = {**{p.name: p.annotation for p in params}, "return": None}
+    return __init__
+
+
+def _type_text(annotation: Any) -> str:
+    """An annotation as numpydoc writes a type: ``int or None``, ``{"best", "last"}``."""
+    if annotation is Any:
+        return "object"
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        named = " or ".join(_type_text(a) for a in args if a is not type(None))
+        return named + (" or None" if type(None) in args else "")
+    if origin is typing.Literal:
+        return "{" + ", ".join(json.dumps(a) for a in args) + "}"
+    if origin is list:
+        return f"list of {_type_text(args[0])}"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _with_parameters(doc: str | None, params: tuple[Param, ...]) -> str | None:
+    """Class docstring ``doc`` with a numpydoc Parameters section for ``params`` put
+    before its Attributes or Examples section (else at its end)."""
+    if not doc:
+        return doc
+    found = re.search(r"^( *)(Attributes|Examples)\n\1-+\n", doc, flags=re.M)
+    indent = found.group(1) if found else " " * 4
+    lines = textwrap.wrap(
+        "A parameter named as a field of ModelConfig or TrainConfig means what the field "
+        "means (its help below is the field's), and None leaves it to the kind or to the "
+        "data, as ``aekit train`` does.",
+        88,
+        initial_indent=indent,
+        subsequent_indent=indent,
+    )
+    lines += ["", f"{indent}Parameters", f"{indent}----------"]
+    for p in params:
+        default = json.dumps(p.default) if isinstance(p.default, str) else repr(p.default)
+        lines.append(f"{indent}{p.name} : {_type_text(p.annotation)}, default={default}")
+        lines += textwrap.wrap(
+            p.doc, 88, initial_indent=indent + " " * 4, subsequent_indent=indent + " " * 4
+        )
+    section = "\n".join(lines) + "\n\n"
+    if found is None:
+        return f"{doc.rstrip()}\n\n{section}"
+    return doc[: found.start()] + section + doc[found.start() :]
+
+
+# Where a frame is aekit's or scikit-learn's own code (fit_transform, a Pipeline or a
+# search call fit): the warnings of a fit point past them, at the user's line.
+_LIBRARY_FILES = tuple(
+    str(Path(m.__file__).parent) + os.sep  # type: ignore[arg-type]
+    for m in (sys.modules[__name__.split(".")[0]], sklearn, joblib)
+)
+
+
+def _users_level() -> int:
+    """The stacklevel, counted from the function calling this one (1: its line), of the
+    first frame outside aekit, scikit-learn and joblib: the line of the user's code that
+    fits, whether it calls fit, fit_transform, a Pipeline's fit or a search's."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_LIBRARY_FILES):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class AutoEncoderEstimator(BaseEstimator):
@@ -70,58 +258,16 @@ class AutoEncoderEstimator(BaseEstimator):
 
     _missing = False  # whether the model learns from data with missing values
 
-    def __init__(
-        self,
-        kind: str = "undercomplete",
-        *,
-        code_dim: int | None = None,
-        hidden: list[int] | None = None,
-        activation: str | None = None,
-        code_activation: str | None = None,
-        output_activation: str | None = None,
-        loss: str | None = None,
-        penalty: Any = None,
-        corruption: Any = None,
-        top_k: int | None = None,
-        scaling: str = "auto",
-        epochs: int | None = None,
-        batch_size: int | None = None,
-        lr: float | None = None,
-        optimizer: str | None = None,
-        muon_lr: float | None = None,
-        weight_decay: float | None = None,
-        schedule: str | None = None,
-        val_fraction: float | None = None,
-        patience: int | None = None,
-        ema: float | None = None,
-        device: str = "auto",
-        random_state: Any = 0,
-        verbose: bool = False,
-    ) -> None:
-        self.kind = kind
-        self.code_dim = code_dim
-        self.hidden = hidden
-        self.activation = activation
-        self.code_activation = code_activation
-        self.output_activation = output_activation
-        self.loss = loss
-        self.penalty = penalty
-        self.corruption = corruption
-        self.top_k = top_k
-        self.scaling = scaling
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.lr = lr
-        self.optimizer = optimizer
-        self.muon_lr = muon_lr
-        self.weight_decay = weight_decay
-        self.schedule = schedule
-        self.val_fraction = val_fraction
-        self.patience = patience
-        self.ema = ema
-        self.device = device
-        self.random_state = random_state
-        self.verbose = verbose
+    _params: ClassVar[tuple[Param, ...]] = PARAMS
+    __init__ = _constructor(PARAMS, "AutoEncoderEstimator")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A subclass with parameters of its own (_params) gets an __init__ with them; each
+        # estimator's docstring gets the Parameters section of its own.
+        if "_params" in cls.__dict__ and "__init__" not in cls.__dict__:
+            cls.__init__ = _constructor(cls._params, cls.__name__)  # type: ignore[method-assign]
+        super().__init_subclass__(**kwargs)
+        cls.__doc__ = _with_parameters(cls.__doc__, cls._params)
 
     # ---- fitting ----------------------------------------------------------------------
 
@@ -172,13 +318,18 @@ class AutoEncoderEstimator(BaseEstimator):
         seed = self.seed_ = self._seed()
         training = TrainConfig(
             **{k: getattr(self, k) for k in TRAIN_PARAMS if getattr(self, k) is not None},
-            device=self.device,
             seed=seed,
-        ).settled(training_defaults(self.kind))
-        warn_ignored(training, stacklevel=4)  # at the line calling fit
-        model = AutoEncoder.from_config(cfg, seed=seed).fit_scaling(X)
-        trainer = Trainer(model, training, progress=self.verbose, desc=type(self).__name__)
-        result = trainer.fit(X.astype(np.float32))
+        )
+        model = AutoEncoder.from_config(cfg, seed=seed)
+        # As aekit.fit trains: the kind's settings, the warnings, the scaling fitted.
+        trainer, result = fit_model(
+            model,
+            X.astype(np.float32),
+            training,
+            progress=self.verbose,
+            desc=type(self).__name__,
+            stacklevel=_users_level(),  # the user's line calling fit (or fit_transform...)
+        )
         # What save() records in config.json, as a run folder does (aekit info reads it).
         self._run_sections = {
             "data": {"source": IN_MEMORY},  # an array in memory: no command may assume one
@@ -319,27 +470,6 @@ class AutoEncoderTransformer(TransformerMixin, AutoEncoderEstimator):
     """An autoencoder as a scikit-learn transformer: ``transform`` gives the codes,
     ``inverse_transform`` decodes them, ``score`` is the negative squared error.
 
-    Parameters
-    ----------
-    kind : the preset ("undercomplete", "deep", "denoising", "sparse", "contractive", ...).
-    code_dim, hidden, activation, code_activation, output_activation, loss, corruption,
-    top_k : model settings (fields of :class:`~aekit.ModelConfig`); None: the kind's.
-    penalty : a code penalty, a list of them, "NAME:key=value" strings or "none".
-    scaling : "auto" (standardise unless the data lies in [0, 1]), "standard",
-        "minmax" or "none"; fitted on the training data and undone on output.
-    epochs, batch_size, lr, optimizer, muon_lr, weight_decay, schedule, val_fraction,
-    patience, ema :
-        training settings (fields of :class:`~aekit.TrainConfig`); None: its default,
-        chosen from the data size as ``aekit train`` does for epochs, batch_size and
-        val_fraction (no early stopping without ``patience``, no average without ``ema``).
-    device : "auto", "cpu", "cuda", ...
-    random_state : seed of the weights, the data order and the noise: 0 by default, so
-        two fits give the same model, as everywhere in aekit; None: a fresh seed from the
-        operating system each fit; a numpy RandomState or Generator: a seed drawn from
-        it. numpy's global random state is never read or changed. The seed used is
-        ``seed_``.
-    verbose : show a progress bar.
-
     Attributes
     ----------
     model_ : the trained :class:`~aekit.AutoEncoder`.
@@ -415,15 +545,7 @@ class AutoEncoderImputer(TransformerMixin, AutoEncoderEstimator):
     corruption: holes shaped like the data's own, patches as patches, feature groups as
     groups; 25% masking noise where the training data is complete); the loss counts only
     observed entries, so the model learns to predict entries from the others.
-    ``transform`` keeps observed values and fills the missing ones. Parameters as
-    :class:`AutoEncoderTransformer`, plus:
-
-    Parameters
-    ----------
-    kind : default "deep" (it imputed best of the kinds on digits, BENCHMARKS.md).
-    corruption : default as above; any corruption (e.g. "masking:nu=0.25") replaces it.
-    add_indicator : append scikit-learn's MissingIndicator columns (one per feature with
-        missing values in the training data), as scikit-learn's imputers do.
+    ``transform`` keeps observed values and fills the missing ones.
 
     Examples
     --------
@@ -439,63 +561,26 @@ class AutoEncoderImputer(TransformerMixin, AutoEncoderEstimator):
     """
 
     _missing = True
-
-    def __init__(
-        self,
-        kind: str = "deep",
-        *,
-        add_indicator: bool = False,
-        code_dim: int | None = None,
-        hidden: list[int] | None = None,
-        activation: str | None = None,
-        code_activation: str | None = None,
-        output_activation: str | None = None,
-        loss: str | None = None,
-        penalty: Any = None,
-        corruption: Any = None,
-        top_k: int | None = None,
-        scaling: str = "auto",
-        epochs: int | None = None,
-        batch_size: int | None = None,
-        lr: float | None = None,
-        optimizer: str | None = None,
-        muon_lr: float | None = None,
-        weight_decay: float | None = None,
-        schedule: str | None = None,
-        val_fraction: float | None = None,
-        patience: int | None = None,
-        ema: float | None = None,
-        device: str = "auto",
-        random_state: Any = 0,
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(
-            kind,
-            code_dim=code_dim,
-            hidden=hidden,
-            activation=activation,
-            code_activation=code_activation,
-            output_activation=output_activation,
-            loss=loss,
-            penalty=penalty,
-            corruption=corruption,
-            top_k=top_k,
-            scaling=scaling,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            optimizer=optimizer,
-            muon_lr=muon_lr,
-            weight_decay=weight_decay,
-            schedule=schedule,
-            val_fraction=val_fraction,
-            patience=patience,
-            ema=ema,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-        )
-        self.add_indicator = add_indicator
+    _params = _with(
+        PARAMS,
+        NAMED["kind"]._replace(
+            default="deep",
+            doc=NAMED["kind"].doc + " Deep by default: it imputed best of the kinds on digits "
+            "(BENCHMARKS.md).",
+        ),
+        Param(
+            "add_indicator",
+            False,
+            bool,
+            "append scikit-learn's MissingIndicator columns (one per feature with missing "
+            "values in the training data), as scikit-learn's imputers do.",
+        ),
+        NAMED["corruption"]._replace(
+            doc='input corruption NAME[:key=value,...] applied in training; "none" for none. '
+            "None: missing_patterns:p=1 where the training data has missing values, else "
+            "masking:nu=0.25 (see above).",
+        ),
+    )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -517,7 +602,7 @@ class AutoEncoderImputer(TransformerMixin, AutoEncoderEstimator):
                 f"feature(s) {never.tolist()} have no observed value: the model can only "
                 "guess them (scikit-learn's imputers drop such features)",
                 UserWarning,
-                stacklevel=2,
+                stacklevel=_users_level(),  # the user's line calling fit (or fit_transform)
             )
         self._fit_model(X)
         self.indicator_ = (
@@ -568,16 +653,7 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
     model's scaled units (standardised features by default, so each feature counts by
     its spread, not its units); ``decision_function`` is ``score_samples - offset_``;
     ``predict`` gives -1 for outliers (decision below 0) and +1 for inliers;
-    :meth:`feature_errors` gives the per-feature errors that explain a score. Parameters
-    as :class:`AutoEncoderTransformer`, plus:
-
-    Parameters
-    ----------
-    contamination : the share of outliers expected in the training data (a number in
-        (0, 0.5]: the threshold is that quantile of the training scores), or "auto": the
-        box-plot rule, which needs no guess: a sample is an outlier when its error lies
-        above the upper Tukey fence of the training errors, Q3 + 1.5 x (Q3 - Q1) (0.7% of
-        normally distributed errors, more for a heavier tail).
+    :meth:`feature_errors` gives the per-feature errors that explain a score.
 
     Examples
     --------
@@ -596,62 +672,19 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
     5
     """
 
-    def __init__(
-        self,
-        kind: str = "undercomplete",
-        *,
-        contamination: float | str = "auto",
-        code_dim: int | None = None,
-        hidden: list[int] | None = None,
-        activation: str | None = None,
-        code_activation: str | None = None,
-        output_activation: str | None = None,
-        loss: str | None = None,
-        penalty: Any = None,
-        corruption: Any = None,
-        top_k: int | None = None,
-        scaling: str = "auto",
-        epochs: int | None = None,
-        batch_size: int | None = None,
-        lr: float | None = None,
-        optimizer: str | None = None,
-        muon_lr: float | None = None,
-        weight_decay: float | None = None,
-        schedule: str | None = None,
-        val_fraction: float | None = None,
-        patience: int | None = None,
-        ema: float | None = None,
-        device: str = "auto",
-        random_state: Any = 0,
-        verbose: bool = False,
-    ) -> None:
-        super().__init__(
-            kind,
-            code_dim=code_dim,
-            hidden=hidden,
-            activation=activation,
-            code_activation=code_activation,
-            output_activation=output_activation,
-            loss=loss,
-            penalty=penalty,
-            corruption=corruption,
-            top_k=top_k,
-            scaling=scaling,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            optimizer=optimizer,
-            muon_lr=muon_lr,
-            weight_decay=weight_decay,
-            schedule=schedule,
-            val_fraction=val_fraction,
-            patience=patience,
-            ema=ema,
-            device=device,
-            random_state=random_state,
-            verbose=verbose,
-        )
-        self.contamination = contamination
+    _params = _with(
+        PARAMS,
+        Param(
+            "contamination",
+            "auto",
+            float | str,
+            "the share of outliers expected in the training data (a number in (0, 0.5]: the "
+            'threshold is that quantile of the training scores), or "auto": the box-plot '
+            "rule, which needs no guess: a sample is an outlier when its error lies above the "
+            "upper Tukey fence of the training errors, Q3 + 1.5 x (Q3 - Q1) (0.7% of normally "
+            "distributed errors, more for a heavier tail).",
+        ),
+    )
 
     def fit(self, X: Any, y: Any = None) -> AutoEncoderOutlierDetector:
         """Train on ``X`` (mostly inliers) and set the threshold; ``y`` is ignored."""
