@@ -178,7 +178,11 @@ AVX2 = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("isa", ["avx2", "default"])
+@pytest.mark.parametrize(
+    "isa",
+    # the default kernels are also the ones of the tests above, in this process
+    ["avx2", pytest.param("default", marks=pytest.mark.slow)],
+)
 def test_invariant_under_another_cpu_kernel(isa):
     """ATen's AVX2 kernels and oneDNN's and MKL's AVX2 code paths, as on a CPU without
     AVX-512 (the AMD EPYC of the report), in a process of their own."""

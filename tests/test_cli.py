@@ -247,7 +247,12 @@ def test_a_real_process_reports_bad_data_in_one_line(files):
 
 @pytest.mark.parametrize(
     "recipe",
-    sorted(p.name for p in (Path(__file__).parents[1] / "configs").glob("mnist_*.json")),
+    [  # one by default (the fast recipe), the others with the slow tests
+        name if name == "mnist_deep_fast.json" else pytest.param(name, marks=pytest.mark.slow)
+        for name in sorted(
+            p.name for p in (Path(__file__).parents[1] / "configs").glob("mnist_*.json")
+        )
+    ],
 )
 def test_the_mnist_recipe_configs_run(recipe, mnist_dir, tmp_path, capsys):
     """The shipped MNIST recipes (configs/, the benchmarks' recipes) on 512 MNIST images,

@@ -42,14 +42,14 @@ def test_bare_defaults_on_the_digits_order_as_the_book_says(tmp_path):
 
 def test_the_output_says_what_to_judge_a_kind_by(tmp_path, capsys):
     argv = ["train", "--kind", "sparse", "--epochs", "3", "--out", str(tmp_path / "s")]
-    assert main([*argv, "--no-progress"]) == 0
+    assert main([*argv, "--no-progress", "--no-report"]) == 0
     out = capsys.readouterr().out
     assert "baseline: PCA-25" in out and "sparsity: mean activation" in out
     assert "(target rho 0.05)" in out and "units fire (h > 0.5)" in out and "never do (dead)" in out
     assert "linear probe: logistic regression on the codes, accuracy" in out
     assert "chosen from the data size: batch_size 32, warmup_epochs 0" in out
     argv = ["train", "--kind", "contractive", "--epochs", "2", "--out", str(tmp_path / "c")]
-    assert main([*argv, "--no-progress"]) == 0
+    assert main([*argv, "--no-progress", "--no-report"]) == 0
     assert "contraction: mean ||J_f(x)||_F" in capsys.readouterr().out
 
 

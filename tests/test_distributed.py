@@ -1,5 +1,7 @@
 """Data parallelism: real torchrun jobs of 2 CPU processes (gloo on loopback), each
-bounded in time, against one process with the same global batch."""
+bounded in time, against one process with the same global batch. Two jobs run by default
+(a user's own process group, and the command under torchrun); the others (a killed rank,
+SIGTERM, pretraining, uneven loaders, the comparison with one process) are marked slow."""
 
 from __future__ import annotations
 
@@ -63,6 +65,7 @@ def one_process(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return cwd / "run"
 
 
+@pytest.mark.slow
 def test_two_processes_train_the_model_one_process_trains(one_process: Path, tmp_path: Path):
     done = torchrun(["-m", "aekit", "train", *TRAIN, "--out", "run"], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -85,6 +88,7 @@ def test_two_processes_train_the_model_one_process_trains(one_process: Path, tmp
     assert len(rows) == 1 + 25
 
 
+@pytest.mark.slow
 def test_a_killed_rank_fails_the_job_cleanly_and_the_run_resumes(one_process: Path, tmp_path: Path):
     args = [*TRAIN, "--epochs", "40", "--checkpoint-every-steps", "20", "--out", "run"]
     job = start_torchrun(["-m", "aekit", "train", *args], tmp_path)
@@ -117,6 +121,7 @@ def test_a_killed_rank_fails_the_job_cleanly_and_the_run_resumes(one_process: Pa
     assert metrics(tmp_path / "run")["squared_error"] < metrics(one_process)["squared_error"]
 
 
+@pytest.mark.slow
 def test_sigterm_stops_every_rank_at_one_step_and_resume_matches(tmp_path: Path):
     """SIGTERM to torchrun reaches both ranks; they agree on the step, rank 0 writes one
     whole checkpoint, and the resumed run ends where an uninterrupted one does."""
@@ -156,10 +161,13 @@ def test_sigterm_stops_every_rank_at_one_step_and_resume_matches(tmp_path: Path)
 @pytest.mark.parametrize(
     "flags",
     [
-        ["--kind", "contractive", "--epochs", "2"],
-        ["--kind", "deep", "--pretrain", "greedy", "--pretrain-epochs", "1", "--epochs", "1"],
+        pytest.param(["--kind", "contractive", "--epochs", "2"], id="contractive"),
+        pytest.param(
+            ["--kind", "deep", "--pretrain", "greedy", "--pretrain-epochs", "1", "--epochs", "1"],
+            id="pretraining",
+            marks=pytest.mark.slow,
+        ),
     ],
-    ids=["contractive", "pretraining"],
 )
 def test_penalties_and_pretraining_train_under_ddp(flags: list[str], tmp_path: Path):
     done = torchrun(["-m", "aekit", "train", *flags, "--no-report", "--out", "run"], tmp_path)
@@ -224,6 +232,7 @@ if rank == 0:
 """
 
 
+@pytest.mark.slow
 def test_loaders_of_uneven_length_end_each_epoch_together(tmp_path: Path):
     """Each rank reads its own loader; the epoch ends for all when the shortest ends."""
     script = tmp_path / "uneven.py"

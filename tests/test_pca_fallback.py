@@ -198,7 +198,12 @@ def test_the_deep_kind_takes_its_larger_batch_where_its_step_is_too_slow(
 
 @pytest.mark.parametrize(
     "given",
-    [["--lr", "0.003"], ["--muon-lr", "0.02"], ["--optimizer", "adamw"], []],
+    [
+        ["--lr", "0.003"],
+        pytest.param(["--muon-lr", "0.02"], marks=pytest.mark.slow),
+        ["--optimizer", "adamw"],
+        pytest.param([], marks=pytest.mark.slow),  # the slowest: 30,000 samples trained
+    ],
 )
 def test_the_larger_batch_leaves_what_the_user_set(
     monkeypatch, tmp_path, capsys, given, many_digits
@@ -216,6 +221,7 @@ def test_the_larger_batch_leaves_what_the_user_set(
     assert "instead of the deep kind" not in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_small_data_is_cut_to_fewer_epochs_rather_than_trained_at_a_larger_batch(
     monkeypatch, tmp_path
 ):

@@ -90,22 +90,23 @@ def test_contractive_estimate_is_unbiased(X):
     )
     x = torch.as_tensor(X[:8])
     expected = full_jacobian_sq_norm(model.encoder, x)
-    with torch.no_grad():
-        draws = torch.stack(
-            [jacobian_sq_norm(model.encoder, x, method="estimate") for _ in range(4000)]
-        )
-    mean, stderr = draws.mean(0), draws.std(0) / np.sqrt(len(draws))
+
+    def draws(n: int, projections: int = 1) -> torch.Tensor:
+        """n independent estimates for each row of x, shape (n, 8): the estimate draws its
+        directions row by row, so one call on x repeated n times gives n draws a row."""
+        with torch.no_grad():
+            estimates = jacobian_sq_norm(
+                model.encoder, x.repeat(n, 1), method="estimate", projections=projections
+            )
+        return estimates.reshape(n, len(x))
+
+    single = draws(4000)
+    mean, stderr = single.mean(0), single.std(0) / np.sqrt(len(single))
     # Unbiased: the average of many single-projection estimates is within 4 standard errors.
     assert torch.all((mean - expected).abs() < 4 * stderr + 1e-7), (mean, expected, stderr)
     # More projections per estimate: lower variance around the same value.
-    with torch.no_grad():
-        many = torch.stack(
-            [
-                jacobian_sq_norm(model.encoder, x, method="estimate", projections=16)
-                for _ in range(200)
-            ]
-        )
-    assert torch.all(many.std(0) < draws.std(0))
+    many = draws(200, projections=16)
+    assert torch.all(many.std(0) < single.std(0))
 
 
 def test_contractive_penalty_value_is_lambda_times_mean_norm(X):

@@ -34,11 +34,12 @@ def test_cli_config_file_and_python_write_the_same_config_json(tmp_path, capsys)
         "training": {"epochs": 2, "lr": 0.01, "schedule": "cosine", "warmup_epochs": 1},
         "data": {"source": "digits", "limit": 500},
         "pretrain": {"epochs": 1},
+        "output": {"report": False},
     }
     flags = [
         "--kind", "sparse", "--hidden", "32", "--code-dim", "16", "--penalty", "l1:lam=0.01",
         "--epochs", "2", "--lr", "0.01", "--schedule", "cosine", "--warmup-epochs", "1",
-        "--data", "digits", "--limit", "500", "--pretrain-epochs", "1",
+        "--data", "digits", "--limit", "500", "--pretrain-epochs", "1", "--no-report",
     ]  # fmt: skip
     assert main(["train", *flags, "--out", str(tmp_path / "cli"), "--no-progress"]) == 0
     (tmp_path / "cfg.json").write_text(json.dumps(settings))
@@ -114,12 +115,12 @@ def test_one_rule_for_presets_and_explicit_parts(tmp_path, capsys):
     assert [p.name for p in built.config.penalties] == ["l1"]
     out = tmp_path / "r"
     argv = ["train", "--kind", "sparse", "--penalty", "l1:lam=0.01", "--epochs", "1"]
-    assert main([*argv, "--out", str(out), "--no-progress"]) == 0
+    assert main([*argv, "--out", str(out), "--no-progress", "--no-report"]) == 0
     assert aekit.load(out).config == built.config
     # and "none" removes a preset's part
     out2 = tmp_path / "r2"
     argv = ["train", "--kind", "denoising", "--corruption", "none", "--epochs", "1"]
-    assert main([*argv, "--out", str(out2), "--no-progress"]) == 0
+    assert main([*argv, "--out", str(out2), "--no-progress", "--no-report"]) == 0
     assert aekit.load(out2).config.corruption is None
 
 
@@ -275,6 +276,7 @@ def test_no_import_cycles_inside_the_package():
         visit(node, [])
 
 
+@pytest.mark.slow
 def test_two_same_seed_commands_in_one_process_are_bit_identical(tmp_path, capsys):
     argv = ["train", "--kind", "denoising", "--epochs", "3", "--seed", "5", "--no-progress"]
     assert main([*argv, "--out", str(tmp_path / "a")]) == 0

@@ -100,6 +100,7 @@ def test_clone_and_pickle(cls, cancer):
     np.testing.assert_array_equal(getattr(again, method)(X), getattr(fitted, method)(X))
 
 
+@pytest.mark.slow
 def test_imputer_fills_better_than_the_mean_and_keeps_observed_values(cancer, tmp_path):
     from sklearn.impute import SimpleImputer
 

@@ -252,6 +252,7 @@ def test_evaluate_encode_reconstruct_score_stream_to_the_same_results(table, tmp
     assert not (tmp_path / "c.csv").exists()
 
 
+@pytest.mark.slow
 def test_a_streamed_run_killed_mid_epoch_resumes_bitwise(table, tmp_path):
     _, path = table
     args = [
@@ -312,6 +313,7 @@ def test_a_streamed_run_killed_mid_epoch_resumes_bitwise(table, tmp_path):
     )
 
 
+@pytest.mark.slow
 def test_streaming_under_torchrun_each_rank_streams_its_shards(table, tmp_path):
     x, _ = table
     shards = tmp_path / "shards"

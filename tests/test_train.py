@@ -309,11 +309,10 @@ def test_muon_steps_the_hidden_matrices_and_adam_the_rest(X):
 @pytest.mark.parametrize(
     "settings",
     [
-        {"optimizer": "muon"},
-        {"ema": 0.9},
-        {"optimizer": "muon", "weight_decay": 0.1, "ema": 0.9},
+        pytest.param({"optimizer": "muon"}, id="muon", marks=pytest.mark.slow),
+        pytest.param({"ema": 0.9}, id="ema", marks=pytest.mark.slow),
+        pytest.param({"optimizer": "muon", "weight_decay": 0.1, "ema": 0.9}, id="muon-wd-ema"),
     ],
-    ids=["muon", "ema", "muon-wd-ema"],
 )
 def test_a_run_stopped_mid_schedule_resumes_exactly(X, tmp_path, settings):
     """A run stopped mid-schedule (cosine) and resumed from its checkpoint ends bitwise
@@ -534,6 +533,7 @@ def test_a_fit_result_prints_as_one_line():
     assert text.startswith("FitResult(epochs=3, steps=")
 
 
+@pytest.mark.slow
 def test_small_dense_models_train_on_one_cpu_thread_and_give_the_setting_back(X, monkeypatch):
     before = torch.get_num_threads()
     if before < 2:

@@ -663,7 +663,7 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
     >>> plane = rng.normal(size=(500, 2)) @ rng.normal(size=(2, 10))   # near a 2-D plane
     >>> inliers = plane + 0.1 * rng.normal(size=(500, 10))
     >>> outliers = rng.normal(size=(10, 10)) * 3
-    >>> det = AutoEncoderOutlierDetector(code_dim=2, random_state=0).fit(inliers)
+    >>> det = AutoEncoderOutlierDetector(code_dim=2, epochs=30, random_state=0).fit(inliers)
     >>> det.model_.is_pca  # data near a plane: PCA's solution reconstructs it best
     True
     >>> int((det.predict(outliers) == -1).sum()), float((det.predict(inliers) == -1).mean())
