@@ -24,7 +24,7 @@ import torch
 from sklearn.decomposition import PCA
 
 import aekit
-from aekit.config import PretrainConfig, model_config
+from aekit.core.config import PretrainConfig, model_config
 
 TARGET = 3.00
 DEEP = dict(hidden=[1000, 500, 250], activation="elu", loss="bce")

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 import aekit
-from aekit.config import PretrainConfig, model_config
+from aekit.core.config import PretrainConfig, model_config
 
 ARCH = dict(input_dim=784, hidden=[1000, 500, 250], code_dim=30)
 TARGET = 3.00

@@ -11,8 +11,8 @@ import torch
 
 import aekit
 from aekit.cli import main
-from aekit.config import PretrainConfig, model_config
-from aekit.pretrain import layer_configs
+from aekit.core.config import PretrainConfig, model_config
+from aekit.runs.pretrain import layer_configs
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 import aekit
-from aekit.cli import _parser, main
-from aekit.config import _Config
+from aekit.cli.commands import _parser, main
+from aekit.core.config import _Config
 
 SRC = Path(aekit.__file__).parent
 
@@ -314,7 +314,7 @@ def test_the_kept_weights_are_the_best_validation_epochs(tmp_path, capsys):
 def test_picture_grids_wrap(X, tmp_path):
     from PIL import Image
 
-    from aekit.plots import reconstruction_grid
+    from aekit.evaluation.plots import reconstruction_grid
 
     path = tmp_path / "g.png"
     reconstruction_grid(X[:45], X[:45], path, (1, 8, 8), n=45)
@@ -333,7 +333,7 @@ def test_the_pca_baseline_is_scikit_learns_pca(k):
     from sklearn.datasets import load_digits
     from sklearn.decomposition import PCA
 
-    from aekit.pca import pca_baseline
+    from aekit.models.pca import pca_baseline
 
     x = load_digits().data.astype(np.float32) / 16
     train, test = x[:1000], x[1000:]
@@ -352,7 +352,7 @@ def test_the_pca_baseline_of_wide_data_is_scikit_learns_too():
     """Fewer samples than features: fitted from the samples' Gram matrix, not d x d."""
     from sklearn.decomposition import PCA
 
-    from aekit.pca import pca_baseline
+    from aekit.models.pca import pca_baseline
 
     rng = np.random.default_rng(0)
     train = rng.random((40, 300)).astype(np.float32)

@@ -28,17 +28,17 @@ from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin
 from sklearn.impute import MissingIndicator
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from .config import TrainConfig, model_config
-from .corruption import Masking, MissingPatterns
-from .errors import ConfigError
-from .families import CONFIG_FILE, ESTIMATOR_FILE, IN_MEMORY, save_model
-from .families import load as load_model
-from .io import read_json, write_json
-from .metrics import feature_errors
-from .model import AutoEncoder
-from .presets import training_defaults
-from .schema import Bounds, number
-from .trainer import Trainer, warn_ignored
+from .core.config import TrainConfig, model_config
+from .core.errors import ConfigError
+from .core.io import read_json, write_json
+from .core.schema import Bounds, number
+from .evaluation.metrics import feature_errors
+from .models.autoencoder import AutoEncoder
+from .models.corruption import Masking, MissingPatterns
+from .models.families import CONFIG_FILE, ESTIMATOR_FILE, IN_MEMORY, save_model
+from .models.families import load as load_model
+from .models.presets import training_defaults
+from .training.trainer import Trainer, warn_ignored
 
 # Constructor arguments that are ModelConfig / TrainConfig fields under the same name.
 MODEL_PARAMS = (
@@ -305,7 +305,7 @@ def _rows(X: Any) -> Any:
 
 def _jsonable(value: Any) -> Any:
     if hasattr(value, "to_json"):
-        from .config import describe
+        from .core.config import describe
 
         return describe(value)
     if isinstance(value, list | tuple | np.ndarray):
@@ -691,8 +691,8 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
     def save(self, path: str | Path) -> Path:
         """As :meth:`AutoEncoderEstimator.save`, plus the training scores' histogram with
         the threshold (figures/scores.png) and the folder's report.html."""
-        from .plots import score_histogram
-        from .report import write_report
+        from .evaluation.plots import score_histogram
+        from .runs.report import write_report
 
         path = super().save(path)
         errors = getattr(self, "_training_errors", None)

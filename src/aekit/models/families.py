@@ -19,13 +19,13 @@ from typing import Any, TypeVar
 
 import torch
 
-from . import __version__
-from .checkpoint import CHECKPOINT_FILE
-from .config import RUN_METADATA, RunConfig
-from .errors import AekitError, CheckpointError, ConfigError
-from .io import read_json, read_tensors, write_json, write_tensors
-from .registry import Registry
-from .schema import check_known
+from ..core.checkpoint import CHECKPOINT_FILE
+from ..core.config import RUN_METADATA, RunConfig
+from ..core.errors import AekitError, CheckpointError, ConfigError
+from ..core.io import read_json, read_tensors, write_json, write_tensors
+from ..core.registry import Registry
+from ..core.schema import check_known
+from ..core.version import __version__
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"

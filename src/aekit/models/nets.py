@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .registry import Registry
+from ..core.registry import Registry
 
 ACTIVATIONS: Registry[Callable[[], nn.Module]] = Registry("activation")
 ACTIVATIONS.register("linear")(nn.Identity)

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import CheckpointError, ConfigError
-from .families import data_origin, describe_origin, model_config_of, read_run_config
-from .io import MAX_FIGURE_BYTES, MAX_TABLE_BYTES, atomic_write, read_checked, read_json
+from ..core.errors import CheckpointError, ConfigError
+from ..core.io import MAX_FIGURE_BYTES, MAX_TABLE_BYTES, atomic_write, read_checked, read_json
+from ..models.families import data_origin, describe_origin, model_config_of, read_run_config
 
 FIGURES = "figures"
 REPORT = "report.html"
@@ -379,7 +379,7 @@ def _overlaid_curves(infos: list[dict[str, Any]], names: list[str]) -> str | Non
 
     from matplotlib.ticker import MaxNLocator
 
-    from .plots import _pyplot, save
+    from ..evaluation.plots import _pyplot, save
 
     if not any(i["history"] for i in infos):
         return None

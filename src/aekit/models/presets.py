@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..core.registry import Registry
 from .corruption import GaussianNoise, Masking
 from .penalties import Contractive, KLSparsity, L1Sparsity
-from .registry import Registry
 
 Preset = Callable[[int, int, bool], dict[str, Any]]
 KINDS: Registry[Preset] = Registry("kind")

@@ -12,9 +12,9 @@ import json
 import typing
 from typing import Any, ClassVar
 
-from .errors import ConfigError
-from .registry import Registry
-from .schema import Bounds, coerce, from_dict, number
+from ..core.errors import ConfigError
+from ..core.registry import Registry
+from ..core.schema import Bounds, coerce, from_dict, number
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +61,7 @@ class Part:
 
         Examples
         --------
-        >>> from aekit.corruption import Corruption
+        >>> from aekit.models.corruption import Corruption
         >>> Corruption.parse("masking:nu=0.25")
         Masking(nu=0.25)
         """
@@ -95,7 +95,7 @@ def _parse_value(text: str) -> Any:
 
 def within(low: float | None = None, high: float | None = None, **more: Any) -> dict[str, Any]:
     """Field metadata: the allowed range of a numeric parameter (see
-    :class:`~aekit.schema.Bounds`)."""
+    :class:`~aekit.core.schema.Bounds`)."""
     return {"bounds": Bounds(low, high, **more)}
 
 

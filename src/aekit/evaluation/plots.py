@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .io import atomic_write
+from ..core.io import atomic_write
 
 
 def _tight(fig: Any) -> None:
@@ -270,8 +270,8 @@ def activation_frequencies(model: Any, X: np.ndarray, path: str | Path | None = 
     """How often each code unit is active over ``X`` ("active" as the metrics count it:
     a sigmoid unit above 0.5, a ReLU or top-k unit above 0), dead units (never active)
     marked, with the KL target rho where there is one."""
+    from ..models.penalties import KLSparsity
     from .metrics import active_units
-    from .penalties import KLSparsity
 
     plt = _pyplot()
     codes = torch.as_tensor(model.encode(np.asarray(X, dtype=np.float32)))
@@ -435,8 +435,8 @@ def run_figures(
     ``folder`` (what ``aekit train`` writes into ``RUN/figures``); ``layers`` and
     ``layer_losses``: the histories and losses of greedily pretrained layers. Returns the
     files."""
+    from ..models.penalties import Contractive, KLSparsity, L1Sparsity
     from .metrics import feature_errors
-    from .penalties import Contractive, KLSparsity, L1Sparsity
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -29,10 +29,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import ConfigError, DataError, non_finite
+from ..core.errors import ConfigError, DataError, non_finite
+from ..core.io import memory_bytes, open_checked, require_regular_file
 from .images import IMAGE_SUFFIXES, Images, folder_kind, load_images, not_streamed
 from .images import KINDS as IMAGE_KINDS
-from .io import memory_bytes, open_checked, require_regular_file
 from .streaming import STREAM_ABOVE, can_stream, open_disk_array, size_on_disk
 
 ArrayLike = Union[np.ndarray, Tensor, Sequence[Any]]  # noqa: UP007
@@ -107,7 +107,7 @@ def to_tensor(
     >>> to_tensor([[0.0, float("nan")]])
     Traceback (most recent call last):
     ...
-    aekit.errors.DataError: data contains 1 NaN value(s) (first in sample 0); remove or impute them, or train a model of incomplete data (missing=True; aekit train --missing)
+    aekit.core.errors.DataError: data contains 1 NaN value(s) (first in sample 0); remove or impute them, or train a model of incomplete data (missing=True; aekit train --missing)
     """
     if isinstance(x, Tensor):
         t = x.detach()
@@ -775,8 +775,8 @@ def load_source(
 ) -> Dataset:
     """A data set by name ("digits", "mnist") or from an array file (with ``allow_missing``,
     NaN entries are missing values, for models of incomplete data). With ``stream`` (None:
-    for files above :data:`~aekit.streaming.STREAM_ABOVE` bytes) the file and the test
-    file stay on disk as :class:`~aekit.streaming.DiskArray` and are read a block at a time.
+    for files above :data:`~aekit.data.streaming.STREAM_ABOVE` bytes) the file and the test
+    file stay on disk as :class:`~aekit.data.streaming.DiskArray` and are read a block at a time.
     A folder of images (source or test) is read whole, resized to ``image_size`` and
     converted to ``image_mode`` where given (see :func:`aekit.load_images`)."""
     if source in ("digits", "mnist"):

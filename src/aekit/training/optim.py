@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
+from ..core.registry import Registry
 from .hardware import bf16_speed
-from .registry import Registry
 
 if TYPE_CHECKING:
-    from .config import TrainConfig
+    from ..core.config import TrainConfig
 
 # (model, its trainable parameters, the training config) -> the optimizer over them.
 OptimizerFactory = Callable[
@@ -79,7 +79,7 @@ class MuonWithAdam(torch.optim.Optimizer):
     ``newton_schulz`` is the dtype of the Newton-Schulz iterations: bfloat16 is
     ``torch.optim.Muon``'s own step, float32 the same step with the iterations in float32
     (:func:`muon_step`); None (the default) chooses bfloat16 where it is faster than
-    float32 on the matrices' device (:func:`aekit.hardware.bf16_is_fast`; ``AEKIT_BF16``
+    float32 on the matrices' device (:func:`aekit.training.hardware.bf16_is_fast`; ``AEKIT_BF16``
     overrides it), as on a CPU without bfloat16 units it is about 8x slower. Either way the
     state is ``torch.optim.Muon``'s, so a checkpoint resumes with either. ``note`` says
     which and why, for the training summary ("Newton-Schulz in float32: bfloat16 measured

@@ -9,8 +9,8 @@ each class's Parameters section below.
 
 Examples
 --------
->>> from aekit.config import ModelConfig
->>> from aekit.penalties import KLSparsity
+>>> from aekit.core.config import ModelConfig
+>>> from aekit.models.penalties import KLSparsity
 >>> cfg = ModelConfig(input_dim=64, hidden=[32], code_dim=8, code_activation="sigmoid",
 ...                   penalties=[KLSparsity(rho=0.05, beta=3.0)])
 >>> ModelConfig.from_dict(cfg.to_dict()) == cfg
@@ -18,7 +18,7 @@ True
 >>> TrainConfig(optimizer="lbfgs")
 Traceback (most recent call last):
 ...
-aekit.errors.ConfigError: TrainConfig.optimizer: unknown optimizer 'lbfgs'; known: adam, adamw, muon, sgd
+aekit.core.errors.ConfigError: TrainConfig.optimizer: unknown optimizer 'lbfgs'; known: adam, adamw, muon, sgd
 """
 
 from __future__ import annotations
@@ -37,15 +37,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from .corruption import Corruption
+from ..data.images import is_image_folder
+from ..models.corruption import Corruption
+from ..models.losses import LOSSES
+from ..models.nets import ACTIVATIONS, conv_shapes
+from ..models.parts import require
+from ..models.penalties import Penalty
+from ..models.presets import KINDS, default_code_dim
+from ..training.optim import OPTIMIZERS, SCHEDULES
 from .errors import ConfigError
-from .images import is_image_folder
-from .losses import LOSSES
-from .nets import ACTIVATIONS, conv_shapes
-from .optim import OPTIMIZERS, SCHEDULES
-from .parts import require
-from .penalties import Penalty
-from .presets import KINDS, default_code_dim
 from .registry import Registry
 from .schema import Bounds, check_known, coerce, from_dict, number, to_dict
 from .seeding import MAX_SEED
@@ -70,7 +70,7 @@ def choices(registry: Registry[Any], flag: str | None = None) -> dict[str, Any]:
 
 def within(low: float | None = None, high: float | None = None, **more: Any) -> dict[str, Any]:
     """Field metadata: the allowed range of a numeric field (see
-    :class:`~aekit.schema.Bounds`), checked with NaN and infinities refused."""
+    :class:`~aekit.core.schema.Bounds`), checked with NaN and infinities refused."""
     return {"bounds": Bounds(low, high, **more)}
 
 
@@ -350,7 +350,7 @@ def model_config(
     """The :class:`ModelConfig` of preset ``kind`` with ``settings`` (fields of
     ModelConfig) replacing its defaults. A setting given replaces the preset's, None
     included (``corruption=None``: no corruption); ``code_dim`` defaults to
-    :func:`~aekit.presets.default_code_dim` of ``input_dim``. For data outside [0, 1]
+    :func:`~aekit.models.presets.default_code_dim` of ``input_dim``. For data outside [0, 1]
     (``unit_range=False``), and for a model that scales its inputs (``scaling``: its data
     is judged in the scaled units), the output is linear with squared error unless the
     settings choose the output or the loss (a sigmoid cannot reproduce such data), and the
@@ -464,7 +464,7 @@ class TrainConfig(_Config):
         fast on GPUs and on CPUs with bfloat16 units, avx512_bf16 or amx_bf16 in
         /proc/cpuinfo; slower than float32 on other CPUs, where it warns), or in bfloat16
         where it is measured faster than float32 on the device and else in float32
-        ("auto"; :func:`aekit.hardware.bf16_is_fast`, which ``AEKIT_BF16=on|off``
+        ("auto"; :func:`aekit.training.hardware.bf16_is_fast`, which ``AEKIT_BF16=on|off``
         overrides); weights, optimizer state and evaluation stay float32.
     """
 
@@ -553,7 +553,7 @@ class TrainConfig(_Config):
         """Settings changed from their default that the rest of this config leaves unused
         (a rate for another optimizer, a warm-up without the schedule that has one...): one
         message each, so a setting that does nothing is said, not silently dropped. Checked
-        on the settings a user gave (see :func:`~aekit.trainer.warn_ignored`), not on
+        on the settings a user gave (see :func:`~aekit.training.trainer.warn_ignored`), not on
         configs aekit derives or reads back from a run folder."""
         # setting: (the setting it depends on, the test of that setting, what it needs)
         uses = {
@@ -920,7 +920,7 @@ class RunConfig(_Config):
     >>> RunConfig(model={"hidden": "wide"})
     Traceback (most recent call last):
     ...
-    aekit.errors.ConfigError: model.hidden: expected a list, got str 'wide'
+    aekit.core.errors.ConfigError: model.hidden: expected a list, got str 'wide'
     """
 
     model: dict[str, Any] = dataclasses.field(default_factory=dict)

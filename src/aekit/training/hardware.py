@@ -4,7 +4,7 @@ bfloat16 halves the bytes a matrix product moves, and where the hardware multipl
 (GPUs since Ampere, CPUs with avx512_bf16 or amx_bf16) it is 2-3x faster than float32. A
 CPU without bfloat16 units (AVX2 only) converts every element instead and is about 8x
 slower. aekit chooses bfloat16 where it pays: Muon's Newton-Schulz iterations
-(:class:`~aekit.optim.MuonWithAdam`) and ``precision="auto"`` autocast run in it only
+(:class:`~aekit.training.optim.MuonWithAdam`) and ``precision="auto"`` autocast run in it only
 where :func:`bf16_is_fast` says so.
 
 On the CPU (and devices other than CUDA) that is measured: a 256x256 @ 256x512 product
@@ -30,8 +30,8 @@ import warnings
 
 import torch
 
+from ..core.errors import ConfigError
 from . import distributed
-from .errors import ConfigError
 
 ENV = "AEKIT_BF16"
 SETTINGS = ("auto", "on", "off")

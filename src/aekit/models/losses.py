@@ -10,7 +10,7 @@ from collections.abc import Callable
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .registry import Registry
+from ..core.registry import Registry
 
 ReconstructionLoss = Callable[..., Tensor]
 LOSSES: Registry[ReconstructionLoss] = Registry("loss")

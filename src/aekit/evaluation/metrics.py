@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .data import ArrayLike
-from .model import AutoEncoder
-from .penalties import Contractive, KLSparsity, L1Sparsity, jacobian_sq_norm
-from .streaming import DiskArray, iter_rows
+from ..data.sources import ArrayLike
+from ..data.streaming import DiskArray, iter_rows
+from ..models.autoencoder import AutoEncoder
+from ..models.penalties import Contractive, KLSparsity, L1Sparsity, jacobian_sq_norm
 
 # When a code unit counts as active on a sample, by its code activation: a sigmoid unit
 # lives in (0, 1) and is never exactly 0, so it is active when it fires (h > 0.5); ReLU and

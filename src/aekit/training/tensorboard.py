@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from ..core.errors import ConfigError
 
 
 def require_tensorboard() -> None:
@@ -59,8 +59,8 @@ class TensorBoardLogger:
 
         import matplotlib.image
 
-        from .errors import CheckpointError
-        from .io import MAX_FIGURE_BYTES, read_checked
+        from ..core.errors import CheckpointError
+        from ..core.io import MAX_FIGURE_BYTES, read_checked
 
         for png in sorted(Path(folder).glob("*.png")):
             raw = read_checked(png, "figure", CheckpointError, MAX_FIGURE_BYTES)  # no pipe

@@ -11,8 +11,8 @@ import dataclasses
 import torch
 from torch import Tensor
 
+from ..core.registry import Registry
 from .parts import Part, require, within
-from .registry import Registry
 
 CORRUPTIONS: Registry[type[Corruption]] = Registry("corruption", name_attr="name")
 

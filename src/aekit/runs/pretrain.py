@@ -17,15 +17,15 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from . import distributed
-from .config import ModelConfig, PretrainConfig, TrainConfig
-from .errors import ConfigError
-from .families import load
-from .io import write_json
-from .model import AutoEncoder
-from .nets import TiedLinear, linear_layers
-from .runfolder import RunFolder, fit_in_folder
-from .trainer import FitResult, Trainer
+from ..core.config import ModelConfig, PretrainConfig, TrainConfig
+from ..core.errors import ConfigError
+from ..core.io import write_json
+from ..models.autoencoder import AutoEncoder
+from ..models.families import load
+from ..models.nets import TiedLinear, linear_layers
+from ..training import distributed
+from ..training.trainer import FitResult, Trainer
+from .folder import RunFolder, fit_in_folder
 
 
 @dataclasses.dataclass
@@ -104,7 +104,7 @@ def pretrain_greedy(
     Examples
     --------
     >>> import aekit
-    >>> from aekit.config import model_config
+    >>> from aekit.core.config import model_config
     >>> data = aekit.load_digits()
     >>> cfg = model_config("deep", input_dim=64, hidden=[32, 16], code_dim=8)
     >>> model, layers = aekit.pretrain_greedy(cfg, data.train, PretrainConfig(epochs=2), progress=False)

@@ -30,9 +30,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from . import __version__, distributed
-from .checkpoint import CHECKPOINT_FILE
-from .config import (
+from ..core.checkpoint import CHECKPOINT_FILE
+from ..core.config import (
     NAMED_SOURCES,
     DataConfig,
     ModelConfig,
@@ -43,27 +42,37 @@ from .config import (
     describe,
     field_help,
 )
-from .corruption import CORRUPTIONS
-from .data import csv_header, streams
-from .errors import AekitError, ConfigError, TrainingError, TrainingInterrupted
-from .families import IN_MEMORY, WEIGHTS_FILE, data_origin, describe_origin, read_run_config
-from .images import Images, is_image_folder, not_streamed
-from .io import atomic_write, finite_json
-from .metrics import feature_errors
-from .nets import ACTIVATIONS
-from .parts import Part
-from .penalties import PENALTIES
-from .plots import reconstruction_grid
-from .presets import KINDS, default_code_dim
-from .report import read_metrics, versus
-from .runs import Run, checked_blocks, evaluate, load_model_and_data, read_images, resume, train
-from .runs import encode as encode_data
-from .runs import impute as impute_data
-from .runs import reconstruct as reconstruct_data
-from .runs import score as score_data
-from .schema import number
-from .streaming import DiskArray
-from .trainer import spoken_duration, why_pca
+from ..core.errors import AekitError, ConfigError, TrainingError, TrainingInterrupted
+from ..core.io import atomic_write, finite_json
+from ..core.schema import number
+from ..core.version import __version__
+from ..data.images import Images, is_image_folder, not_streamed
+from ..data.sources import csv_header, streams
+from ..data.streaming import DiskArray
+from ..evaluation.metrics import feature_errors
+from ..evaluation.plots import reconstruction_grid
+from ..models.corruption import CORRUPTIONS
+from ..models.families import IN_MEMORY, WEIGHTS_FILE, data_origin, describe_origin, read_run_config
+from ..models.nets import ACTIVATIONS
+from ..models.parts import Part
+from ..models.penalties import PENALTIES
+from ..models.presets import KINDS, default_code_dim
+from ..runs.api import (
+    Run,
+    checked_blocks,
+    evaluate,
+    load_model_and_data,
+    read_images,
+    resume,
+    train,
+)
+from ..runs.api import encode as encode_data
+from ..runs.api import impute as impute_data
+from ..runs.api import reconstruct as reconstruct_data
+from ..runs.api import score as score_data
+from ..runs.report import read_metrics, versus
+from ..training import distributed
+from ..training.trainer import spoken_duration, why_pca
 
 EXIT_USAGE = 2
 
@@ -773,7 +782,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from .sklearn import CONTAMINATION
+    from ..sklearn import CONTAMINATION
 
     # Checked before anything is read: a number, finite, in range.
     if args.threshold is not None:
@@ -831,7 +840,7 @@ TOP_ERRORS = 5  # the images named after scoring a folder
 
 def _saved_threshold(run: Path) -> float | None:
     """The error threshold of a folder saved by AutoEncoderOutlierDetector, if it is one."""
-    from .sklearn import ESTIMATOR_FILE, read_estimator_file
+    from ..sklearn import ESTIMATOR_FILE, read_estimator_file
 
     if not os.path.lexists(run / ESTIMATOR_FILE):
         return None
@@ -854,7 +863,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import _expand, write_comparison, write_report
+    from ..runs.report import _expand, write_comparison, write_report
 
     runs = _expand(args.runs)
     if len(runs) == 1:
@@ -868,7 +877,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from .families import load, model_config_of
+    from ..models.families import load, model_config_of
 
     config = read_run_config(args.run)
     if args.json:

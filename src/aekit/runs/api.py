@@ -26,9 +26,18 @@ from typing import Any, NoReturn
 import numpy as np
 import torch
 
-from . import distributed
-from .config import NAMED_SOURCES, TIME_BUDGET, DataConfig, RunConfig, TrainConfig
-from .data import (
+from ..core.config import NAMED_SOURCES, TIME_BUDGET, DataConfig, RunConfig, TrainConfig
+from ..core.errors import (
+    AekitError,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    EvaluationError,
+    TrainingInterrupted,
+)
+from ..core.io import write_npy_blocks
+from ..data.images import Images, is_image_folder, load_images, not_streamed
+from ..data.sources import (
     Dataset,
     channels_first,
     frame_columns,
@@ -43,36 +52,29 @@ from .data import (
     to_tensor,
     validation_split,
 )
-from .errors import (
-    AekitError,
-    CheckpointError,
-    ConfigError,
-    DataError,
-    EvaluationError,
-    TrainingInterrupted,
+from ..data.streaming import DiskArray, iter_rows, open_disk_array
+from ..evaluation.metrics import denoising_shortfall, feature_errors, linear_probe
+from ..evaluation.metrics import evaluate as evaluate_model
+from ..evaluation.plots import run_figures
+from ..models.autoencoder import AutoEncoder
+from ..models.families import (
+    ESTIMATOR_FILE,
+    IN_MEMORY,
+    data_origin,
+    load,
+    model_config_of,
+    unnamed_data,
 )
-from .families import ESTIMATOR_FILE, IN_MEMORY, data_origin, load, model_config_of, unnamed_data
-from .images import Images, is_image_folder, load_images, not_streamed
-from .io import write_npy_blocks
-from .metrics import denoising_shortfall, feature_errors, linear_probe
-from .metrics import evaluate as evaluate_model
-from .model import AutoEncoder
-from .pca import pca_baseline, principal_subspace, sample_rows
-from .plots import run_figures
-from .presets import default_code_dim, has_wide_code, large_batch_training, training_defaults
-from .pretrain import LayerResult, layer_configs, pretrain_greedy
-from .report import write_report
-from .runfolder import (
-    METRICS_JSON,
-    RUNS_ROOT,
-    TENSORBOARD,
-    RunFolder,
-    first_missing,
-    fit_in_folder,
+from ..models.pca import pca_baseline, principal_subspace, sample_rows
+from ..models.presets import (
+    default_code_dim,
+    has_wide_code,
+    large_batch_training,
+    training_defaults,
 )
-from .streaming import DiskArray, iter_rows, open_disk_array
-from .tensorboard import TensorBoardLogger, require_tensorboard
-from .trainer import (
+from ..training import distributed
+from ..training.tensorboard import TensorBoardLogger, require_tensorboard
+from ..training.trainer import (
     Callback,
     FitResult,
     Trainer,
@@ -82,6 +84,16 @@ from .trainer import (
     warn_ignored,
     why_pca,
 )
+from .folder import (
+    METRICS_JSON,
+    RUNS_ROOT,
+    TENSORBOARD,
+    RunFolder,
+    first_missing,
+    fit_in_folder,
+)
+from .pretrain import LayerResult, layer_configs, pretrain_greedy
+from .report import write_report
 
 
 @dataclasses.dataclass
@@ -703,7 +715,7 @@ def evaluate(
     or mnist. ``baseline``: for a run on digits or mnist evaluated on its own data set,
     also ``pca_squared_error``, PCA's error with as many components as the code, fitted on
     the training split (as ``aekit evaluate`` prints it). ``options`` are those of
-    :func:`aekit.metrics.evaluate` (batch_size, sparsity, jacobian, denoising, seed).
+    :func:`aekit.evaluation.metrics.evaluate` (batch_size, sparsity, jacobian, denoising, seed).
 
     Examples
     --------
@@ -780,7 +792,7 @@ def score(
 ) -> np.ndarray:
     """Squared reconstruction error of each feature of each sample of ``data`` (as in
     :func:`encode`), ``(samples, features)``, in the model's units; a row's sum is the
-    sample's anomaly score (see :func:`aekit.metrics.feature_errors`)."""
+    sample's anomaly score (see :func:`aekit.evaluation.metrics.feature_errors`)."""
     model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream, header=header)
     return _by_rows(model, x, lambda b: feature_errors(model, b), out)
 
@@ -1063,11 +1075,11 @@ def load_model_and_data(
 ) -> tuple[AutoEncoder, Any]:
     """A model (loaded from a run folder if a path) and the data to run it on, in the
     shape the caller gave (images stay images); a data file that streams (``stream``,
-    by default files above 1 GiB) as a :class:`~aekit.streaming.DiskArray`. A data file
+    by default files above 1 GiB) as a :class:`~aekit.data.streaming.DiskArray`. A data file
     read whole is checked for the model (``check``), so a problem names the file. A
     folder of images is read as the run read its training images (its ``image_size``
     and ``image_mode``; see :func:`read_images`). A table whose columns are named (a CSV's
-    header line, see ``header`` in :func:`aekit.data.read_table`; a DataFrame) is matched
+    header line, see ``header`` in :func:`aekit.data.sources.read_table`; a DataFrame) is matched
     by name to the columns the model was trained on, where they were named: reordered,
     or refused naming the differences."""
     named_split = split or "test"

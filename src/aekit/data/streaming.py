@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import DataError, non_finite
+from ..core.errors import DataError, non_finite
+from ..core.io import open_checked, require_regular_file
 from .images import folder_kind, not_streamed, skipped
-from .io import open_checked, require_regular_file
 
 STREAM_ABOVE = 1 << 30  # bytes: data files larger than this are streamed by default
 BLOCK_BYTES = 4 << 20  # the unit read at once, and shuffled as a whole
@@ -440,7 +440,7 @@ def size_on_disk(path: str | Path) -> int:
 
 
 def _npy_segment(path: Path) -> Segment:
-    from .data import NPY_MAGIC, check_magic, not_numbers
+    from .sources import NPY_MAGIC, check_magic, not_numbers
 
     check_magic(path, NPY_MAGIC, ".npy")
     try:

@@ -15,17 +15,24 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from .config import ModelConfig, model_config
+from ..core.config import ModelConfig, model_config
+from ..core.errors import ConfigError, DataError
+from ..core.seeding import seeded
+from ..data.sources import (
+    ArrayLike,
+    check_bounds,
+    check_range,
+    frame_columns,
+    match_columns,
+    to_tensor,
+)
+from ..data.streaming import DiskArray, Stats
 from .corruption import Corruption
-from .data import ArrayLike, check_bounds, check_range, frame_columns, match_columns, to_tensor
-from .errors import ConfigError, DataError
 from .families import register_family, save_model
 from .losses import LOSSES
 from .nets import activation, conv_decoder, conv_encoder, mlp_decoder, mlp_encoder
 from .pca import PCA_SAMPLES, Projection, Reconstruction, principal_subspace
 from .penalties import Penalty
-from .seeding import seeded
-from .streaming import DiskArray, Stats
 
 SIGMOID_RANGE = "the model's sigmoid output (and BCE loss) can only produce values in [0, 1]"
 # Each model's weights in float64 for inference (AutoEncoder._infer), with the state of
@@ -65,7 +72,7 @@ class AutoEncoder(nn.Module):
     encoder, decoder : modules on flat ``(batch, features)`` tensors; the decoder returns
         pre-activation outputs (logits).
     output_activation : name of the activation that maps logits to reconstructions.
-    loss : ``"mse"`` or ``"bce"`` (see :mod:`aekit.losses`).
+    loss : ``"mse"`` or ``"bce"`` (see :mod:`aekit.models.losses`).
     corruption : applied to the input in training mode only (denoising).
     penalties : code penalties added to the loss.
     missing : inputs may have missing entries (NaN); they enter the encoder as 0 and the

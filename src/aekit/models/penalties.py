@@ -14,8 +14,8 @@ import torch
 from torch import Tensor, nn
 from torch.func import jacrev, jvp, vmap
 
+from ..core.registry import Registry
 from .parts import Part, require, within
-from .registry import Registry
 
 PENALTIES: Registry[type[Penalty]] = Registry("penalty", name_attr="name")
 MAX_PROJECTIONS = 1000

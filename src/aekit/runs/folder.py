@@ -27,13 +27,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import distributed
-from .checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
-from .errors import ConfigError
-from .families import CONFIG_FILE, WEIGHTS_FILE, read_run_config, run_config_json, save_model
-from .io import atomic_write, write_json
-from .streaming import DiskArray
-from .trainer import Callback, FitResult, Trainer
+from ..core.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
+from ..core.errors import ConfigError
+from ..core.io import atomic_write, write_json
+from ..data.streaming import DiskArray
+from ..models.families import (
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    read_run_config,
+    run_config_json,
+    save_model,
+)
+from ..training import distributed
+from ..training.trainer import Callback, FitResult, Trainer
 
 METRICS_CSV = "metrics.csv"
 METRICS_JSON = "metrics.json"

@@ -4,7 +4,7 @@ weights at the end of each epoch; a clear stop (or a rollback) when the loss sto
 finite; a state that checkpoints and resumes bit for bit.
 
 What happens around the loop is handed in: a ``checkpointer`` (anything with
-``save(state, history)`` and a ``location``, such as a :class:`~aekit.runfolder.RunFolder`)
+``save(state, history)`` and a ``location``, such as a :class:`~aekit.runs.folder.RunFolder`)
 and ``callbacks``. The step reads top to bottom in :meth:`Trainer._train_epoch`.
 """
 
@@ -28,17 +28,8 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from . import distributed
-from .config import TrainConfig
-from .data import (
-    InMemoryBatches,
-    StreamBatches,
-    fingerprint,
-    loader_fingerprint,
-    resolve_device,
-    validation_split,
-)
-from .errors import (
+from ..core.config import TrainConfig
+from ..core.errors import (
     AekitError,
     CheckpointError,
     ConfigError,
@@ -46,11 +37,20 @@ from .errors import (
     TrainingError,
     TrainingInterrupted,
 )
+from ..core.seeding import seeded
+from ..data.sources import (
+    InMemoryBatches,
+    StreamBatches,
+    fingerprint,
+    loader_fingerprint,
+    resolve_device,
+    validation_split,
+)
+from ..data.streaming import DiskArray, DiskBatches
+from ..models.pca import sample_rows
+from . import distributed
 from .hardware import bf16_speed, warn_slow_bf16
 from .optim import Schedule, build_optimizer, build_schedule
-from .pca import sample_rows
-from .seeding import seeded
-from .streaming import DiskArray, DiskBatches
 
 STATE_FORMAT = 2
 
@@ -720,7 +720,7 @@ class Trainer:
     def _bf16_autocast(self) -> bool:
         """Whether the forward pass runs under bfloat16 autocast: precision bf16 always
         (with a warning, once, where bfloat16 is measured slower), auto where it is
-        measured faster (:func:`~aekit.hardware.bf16_speed`), fp32 never."""
+        measured faster (:func:`~aekit.training.hardware.bf16_speed`), fp32 never."""
         precision = self.config.precision
         if precision == "fp32":
             return False

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from .errors import AekitError, TrainingError
+from ..core.errors import AekitError, TrainingError
 
 TIMEOUT_ENV = "AEKIT_DIST_TIMEOUT"
 
@@ -38,8 +38,8 @@ def timeout() -> datetime.timedelta:
     ``$AEKIT_DIST_TIMEOUT`` seconds, default 120; a value that is no finite positive
     number is refused, naming the variable (it was read at import, where NaN or "abc"
     broke ``import aekit``)."""
-    from .errors import ConfigError
-    from .schema import Bounds, number
+    from ..core.errors import ConfigError
+    from ..core.schema import Bounds, number
 
     text = os.environ.get(TIMEOUT_ENV, "").strip() or "120"
     try:
@@ -205,7 +205,7 @@ def _raise_as(kind: str, message: str) -> None:
 
 
 def _errors() -> list[type[AekitError]]:
-    from . import errors
+    from ..core import errors
 
     return [v for v in vars(errors).values() if isinstance(v, type) and issubclass(v, AekitError)]
 

@@ -76,7 +76,7 @@ def number(value: Any, where: str, bounds: Bounds | None = None) -> float:
     >>> number(float("nan"), "contamination", Bounds(0, 0.5, low_open=True))
     Traceback (most recent call last):
     ...
-    aekit.errors.ConfigError: contamination must be a finite number in (0, 0.5], got nan
+    aekit.core.errors.ConfigError: contamination must be a finite number in (0, 0.5], got nan
     """
     bounds = bounds or Bounds()
     name = f"{where} ({bounds.what})" if bounds.what else where

@@ -1,0 +1,7 @@
+"""runs: a run from settings to a folder on disk: :class:`RunConfig` and its sections
+(pretraining, output), the run folder (files, checkpoints, resuming), the Python
+functions behind every command (``runs.api``: train, resume, fit, evaluate, encode,
+reconstruct, score, impute), greedy pretraining and the HTML report.
+
+May import training, evaluation, models, data and core; never cli or sklearn.
+"""
