@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import aekit
 import aekit.training.optim as train_module
-from aekit.core.config import model_config
+from aekit.models.config import model_config
 
 Runner = Callable[[float], float]  # run for about `seconds`, return samples/s
 

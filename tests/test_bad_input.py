@@ -26,7 +26,7 @@ import pytest
 import aekit
 import aekit.sklearn
 from aekit.cli import main
-from aekit.core.config import PretrainConfig
+from aekit.runs.config import PretrainConfig
 from aekit.runs.report import write_report
 
 

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 import aekit
-from aekit.core.config import DataConfig, ModelConfig, TrainConfig, model_config
+from aekit.data.config import DataConfig
+from aekit.models.config import ModelConfig, model_config
+from aekit.training.config import TrainConfig
 
 from .conftest import run_cli
 

@@ -23,8 +23,8 @@ import pytest
 import aekit
 from aekit import sklearn as aeskl
 from aekit.cli.commands import SECTIONS, _parser, main
-from aekit.core.config import RunConfig
 from aekit.core.schema import Bounds, number
+from aekit.runs.config import RunConfig
 
 BAD = ("nan", "inf", "-inf")
 

@@ -10,8 +10,9 @@ import torch
 
 import aekit
 from aekit.cli import main
-from aekit.core.config import TrainConfig, model_config
+from aekit.models.config import model_config
 from aekit.models.pca import pca_baseline, principal_subspace
+from aekit.training.config import TrainConfig
 
 
 @pytest.fixture(scope="module")

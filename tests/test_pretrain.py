@@ -11,7 +11,8 @@ import torch
 
 import aekit
 from aekit.cli import main
-from aekit.core.config import PretrainConfig, model_config
+from aekit.models.config import model_config
+from aekit.runs.config import PretrainConfig
 from aekit.runs.pretrain import layer_configs
 
 

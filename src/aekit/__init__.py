@@ -11,15 +11,6 @@ penalties and a reconstruction loss; every kind in the family is a preset of tho
 True
 """
 
-from .core.config import (
-    DataConfig,
-    ModelConfig,
-    OutputConfig,
-    PretrainConfig,
-    RunConfig,
-    TrainConfig,
-    model_config,
-)
 from .core.errors import (
     AekitError,
     CheckpointError,
@@ -30,9 +21,11 @@ from .core.errors import (
     TrainingInterrupted,
 )
 from .core.version import __version__ as __version__
+from .data.config import DataConfig
 from .data.images import Images, load_images
 from .data.sources import Dataset, load_array, load_digits, load_mnist, read_idx
 from .models.autoencoder import AutoEncoder
+from .models.config import ModelConfig, model_config
 from .models.corruption import (
     CORRUPTIONS,
     Corruption,
@@ -45,8 +38,10 @@ from .models.families import FAMILIES, load, register_family
 from .models.penalties import PENALTIES, Contractive, KLSparsity, L1Sparsity, Penalty
 from .models.presets import KINDS
 from .runs.api import Run, encode, evaluate, fit, impute, reconstruct, resume, score, train
+from .runs.config import OutputConfig, PretrainConfig, RunConfig
 from .runs.folder import RunFolder
 from .runs.pretrain import pretrain_greedy
+from .training.config import TrainConfig
 from .training.optim import OPTIMIZERS, SCHEDULES
 from .training.tensorboard import TensorBoardLogger
 from .training.trainer import FitResult, Trainer

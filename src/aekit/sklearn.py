@@ -28,16 +28,17 @@ from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin
 from sklearn.impute import MissingIndicator
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from .core.config import TrainConfig, model_config
 from .core.errors import ConfigError
 from .core.io import read_json, write_json
 from .core.schema import Bounds, number
 from .evaluation.metrics import feature_errors
 from .models.autoencoder import AutoEncoder
+from .models.config import model_config
 from .models.corruption import Masking, MissingPatterns
 from .models.families import CONFIG_FILE, ESTIMATOR_FILE, IN_MEMORY, save_model
 from .models.families import load as load_model
 from .models.presets import training_defaults
+from .training.config import TrainConfig
 from .training.trainer import Trainer, warn_ignored
 
 # Constructor arguments that are ModelConfig / TrainConfig fields under the same name.

@@ -31,26 +31,18 @@ from typing import Any, Literal
 import numpy as np
 
 from ..core.checkpoint import CHECKPOINT_FILE
-from ..core.config import (
-    NAMED_SOURCES,
-    DataConfig,
-    ModelConfig,
-    OutputConfig,
-    PretrainConfig,
-    RunConfig,
-    TrainConfig,
-    describe,
-    field_help,
-)
+from ..core.config import describe, field_help
 from ..core.errors import AekitError, ConfigError, TrainingError, TrainingInterrupted
 from ..core.io import atomic_write, finite_json
 from ..core.schema import number
 from ..core.version import __version__
+from ..data.config import NAMED_SOURCES, DataConfig
 from ..data.images import Images, is_image_folder, not_streamed
 from ..data.sources import csv_header, streams
 from ..data.streaming import DiskArray
 from ..evaluation.metrics import feature_errors
 from ..evaluation.plots import reconstruction_grid
+from ..models.config import ModelConfig
 from ..models.corruption import CORRUPTIONS
 from ..models.families import IN_MEMORY, WEIGHTS_FILE, data_origin, describe_origin, read_run_config
 from ..models.nets import ACTIVATIONS
@@ -70,8 +62,10 @@ from ..runs.api import encode as encode_data
 from ..runs.api import impute as impute_data
 from ..runs.api import reconstruct as reconstruct_data
 from ..runs.api import score as score_data
+from ..runs.config import OutputConfig, PretrainConfig, RunConfig
 from ..runs.report import read_metrics, versus
 from ..training import distributed
+from ..training.config import TrainConfig
 from ..training.trainer import spoken_duration, why_pca
 
 EXIT_USAGE = 2

@@ -15,7 +15,6 @@ import torch
 from torch import Tensor, nn
 from torch.func import functional_call
 
-from ..core.config import ModelConfig, model_config
 from ..core.errors import ConfigError, DataError
 from ..core.seeding import seeded
 from ..data.sources import (
@@ -27,6 +26,7 @@ from ..data.sources import (
     to_tensor,
 )
 from ..data.streaming import DiskArray, Stats
+from .config import ModelConfig, model_config
 from .corruption import Corruption
 from .families import register_family, save_model
 from .losses import LOSSES

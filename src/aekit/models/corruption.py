@@ -11,8 +11,9 @@ import dataclasses
 import torch
 from torch import Tensor
 
+from ..core.config import require
 from ..core.registry import Registry
-from .parts import Part, require, within
+from .parts import Part, within
 
 CORRUPTIONS: Registry[type[Corruption]] = Registry("corruption", name_attr="name")
 

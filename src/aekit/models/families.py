@@ -20,12 +20,12 @@ from typing import Any, TypeVar
 import torch
 
 from ..core.checkpoint import CHECKPOINT_FILE
-from ..core.config import RUN_METADATA, RunConfig
 from ..core.errors import AekitError, CheckpointError, ConfigError
 from ..core.io import read_json, read_tensors, write_json, write_tensors
 from ..core.registry import Registry
 from ..core.schema import check_known
 from ..core.version import __version__
+from ..runs.config import RUN_METADATA, RunConfig
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"

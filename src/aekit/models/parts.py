@@ -97,9 +97,3 @@ def within(low: float | None = None, high: float | None = None, **more: Any) -> 
     """Field metadata: the allowed range of a numeric parameter (see
     :class:`~aekit.core.schema.Bounds`)."""
     return {"bounds": Bounds(low, high, **more)}
-
-
-def require(condition: bool, message: str) -> None:
-    """Raise :class:`ConfigError` with ``message`` unless ``condition`` holds."""
-    if not condition:
-        raise ConfigError(message)

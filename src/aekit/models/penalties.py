@@ -14,8 +14,9 @@ import torch
 from torch import Tensor, nn
 from torch.func import jacrev, jvp, vmap
 
+from ..core.config import require
 from ..core.registry import Registry
-from .parts import Part, require, within
+from .parts import Part, within
 
 PENALTIES: Registry[type[Penalty]] = Registry("penalty", name_attr="name")
 MAX_PROJECTIONS = 1000

@@ -26,7 +26,6 @@ from typing import Any, NoReturn
 import numpy as np
 import torch
 
-from ..core.config import NAMED_SOURCES, TIME_BUDGET, DataConfig, RunConfig, TrainConfig
 from ..core.errors import (
     AekitError,
     CheckpointError,
@@ -36,6 +35,7 @@ from ..core.errors import (
     TrainingInterrupted,
 )
 from ..core.io import write_npy_blocks
+from ..data.config import NAMED_SOURCES, DataConfig
 from ..data.images import Images, is_image_folder, load_images, not_streamed
 from ..data.sources import (
     Dataset,
@@ -73,6 +73,7 @@ from ..models.presets import (
     training_defaults,
 )
 from ..training import distributed
+from ..training.config import TIME_BUDGET, TrainConfig
 from ..training.tensorboard import TensorBoardLogger, require_tensorboard
 from ..training.trainer import (
     Callback,
@@ -84,6 +85,7 @@ from ..training.trainer import (
     warn_ignored,
     why_pca,
 )
+from .config import RunConfig
 from .folder import (
     METRICS_JSON,
     RUNS_ROOT,

@@ -17,14 +17,16 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..core.config import ModelConfig, PretrainConfig, TrainConfig
 from ..core.errors import ConfigError
 from ..core.io import write_json
 from ..models.autoencoder import AutoEncoder
+from ..models.config import ModelConfig
 from ..models.families import load
 from ..models.nets import TiedLinear, linear_layers
 from ..training import distributed
+from ..training.config import TrainConfig
 from ..training.trainer import FitResult, Trainer
+from .config import PretrainConfig
 from .folder import RunFolder, fit_in_folder
 
 
@@ -104,7 +106,7 @@ def pretrain_greedy(
     Examples
     --------
     >>> import aekit
-    >>> from aekit.core.config import model_config
+    >>> from aekit.models.config import model_config
     >>> data = aekit.load_digits()
     >>> cfg = model_config("deep", input_dim=64, hidden=[32, 16], code_dim=8)
     >>> model, layers = aekit.pretrain_greedy(cfg, data.train, PretrainConfig(epochs=2), progress=False)

@@ -21,7 +21,7 @@ from ..core.registry import Registry
 from .hardware import bf16_speed
 
 if TYPE_CHECKING:
-    from ..core.config import TrainConfig
+    from .config import TrainConfig
 
 # (model, its trainable parameters, the training config) -> the optimizer over them.
 OptimizerFactory = Callable[

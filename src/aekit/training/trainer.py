@@ -28,7 +28,6 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from ..core.config import TrainConfig
 from ..core.errors import (
     AekitError,
     CheckpointError,
@@ -49,6 +48,7 @@ from ..data.sources import (
 from ..data.streaming import DiskArray, DiskBatches
 from ..models.pca import sample_rows
 from . import distributed
+from .config import TrainConfig
 from .hardware import bf16_speed, warn_slow_bf16
 from .optim import Schedule, build_optimizer, build_schedule
 
