@@ -34,13 +34,14 @@ from .models.corruption import (
     MissingPatterns,
     SaltAndPepper,
 )
-from .models.families import FAMILIES, load, register_family
+from .models.families import FAMILIES, register_family
 from .models.penalties import PENALTIES, Contractive, KLSparsity, L1Sparsity, Penalty
 from .models.presets import KINDS
 from .runs.api import Run, encode, evaluate, fit, impute, reconstruct, resume, score, train
 from .runs.config import OutputConfig, PretrainConfig, RunConfig
 from .runs.folder import RunFolder
 from .runs.pretrain import pretrain_greedy
+from .runs.saved import load
 from .training.config import TrainConfig
 from .training.optim import OPTIMIZERS, SCHEDULES
 from .training.tensorboard import TensorBoardLogger

@@ -35,9 +35,10 @@ from .evaluation.metrics import feature_errors
 from .models.autoencoder import AutoEncoder
 from .models.config import model_config
 from .models.corruption import Masking, MissingPatterns
-from .models.families import CONFIG_FILE, ESTIMATOR_FILE, IN_MEMORY, save_model
-from .models.families import load as load_model
+from .models.families import CONFIG_FILE, save_model
 from .models.presets import training_defaults
+from .runs.saved import ESTIMATOR_FILE, IN_MEMORY
+from .runs.saved import load as load_model
 from .training.config import TrainConfig
 from .training.trainer import Trainer, warn_ignored
 

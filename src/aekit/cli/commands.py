@@ -44,7 +44,7 @@ from ..evaluation.metrics import feature_errors
 from ..evaluation.plots import reconstruction_grid
 from ..models.config import ModelConfig
 from ..models.corruption import CORRUPTIONS
-from ..models.families import IN_MEMORY, WEIGHTS_FILE, data_origin, describe_origin, read_run_config
+from ..models.families import WEIGHTS_FILE
 from ..models.nets import ACTIVATIONS
 from ..models.parts import Part
 from ..models.penalties import PENALTIES
@@ -64,6 +64,7 @@ from ..runs.api import reconstruct as reconstruct_data
 from ..runs.api import score as score_data
 from ..runs.config import OutputConfig, PretrainConfig, RunConfig
 from ..runs.report import read_metrics, versus
+from ..runs.saved import IN_MEMORY, data_origin, describe_origin, read_run_config
 from ..training import distributed
 from ..training.config import TrainConfig
 from ..training.trainer import spoken_duration, why_pca
@@ -871,7 +872,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from ..models.families import load, model_config_of
+    from ..models.families import model_config_of
+    from ..runs.saved import load
 
     config = read_run_config(args.run)
     if args.json:

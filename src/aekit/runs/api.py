@@ -57,14 +57,7 @@ from ..evaluation.metrics import denoising_shortfall, feature_errors, linear_pro
 from ..evaluation.metrics import evaluate as evaluate_model
 from ..evaluation.plots import run_figures
 from ..models.autoencoder import AutoEncoder
-from ..models.families import (
-    ESTIMATOR_FILE,
-    IN_MEMORY,
-    data_origin,
-    load,
-    model_config_of,
-    unnamed_data,
-)
+from ..models.families import model_config_of
 from ..models.pca import pca_baseline, principal_subspace, sample_rows
 from ..models.presets import (
     default_code_dim,
@@ -96,6 +89,7 @@ from .folder import (
 )
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
 from .report import write_report
+from .saved import ESTIMATOR_FILE, IN_MEMORY, data_origin, load, unnamed_data
 
 
 @dataclasses.dataclass

@@ -31,15 +31,10 @@ from ..core.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from ..core.errors import ConfigError
 from ..core.io import atomic_write, write_json
 from ..data.streaming import DiskArray
-from ..models.families import (
-    CONFIG_FILE,
-    WEIGHTS_FILE,
-    read_run_config,
-    run_config_json,
-    save_model,
-)
+from ..models.families import CONFIG_FILE, WEIGHTS_FILE, run_config_json, save_model
 from ..training import distributed
 from ..training.trainer import Callback, FitResult, Trainer
+from .saved import read_run_config
 
 METRICS_CSV = "metrics.csv"
 METRICS_JSON = "metrics.json"

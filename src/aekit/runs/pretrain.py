@@ -21,13 +21,13 @@ from ..core.errors import ConfigError
 from ..core.io import write_json
 from ..models.autoencoder import AutoEncoder
 from ..models.config import ModelConfig
-from ..models.families import load
 from ..models.nets import TiedLinear, linear_layers
 from ..training import distributed
 from ..training.config import TrainConfig
 from ..training.trainer import FitResult, Trainer
 from .config import PretrainConfig
 from .folder import RunFolder, fit_in_folder
+from .saved import load
 
 
 @dataclasses.dataclass

@@ -17,7 +17,8 @@ from typing import Any
 
 from ..core.errors import CheckpointError, ConfigError
 from ..core.io import MAX_FIGURE_BYTES, MAX_TABLE_BYTES, atomic_write, read_checked, read_json
-from ..models.families import data_origin, describe_origin, model_config_of, read_run_config
+from ..models.families import model_config_of
+from .saved import data_origin, describe_origin, read_run_config
 
 FIGURES = "figures"
 REPORT = "report.html"
