@@ -3,11 +3,13 @@ behind the commands; model families; the seeding rule; the package's import grap
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import itertools
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -247,32 +249,24 @@ def test_reconstruct_returns_the_shape_it_was_given(X, tmp_path, shape):
     assert np.load(tmp_path / "r.npy").shape == shape
 
 
-def _top_level_imports(path: Path) -> set[str]:
-    """Modules of the package that ``path`` imports at import time (not inside functions)."""
-    tree = ast.parse(path.read_text())
-    found = set()
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            found.add(node.module or "__init__")
-    return found
-
-
-def test_no_import_cycles_inside_the_package():
-    graph = {p.stem: _top_level_imports(p) - {"__init__"} for p in SRC.glob("*.py")}
-    graph.pop("__init__")
-    state: dict[str, str] = {}
-
-    def visit(node: str, path: list[str]) -> None:
-        if state.get(node) == "done":
-            return
-        assert state.get(node) != "active", f"import cycle: {' -> '.join([*path, node])}"
-        state[node] = "active"
-        for nxt in graph.get(node, ()):
-            visit(nxt, [*path, node])
-        state[node] = "done"
-
-    for node in graph:
-        visit(node, [])
+def test_the_layers_import_only_downwards():
+    """The import contracts in pyproject.toml hold (`lint-imports`, run here so that pytest
+    alone catches a violation): each layer of docs/ARCHITECTURE.md imports only the ones
+    below it, training and evaluation not each other, and no layer the package top. The
+    import graph counts every import, relative ones and those inside functions included."""
+    pytest.importorskip("importlinter", reason="import-linter comes with the test extra")
+    lint = "from importlinter.cli import lint_imports_command; lint_imports_command()"
+    path = os.pathsep.join(filter(None, [str(SRC.parent), os.environ.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-c", lint, "--no-cache"],
+        cwd=Path(__file__).resolve().parents[1],  # its pyproject.toml
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
 
 
 def test_two_same_seed_commands_in_one_process_are_bit_identical(tmp_path, capsys):
