@@ -8,8 +8,8 @@ only parses flags into a :class:`~aekit.RunConfig` and prints what these return.
 
 The path from ``aekit train`` to the loss::
 
-    cli.main -> runs.train -> runs._execute -> runfolder.fit_in_folder
-             -> Trainer.fit -> Trainer._train_epoch -> model(x) -> (loss, terms)
+    cli.commands.main -> runs.api.train -> runs.api._execute -> runs.folder.fit_in_folder
+        -> Trainer.fit -> Trainer._train_epoch -> model(x) -> (loss, terms)
 """
 
 from __future__ import annotations
