@@ -1,5 +1,5 @@
 """What aekit's bfloat16 probe measures on this machine, and what it chooses between: the
-probe's timings (aekit.hardware.measure_bf16, several fresh measurements and the cost of
+probe's timings (aekit.training.hardware.measure_bf16, several fresh measurements and the cost of
 each), then one Muon + AdamW step of the deep MNIST autoencoder (784-1000-500-250-30,
 mirrored; gradients of a batch of 256) with the Newton-Schulz iterations forced into
 float32 and into bfloat16, and the forward + backward pass in float32 and under bfloat16
@@ -23,8 +23,8 @@ from collections.abc import Callable
 import torch
 
 import aekit
-from aekit import hardware
-from aekit.optim import MuonWithAdam, hidden_matrices
+from aekit.training import hardware
+from aekit.training.optim import MuonWithAdam, hidden_matrices
 
 
 def median_ms(fn: Callable[[], object], repeats: int) -> float:

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 import aekit
-from aekit.runfolder import RunFolder
+from aekit.runs.folder import RunFolder
 
 WRITING = [0.0]  # seconds spent in RunFolder.save (checkpoint + metrics.csv)
 _save = RunFolder.save

@@ -24,7 +24,8 @@ import torch
 from sklearn.decomposition import PCA
 
 import aekit
-from aekit.config import PretrainConfig, model_config
+from aekit.models.config import model_config
+from aekit.runs.config import PretrainConfig
 
 TARGET = 3.00
 DEEP = dict(hidden=[1000, 500, 250], activation="elu", loss="bce")

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 import aekit
-from aekit.pca import pca_baseline
+from aekit.models.pca import pca_baseline
 
 ROOT = Path(__file__).resolve().parents[1]
 KINDS = ["undercomplete", "deep", "denoising", "sparse", "sparse_l1", "topk", "contractive"]

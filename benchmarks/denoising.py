@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 import aekit
-from aekit.config import describe
+from aekit.core.config import describe
 
 
 def faces() -> aekit.Dataset:

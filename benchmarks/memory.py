@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 import aekit
-import aekit.runs as runs
+import aekit.runs.api as runs
 from aekit.cli import main as cli
 
 PHASES = ("load_dataset", "fit_in_folder", "evaluate_model", "pca_baseline", "linear_probe")

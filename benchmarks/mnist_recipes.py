@@ -23,7 +23,8 @@ from typing import Any
 import torch
 
 import aekit
-from aekit.config import PretrainConfig, model_config
+from aekit.models.config import model_config
+from aekit.runs.config import PretrainConfig
 
 ARCH = dict(input_dim=784, hidden=[1000, 500, 250], code_dim=30)
 TARGET = 3.00

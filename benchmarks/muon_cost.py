@@ -18,7 +18,7 @@ from collections.abc import Callable
 import torch
 
 import aekit
-from aekit.optim import build_optimizer
+from aekit.training.optim import build_optimizer
 
 
 def median_ms(fn: Callable[[], object], repeats: int) -> float:

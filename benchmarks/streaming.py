@@ -39,7 +39,7 @@ def child(args: argparse.Namespace) -> None:
     import torch
 
     import aekit
-    from aekit.streaming import open_disk_array
+    from aekit.data.streaming import open_disk_array
 
     torch.set_num_threads(2)
     # The deep kind's preset for 784 inputs and a 30-unit code: 784-1000-500-250-30, ELU,

@@ -4,7 +4,7 @@ models of several sizes alone and beside busy processes.
     python benchmarks/threads.py
     python benchmarks/threads.py --busy [--src /tmp/base/src] [--rounds 3]
 
-aekit trains a small fully connected model (under ``aekit.trainer.ONE_THREAD_FLOPS`` of
+aekit trains a small fully connected model (under ``aekit.training.trainer.ONE_THREAD_FLOPS`` of
 arithmetic a step) on one intra-op thread. This measures what that gives: each kind's bare
 default on the digits, 20 epochs, trained by a fresh process with the rule on and with it
 off (the threshold set to 0: PyTorch's default of one thread per core), first one process
@@ -36,9 +36,9 @@ import torch
 
 CHILD = """
 import sys, time
-import aekit, aekit.trainer
+import aekit, aekit.training.trainer
 if sys.argv[2] == "off":
-    aekit.trainer.ONE_THREAD_FLOPS = 0
+    aekit.training.trainer.ONE_THREAD_FLOPS = 0
 data = aekit.load_digits()
 model = aekit.AutoEncoder.build(sys.argv[1], input_dim=64)
 started = time.perf_counter()
@@ -50,11 +50,11 @@ print(time.perf_counter() - started)
 BUSY_CHILD = """
 import contextlib, json, sys, time
 import numpy as np, torch
-import aekit, aekit.trainer
+import aekit, aekit.training.trainer
 spec, mode = sys.argv[1], sys.argv[2]
 if not mode.startswith("rule"):
     torch.set_num_threads(int(mode))
-    aekit.trainer.cpu_threads_for = lambda *args, **kwargs: contextlib.nullcontext()
+    aekit.training.trainer.cpu_threads_for = lambda *args, **kwargs: contextlib.nullcontext()
 if spec == "digits":
     X = aekit.load_digits().train.numpy()
     model = aekit.AutoEncoder.build(input_dim=64)

@@ -25,8 +25,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 import aekit
-import aekit.optim as train_module
-from aekit.config import model_config
+import aekit.training.optim as train_module
+from aekit.models.config import model_config
 
 Runner = Callable[[float], float]  # run for about `seconds`, return samples/s
 

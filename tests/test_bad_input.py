@@ -26,8 +26,8 @@ import pytest
 import aekit
 import aekit.sklearn
 from aekit.cli import main
-from aekit.config import PretrainConfig
-from aekit.report import write_report
+from aekit.runs.config import PretrainConfig
+from aekit.runs.report import write_report
 
 
 @dataclasses.dataclass

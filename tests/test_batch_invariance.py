@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 
 import aekit
-from aekit import streaming
 from aekit.cli import main
-from aekit.metrics import feature_errors
+from aekit.data import streaming
+from aekit.evaluation.metrics import feature_errors
 
 from .conftest import ROOT
 
@@ -159,7 +159,7 @@ def test_the_estimators_score_a_sample_alike_in_any_order():
 AVX2 = textwrap.dedent(
     """
     import numpy as np, aekit, warnings
-    from aekit.metrics import feature_errors
+    from aekit.evaluation.metrics import feature_errors
     from aekit.sklearn import ESTIMATORS
     from sklearn.utils.estimator_checks import check_methods_sample_order_invariance
     warnings.simplefilter("ignore")

@@ -407,7 +407,7 @@ def test_info_says_n_a_for_a_metric_json_cannot_hold(tmp_path, capsys):
 
 
 def test_the_resume_command_names_the_data_again(tmp_path):
-    from aekit.cli import resume_command
+    from aekit.cli.commands import resume_command
 
     out = tmp_path / "r"
     assert main(["train", "--epochs", "1", "--out", str(out), "--no-progress", "--no-report"]) == 0
@@ -462,7 +462,7 @@ def test_no_progress_bar_where_no_one_watches_unless_asked(tmp_path, capsys, mon
     progress=True draw it anyway; a terminal gets it by default (issue 25, class 9)."""
     import io
 
-    from aekit.trainer import shows_progress
+    from aekit.training.trainer import shows_progress
 
     assert main(["train", "--epochs", "2", "--out", str(tmp_path / "a")]) == 0
     assert "\r" not in capsys.readouterr().err

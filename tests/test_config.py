@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 
 import aekit
-from aekit.config import DataConfig, ModelConfig, TrainConfig, model_config
+from aekit.data.config import DataConfig
+from aekit.models.config import ModelConfig, model_config
+from aekit.training.config import TrainConfig
 
 from .conftest import run_cli
 
@@ -177,7 +179,7 @@ def test_said_once_for_the_users_settings_not_for_derived_or_stored_ones(tmp_pat
 
 
 def test_a_kind_chooses_the_training_a_user_leaves_open_and_the_user_wins(tmp_path):
-    from aekit.presets import training_defaults
+    from aekit.models.presets import training_defaults
 
     deep = training_defaults("deep")
     settled = TrainConfig().settled(deep)
@@ -214,7 +216,7 @@ def test_a_kind_chooses_the_training_a_user_leaves_open_and_the_user_wins(tmp_pa
 
 
 def test_a_registered_schedule_says_whether_it_warms_up():
-    from aekit.optim import SCHEDULES, Schedule
+    from aekit.training.optim import SCHEDULES, Schedule
 
     @SCHEDULES.register("flat_for_test")
     def flat(optimizer, cfg, steps_per_epoch):
@@ -247,7 +249,7 @@ def test_a_warm_up_longer_than_the_run_is_refused_only_where_it_would_run():
 def test_resuming_a_finished_run_says_so(tmp_path):
     run = tmp_path / "run"
     aekit.train(aekit.RunConfig(training=aekit.TrainConfig(epochs=2)), out=run, progress=False)
-    from aekit.runs import resume_status
+    from aekit.runs.api import resume_status
 
     assert resume_status(run).startswith(f"{run} has trained all its 2 epochs")
     assert resume_status(run, epochs=3) == f"resuming {run} at epoch 3, step 0 of 3 epochs"

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import aekit
-from aekit.corruption import Corruption, GaussianNoise, Masking, SaltAndPepper
+from aekit.models.corruption import Corruption, GaussianNoise, Masking, SaltAndPepper
 
 N = (2000, 100)  # 200,000 components: fractions are accurate to about 0.003
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import aekit
-from aekit.data import MNIST_FILES, load_source, mnist_search_dirs, to_tensor
+from aekit.data.sources import MNIST_FILES, load_source, mnist_search_dirs, to_tensor
 
 
 def test_digits_are_scaled_to_unit_interval(digits):
@@ -226,7 +226,7 @@ def test_a_csv_first_line_of_column_numbers_is_stated_not_guessed(tmp_path, firs
 def test_a_training_split_is_indexed_through_not_copied():
     """The trainer trains on x[rows] without making that copy: the batches and the data's
     fingerprint (which a resume checks) are those of the copy."""
-    from aekit.data import InMemoryBatches, fingerprint, validation_split
+    from aekit.data.sources import InMemoryBatches, fingerprint, validation_split
 
     x = torch.rand(1000, 5)
     rows, _ = validation_split(len(x), 0.1, seed=0)
@@ -300,7 +300,7 @@ def test_pandas_index_column_is_left_out_and_said(tmp_path, capsys):
 
     path = tmp_path / "indexed.csv"
     path.write_text(",a,b\nfirst,0.5,0.25\nsecond,0.1,0.2\nthird,0.3,0.4\n")
-    table = aekit.data.read_table(path)
+    table = aekit.data.sources.read_table(path)
     assert table.columns == ["a", "b"] and "pandas' index" in table.notes[0]
     np.testing.assert_array_equal(table.array, [[0.5, 0.25], [0.1, 0.2], [0.3, 0.4]])
     argv = ["train", "--data", str(path), "--epochs", "1", "--val-fraction", "0"]
@@ -336,5 +336,5 @@ def test_an_empty_last_column_named_by_the_header_is_missing_values_not_trailing
 def test_a_bad_cell_is_named_by_its_column_in_the_file(tmp_path, text, where):
     path = tmp_path / "table.csv"
     path.write_text(text)
-    with pytest.raises(aekit.errors.DataError, match=re.escape(where)):
+    with pytest.raises(aekit.DataError, match=re.escape(where)):
         aekit.load_array(path)

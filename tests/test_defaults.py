@@ -99,7 +99,7 @@ def test_bare_defaults_on_a_real_valued_table_beat_pca_or_are_pca(tmp_path):
 
 
 def test_the_presets_follow_the_data():
-    from aekit.config import model_config
+    from aekit.models.config import model_config
 
     # Vincent et al.'s noise for each kind of data: masking for [0, 1], Gaussian otherwise
     assert model_config("denoising", input_dim=64).corruption.name == "masking"

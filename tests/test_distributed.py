@@ -18,7 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 import aekit
-from aekit.checkpoint import load_checkpoint
+from aekit.core.checkpoint import load_checkpoint
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
 TRAIN = ["--kind", "deep", "--epochs", "25", "--no-report", "--no-progress", "--seed", "3"]
@@ -214,7 +214,7 @@ def test_processes_launched_by_the_user_train_one_model(tmp_path: Path):
     done = torchrun([str(script)], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     steps = int(done.stdout.split("steps")[1].split()[0])
-    assert steps == 2 * len(aekit.data.InMemoryBatches(torch.zeros(1293, 1), 64, None))
+    assert steps == 2 * len(aekit.data.sources.InMemoryBatches(torch.zeros(1293, 1), 64, None))
 
 
 UNEVEN = """

@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file
 
 import aekit
-from aekit.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from aekit.core.checkpoint import CHECKPOINT_FILE, load_checkpoint
 
 # A denoising model (the corruption draws from the RNG, so its state must survive too),
 # big enough that a checkpoint write takes a few milliseconds, checkpointed every 5 steps.
@@ -231,7 +231,7 @@ def test_resume_with_other_data_is_refused(tmp_path, X):
 def test_a_crash_mid_write_keeps_the_previous_file(tmp_path):
     """atomic_write: if writing fails half-way, the old file is intact and no temporary
     file is left behind."""
-    from aekit.io import atomic_write
+    from aekit.core.io import atomic_write
 
     target = tmp_path / "file"
     target.write_text("old")
@@ -309,7 +309,7 @@ def test_a_run_folder_is_locked_while_a_process_writes_it(tmp_path):
 
 
 def test_two_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
-    from aekit.runfolder import RunFolder
+    from aekit.runs.folder import RunFolder
 
     folders = {RunFolder.new("undercomplete", tmp_path).path for _ in range(5)}
     assert len(folders) == 5

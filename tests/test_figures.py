@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import aekit
-from aekit import plots
+from aekit.evaluation import plots
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ def test_reconstruction_grid_shows_originals_corrupted_and_the_models_reconstruc
 
 def test_feature_errors_bars_are_the_mean_errors(trained, digits, tmp_path):
     model, _ = trained
-    errors = aekit.metrics.feature_errors(model, digits.test.numpy())
+    errors = aekit.evaluation.metrics.feature_errors(model, digits.test.numpy())
     fig = plots.feature_errors_plot(errors, tmp_path / "f.png")
     _png(tmp_path / "f.png")
     heights = [p.get_height() for p in fig.axes[0].patches]

@@ -20,8 +20,8 @@ import pytest
 
 import aekit
 from aekit.cli import main
-from aekit.io import open_checked, read_checked
-from aekit.report import versus
+from aekit.core.io import open_checked, read_checked
+from aekit.runs.report import versus
 
 SRC = Path(aekit.__file__).resolve().parents[1]
 DEADLINE = 120  # seconds
@@ -105,7 +105,7 @@ def test_arrays_given_in_python_are_recorded_as_arrays(folders, tmp_path):
     run = folders / "run"
     assert json.loads((run / "config.json").read_text())["data"]["source"] == "array"
     x = np.load(folders / "x.npy")
-    mine = aekit.Dataset("mine", aekit.data.to_tensor(x, "x"))
+    mine = aekit.Dataset("mine", aekit.data.sources.to_tensor(x, "x"))
     aekit.train({"training": {"epochs": 1}}, data=mine, out=tmp_path / "ds", progress=False)
     assert json.loads((tmp_path / "ds" / "config.json").read_text())["data"]["source"] == "array"
     for call in (lambda: aekit.evaluate(run), lambda: aekit.resume(run, progress=False)):
@@ -230,7 +230,7 @@ def test_an_evaluation_that_fails_after_training_leaves_a_usable_run(
     def broken(*args, **kwargs):
         raise ZeroDivisionError("float division by zero")
 
-    monkeypatch.setattr(aekit.runs, "evaluate_model", broken)
+    monkeypatch.setattr(aekit.runs.api, "evaluate_model", broken)
     out = tmp_path / "r"
     data = str(folders / "x.npy")
     code = main(["train", "--data", data, "--epochs", "1", "--out", str(out), "--no-progress"])
@@ -258,7 +258,7 @@ def test_a_shard_of_no_rows_adds_none(tmp_path):
     np.save(tmp_path / "shards" / "b.npy", np.zeros((0, 4), np.float32))
     np.save(tmp_path / "shards" / "c.npy", x[10:])
     np.testing.assert_array_equal(aekit.load_array(tmp_path / "shards"), x)
-    disk = aekit.streaming.open_disk_array(tmp_path / "shards")
+    disk = aekit.data.streaming.open_disk_array(tmp_path / "shards")
     np.testing.assert_array_equal(np.concatenate([b for _, b in disk.chunks(7)]), x)
     np.testing.assert_array_equal(disk.take(np.array([12, 3, 9, 10])), x[[12, 3, 9, 10]])
 

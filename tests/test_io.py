@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import aekit
-from aekit.families import CONFIG_FILE, WEIGHTS_FILE
+from aekit.models.families import CONFIG_FILE, WEIGHTS_FILE
 
 MODELS = {
     "undercomplete": dict(hidden=[32]),
@@ -136,7 +136,7 @@ def test_custom_models_cannot_be_saved(tmp_path):
 
 _REWRITER = """
 import sys, torch
-from aekit.checkpoint import save_checkpoint
+from aekit.core.checkpoint import save_checkpoint
 step = 0
 while True:  # rewrite the checkpoint with new content until killed, as training does
     save_checkpoint(sys.argv[1], {"w": torch.full((20000,), float(step)), "global_step": step})
@@ -151,7 +151,7 @@ def test_a_checkpoint_read_while_training_rewrites_it_is_always_one_whole_versio
     import sys
     import time
 
-    from aekit.checkpoint import load_checkpoint, save_checkpoint
+    from aekit.core.checkpoint import load_checkpoint, save_checkpoint
 
     path = tmp_path / "checkpoint.safetensors"
     save_checkpoint(path, {"w": torch.full((20000,), -1.0), "global_step": -1})
@@ -199,8 +199,8 @@ def _safetensors_bytes(header: dict | bytes, body: bytes = b"") -> bytes:
     ],
 )
 def test_hostile_safetensors_files_are_one_clear_error(tmp_path, content, message):
-    from aekit.checkpoint import load_checkpoint
-    from aekit.io import read_tensors
+    from aekit.core.checkpoint import load_checkpoint
+    from aekit.core.io import read_tensors
 
     path = tmp_path / "w.safetensors"
     path.write_bytes(content)
@@ -222,8 +222,8 @@ def test_hostile_safetensors_files_are_one_clear_error(tmp_path, content, messag
 def test_a_checkpoint_of_valid_json_but_the_wrong_structure_is_refused(tmp_path, skeleton):
     """Even with a matching checksum (it is not a signature), a skeleton of the wrong shape
     is a CheckpointError, not a TypeError from deep inside."""
-    from aekit.checkpoint import checksum, load_checkpoint
-    from aekit.io import write_tensors
+    from aekit.core.checkpoint import checksum, load_checkpoint
+    from aekit.core.io import write_tensors
 
     path = tmp_path / "checkpoint.safetensors"
     tensors = {"t": torch.zeros(2)}
@@ -234,7 +234,7 @@ def test_a_checkpoint_of_valid_json_but_the_wrong_structure_is_refused(tmp_path,
 
 
 def test_an_oversized_config_file_is_refused_after_one_capped_read(tmp_path):
-    from aekit.io import MAX_JSON_BYTES
+    from aekit.core.io import MAX_JSON_BYTES
 
     big = tmp_path / "big.json"
     big.write_text('{"training": {"epochs": 1}, "pad": "' + "x" * MAX_JSON_BYTES + '"}')

@@ -11,7 +11,7 @@ import torch
 
 import aekit
 from aekit.cli import main
-from aekit.metrics import denoising_shortfall
+from aekit.evaluation.metrics import denoising_shortfall
 
 
 def test_reconstruction_metrics_match_their_definitions(X):
@@ -98,7 +98,7 @@ def test_a_corruption_that_leaves_the_data_as_it_was_has_no_denoising_figures(tm
         raise ValueError(f"not standard JSON: {name}")
 
     constant = aekit.AutoEncoder.build(input_dim=64, code_dim=2)
-    aekit.io.write_json(tmp_path / "m.json", aekit.evaluate(constant, np.zeros((5, 64))))
+    aekit.core.io.write_json(tmp_path / "m.json", aekit.evaluate(constant, np.zeros((5, 64))))
     loaded = json.loads((tmp_path / "m.json").read_text(), parse_constant=refuse)
     assert loaded["explained_variance"] is None  # NaN: no variance to explain
 

@@ -13,7 +13,7 @@ from sklearn.decomposition import PCA
 from torch import nn
 
 import aekit
-from aekit.nets import TiedConvTranspose2d, TiedLinear, TopK
+from aekit.models.nets import TiedConvTranspose2d, TiedLinear, TopK
 
 
 @pytest.mark.parametrize("kind", sorted(aekit.KINDS))

@@ -22,9 +22,9 @@ import pytest
 
 import aekit
 from aekit import sklearn as aeskl
-from aekit.cli import SECTIONS, _parser, main
-from aekit.config import RunConfig
-from aekit.schema import Bounds, number
+from aekit.cli.commands import SECTIONS, _parser, main
+from aekit.core.schema import Bounds, number
+from aekit.runs.config import RunConfig
 
 BAD = ("nan", "inf", "-inf")
 
@@ -244,7 +244,7 @@ def test_one_rule_states_the_range():
 def test_the_distributed_timeout_variable_is_a_checked_number(text, monkeypatch):
     """$AEKIT_DIST_TIMEOUT was read with float() at import: NaN or "abc" broke
     ``import aekit``, "inf" overflowed; now it is read when a process group starts."""
-    from aekit import distributed
+    from aekit.training import distributed
 
     monkeypatch.setenv("AEKIT_DIST_TIMEOUT", text)
     with pytest.raises(aekit.ConfigError, match="AEKIT_DIST_TIMEOUT must be"):

@@ -1,4 +1,4 @@
-"""bfloat16 only where it is faster: the probe (aekit.hardware), Muon's Newton-Schulz
+"""bfloat16 only where it is faster: the probe (aekit.training.hardware), Muon's Newton-Schulz
 iterations in float32 or bfloat16, and precision "auto"; AEKIT_BF16 forces either path."""
 
 from __future__ import annotations
@@ -11,9 +11,15 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 import aekit
-from aekit import hardware
-from aekit.optim import MuonWithAdam, build_optimizer, hidden_matrices, muon_step, newton_schulz
-from aekit.trainer import Trainer
+from aekit.training import hardware
+from aekit.training.optim import (
+    MuonWithAdam,
+    build_optimizer,
+    hidden_matrices,
+    muon_step,
+    newton_schulz,
+)
+from aekit.training.trainer import Trainer
 
 COEFFICIENTS = (3.4445, -4.7750, 2.0315)  # torch.optim.Muon's defaults
 

@@ -10,8 +10,9 @@ import torch
 
 import aekit
 from aekit.cli import main
-from aekit.config import TrainConfig, model_config
-from aekit.pca import pca_baseline, principal_subspace
+from aekit.models.config import model_config
+from aekit.models.pca import pca_baseline, principal_subspace
+from aekit.training.config import TrainConfig
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,7 @@ def test_a_model_that_beats_pca_keeps_its_layers_and_records_both_errors():
 
 
 def test_a_win_within_the_validation_noise_keeps_pca_and_says_why():
-    from aekit.trainer import why_pca
+    from aekit.training.trainer import why_pca
 
     assert why_pca((8.59, 5.663, 0.4)).startswith("on the validation data its error (5.663)")
     said = why_pca((5.60, 5.663, 0.04))  # lower by 0.063, standard error 0.04
@@ -78,7 +79,7 @@ def test_a_win_within_the_validation_noise_keeps_pca_and_says_why():
 def test_layers_are_kept_where_they_win_clearly_by_the_mean_or_by_the_count():
     import torch
 
-    from aekit.trainer import clearly_better
+    from aekit.training.trainer import clearly_better
 
     # ahead by 0.1 +- 0.02 on every sample: clear by both
     noise = torch.randn(50, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -132,23 +133,23 @@ def test_the_deep_kind_is_not_widened_beyond_the_mnist_shape():
 
 
 def test_a_run_far_over_the_time_budget_is_cut_and_says_so(monkeypatch, tmp_path, capsys):
-    import aekit.runs
+    import aekit.runs.api
 
     # A very slow machine, where a step costs in proportion to its samples.
-    monkeypatch.setattr(aekit.runs, "step_seconds", lambda model, cfg, x: 0.5 * len(x) / 32)
+    monkeypatch.setattr(aekit.runs.api, "step_seconds", lambda model, cfg, x: 0.5 * len(x) / 32)
     argv = ["train", "--no-report", "--no-progress", "--out", str(tmp_path / "slow")]
     assert main(argv) == 0
     out = capsys.readouterr().out
     # 41 steps of 0.5 s an epoch: 300 epochs are 102 minutes, 8 fit 3: never below 10.
     assert "epochs cut from 300 to 10" in out
     assert aekit.load(tmp_path / "slow") is not None
-    assert aekit.runs.RunFolder(tmp_path / "slow").read_config()["training"]["epochs"] == 10
+    assert aekit.RunFolder(tmp_path / "slow").read_config()["training"]["epochs"] == 10
 
 
 def test_a_run_near_the_budget_is_not_cut(monkeypatch, tmp_path, capsys):
-    import aekit.runs
+    import aekit.runs.api
 
-    monkeypatch.setattr(aekit.runs, "step_seconds", lambda *args: 0.02)  # 246 s: kept
+    monkeypatch.setattr(aekit.runs.api, "step_seconds", lambda *args: 0.02)  # 246 s: kept
     argv = ["train", "--epochs", "2", "--no-report", "--no-progress"]
     assert main([*argv, "--out", str(tmp_path / "given")]) == 0  # epochs given: no probe
     assert "epochs cut" not in capsys.readouterr().out
@@ -178,16 +179,16 @@ def many_digits(tmp_path_factory):
 def test_the_deep_kind_takes_its_larger_batch_where_its_step_is_too_slow(
     monkeypatch, tmp_path, capsys, many_digits
 ):
-    import aekit.runs
+    import aekit.runs.api
 
     # A CPU where Muon's step costs the same at any batch (its Newton-Schulz iterations
     # dominate, as in float32 without bfloat16 units): 4,485 steps of 0.1 s at batch 128.
-    monkeypatch.setattr(aekit.runs, "step_seconds", lambda model, cfg, x: 0.1)
+    monkeypatch.setattr(aekit.runs.api, "step_seconds", lambda model, cfg, x: 0.1)
     out = str(tmp_path / "deep")
     argv = ["train", "--data", str(many_digits), "--kind", "deep", "--no-report", "--out", out]
     assert main(argv) == 0
     captured = capsys.readouterr()
-    training = aekit.runs.RunFolder(tmp_path / "deep").read_config()["training"]
+    training = aekit.RunFolder(tmp_path / "deep").read_config()["training"]
     assert (training["batch_size"], training["lr"], training["muon_lr"]) == (512, 5e-3, 0.03)
     assert "batch_size 512" in captured.out and "lr 0.005, muon_lr 0.03" in captured.out
     assert "instead of the deep kind's 128" in captured.out
@@ -208,15 +209,15 @@ def test_the_deep_kind_takes_its_larger_batch_where_its_step_is_too_slow(
 def test_the_larger_batch_leaves_what_the_user_set(
     monkeypatch, tmp_path, capsys, given, many_digits
 ):
-    import aekit.runs
+    import aekit.runs.api
 
     # 10 epochs of 195 steps: too slow a step (0.2 s, 390 s) for the kind's batch where the
     # user set a rate or optimizer; fast (5 ms) with none given: the batch is kept both ways.
     step = 0.2 if given else 0.005
-    monkeypatch.setattr(aekit.runs, "step_seconds", lambda model, cfg, x: step)
+    monkeypatch.setattr(aekit.runs.api, "step_seconds", lambda model, cfg, x: step)
     argv = ["train", "--data", str(many_digits), "--kind", "deep", "--no-report", *given]
     assert main([*argv, "--sample-budget", "30000", "--out", str(tmp_path / "deep")]) == 0
-    training = aekit.runs.RunFolder(tmp_path / "deep").read_config()["training"]
+    training = aekit.RunFolder(tmp_path / "deep").read_config()["training"]
     assert training["batch_size"] == 128
     assert "instead of the deep kind" not in capsys.readouterr().out
 
@@ -225,12 +226,12 @@ def test_the_larger_batch_leaves_what_the_user_set(
 def test_small_data_is_cut_to_fewer_epochs_rather_than_trained_at_a_larger_batch(
     monkeypatch, tmp_path
 ):
-    import aekit.runs
+    import aekit.runs.api
 
-    monkeypatch.setattr(aekit.runs, "step_seconds", lambda model, cfg, x: 0.05)  # 615 s
+    monkeypatch.setattr(aekit.runs.api, "step_seconds", lambda model, cfg, x: 0.05)  # 615 s
     argv = ["train", "--kind", "deep", "--no-report", "--out", str(tmp_path / "deep")]
     assert main(argv) == 0
-    training = aekit.runs.RunFolder(tmp_path / "deep").read_config()["training"]
+    training = aekit.RunFolder(tmp_path / "deep").read_config()["training"]
     assert (training["batch_size"], training["lr"], training["muon_lr"]) == (32, 3e-3, 0.02)
     assert training["epochs"] < 300
 
@@ -238,7 +239,7 @@ def test_small_data_is_cut_to_fewer_epochs_rather_than_trained_at_a_larger_batch
 def test_this_processs_own_threads_are_not_counted_as_other_load():
     import threading
 
-    from aekit.trainer import free_cores
+    from aekit.training.trainer import free_cores
 
     before = free_cores(0.3)
     done = threading.Event()

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import aekit
-from aekit.penalties import Contractive, KLSparsity, L1Sparsity, jacobian_sq_norm
+from aekit.models.penalties import Contractive, KLSparsity, L1Sparsity, jacobian_sq_norm
 
 
 def full_jacobian_sq_norm(encoder: nn.Module, x: torch.Tensor) -> torch.Tensor:

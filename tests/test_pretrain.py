@@ -11,8 +11,9 @@ import torch
 
 import aekit
 from aekit.cli import main
-from aekit.config import PretrainConfig, model_config
-from aekit.pretrain import layer_configs
+from aekit.models.config import model_config
+from aekit.runs.config import PretrainConfig
+from aekit.runs.pretrain import layer_configs
 
 
 @pytest.mark.parametrize(

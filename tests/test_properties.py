@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import aekit
-from aekit.data import to_tensor
-from aekit.parts import Part
+from aekit.data.sources import to_tensor
+from aekit.models.parts import Part
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

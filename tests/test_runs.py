@@ -3,11 +3,13 @@ behind the commands; model families; the seeding rule; the package's import grap
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import itertools
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +18,8 @@ import torch
 from torch import nn
 
 import aekit
-from aekit.cli import _parser, main
-from aekit.config import _Config
+from aekit.cli.commands import _parser, main
+from aekit.core.config import _Config
 
 SRC = Path(aekit.__file__).parent
 
@@ -248,32 +250,24 @@ def test_reconstruct_returns_the_shape_it_was_given(X, tmp_path, shape):
     assert np.load(tmp_path / "r.npy").shape == shape
 
 
-def _top_level_imports(path: Path) -> set[str]:
-    """Modules of the package that ``path`` imports at import time (not inside functions)."""
-    tree = ast.parse(path.read_text())
-    found = set()
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            found.add(node.module or "__init__")
-    return found
-
-
-def test_no_import_cycles_inside_the_package():
-    graph = {p.stem: _top_level_imports(p) - {"__init__"} for p in SRC.glob("*.py")}
-    graph.pop("__init__")
-    state: dict[str, str] = {}
-
-    def visit(node: str, path: list[str]) -> None:
-        if state.get(node) == "done":
-            return
-        assert state.get(node) != "active", f"import cycle: {' -> '.join([*path, node])}"
-        state[node] = "active"
-        for nxt in graph.get(node, ()):
-            visit(nxt, [*path, node])
-        state[node] = "done"
-
-    for node in graph:
-        visit(node, [])
+def test_the_layers_import_only_downwards():
+    """The import contracts in pyproject.toml hold (`lint-imports`, run here so that pytest
+    alone catches a violation): each layer of docs/ARCHITECTURE.md imports only the ones
+    below it, training and evaluation not each other, and no layer the package top. The
+    import graph counts every import, relative ones and those inside functions included."""
+    pytest.importorskip("importlinter", reason="import-linter comes with the test extra")
+    lint = "from importlinter.cli import lint_imports_command; lint_imports_command()"
+    path = os.pathsep.join(filter(None, [str(SRC.parent), os.environ.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-c", lint, "--no-cache"],
+        cwd=Path(__file__).resolve().parents[1],  # its pyproject.toml
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
 
 
 @pytest.mark.slow
@@ -316,7 +310,7 @@ def test_the_kept_weights_are_the_best_validation_epochs(tmp_path, capsys):
 def test_picture_grids_wrap(X, tmp_path):
     from PIL import Image
 
-    from aekit.plots import reconstruction_grid
+    from aekit.evaluation.plots import reconstruction_grid
 
     path = tmp_path / "g.png"
     reconstruction_grid(X[:45], X[:45], path, (1, 8, 8), n=45)
@@ -335,7 +329,7 @@ def test_the_pca_baseline_is_scikit_learns_pca(k):
     from sklearn.datasets import load_digits
     from sklearn.decomposition import PCA
 
-    from aekit.pca import pca_baseline
+    from aekit.models.pca import pca_baseline
 
     x = load_digits().data.astype(np.float32) / 16
     train, test = x[:1000], x[1000:]
@@ -354,7 +348,7 @@ def test_the_pca_baseline_of_wide_data_is_scikit_learns_too():
     """Fewer samples than features: fitted from the samples' Gram matrix, not d x d."""
     from sklearn.decomposition import PCA
 
-    from aekit.pca import pca_baseline
+    from aekit.models.pca import pca_baseline
 
     rng = np.random.default_rng(0)
     train = rng.random((40, 300)).astype(np.float32)
@@ -387,9 +381,10 @@ def test_one_run_does_each_piece_of_work_once(monkeypatch, tmp_path):
     """A run chooses its training settings and times a step once, draws its validation
     split once (the trainer and the evaluation share it), takes its folder's lock once,
     and a resume reads the checkpoint once."""
-    import aekit.runfolder
-    import aekit.runs
-    import aekit.trainer
+    import aekit.models.autoencoder
+    import aekit.runs.api
+    import aekit.runs.folder
+    import aekit.training.trainer
 
     calls: dict[str, int] = {}
 
@@ -402,20 +397,20 @@ def test_one_run_does_each_piece_of_work_once(monkeypatch, tmp_path):
 
         monkeypatch.setattr(module, name, wrapper)
 
-    counted(aekit.runs, "step_seconds")
-    counted(aekit.trainer, "step_seconds")
-    counted(aekit.runs, "validation_split")
-    counted(aekit.trainer, "validation_split")
-    counted(aekit.runfolder.RunFolder, "_locked")
-    counted(aekit.runfolder.RunFolder, "load_checkpoint")
+    counted(aekit.runs.api, "step_seconds")
+    counted(aekit.training.trainer, "step_seconds")
+    counted(aekit.runs.api, "validation_split")
+    counted(aekit.training.trainer, "validation_split")
+    counted(aekit.runs.folder.RunFolder, "_locked")
+    counted(aekit.runs.folder.RunFolder, "load_checkpoint")
     checked = []
-    real_check = aekit.model.AutoEncoder._check_input
+    real_check = aekit.models.autoencoder.AutoEncoder._check_input
 
     def check(self, x, name, targets):
         checked.append(len(x) if name == "training data" else None)
         return real_check(self, x, name, targets)
 
-    monkeypatch.setattr(aekit.model.AutoEncoder, "_check_input", check)
+    monkeypatch.setattr(aekit.models.autoencoder.AutoEncoder, "_check_input", check)
     run = aekit.train({"training": {"sample_budget": 3000}}, out=tmp_path / "run", progress=True)
     assert run.fit.estimated_seconds is not None  # said with the bar, from the one timing
     assert calls == {"step_seconds": 1, "validation_split": 1, "_locked": 1}

@@ -18,10 +18,10 @@ import torch
 from safetensors.torch import load_file
 
 import aekit
-from aekit.checkpoint import load_checkpoint
-from aekit.data import read_idx, streams
-from aekit.errors import DataError
-from aekit.streaming import DiskArray, DiskBatches, open_disk_array
+from aekit.core.checkpoint import load_checkpoint
+from aekit.core.errors import DataError
+from aekit.data.sources import read_idx, streams
+from aekit.data.streaming import DiskArray, DiskBatches, open_disk_array
 
 BLOCK = 100  # rows per block in the order tests: many blocks and buffers from little data
 
@@ -68,7 +68,7 @@ def test_channels_last_images_are_read_channels_first(tmp_path):
     expected = x.transpose(0, 3, 1, 2).reshape(5, -1)
     np.testing.assert_array_equal(data.read(0, 5), expected)
     np.testing.assert_array_equal(
-        data.read(0, 5), aekit.data.load_array(tmp_path / "x.npy").reshape(5, -1)
+        data.read(0, 5), aekit.data.sources.load_array(tmp_path / "x.npy").reshape(5, -1)
     )
 
 
@@ -184,7 +184,7 @@ def test_each_rank_reads_its_own_share_and_takes_the_same_steps(table):
 def test_auto_streaming_is_by_size(table, monkeypatch, tmp_path):
     _, path = table
     assert not streams(path, None)
-    monkeypatch.setattr(aekit.data, "STREAM_ABOVE", 1000)
+    monkeypatch.setattr(aekit.data.sources, "STREAM_ABOVE", 1000)
     assert streams(path, None)
     assert not streams(path, False)
     (tmp_path / "s").mkdir()
@@ -348,11 +348,13 @@ def test_shards_and_idx_files_also_load_whole_and_results_keep_the_data_shape(tm
     shards.mkdir()
     np.save(shards / "a.npy", images[:100])
     np.save(shards / "b.npy", images[100:])
-    np.testing.assert_array_equal(aekit.data.load_array(shards), images)
+    np.testing.assert_array_equal(aekit.data.sources.load_array(shards), images)
     idx = tmp_path / "images-idx3-ubyte"
     pixels = (images * 255).astype(np.uint8)
     idx.write_bytes(b"\0\0\x08\x03" + np.array(pixels.shape, ">u4").tobytes() + pixels.tobytes())
-    np.testing.assert_allclose(aekit.data.load_array(idx), pixels / np.float32(255), rtol=1e-6)
+    np.testing.assert_allclose(
+        aekit.data.sources.load_array(idx), pixels / np.float32(255), rtol=1e-6
+    )
     cfg = {"model": {"code_dim": 4}, "training": {"epochs": 1}}
     run = aekit.train(cfg, data=str(shards), out=tmp_path / "run", progress=False)
     assert run.config.data.stream is True  # a shard folder streams by default: recorded

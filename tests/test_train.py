@@ -65,8 +65,8 @@ def test_early_stopping_stops_and_restores_the_best_weights(X):
     best_val = min(row["val_loss"] for row in result.history)
     assert result.history[result.best_epoch - 1]["val_loss"] == best_val
     # the model holds the best epoch's weights: its validation loss is the best one
-    from aekit.data import validation_split
-    from aekit.trainer import evaluate_loss
+    from aekit.data.sources import validation_split
+    from aekit.training.trainer import evaluate_loss
 
     _, val = validation_split(len(X), aekit.TrainConfig().resolved(len(X)).val_fraction, 0)
     assert evaluate_loss(model, torch.as_tensor(X)[val])["loss"] == pytest.approx(
@@ -245,7 +245,7 @@ def test_run_folder_metrics_csv_and_in_process_resume(X, tmp_path):
 def test_flat_parameter_buffer_trains_exactly_like_separate_tensors(X, monkeypatch):
     """Small models train through one flat parameter buffer; the result must be the one of
     separate parameter tensors."""
-    import aekit.optim as train_module
+    import aekit.training.optim as train_module
 
     def run():
         torch.manual_seed(0)
@@ -290,7 +290,7 @@ def test_bf16_autocast_trains_to_about_the_float32_error(X):
 def test_muon_steps_the_hidden_matrices_and_adam_the_rest(X):
     """optimizer="muon": Muon on the hidden layers' weight matrices (not the input and
     output layers, not biases), Adam on the rest; the scheduled rate reaches both."""
-    from aekit.optim import MuonWithAdam, build_optimizer
+    from aekit.training.optim import MuonWithAdam, build_optimizer
 
     model = aekit.AutoEncoder.build("deep", input_dim=64, code_dim=8, seed=0)
     optimizer = build_optimizer(model, aekit.TrainConfig(optimizer="muon", muon_lr=0.05))
@@ -334,7 +334,7 @@ def test_a_run_stopped_mid_schedule_resumes_exactly(X, tmp_path, settings):
 def test_a_loaded_muon_optimizer_steps_at_the_rates_it_is_given(X):
     """After load_state_dict (a resume, a NaN rollback), a rate set on the optimizer's
     groups is the rate each inner optimizer steps with."""
-    from aekit.optim import build_optimizer
+    from aekit.training.optim import build_optimizer
 
     model = aekit.AutoEncoder.build("deep", input_dim=64, code_dim=8, seed=0)
     optimizer = build_optimizer(model, aekit.TrainConfig(optimizer="muon"))
@@ -349,7 +349,7 @@ def test_muon_takes_the_hidden_dense_layers_of_tied_and_conv_models():
     """The input and output layers stay with Adam: with tied weights they are one matrix
     (the encoder's first), and the encoder's code layer is hidden; in a conv model the
     convolutions are the outer layers, and every dense matrix between them is hidden."""
-    from aekit.optim import hidden_matrices
+    from aekit.training.optim import hidden_matrices
 
     def muon_names(model):
         names = {id(p): n for n, p in model.named_parameters()}
@@ -401,9 +401,9 @@ def test_ema_weights_are_the_ones_validated_and_kept(X, digits, keep):
     val = digits.test.numpy()
     result = aekit.fit(model, X, val=val, epochs=6, ema=0.95, keep=keep, progress=False)
     reported = {"last": result.history[-1], "best": result.history[result.best_epoch - 1]}
-    assert aekit.trainer.evaluate_loss(model, torch.as_tensor(val))["loss"] == pytest.approx(
-        reported[keep]["val_loss"], rel=1e-5
-    )
+    assert aekit.training.trainer.evaluate_loss(model, torch.as_tensor(val))[
+        "loss"
+    ] == pytest.approx(reported[keep]["val_loss"], rel=1e-5)
 
 
 def test_ema_smooths_a_noisy_run_to_a_lower_validation_loss(X, digits):
@@ -538,7 +538,9 @@ def test_small_dense_models_train_on_one_cpu_thread_and_give_the_setting_back(X,
     before = torch.get_num_threads()
     if before < 2:
         pytest.skip("one CPU thread already")
-    monkeypatch.setattr(aekit.trainer, "free_cores", lambda: float(before))  # an idle machine
+    monkeypatch.setattr(
+        aekit.training.trainer, "free_cores", lambda: float(before)
+    )  # an idle machine
     seen = []
 
     def threads(trainer, row):
@@ -580,7 +582,7 @@ def test_threads_never_outnumber_the_free_cores(X, monkeypatch, threads_seen):
     seen, callback = threads_seen
     large = ([512, 512], 256)  # about 1 GFLOP a step: room for every thread
     for free, expected in [(4.0, 4), (2.8, 3), (2.7, 2), (0.3, 1), (0.0, 1), (None, 4)]:
-        monkeypatch.setattr(aekit.trainer, "free_cores", lambda free=free: free)
+        monkeypatch.setattr(aekit.training.trainer, "free_cores", lambda free=free: free)
         _fit_on_threads(callback, *large, X)
         assert seen[-1] == expected, free
         assert torch.get_num_threads() == 4
@@ -594,19 +596,19 @@ def test_threads_follow_the_model_size_and_tiny_models_measure_nothing(
     def unmeasured():
         raise AssertionError("a model that trains on one thread needs no measurement")
 
-    monkeypatch.setattr(aekit.trainer, "free_cores", unmeasured)
+    monkeypatch.setattr(aekit.training.trainer, "free_cores", unmeasured)
     _fit_on_threads(callback, [16], 32, X)  # 64-16-8 at batch 32: 0.4 MFLOP a step
     assert seen == [1]
-    monkeypatch.setattr(aekit.trainer, "free_cores", lambda: 4.0)
+    monkeypatch.setattr(aekit.training.trainer, "free_cores", lambda: 4.0)
     # 64-128-8 at batch 64, 7.2 MFLOP a step: one thread per ONE_THREAD_FLOPS, 2 of the 4
     model = aekit.AutoEncoder.build(input_dim=64, hidden=[128], code_dim=8)
     flops = 6 * sum(p.numel() for p in model.parameters()) * 64
     _fit_on_threads(callback, [128], 64, X)
-    assert seen[-1] == min(4, -(-flops // aekit.trainer.ONE_THREAD_FLOPS)) < 4
+    assert seen[-1] == min(4, -(-flops // aekit.training.trainer.ONE_THREAD_FLOPS)) < 4
 
 
 def test_free_cores_reads_idle_time_else_the_load_average(monkeypatch):
-    trainer = aekit.trainer
+    trainer = aekit.training.trainer
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     ticks = iter([(100, 400), (130, 440)])  # 30 of 40 ticks idle over the wait, on 2 cores
     monkeypatch.setattr(trainer, "_cpu_ticks", lambda cpus: next(ticks))
@@ -629,5 +631,5 @@ def test_free_cores_reads_idle_time_else_the_load_average(monkeypatch):
 
 
 def test_free_cores_on_this_machine_is_a_share_of_its_cores():
-    free = aekit.trainer.free_cores(0.05)
+    free = aekit.training.trainer.free_cores(0.05)
     assert free is None or 0.0 <= free <= len(os.sched_getaffinity(0))

@@ -11,27 +11,7 @@ penalties and a reconstruction loss; every kind in the family is a preset of tho
 True
 """
 
-__version__ = "0.1.0"
-
-from .config import (
-    DataConfig,
-    ModelConfig,
-    OutputConfig,
-    PretrainConfig,
-    RunConfig,
-    TrainConfig,
-    model_config,
-)
-from .corruption import (
-    CORRUPTIONS,
-    Corruption,
-    GaussianNoise,
-    Masking,
-    MissingPatterns,
-    SaltAndPepper,
-)
-from .data import Dataset, load_array, load_digits, load_mnist, read_idx
-from .errors import (
+from .core.errors import (
     AekitError,
     CheckpointError,
     ConfigError,
@@ -40,17 +20,32 @@ from .errors import (
     TrainingError,
     TrainingInterrupted,
 )
-from .families import FAMILIES, load, register_family
-from .images import Images, load_images
-from .model import AutoEncoder
-from .optim import OPTIMIZERS, SCHEDULES
-from .penalties import PENALTIES, Contractive, KLSparsity, L1Sparsity, Penalty
-from .presets import KINDS
-from .pretrain import pretrain_greedy
-from .runfolder import RunFolder
-from .runs import Run, encode, evaluate, fit, impute, reconstruct, resume, score, train
-from .tensorboard import TensorBoardLogger
-from .trainer import FitResult, Trainer
+from .core.version import __version__ as __version__
+from .data.config import DataConfig
+from .data.images import Images, load_images
+from .data.sources import Dataset, load_array, load_digits, load_mnist, read_idx
+from .models.autoencoder import AutoEncoder
+from .models.config import ModelConfig, model_config
+from .models.corruption import (
+    CORRUPTIONS,
+    Corruption,
+    GaussianNoise,
+    Masking,
+    MissingPatterns,
+    SaltAndPepper,
+)
+from .models.families import FAMILIES, register_family
+from .models.penalties import PENALTIES, Contractive, KLSparsity, L1Sparsity, Penalty
+from .models.presets import KINDS
+from .runs.api import Run, encode, evaluate, fit, impute, reconstruct, resume, score, train
+from .runs.config import OutputConfig, PretrainConfig, RunConfig
+from .runs.folder import RunFolder
+from .runs.pretrain import pretrain_greedy
+from .runs.saved import load
+from .training.config import TrainConfig
+from .training.optim import OPTIMIZERS, SCHEDULES
+from .training.tensorboard import TensorBoardLogger
+from .training.trainer import FitResult, Trainer
 
 __all__ = [
     "CORRUPTIONS",

@@ -42,16 +42,19 @@ from sklearn.base import BaseEstimator, OutlierMixin, TransformerMixin
 from sklearn.impute import MissingIndicator
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from .config import ModelConfig, TrainConfig, describe, field_help, model_config
-from .corruption import Masking, MissingPatterns
-from .errors import ConfigError
-from .families import CONFIG_FILE, ESTIMATOR_FILE, IN_MEMORY, save_model
-from .families import load as load_model
-from .io import read_json, write_json
-from .metrics import feature_errors
-from .model import AutoEncoder
-from .runs import fit_model
-from .schema import Bounds, number
+from .core.config import describe, field_help
+from .core.errors import ConfigError
+from .core.io import read_json, write_json
+from .core.schema import Bounds, number
+from .evaluation.metrics import feature_errors
+from .models.autoencoder import AutoEncoder
+from .models.config import ModelConfig, model_config
+from .models.corruption import Masking, MissingPatterns
+from .models.families import CONFIG_FILE, save_model
+from .runs.api import fit_model
+from .runs.saved import ESTIMATOR_FILE, IN_MEMORY
+from .runs.saved import load as load_model
+from .training.config import TrainConfig
 
 
 class Param(NamedTuple):
@@ -456,7 +459,7 @@ def _rows(X: Any) -> Any:
 
 def _jsonable(value: Any) -> Any:
     if hasattr(value, "to_json"):
-        from .config import describe
+        from .core.config import describe
 
         return describe(value)
     if isinstance(value, list | tuple | np.ndarray):
@@ -724,8 +727,8 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
     def save(self, path: str | Path) -> Path:
         """As :meth:`AutoEncoderEstimator.save`, plus the training scores' histogram with
         the threshold (figures/scores.png) and the folder's report.html."""
-        from .plots import score_histogram
-        from .report import write_report
+        from .evaluation.plots import score_histogram
+        from .runs.report import write_report
 
         path = super().save(path)
         errors = getattr(self, "_training_errors", None)

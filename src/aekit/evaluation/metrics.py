@@ -1,0 +1,300 @@
+"""Evaluation metrics: reconstruction quality for every model, plus code sparsity,
+encoder contraction and denoising quality where they apply."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..data.sources import ArrayLike
+from ..data.streaming import DiskArray, iter_rows
+from ..models.autoencoder import AutoEncoder
+from ..models.penalties import Contractive, KLSparsity, L1Sparsity, jacobian_sq_norm
+
+# When a code unit counts as active on a sample, by its code activation: a sigmoid unit
+# lives in (0, 1) and is never exactly 0, so it is active when it fires (h > 0.5); ReLU and
+# top-k codes are exactly 0 when inactive; other codes are active away from 0.
+ACTIVE_ABOVE = {"sigmoid": 0.5, "relu": 0.0}
+ACTIVE_DEFAULT = 1e-3  # |h| above this
+
+
+def active_units(code: Tensor, code_activation: str | None, top_k: bool = False) -> Tensor:
+    """Boolean mask of the active units of each sample (see ``ACTIVE_ABOVE``)."""
+    if top_k:
+        return code != 0
+    if code_activation in ACTIVE_ABOVE:
+        return code > ACTIVE_ABOVE[code_activation]
+    return code.abs() > ACTIVE_DEFAULT
+
+
+def evaluate(
+    model: AutoEncoder,
+    X: ArrayLike,
+    *,
+    batch_size: int = 4096,
+    sparsity: bool | None = None,
+    jacobian: bool | None = None,
+    denoising: bool | None = None,
+    seed: int = 0,
+    baseline: tuple[Any, Any] | None = None,
+) -> dict[str, float]:
+    """Metrics of ``model`` on data ``X`` (no training, no autograd except for Jacobians).
+
+    Always: ``squared_error`` (per sample, summed over features; the field's "error per
+    image"), ``mse`` (per feature), ``psnr`` (dB, for the data's range), and
+    ``explained_variance`` (1 - SSE / total sum of squares around the feature means).
+    ``sparsity`` (default: sparse models): ``mean_activation``, ``l0`` (mean active units
+    per sample: a sigmoid unit above 0.5, a ReLU or top-k unit above 0, another away from
+    0) and ``dead_units`` (never active on ``X``). ``jacobian`` (default:
+    contractive models): ``jacobian_frobenius``, the mean ||J_f(x)||_F. ``denoising``
+    (default: models with a corruption): ``psnr_corrupted`` and ``psnr_denoised``, the PSNR
+    of the corrupted input and of its reconstruction against the clean data, where the
+    corruption changes the data (missing patterns leave complete data as it is). With
+    ``baseline``, a PCA as (mean, components) in the model's units, also
+    ``pca_psnr_denoised``: PCA's reconstruction of the same corrupted inputs, the linear
+    denoiser to beat.
+
+    Examples
+    --------
+    >>> import aekit
+    >>> data = aekit.load_digits()
+    >>> model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
+    >>> m = aekit.evaluate(model, data.test)
+    >>> sorted(m)
+    ['explained_variance', 'mse', 'psnr', 'squared_error']
+    """
+    # Judged in the model's units: scaled, where the model scales its inputs. Data on
+    # disk is read a block at a time.
+    if isinstance(X, DiskArray):
+        model.check_disk_input(X, str(X.path), targets=True)
+        x: Any = X
+    else:
+        x = model.check_input(X, targets=True)
+    cfg = model.config
+    penalties = model.penalties
+    if sparsity is None:
+        sparsity = any(isinstance(p, KLSparsity | L1Sparsity) for p in penalties) or (
+            cfg is not None and cfg.top_k is not None
+        )
+    if jacobian is None:
+        jacobian = any(isinstance(p, Contractive) for p in penalties)
+    if denoising is None:
+        denoising = model.corruption is not None
+    device = model.device
+    was_training = model.training
+    model.eval()
+
+    n, d = x.shape
+    # The parts it computes with: its own, or PCA's where it fell back to PCA.
+    encoder, decoder, output_activation = getattr(
+        model, "parts", (model.encoder, model.decoder, model.output_activation)
+    )
+    low, high = math.inf, -math.inf
+    sse = 0.0
+    sum_x = torch.zeros(d, dtype=torch.float64)
+    sum_x2 = torch.zeros(d, dtype=torch.float64)
+    count = torch.zeros(d, dtype=torch.float64)  # observed entries per feature
+    code_sum = code_active = jac_sum = noisy_sse = denoised_sse = pca_sse = 0.0
+    if baseline is not None:
+        mean, components = (
+            torch.tensor(np.ascontiguousarray(a), dtype=torch.float64) for a in baseline
+        )
+    ever_active: Tensor | None = None
+    # The corruption noise is drawn from a seeded, forked generator: repeatable, and the
+    # caller's random state is left as it was.
+    devices = [device] if device.type == "cuda" else []
+    try:
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            torch.manual_seed(seed)
+            for batch in _scaled_batches(model, x, batch_size):
+                # Missing entries (NaN; models of incomplete data) are neither input nor
+                # judged: errors and variances are over the observed entries.
+                observed = ~torch.isnan(batch)
+                seen = batch[observed] if model.missing else batch  # a copy only with NaN
+                if seen.numel():
+                    lo, hi = torch.aminmax(seen)
+                    low, high = min(low, float(lo)), max(high, float(hi))
+                b = torch.nan_to_num(batch, nan=0.0).to(device)
+                code = encoder(b)
+                recon = output_activation(decoder(code))
+                sse += float(((recon - b).pow(2) * observed.to(device)).sum())
+                b64 = batch.double().nan_to_num(nan=0.0)
+                sum_x += b64.sum(0)
+                sum_x2 += b64.pow(2).sum(0)
+                count += observed.sum(0)
+                if sparsity:
+                    active = active_units(
+                        code,
+                        cfg.code_activation if cfg is not None else None,
+                        cfg is not None and cfg.top_k is not None,
+                    )
+                    code_sum += float(code.sum())
+                    code_active += float(active.sum())
+                    batch_active = active.any(0).cpu()
+                    ever_active = (
+                        batch_active if ever_active is None else ever_active | batch_active
+                    )
+                if denoising and model.corruption is not None:
+                    # Corrupted with its holes, as in training: missing patterns hide
+                    # observed entries (filled with 0 as the model's input), judged there.
+                    noisy = model.corruption(batch.to(device)).nan_to_num(nan=0.0)
+                    mask = observed.to(device)
+                    noisy_sse += float(((noisy - b).pow(2) * mask).sum())
+                    recon_noisy = output_activation(decoder(encoder(noisy)))
+                    denoised_sse += float(((recon_noisy - b).pow(2) * mask).sum())
+                    if baseline is not None:
+                        centred = noisy.double().cpu() - mean
+                        by_pca = (centred @ components @ components.T + mean).to(device)
+                        pca_sse += float(((by_pca - b).pow(2) * mask).sum())
+        if jacobian:
+            # Jacobians need autograd (inside jacrev); no graph is kept beyond each batch.
+            with torch.no_grad():
+                for batch in _scaled_batches(model, x, min(batch_size, 512)):
+                    norms = jacobian_sq_norm(encoder, batch.to(device))
+                    jac_sum += float(norms.sqrt().sum())
+    finally:
+        model.train(was_training)
+
+    data_range = (high - low) or 1.0
+    total_ss = float((sum_x2 - sum_x.pow(2) / count.clamp(min=1)).sum())
+    d = float(count.sum()) / n  # observed entries per sample (all d without missing values)
+    out: dict[str, Any] = {
+        "squared_error": sse / n,
+        "mse": sse / (n * d),
+        "psnr": _psnr(sse / (n * d), data_range),
+        "explained_variance": 1.0 - sse / total_ss if total_ss > 0 else float("nan"),
+    }
+    if sparsity:
+        code_dim = model.code_dim
+        out["mean_activation"] = code_sum / (n * code_dim)
+        out["l0"] = code_active / n
+        out["dead_units"] = int((~ever_active).sum()) if ever_active is not None else 0
+    if jacobian:
+        out["jacobian_frobenius"] = jac_sum / n
+    # A corruption that left the data as it was (missing patterns on complete data) has
+    # nothing to show.
+    if denoising and model.corruption is not None and noisy_sse > 0:
+        out["psnr_corrupted"] = _psnr(noisy_sse / (n * d), data_range)
+        out["psnr_denoised"] = _psnr(denoised_sse / (n * d), data_range)
+        if baseline is not None:
+            out["pca_psnr_denoised"] = _psnr(pca_sse / (n * d), data_range)
+    return out
+
+
+def denoising_shortfall(model: AutoEncoder, metrics: dict[str, Any]) -> str | None:
+    """Why a denoising model fails and what to do, in words, where it returns inputs
+    corrupted by its own corruption no better than they came (``psnr_denoised <=
+    psnr_corrupted`` in ``metrics``, from :func:`evaluate`); None where it improves them.
+
+    A denoiser's output is seldom better than its reconstruction of clean inputs
+    (``psnr``): where that is already below the corrupted input, the model's own
+    reconstruction error (its bottleneck) exceeds the noise it removes, and more training
+    of the same shape seldom helps; a wider code does (a denoising autoencoder does not
+    need a small code: the corruption keeps it from learning to copy).
+    """
+    before, after = metrics.get("psnr_corrupted"), metrics.get("psnr_denoised")
+    corruption = model.corruption
+    if before is None or after is None or corruption is None or after > before:
+        return None
+    if getattr(corruption, "name", None) == "missing_patterns":
+        # An imputer's holes are filled and its observed entries kept (aekit impute): its
+        # reconstruction of every entry is not what it is used for.
+        return None
+    said = corruption.in_words() if hasattr(corruption, "in_words") else str(corruption)
+    clean = metrics.get("psnr", math.nan)
+    text = (
+        f"this denoising model returns inputs with the noise it was trained for, {said}, "
+        f"worse than they came: PSNR {before:.2f} dB noisy, {after:.2f} dB after reconstruction"
+    )
+    cannot = "or, on this data, it may not beat the noisy input"
+    if not clean <= before:
+        return (
+            f"{text}, though it reconstructs clean inputs at {clean:.2f} dB: train it longer "
+            f"or on more data (--epochs; epochs=), {cannot}"
+        )
+    code = model.code_dim
+    width = model.config.input_dim if model.config is not None else None
+    wider = (
+        f"give it a wider code (it has {code} units; --code-dim {width}, code_dim={width}: a "
+        "denoising autoencoder needs no small code), "
+        if width is not None and code is not None and code < width
+        else ""
+    )
+    return (
+        f"{text}. Even clean inputs come back at {clean:.2f} dB: its own reconstruction error "
+        "exceeds the noise it removes. Train it longer if it was still improving (--epochs; "
+        f"epochs=), {wider}or on more data, {cannot}"
+    )
+
+
+def _scaled_batches(model: AutoEncoder, x: Any, batch_size: int) -> Any:
+    """Batches of data in memory or on disk, in the model's units."""
+    return (model.scale(b) for b in iter_rows(x, batch_size))
+
+
+def feature_errors(model: AutoEncoder, X: ArrayLike, batch_size: int = 4096) -> np.ndarray:
+    """Squared reconstruction error of each feature of each sample, ``(samples,
+    features)``, in the model's units (scaled, where the model scales its inputs); 0 for
+    a missing entry. Their row sums score samples: the worst reconstructed are the most
+    unusual (anomaly detection), and a row says which features make it so."""
+    x = model.check_input(X)
+    was_training = model.training
+    model.eval()
+    out = []
+    try:
+        with torch.inference_mode():
+            for batch in x.split(batch_size):
+                # The reconstruction as model.reconstruct gives it (the same for a row
+                # whatever its batch), then element by element in float64: each row's
+                # errors, and so its score, depend on that row alone.
+                recon = torch.from_numpy(model._infer("_reconstruct", batch, batch_size))
+                b = model.scale(batch.double())
+                error = (model.scale(recon.double()) - b).pow(2).nan_to_num(nan=0.0)
+                out.append(error)
+    finally:
+        model.train(was_training)
+    return torch.cat(out).numpy()
+
+
+def _psnr(mse: float, data_range: float) -> float:
+    """10 log10(range^2 / mse) in dB: inf for a perfect reconstruction, -inf for an error
+    beyond what a float holds, NaN where either is not a number (each written as null in
+    metrics.json); computed in logarithms, so no ratio overflows or rounds to 0."""
+    if math.isnan(mse) or math.isnan(data_range):
+        return math.nan
+    if mse == 0:
+        return math.inf
+    if math.isinf(mse):
+        return -math.inf if math.isfinite(data_range) else math.nan
+    if math.isinf(data_range):
+        return math.inf
+    return 20.0 * math.log10(data_range) - 10.0 * math.log10(mse)
+
+
+def linear_probe(
+    model: AutoEncoder,
+    train_x: ArrayLike,
+    train_y: Any,
+    test_x: ArrayLike,
+    test_y: Any,
+    max_train: int = 10_000,
+) -> float:
+    """Test accuracy of a logistic regression trained on the codes of (up to
+    ``max_train``) training samples: how linearly separable the classes are in the code."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    n = min(len(train_x), max_train)
+    train_codes = model.encode(np.asarray(train_x[:n]))
+    scaler = StandardScaler().fit(train_codes)
+    clf = LogisticRegression(max_iter=2000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # convergence warnings: the accuracy is what counts
+        clf.fit(scaler.transform(train_codes), np.asarray(train_y[:n]))
+    test_codes = scaler.transform(model.encode(np.asarray(test_x)))
+    return float(clf.score(test_codes, np.asarray(test_y)))

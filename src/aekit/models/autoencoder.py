@@ -1,0 +1,536 @@
+"""The autoencoder: encoder + decoder + optional corruption + optional code penalties +
+a reconstruction loss. Every kind in the family is this one class with different parts."""
+
+from __future__ import annotations
+
+import math
+import warnings
+import weakref
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.func import functional_call
+
+from ..core.errors import ConfigError, DataError
+from ..core.seeding import seeded
+from ..data.sources import (
+    ArrayLike,
+    check_bounds,
+    check_range,
+    frame_columns,
+    match_columns,
+    to_tensor,
+)
+from ..data.streaming import DiskArray, Stats
+from .config import ModelConfig, model_config
+from .corruption import Corruption
+from .families import register_family, save_model
+from .losses import LOSSES
+from .nets import activation, conv_decoder, conv_encoder, mlp_decoder, mlp_encoder
+from .pca import PCA_SAMPLES, Projection, Reconstruction, principal_subspace
+from .penalties import Penalty
+
+SIGMOID_RANGE = "the model's sigmoid output (and BCE loss) can only produce values in [0, 1]"
+# Each model's weights in float64 for inference (AutoEncoder._infer), with the state of
+# the float32 weights they were made from; held beside the model, not in it (not pickled,
+# copied or saved with it).
+# The tensors a model returned from check_input (by id: the tensor, its version then,
+# whether checked as targets, the scaling's versions then); weak, so no data is kept alive.
+_CHECKED: weakref.WeakKeyDictionary[
+    nn.Module, dict[int, tuple[Any, int, bool, tuple[int, ...]]]
+] = weakref.WeakKeyDictionary()
+_FLOAT64: weakref.WeakKeyDictionary[nn.Module, tuple[Any, dict[str, Tensor]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class _Method(nn.Module):
+    """A model's method as a module's forward, for :func:`torch.func.functional_call`."""
+
+    def __init__(self, model: nn.Module, method: str) -> None:
+        super().__init__()
+        self.model = model
+        self.method = method
+
+    def forward(self, x: Tensor) -> Tensor:
+        return getattr(self.model, self.method)(x)
+
+
+@register_family("autoencoder")
+class AutoEncoder(nn.Module):
+    """An autoencoder ``r = g(f(x))`` trained to reconstruct ``x``.
+
+    Build one from a preset with :meth:`build`, from a :class:`ModelConfig` with
+    :meth:`from_config`, or from your own encoder and decoder modules (they train,
+    evaluate and encode like built-in ones; saving them needs a registered family, see
+    :func:`aekit.register_family`).
+
+    ``model(x)`` is the training objective: it returns the total loss and its named terms,
+    so ``torch.compile`` and ``DistributedDataParallel`` wrap the standard entry point.
+
+    Parameters
+    ----------
+    encoder, decoder : modules on flat ``(batch, features)`` tensors; the decoder returns
+        pre-activation outputs (logits).
+    output_activation : name of the activation that maps logits to reconstructions.
+    loss : ``"mse"`` or ``"bce"`` (see :mod:`aekit.models.losses`).
+    corruption : applied to the input in training mode only (denoising).
+    penalties : code penalties added to the loss.
+    missing : inputs may have missing entries (NaN); they enter the encoder as 0 and the
+        loss counts only observed entries.
+    config : the config the parts were built from (needed to save the model).
+
+    Examples
+    --------
+    >>> import aekit, numpy as np
+    >>> model = aekit.AutoEncoder.build(input_dim=64, hidden=[32], code_dim=8,
+    ...                                 penalty=aekit.KLSparsity(rho=0.05, beta=3.0))
+    >>> X = np.random.default_rng(0).random((10, 64), dtype=np.float32)
+    >>> model.encode(X).shape, model.reconstruct(X).shape
+    ((10, 8), (10, 64))
+    >>> loss, terms = model(torch.as_tensor(X))
+    >>> sorted(terms)
+    ['kl_sparsity', 'reconstruction']
+    """
+
+    config_class = ModelConfig
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        *,
+        output_activation: str = "sigmoid",
+        loss: str = "mse",
+        corruption: Corruption | None = None,
+        penalties: Sequence[Penalty] = (),
+        missing: bool = False,
+        config: ModelConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.output_activation = activation(output_activation)
+        self.output_activation_name = output_activation
+        self.reconstruction_loss = LOSSES.get(loss)
+        self.corruption = corruption
+        self.penalties = tuple(penalties)
+        self.missing = missing
+        # The names of the columns it was trained on, where its data named them (a CSV's
+        # header, a DataFrame): a table given later is matched by them (run folders keep
+        # them in config.json, as "columns").
+        self.feature_names: list[str] | None = None
+        self.config = config
+        # Input scaling (ModelConfig.scaling): x -> (x - shift) / scale before encoding,
+        # undone after decoding. Buffers, so they are saved and loaded with the weights
+        # (only where there is scaling: unscaled models keep the weights they always had).
+        self.scaling = config.scaling if config is not None else "none"
+        if self.scaling != "none":
+            assert config is not None
+            self.register_buffer("input_shift", torch.zeros(config.input_dim))
+            self.register_buffer("input_scale", torch.ones(config.input_dim))
+        # PCA of the training data, for a model that falls back to it (config.pca_fallback),
+        # saved with the weights; pca_state: 0 not fitted, 1 fitted, 2 the model is PCA.
+        if config is not None and config.pca_fallback:
+            self.register_buffer("pca_mean", torch.zeros(config.input_dim))
+            self.register_buffer("pca_components", torch.zeros(config.input_dim, config.code_dim))
+            self.register_buffer("pca_state", torch.zeros(()))
+
+    # ---- construction -------------------------------------------------------------------
+
+    @classmethod
+    def from_config(cls, config: ModelConfig, seed: int | None = None) -> AutoEncoder:
+        """Build the model a config describes. With ``seed`` the weights are drawn from a
+        generator seeded by it (the caller's random state is untouched); without, from
+        torch's global generator."""
+        if seed is not None:
+            with seeded(seed):
+                return cls.from_config(config)
+        c = config
+        if c.architecture == "conv":
+            assert c.image_shape is not None
+            args = (c.image_shape, c.conv_channels, c.kernel_size, c.hidden, c.code_dim)
+            encoder = conv_encoder(*args, c.activation, c.code_activation, c.top_k)
+            decoder = conv_decoder(*args, c.activation, encoder if c.tied else None)
+        else:
+            sizes = [c.input_dim, *c.hidden, c.code_dim]
+            encoder = mlp_encoder(sizes, c.activation, c.code_activation, c.top_k)
+            decoder = mlp_decoder(sizes[::-1], c.activation, encoder if c.tied else None)
+        for penalty in c.penalties:
+            penalty.check_model(c.code_activation, encoder)
+        if c.code_dim >= c.input_dim and not c.regularized:
+            warnings.warn(
+                f"the code ({c.code_dim} units) is as large as the input ({c.input_dim} "
+                "features) and nothing regularizes it: the model can learn the identity. "
+                "Add a penalty, a corruption or top_k, or make the code smaller.",
+                UserWarning,
+                stacklevel=3,
+            )
+        return cls(
+            encoder,
+            decoder,
+            output_activation=c.output_activation,
+            loss=c.loss,
+            corruption=c.corruption,
+            penalties=c.penalties,
+            missing=c.missing,
+            config=c,
+        )
+
+    @classmethod
+    def build(
+        cls,
+        kind: str = "undercomplete",
+        *,
+        penalty: Penalty | None = None,
+        seed: int = 0,
+        **settings: Any,
+    ) -> AutoEncoder:
+        """Build a model of preset ``kind`` ("undercomplete", "linear", "sparse",
+        "sparse_l1", "topk", "contractive", "denoising", "deep") with weights drawn from
+        ``seed``. Any :class:`ModelConfig` field given in ``settings`` replaces the
+        preset's value (``penalties`` too: the list given is the list used), and
+        ``penalty`` is shorthand for ``penalties=[penalty]``."""
+        if penalty is not None:
+            settings["penalties"] = [*settings.get("penalties", []), penalty]
+        return cls.from_config(model_config(kind, **settings), seed=seed)
+
+    # ---- the data flow --------------------------------------------------------------------
+
+    def forward(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Total training loss of a batch and its named terms.
+
+        corrupt (training only) -> encode -> penalise the code -> decode -> compare with
+        the clean input (its observed entries, for a model of data with missing values).
+        """
+        x = self.scale(x)
+        observed = ~torch.isnan(x) if self.missing else None
+        inputs = self.corruption(x) if self.training and self.corruption is not None else x
+        # Missing entries (and those a corruption hid as NaN) enter as 0.
+        inputs, x = self.fill_missing(inputs), self.fill_missing(x)
+        encoder, decoder, output_activation = self.parts
+        code = encoder(inputs)
+        logits = decoder(code)
+        if self.is_pca:  # PCA's reconstruction is judged by its own measure
+            recon = LOSSES.get("mse")(logits, x, output_activation, observed)
+        else:
+            recon = self.reconstruction_loss(logits, x, output_activation, observed)
+        terms = {"reconstruction": recon}
+        for penalty in self.penalties:
+            terms[penalty.name] = penalty(code, inputs, encoder)
+        total = terms["reconstruction"]
+        for penalty in self.penalties:
+            total = total + terms[penalty.name]
+        return total, terms
+
+    def encode(self, x: Tensor | ArrayLike) -> Any:
+        """Codes ``f(x)``: a tensor for a tensor (with autograd), an array for an array
+        (validated, computed in inference mode in large batches)."""
+        if isinstance(x, Tensor):
+            return self._encode(x)
+        return self._infer("_encode", self.check_input(x))
+
+    def decode(self, h: Tensor | ArrayLike) -> Any:
+        """Reconstructions ``g(h)`` from codes; tensor or array like :meth:`encode`."""
+        if isinstance(h, Tensor):
+            return self._decode(h)
+        codes = to_tensor(h, "codes")
+        if self.code_dim is not None and codes.shape[1] != self.code_dim:
+            raise DataError(
+                f"codes have {codes.shape[1]} units but the model's code has {self.code_dim}"
+            )
+        return self._infer("_decode", codes)
+
+    def reconstruct(self, x: Tensor | ArrayLike) -> Any:
+        """Reconstructions ``g(f(x))``, in the shape of ``x``; tensor or array like
+        :meth:`encode`."""
+        if isinstance(x, Tensor):
+            return self._reconstruct(x)
+        out = self._infer("_reconstruct", self.check_input(x))
+        shape = np.shape(x)
+        # Shapes in, shapes out: images (N, H, W) or (N, C, H, W) come back as images.
+        return out.reshape(shape) if len(shape) > 2 else out
+
+    def _encode(self, x: Tensor) -> Tensor:
+        return self.parts[0](self.fill_missing(self.scale(x)))
+
+    def _decode(self, h: Tensor) -> Tensor:
+        _, decoder, output_activation = self.parts
+        return self.unscale(output_activation(decoder(h)))
+
+    # ---- the PCA fallback (config.pca_fallback) ---------------------------------------------
+
+    @property
+    def is_pca(self) -> bool:
+        """Whether the model fell back to PCA (see ``ModelConfig.pca_fallback``)."""
+        state = getattr(self, "pca_state", None)
+        return state is not None and int(state) == 2
+
+    @property
+    def parts(self) -> tuple[nn.Module, nn.Module, nn.Module]:
+        """The encoder, decoder and output activation the model computes with, on scaled
+        inputs: its own, or PCA's where it fell back to PCA."""
+        if self.is_pca:
+            return (
+                Projection(self.pca_mean, self.pca_components),
+                Reconstruction(self.pca_mean, self.pca_components),
+                nn.Identity(),
+            )
+        return self.encoder, self.decoder, self.output_activation
+
+    def fit_pca(self, x: Tensor | ArrayLike) -> AutoEncoder:
+        """Fit the PCA a ``pca_fallback`` model falls back to on training data ``x`` (in the
+        model's units, missing entries as 0, as they enter the model). Directions beyond
+        the data's rank are left at zero."""
+        if getattr(self, "pca_state", None) is None:
+            raise ConfigError("this model has no PCA to fall back to (pca_fallback is off)")
+        t = x if isinstance(x, Tensor) else self.check_input(x, "training data")
+        if len(t) > PCA_SAMPLES:
+            pick = torch.randperm(len(t), generator=torch.Generator().manual_seed(0))
+            t = t[pick[:PCA_SAMPLES].sort().values]
+        t = self.fill_missing(self.scale(t.float().cpu()))
+        fitted = principal_subspace(t, min(self.pca_components.shape[1], *t.shape))
+        if fitted is None:
+            return self
+        mean, components = (torch.from_numpy(a.copy()).float() for a in fitted)
+        with torch.no_grad():
+            self.pca_mean.copy_(mean)
+            self.pca_components.zero_()
+            self.pca_components[:, : components.shape[1]].copy_(components)
+            self.pca_state.fill_(1)
+        return self
+
+    def squared_error(self, x: Tensor) -> float:
+        """Squared reconstruction error per sample of ``x`` (a tensor in the data's units)
+        in the model's units, over observed entries: what PCA and the model are compared
+        by. A denoising model (one with a corruption) is judged by what it is for: its
+        reconstruction of ``x`` corrupted by it (seeded noise, the same for every call)
+        against the clean ``x``."""
+        return float(self.sample_errors(x).mean()) if len(x) else 0.0
+
+    def sample_errors(self, x: Tensor) -> Tensor:
+        """Each sample's squared error, as :meth:`squared_error` averages them (float64)."""
+        was_training = self.training
+        self.eval()
+        errors = []
+        encoder, decoder, output_activation = self.parts
+        with seeded(0), torch.inference_mode():
+            for batch in x.split(4096):
+                b = self.scale(batch.to(self.device))
+                observed = ~torch.isnan(b)
+                inputs = self.corruption(b) if self.corruption is not None else b
+                b, inputs = torch.nan_to_num(b, nan=0.0), torch.nan_to_num(inputs, nan=0.0)
+                recon = output_activation(decoder(encoder(inputs)))
+                errors.append(((recon - b).pow(2) * observed).flatten(1).double().sum(1).cpu())
+        self.train(was_training)
+        return torch.cat(errors) if errors else torch.zeros(0, dtype=torch.float64)
+
+    def _reconstruct(self, x: Tensor) -> Tensor:
+        return self._decode(self._encode(x))
+
+    def extra_repr(self) -> str:
+        return "fell back to PCA: encodes and decodes as PCA" if self.is_pca else ""
+
+    def scale(self, x: Tensor) -> Tensor:
+        """``x`` in the model's scaled units (itself without scaling)."""
+        if self.scaling == "none":
+            return x
+        # Data may be on the CPU while the model is on a GPU (evaluation in blocks).
+        return (x - self.input_shift.to(x.device)) / self.input_scale.to(x.device)
+
+    def unscale(self, x: Tensor) -> Tensor:
+        """Scaled values back in the data's units."""
+        if self.scaling == "none":
+            return x
+        return x * self.input_scale.to(x.device) + self.input_shift.to(x.device)
+
+    def fit_scaling(self, x: Tensor | ArrayLike) -> AutoEncoder:
+        """Fit the input scaling (``config.scaling``) to training data ``x``, ignoring
+        missing entries; a constant feature keeps a scale of 1."""
+        if self.scaling == "none":
+            return self
+        if isinstance(x, DiskArray):  # from the one pass over the file
+            stats = self.check_disk_input(x, "training data")
+            if self.scaling == "standard":
+                shift, spread = torch.from_numpy(stats.mean), torch.from_numpy(stats.std)
+            else:
+                seen = stats.count > 0
+                shift = torch.from_numpy(np.where(seen, stats.low, 0.0))
+                spread = torch.from_numpy(np.where(seen, stats.high - stats.low, 1.0))
+            spread = torch.where(torch.isfinite(spread) & (spread > 0), spread, 1.0)
+            self.input_shift.copy_(shift.float())
+            self.input_scale.copy_(spread.float())
+            return self
+        t = self.check_input(x, "training data").double()
+        observed = ~torch.isnan(t)
+        count = observed.sum(0).clamp(min=1)
+        if self.scaling == "standard":
+            shift = torch.where(observed, t, 0).sum(0) / count
+            spread = (torch.where(observed, t - shift, 0).pow(2).sum(0) / count).sqrt()
+        else:  # minmax
+            shift = torch.where(observed, t, math.inf).amin(0)
+            spread = torch.where(observed, t, -math.inf).amax(0) - shift
+            shift = torch.where(torch.isfinite(shift), shift, 0)
+        spread = torch.where(torch.isfinite(spread) & (spread > 0), spread, 1.0)
+        self.input_shift.copy_(shift.float())
+        self.input_scale.copy_(spread.float())
+        return self
+
+    def fill_missing(self, x: Tensor) -> Tensor:
+        """``x`` with its missing entries (NaN) set to 0, for a model of data with missing
+        values (0 is the mean of standardised data, and masking noise's value)."""
+        return torch.nan_to_num(x, nan=0.0) if self.missing else x
+
+    # ---- helpers --------------------------------------------------------------------------
+
+    @property
+    def input_dim(self) -> int | None:
+        """Input features: the config's, or the first dense layer's for your own modules
+        (None when it cannot be told; then inputs are not checked against it)."""
+        if self.config is not None:
+            return self.config.input_dim
+        first = next((m for m in self.encoder.modules() if hasattr(m, "in_features")), None)
+        return int(first.in_features) if first is not None else None
+
+    @property
+    def code_dim(self) -> int | None:
+        """Code units: the config's, or the encoder's last dense layer's for your own modules."""
+        if self.config is not None:
+            return self.config.code_dim
+        dense = [m for m in self.encoder.modules() if hasattr(m, "out_features")]
+        return int(dense[-1].out_features) if dense else None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def check_input(self, x: ArrayLike, name: str = "data", *, targets: bool = False) -> Tensor:
+        """Validate data for this model and return it as a float32 CPU tensor.
+
+        ``targets=True`` also checks that values fit the output activation's range (data
+        the model must reconstruct, as in training and evaluation). Data is validated once
+        where it enters: the tensor this returned, given back unchanged (not modified in
+        place since, the model's scaling unchanged), is not checked again.
+        """
+        scaling = self._scaling_versions()
+        seen = _CHECKED.setdefault(self, {})
+        if isinstance(x, Tensor) and not x.is_inference() and id(x) in seen:
+            checked, version, as_targets, versions = seen[id(x)]
+            unchanged = checked() is x and x._version == version and versions == scaling
+            unchanged = unchanged and -1 not in scaling
+            if unchanged and (as_targets or not targets):
+                return x
+        t = self._check_input(x, name, targets)
+        for key in [k for k, entry in seen.items() if entry[0]() is None]:
+            del seen[key]  # tensors no longer alive
+        if not t.is_inference():  # tensors made in inference mode have no version
+            seen[id(t)] = (weakref.ref(t), t._version, targets, scaling)
+        return t
+
+    def _scaling_versions(self) -> tuple[int, ...]:
+        """Versions of the scaling buffers: they change when the scaling is fitted or
+        loaded, and with it whether data lies in the output's range."""
+        buffers = [getattr(self, b) for b in ("input_shift", "input_scale") if hasattr(self, b)]
+        # A buffer made in inference mode has no version: -1, so nothing passes unchecked.
+        return tuple(-1 if b.is_inference() else b._version for b in buffers)
+
+    def _check_input(self, x: ArrayLike, name: str, targets: bool) -> Tensor:
+        # A DataFrame's columns are matched by name to those it was trained on.
+        x = match_columns(x, frame_columns(x), self.feature_names, name)
+        # Data to learn from or be judged on needs an observed entry; inputs need not
+        # (an all-NaN row alone is filled as it is within a batch).
+        t = to_tensor(x, name, allow_missing=self.missing, observed=targets)
+        if self.input_dim is not None and t.shape[1] != self.input_dim:
+            raise DataError(
+                f"{name} has {t.shape[1]} features but the model expects {self.input_dim}"
+            )
+        if targets and self._checks_range:
+            # The sigmoid reproduces the data in the model's units: scaled, where it scales.
+            check_range(self.scale(t), 0.0, 1.0, self._units(name), SIGMOID_RANGE)
+        return t
+
+    @property
+    def _checks_range(self) -> bool:
+        """Whether data must lie in the sigmoid output's [0, 1]: minmax scaling puts the
+        training data there, and held-out data beyond its range is scored as it is."""
+        return self.output_activation_name == "sigmoid" and self.scaling != "minmax"
+
+    def _units(self, name: str) -> str:
+        return name if self.scaling == "none" else f"{name} (scaled, {self.scaling})"
+
+    def check_disk_input(
+        self, data: DiskArray, name: str = "data", *, targets: bool = False
+    ) -> Stats:
+        """:meth:`check_input` for data on disk, from one pass over it (cached)."""
+        name = data.named(name)
+        if self.input_dim is not None and data.features != self.input_dim:
+            raise DataError(
+                f"{name} has {data.features} features but the model expects {self.input_dim}"
+            )
+        stats = data.check(name, allow_missing=self.missing)
+        if targets and self._checks_range:
+            if self.scaling == "none":
+                lo, hi = data.range()
+            else:  # each feature's observed range, in the model's units
+                seen = stats.count > 0
+                low = self.scale(torch.from_numpy(stats.low[None]).float())[0].numpy()
+                high = self.scale(torch.from_numpy(stats.high[None]).float())[0].numpy()
+                lo, hi = (float(low[seen].min()), float(high[seen].max())) if seen.any() else (0, 1)
+            check_bounds(lo, hi, 0.0, 1.0, self._units(name), SIGMOID_RANGE)
+        return stats
+
+    def _infer(self, method: str, x: Tensor, batch_size: int = 4096) -> np.ndarray:
+        """``method`` ("_encode", "_decode", "_reconstruct") of ``x`` in inference mode, a
+        block of rows at a time, as a float32 array.
+
+        Each row's result is the same bit for bit whatever rows share its batch, in
+        whatever order and however many: the matrix products of float32 sum in an order
+        that depends on the shape (blocking, threads, the CPU's kernels), so the model is
+        evaluated in float64, whose differences of order lie some 29 bits below float32's
+        last bit, and rounded to float32 once at the end. (On Apple's MPS, which has no
+        float64, in float32.)"""
+        device = self.device
+        with torch.inference_mode():
+            if device.type != "mps":
+                state = self._float64_state()
+                call = _Method(self, method)
+                try:
+                    out = [
+                        functional_call(call, state, (b.to(device, torch.float64),)).float().cpu()
+                        for b in x.split(batch_size)
+                    ]
+                    return torch.cat(out).numpy()
+                except RuntimeError as exc:
+                    if "dtype" not in str(exc) and "Double" not in str(exc):
+                        raise
+                    # A module of your own holding float32 tensors besides its parameters
+                    # and buffers: in float32, as it was written.
+            fn = getattr(self, method)
+            out = [fn(b.to(device, non_blocking=True)).cpu() for b in x.split(batch_size)]
+        return torch.cat(out).numpy()
+
+    def _float64_state(self) -> dict[str, Tensor]:
+        """The model's parameters and buffers in float64 (for :meth:`_infer`), made again
+        only when the weights changed (training steps, loads and moves change a tensor's
+        version, storage or device)."""
+        tensors = {**dict(self.named_parameters()), **dict(self.named_buffers())}
+        key = tuple(
+            (name, t.data_ptr(), t._version, t.dtype, t.device) for name, t in tensors.items()
+        )
+        cached = _FLOAT64.get(self)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        state = {
+            f"model.{name}": t.detach().double() if t.is_floating_point() else t
+            for name, t in tensors.items()
+        }
+        _FLOAT64[self] = (key, state)
+        return state
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into folder ``path``."""
+        return save_model(self, path)

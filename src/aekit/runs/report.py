@@ -1,0 +1,411 @@
+"""One self-contained HTML page per run (and one comparing runs): the configuration, the
+data, the timings, the final metrics and every figure, images embedded so the page needs
+no network and no other file."""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import json
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..core.errors import CheckpointError, ConfigError
+from ..core.io import MAX_FIGURE_BYTES, MAX_TABLE_BYTES, atomic_write, read_checked, read_json
+from ..models.families import model_config_of
+from .saved import data_origin, describe_origin, read_run_config
+
+FIGURES = "figures"
+REPORT = "report.html"
+# Figures in the order a reader wants them, with what each shows.
+CAPTIONS = {
+    "reconstructions.png": "Held-out samples (top), the corrupted inputs a denoising model "
+    "sees (middle, when there is a corruption) and their reconstructions (bottom).",
+    "feature_errors.png": "Mean squared reconstruction error of each feature on the held-out data.",
+    "curves.png": "Training and validation loss per epoch, one panel per loss term.",
+    "filters.png": "What the first-layer units respond to: each unit's input weights.",
+    "codes.png": "The held-out samples' codes in two dimensions, coloured by label where known.",
+    "interpolation.png": "Decodings along the straight line between the codes of two held-out "
+    "samples.",
+    "activation_frequencies.png": "How often each code unit is active; dead units never are.",
+    "jacobian_spectrum.png": "Singular values of the encoder's Jacobian: a contractive "
+    "encoder keeps few directions.",
+    "pretraining.png": "Greedy pretraining: each layer's reconstruction error per epoch.",
+    "scores.png": "Anomaly scores and the outlier threshold.",
+}
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
+h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+table { border-collapse: collapse; font-size: 0.9em; }
+td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.85em; color: #555; }
+pre { background: #f6f6f6; padding: 0.8em; font-size: 0.8em; overflow-x: auto; }
+.runs { display: flex; gap: 1em; flex-wrap: wrap; } .runs figure { flex: 1 1 300px; }
+"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>"
+        f"<body>\n{body}\n</body></html>\n"
+    )
+
+
+def _image(path: Path, caption: str | None = None, alt: str | None = None) -> str:
+    raw = read_checked(path, "figure", CheckpointError, MAX_FIGURE_BYTES)
+    if not raw.startswith(b"\x89PNG\r\n\x1a\n"):
+        raise CheckpointError(
+            f"figure {path} is not a PNG image; remove it, or draw the figures again "
+            "(aekit train --resume RUN writes them)"
+        )
+    data = base64.b64encode(raw).decode("ascii")
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return (
+        f"<figure><img alt='{html.escape(alt or path.name)}' "
+        f"src='data:image/png;base64,{data}'>{cap}</figure>"
+    )
+
+
+def _figures(run: Path) -> list[Path]:
+    """The run's figures in reading order (figures/, or the top-level PNGs of older runs)."""
+    folder = run / FIGURES
+    found = sorted(folder.glob("*.png")) if folder.is_dir() else sorted(run.glob("*.png"))
+    order = list(CAPTIONS)
+    return sorted(found, key=lambda p: order.index(p.name) if p.name in order else len(order))
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"  # NaN or infinite: JSON null in metrics.json
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return html.escape(str(value))
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def versus(error: Any, pca: Any) -> str:
+    """How a model's error compares with PCA's, in words: "23% lower", "4% higher", "the
+    same"; never a percentage of an error of 0 or of a metric that is not a number."""
+    if not _finite(error) or not _finite(pca):
+        which = "this model's" if not _finite(error) else "PCA's"
+        return f"not comparable: {which} error is not a finite number"
+    if pca <= 0:
+        if error <= 0:
+            return "the same: both reconstruct this data exactly"
+        return "higher: PCA's error is 0, it reconstructs this data exactly"
+    change = (error - pca) / pca * 100
+    if abs(change) < 1e-4:
+        return "the same"
+    word = "lower" if change < 0 else "higher"
+    shown = f"{abs(change):.0f}" if abs(change) >= 1 else f"{abs(change):.2g}"
+    return f"{shown}% {word}"
+
+
+def _table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header) if header else ""
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f"<td class='num'>{_fmt(c)}</td>"
+            if isinstance(c, int | float)
+            else f"<td>{_fmt(c)}</td>"
+            for c in row
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table>{f'<tr>{head}</tr>' if head else ''}{body}</table>"
+
+
+METRICS_JSON = "metrics.json"
+METRICS_CSV = "metrics.csv"
+TEXT_METRICS = ("split", "evaluation_error")  # the entries of metrics.json that are words
+
+
+def read_metrics(run: str | Path) -> dict[str, Any]:
+    """A run folder's metrics.json, checked: an object of numbers (null where a metric
+    was NaN or infinite), true/false flags and the split's name; {} where there is none.
+    Anything else is a :class:`CheckpointError` naming the file and the entry."""
+    path = Path(run) / METRICS_JSON
+    if not os.path.lexists(path):
+        return {}
+    metrics = read_json(path, "metrics file", CheckpointError)
+    if not isinstance(metrics, dict):
+        raise CheckpointError(
+            f"metrics file {path} must hold a JSON object, got {type(metrics).__name__}; "
+            "remove the file (aekit train --resume RUN evaluates the run and writes it again)"
+        )
+    for key, value in metrics.items():
+        fine = (
+            isinstance(value, str)
+            if key in TEXT_METRICS
+            else value is None or isinstance(value, bool | int | float)
+        )
+        if not fine:
+            wanted = "a text" if key in TEXT_METRICS else "a number or null"
+            raise CheckpointError(
+                f"metrics file {path}: {key!r} must be {wanted}, got {json.dumps(value)[:40]}; "
+                "remove the file (aekit train --resume RUN evaluates the run and writes it again)"
+            )
+    return metrics
+
+
+def read_history(run: str | Path) -> list[dict[str, float]]:
+    """A run folder's metrics.csv, checked: a header naming the columns (``epoch`` among
+    them), then one row of numbers an epoch (empty where a column did not apply); [] where
+    there is none. Anything else is a :class:`CheckpointError` naming the line."""
+    path = Path(run) / METRICS_CSV
+    if not os.path.lexists(path):
+        return []
+    raw = read_checked(path, "metrics file", CheckpointError, MAX_TABLE_BYTES)
+    fix = "remove the file, or train the run again"
+    try:
+        text = raw.decode("utf-8")
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise CheckpointError(f"metrics file {path} is not a readable CSV ({exc}); {fix}") from None
+    if not rows:
+        return []
+    header = [h.strip() for h in rows[0]]
+    if "epoch" not in header or any(not h for h in header) or len(set(header)) < len(header):
+        raise CheckpointError(
+            f"metrics file {path}: its first line must name the columns, 'epoch' among "
+            f"them, each once; got {','.join(rows[0])[:80]!r}; {fix}"
+        )
+    history = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not row:
+            continue
+        if len(row) != len(header):
+            raise CheckpointError(
+                f"metrics file {path}: line {number} has {len(row)} field(s) where the "
+                f"header names {len(header)}; {fix}"
+            )
+        values: dict[str, float] = {}
+        for name, cell in zip(header, row, strict=True):
+            if cell.strip() == "":
+                continue
+            try:
+                values[name] = float(cell)
+            except ValueError:
+                raise CheckpointError(
+                    f"metrics file {path}: line {number}, column {name!r} holds "
+                    f"{cell[:40]!r}, not a number; {fix}"
+                ) from None
+        epoch = values.get("epoch")
+        if epoch is None or not math.isfinite(epoch) or epoch != int(epoch) or epoch < 0:
+            raise CheckpointError(
+                f"metrics file {path}: line {number} has no whole epoch number; {fix}"
+            )
+        history.append(values)
+    return history
+
+
+def _run_info(run: Path) -> dict[str, Any]:
+    config = read_run_config(run)  # every section checked: what aekit writes, or refused
+    _, model = model_config_of(config, run)
+    metrics = read_metrics(run)
+    history = read_history(run)
+    result = config.get("result") or {}
+    epochs = int(history[-1]["epoch"]) if history else result.get("epochs_trained", 0)
+    seconds = history[-1].get("seconds") if history else result.get("seconds")
+    return {
+        "path": run,
+        "config": config,
+        "metrics": metrics,
+        "history": history,
+        "kind": model.kind,
+        "arch": model.arch,
+        "seconds": seconds,
+        "epochs": epochs,
+    }
+
+
+def write_report(run: str | Path, out: str | Path | None = None) -> Path:
+    """Write the one-page HTML report of run folder ``run`` (default: ``RUN/report.html``)."""
+    run = Path(run)
+    info = _run_info(run)
+    config, metrics = info["config"], info["metrics"]
+    training = config.get("training") or {}
+    parts = [f"<h1>aekit run: {html.escape(info['kind'])} {html.escape(info['arch'])}</h1>"]
+    facts = [
+        ("run folder", str(run.resolve())),
+        ("data", describe_origin(data_origin(config))),
+        ("judged on", metrics.get("split", "?")),
+        ("epochs trained", info["epochs"]),
+        (
+            "weights",
+            "PCA's solution: it beat the trained layers on the validation data"
+            if metrics.get("fell_back_to_pca")
+            else f"from epoch {metrics.get('weights_from_epoch', '?')}",
+        ),
+        ("training time (s)", info["seconds"] if info["seconds"] is not None else "?"),
+        ("batch size", training.get("batch_size", "?")),
+        ("learning rate", training.get("lr", "?")),
+        ("aekit version", config.get("aekit_version", "?")),
+    ]
+    if isinstance(metrics.get("evaluation_error"), str):
+        facts.append(("evaluation", f"failed: {metrics['evaluation_error']}"))
+    parts.append(_table(facts))
+    rows = [
+        (k, v)
+        for k, v in metrics.items()
+        if (v is None or isinstance(v, int | float))
+        and not isinstance(v, bool)
+        and k != "weights_from_epoch"
+    ]
+    if rows:
+        parts.append("<h2>Metrics</h2>" + _table(rows, ["metric", "value"]))
+        if "pca_squared_error" in metrics and "squared_error" in metrics:
+            pca, err = metrics["pca_squared_error"], metrics["squared_error"]
+            parts.append(
+                f"<p>Squared error per sample {_fmt(err)} against {_fmt(pca)} for PCA with as "
+                f"many components as the code ({html.escape(versus(err, pca))}).</p>"
+            )
+    for key, value in metrics.items():
+        if key.startswith("pca") and key.endswith("_squared_error") and key != "pca_squared_error":
+            k = key[3:].split("_")[0]
+            parts.append(
+                f"<p>This kind has a wide code; PCA with {html.escape(k)} components (the "
+                f"other kinds' code size) gives {_fmt(value)}.</p>"
+            )
+    figures = _figures(run)
+    if figures:
+        parts.append("<h2>Figures</h2>")
+        parts.extend(_image(p, CAPTIONS.get(p.name)) for p in figures)
+    parts.append(
+        "<h2>Configuration</h2><pre>" + html.escape(json.dumps(config, indent=2)) + "</pre>"
+    )
+    out = Path(out) if out is not None else run / REPORT
+    text = _page(f"aekit run {run.name}", "\n".join(parts))
+    atomic_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return out
+
+
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else k
+        out.update(_flat(v, key) if isinstance(v, dict) else {key: v})
+    return out
+
+
+def write_comparison(runs: Sequence[str | Path], out: str | Path) -> Path:
+    """One HTML page comparing run folders: the settings that differ and the metrics in
+    one table, the loss curves overlaid, the reconstructions side by side."""
+    paths = _expand(runs)
+    if len(paths) < 2:
+        raise ConfigError("a comparison needs at least two run folders")
+    infos = [_run_info(p) for p in paths]
+    names = [p.name for p in paths]
+    settings = [
+        _flat(
+            {k: v for k, v in i["config"].items() if k in ("model", "training", "data", "pretrain")}
+        )
+        for i in infos
+    ]
+    keys = sorted({k for s in settings for k in s})
+    differ = [k for k in keys if len({json.dumps(s.get(k), sort_keys=True) for s in settings}) > 1]
+    metric_keys = [
+        k
+        for k in (
+            "squared_error",
+            "pca_squared_error",
+            "explained_variance",
+            "psnr",
+            "probe_accuracy",
+            "mean_activation",
+            "dead_units",
+            "jacobian_frobenius",
+        )
+        if any(k in i["metrics"] for i in infos)
+    ]
+    rows = [[k, *[json.dumps(s.get(k)) if k in s else "" for s in settings]] for k in differ]
+    rows += [[k, *[i["metrics"].get(k, "") for i in infos]] for k in metric_keys]
+    rows += [
+        ["training time (s)", *[i["seconds"] if i["seconds"] is not None else "" for i in infos]]
+    ]
+    parts = [f"<h1>aekit: {len(paths)} runs compared</h1>", _table(rows, ["", *names])]
+    curves = _overlaid_curves(infos, names)
+    if curves is not None:
+        parts.append("<h2>Validation and training loss</h2>" + curves)
+    parts.append("<h2>Reconstructions</h2><div class='runs'>")
+    for path, name in zip(paths, names, strict=True):
+        recon = next(
+            (p for p in _figures(path) if p.name in ("reconstructions.png", "feature_errors.png")),
+            None,
+        )
+        if recon is not None:
+            parts.append(_image(recon, name, alt=f"{name} {recon.name}"))
+    parts.append("</div>")
+    out = Path(out)
+    text = _page("aekit comparison", "\n".join(parts))
+    atomic_write(out, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return out
+
+
+def _expand(runs: Sequence[str | Path]) -> list[Path]:
+    """Run folders, a folder of run folders expanded into them."""
+    out: list[Path] = []
+    for r in runs:
+        r = Path(r)
+        if os.path.lexists(r / "config.json"):
+            out.append(r)  # read, and refused if damaged, as a run folder
+        elif r.is_dir():
+            inner = sorted(p for p in r.iterdir() if os.path.lexists(p / "config.json"))
+            if not inner:
+                raise CheckpointError(f"{r} is neither a run folder nor a folder of run folders")
+            out.extend(inner)
+        else:
+            raise CheckpointError(f"run folder not found: {r}")
+    return out
+
+
+def _overlaid_curves(infos: list[dict[str, Any]], names: list[str]) -> str | None:
+    import tempfile
+
+    from matplotlib.ticker import MaxNLocator
+
+    from ..evaluation.plots import _pyplot, save
+
+    if not any(i["history"] for i in infos):
+        return None
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for i, (info, name) in enumerate(zip(infos, names, strict=True)):
+        h = info["history"]
+        for key, style in (("val_loss", "-"), ("train_loss", ":")):
+            pts = [(r["epoch"], r[key]) for r in h if key in r]
+            if pts:
+                xs, ys = zip(*pts, strict=True)
+                ax.plot(
+                    xs,
+                    ys,
+                    style,
+                    color=f"C{i % 10}",
+                    label=f"{name} ({'validation' if key == 'val_loss' else 'training'})",
+                )
+    ax.set_yscale("log")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss per sample")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "curves.png"
+        save(fig, path)
+        return _image(path, "Solid: validation; dotted: training.", alt="overlaid loss curves")
