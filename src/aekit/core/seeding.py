@@ -46,13 +46,3 @@ def seeded(seed: int | None) -> Iterator[None]:
         if seed is not None:
             torch.manual_seed(seed)
         yield
-
-
-@contextmanager
-def rng_restored(state: torch.Tensor | None) -> Iterator[None]:
-    """Run the block on a private copy of torch's CPU generator whose state is ``state``
-    (None: the caller's current state); the caller's generator is left as it was."""
-    with torch.random.fork_rng(devices=_cuda_devices()):
-        if state is not None:
-            torch.set_rng_state(state)
-        yield

@@ -131,11 +131,6 @@ class DiskArray:
             return (item[2], item[0], item[1])
         return item
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes on disk."""
-        return sum(s.rows * s.row_bytes for s in self.segments)
-
     def __repr__(self) -> str:
         return f"DiskArray({self.name!r}, shape={self.shape})"
 
@@ -320,13 +315,6 @@ class DiskArray:
     def head(self, rows: int) -> Tensor:
         """The first ``rows`` samples in memory (for pictures and baselines)."""
         return torch.from_numpy(self.read(0, rows))
-
-    def sample(self, rows: int, seed: int = 0) -> Tensor:
-        """``rows`` samples drawn without replacement, in memory (all when fewer)."""
-        if rows >= len(self):
-            return torch.from_numpy(self.read(0, len(self)))
-        picked = np.sort(np.random.default_rng(seed).choice(len(self), rows, replace=False))
-        return torch.from_numpy(self.take(picked))
 
 
 # ---- opening files ------------------------------------------------------------------------

@@ -210,12 +210,6 @@ def _errors() -> list[type[AekitError]]:
     return [v for v in vars(errors).values() if isinstance(v, type) and issubclass(v, AekitError)]
 
 
-def barrier() -> None:
-    if active():
-        with collective():
-            dist.barrier()
-
-
 def wrap(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     """``model`` in DistributedDataParallel when running distributed, else itself."""
     if not active():
