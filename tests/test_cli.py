@@ -57,6 +57,7 @@ def test_train_writes_a_complete_run_folder(trained_run):
     assert len((trained_run / "metrics.csv").read_text().splitlines()) == 6
 
 
+@pytest.mark.slow
 def test_evaluate_encode_reconstruct_info(trained_run, tmp_path):
     proc = run_cli("evaluate", str(trained_run), "--json")
     assert proc.returncode == 0, proc.stderr

@@ -57,6 +57,7 @@ def test_without_the_fallback_the_trained_model_is_kept(few, tmp_path, capsys):
     assert not aekit.load(tmp_path / "kept").is_pca
 
 
+@pytest.mark.slow
 def test_a_model_that_beats_pca_keeps_its_layers_and_records_both_errors():
     data = aekit.load_digits()
     model = aekit.AutoEncoder.build("undercomplete", input_dim=64)
