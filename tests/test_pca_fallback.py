@@ -200,9 +200,9 @@ def test_the_deep_kind_takes_its_larger_batch_where_its_step_is_too_slow(
 @pytest.mark.parametrize(
     "given",
     [
-        ["--lr", "0.003"],
+        pytest.param(["--lr", "0.003"], marks=pytest.mark.slow),
         pytest.param(["--muon-lr", "0.02"], marks=pytest.mark.slow),
-        ["--optimizer", "adamw"],
+        ["--optimizer", "adamw"],  # the fastest (no Muon): by default
         pytest.param([], marks=pytest.mark.slow),  # the slowest: 30,000 samples trained
     ],
 )
