@@ -180,11 +180,8 @@ AVX2 = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize(
-    "isa",
-    # the default kernels are also the ones of the tests above, in this process
-    ["avx2", pytest.param("default", marks=pytest.mark.slow)],
-)
+@pytest.mark.slow  # the tests above check the same in this process, on its default kernels
+@pytest.mark.parametrize("isa", ["avx2", "default"])
 def test_invariant_under_another_cpu_kernel(isa):
     """ATen's AVX2 kernels and oneDNN's and MKL's AVX2 code paths, as on a CPU without
     AVX-512 (the AMD EPYC of the report), in a process of their own."""
