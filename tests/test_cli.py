@@ -57,6 +57,7 @@ def test_train_writes_a_complete_run_folder(trained_run):
     assert len((trained_run / "metrics.csv").read_text().splitlines()) == 6
 
 
+@pytest.mark.slow
 def test_evaluate_encode_reconstruct_info(trained_run, tmp_path):
     proc = run_cli("evaluate", str(trained_run), "--json")
     assert proc.returncode == 0, proc.stderr
@@ -130,6 +131,7 @@ def test_parts_and_training_options_from_flags(tmp_path, capsys):
             "--out",
             str(out),
             "--no-progress",
+            "--no-report",
         ]
     )
     assert code == 0, capsys.readouterr().err
@@ -165,6 +167,7 @@ def test_config_file_and_flag_override(tmp_path, capsys):
                 "--out",
                 str(out),
                 "--no-progress",
+                "--no-report",
             ]
         )
         == 0
@@ -183,8 +186,9 @@ def test_config_file_and_flag_override(tmp_path, capsys):
 
 def test_resume_from_the_cli(tmp_path, capsys):
     out = tmp_path / "r"
-    assert main(["train", "--epochs", "2", "--out", str(out), "--no-progress"]) == 0
-    assert main(["train", "--resume", str(out), "--epochs", "4", "--no-progress"]) == 0
+    argv = ["--no-progress", "--no-report"]
+    assert main(["train", "--epochs", "2", "--out", str(out), *argv]) == 0
+    assert main(["train", "--resume", str(out), "--epochs", "4", *argv]) == 0
     assert len((out / "metrics.csv").read_text().splitlines()) == 5
     assert f"resuming {out} at epoch 3, step 0 of 4 epochs" in capsys.readouterr().err
 
@@ -201,7 +205,7 @@ def test_resume_without_the_report_leaves_the_figures_as_they_were(tmp_path):
 
 def test_resume_on_other_data_is_refused_before_it_says_it_resumes(tmp_path, capsys):
     out = tmp_path / "r"
-    assert main(["train", "--epochs", "1", "--out", str(out), "--no-progress"]) == 0
+    assert main(["train", "--epochs", "1", "--out", str(out), "--no-progress", "--no-report"]) == 0
     capsys.readouterr()
     for other in ("mnist", str(tmp_path / "x.npy")):
         assert main(["train", "--resume", str(out), "--data", other]) == 2
@@ -464,16 +468,17 @@ def test_no_progress_bar_where_no_one_watches_unless_asked(tmp_path, capsys, mon
 
     from aekit.training.trainer import shows_progress
 
-    assert main(["train", "--epochs", "2", "--out", str(tmp_path / "a")]) == 0
+    argv = ["train", "--epochs", "2", "--no-report"]
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
     assert "\r" not in capsys.readouterr().err
-    assert main(["train", "--epochs", "2", "--out", str(tmp_path / "b"), "--progress"]) == 0
+    assert main([*argv, "--out", str(tmp_path / "b"), "--progress"]) == 0
     assert "\r" in capsys.readouterr().err
     assert main(["train", "--resume", str(tmp_path / "a"), "--epochs", "3"]) == 0
     assert "\r" not in capsys.readouterr().err
     data = aekit.load_digits().train
     model = aekit.AutoEncoder.build(input_dim=64, code_dim=8)
     aekit.fit(model, data, epochs=1)
-    aekit.train({"training": {"epochs": 1}}, out=tmp_path / "c")
+    aekit.train({"training": {"epochs": 1}, "output": {"report": False}}, out=tmp_path / "c")
     assert "\r" not in capsys.readouterr().err
     aekit.fit(model, data, epochs=1, progress=True)
     assert "\r" in capsys.readouterr().err

@@ -155,6 +155,7 @@ def test_said_once_for_the_users_settings_not_for_derived_or_stored_ones(tmp_pat
             epochs=2, optimizer="adam", muon_lr=0.05, patience=3, min_delta=0.01
         ),
         pretrain={"epochs": 1},
+        output={"report": False},
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -166,7 +167,8 @@ def test_said_once_for_the_users_settings_not_for_derived_or_stored_ones(tmp_pat
     # A run folder written before the warm-up followed the schedule: warmup_epochs 1 with
     # plateau, read back on resume without a word.
     stored = tmp_path / "old"
-    aekit.train(aekit.RunConfig(training=aekit.TrainConfig(epochs=2, schedule="plateau")),
+    aekit.train(aekit.RunConfig(training=aekit.TrainConfig(epochs=2, schedule="plateau"),
+                                output={"report": False}),
                 out=stored, progress=False)  # fmt: skip
     config = json.loads((stored / "config.json").read_text())
     config["training"]["warmup_epochs"] = 1
@@ -202,7 +204,9 @@ def test_a_kind_chooses_the_training_a_user_leaves_open_and_the_user_wins(tmp_pa
 
     # What ran is what config.json records (and a resume reads back).
     run = aekit.train(
-        aekit.RunConfig(model={"kind": "deep"}, training=TrainConfig(epochs=2)),
+        aekit.RunConfig(
+            model={"kind": "deep"}, training=TrainConfig(epochs=2), output={"report": False}
+        ),
         out=tmp_path / "deep",
         progress=False,
     )
@@ -248,7 +252,8 @@ def test_a_warm_up_longer_than_the_run_is_refused_only_where_it_would_run():
 
 def test_resuming_a_finished_run_says_so(tmp_path):
     run = tmp_path / "run"
-    aekit.train(aekit.RunConfig(training=aekit.TrainConfig(epochs=2)), out=run, progress=False)
+    cfg = aekit.RunConfig(training=aekit.TrainConfig(epochs=2), output={"report": False})
+    aekit.train(cfg, out=run, progress=False)
     from aekit.runs.api import resume_status
 
     assert resume_status(run).startswith(f"{run} has trained all its 2 epochs")
@@ -257,7 +262,8 @@ def test_resuming_a_finished_run_says_so(tmp_path):
 
 def test_a_data_dir_given_to_resume_that_it_leaves_unused_is_said(tmp_path):
     run = tmp_path / "run"
-    aekit.train(aekit.RunConfig(training=aekit.TrainConfig(epochs=1)), out=run, progress=False)
+    cfg = aekit.RunConfig(training=aekit.TrainConfig(epochs=1), output={"report": False})
+    aekit.train(cfg, out=run, progress=False)
     with pytest.warns(UserWarning, match="data_dir=mnist-here does nothing with source=digits"):
         aekit.resume(run, data_dir="mnist-here", epochs=2, progress=False)
 

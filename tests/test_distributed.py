@@ -1,7 +1,8 @@
 """Data parallelism: real torchrun jobs of 2 CPU processes (gloo on loopback), each
-bounded in time, against one process with the same global batch. Two jobs run by default
-(a user's own process group, and the command under torchrun); the others (a killed rank,
-SIGTERM, pretraining, uneven loaders, the comparison with one process) are marked slow."""
+bounded in time, against one process with the same global batch. One job runs by default
+(the command under torchrun, with a penalty); the others (a user's own process group, a
+killed rank, SIGTERM, pretraining, uneven loaders, the comparison with one process) are
+marked slow."""
 
 from __future__ import annotations
 
@@ -207,6 +208,7 @@ if dist.get_rank() == 0:
 """
 
 
+@pytest.mark.slow
 def test_processes_launched_by_the_user_train_one_model(tmp_path: Path):
     """Someone who starts their own process group: aekit.fit uses it."""
     script = tmp_path / "train.py"

@@ -151,7 +151,8 @@ def test_the_checked_reader_caps_what_it_reads(tmp_path):
         read_checked(tmp_path / "nothing")
 
 
-@pytest.mark.parametrize("kind", ["fifo", "zero"])
+# (links to /dev/zero in a run folder are also among test_bad_input's cases, in-process)
+@pytest.mark.parametrize("kind", ["fifo", pytest.param("zero", marks=pytest.mark.slow)])
 def test_info_and_report_never_block_on_a_run_folders_files(folders, tmp_path, kind):
     run = _copy(folders, "run", tmp_path)
     for path in (run / "metrics.json", run / "figures" / "curves.png"):

@@ -58,6 +58,7 @@ def test_without_the_fallback_the_trained_model_is_kept(few, tmp_path, capsys):
     assert not aekit.load(tmp_path / "kept").is_pca
 
 
+@pytest.mark.slow
 def test_a_model_that_beats_pca_keeps_its_layers_and_records_both_errors():
     data = aekit.load_digits()
     model = aekit.AutoEncoder.build("undercomplete", input_dim=64)
@@ -200,9 +201,9 @@ def test_the_deep_kind_takes_its_larger_batch_where_its_step_is_too_slow(
 @pytest.mark.parametrize(
     "given",
     [
-        ["--lr", "0.003"],
+        pytest.param(["--lr", "0.003"], marks=pytest.mark.slow),
         pytest.param(["--muon-lr", "0.02"], marks=pytest.mark.slow),
-        ["--optimizer", "adamw"],
+        ["--optimizer", "adamw"],  # the fastest (no Muon): by default
         pytest.param([], marks=pytest.mark.slow),  # the slowest: 30,000 samples trained
     ],
 )

@@ -60,6 +60,7 @@ def test_each_layer_learns_and_the_unrolled_model_is_the_stack(settings, pretrai
     assert deep.config == config
 
 
+@pytest.mark.slow
 def test_pretraining_helps_a_deep_sigmoid_network_at_equal_fine_tuning(X, digits):
     config = model_config(
         "deep", input_dim=64, hidden=[48, 32, 16], code_dim=4, activation="sigmoid"

@@ -319,7 +319,8 @@ def test_picture_grids_wrap(X, tmp_path):
 
 
 def test_resuming_with_fewer_epochs_than_trained_is_refused(tmp_path):
-    run = aekit.train({"training": {"epochs": 3}}, out=tmp_path / "r", progress=False)
+    cfg = {"training": {"epochs": 3}, "output": {"report": False}}
+    run = aekit.train(cfg, out=tmp_path / "r", progress=False)
     with pytest.raises(aekit.ConfigError, match="has trained 3 epochs already"):
         aekit.resume(run.path, epochs=2, progress=False)
 
@@ -361,7 +362,10 @@ def test_the_pca_baseline_of_wide_data_is_scikit_learns_too():
 
 
 def test_extending_a_cosine_run_stretches_the_cosine_to_the_new_length(tmp_path):
-    cfg = {"training": {"epochs": 4, "schedule": "cosine", "warmup_epochs": 0, "lr": 1e-2}}
+    cfg = {
+        "training": {"epochs": 4, "schedule": "cosine", "warmup_epochs": 0, "lr": 1e-2},
+        "output": {"report": False},
+    }
     run = aekit.train(cfg, out=tmp_path / "r", progress=False)
     assert run.fit.history[-1]["lr"] == 0.0
     run = aekit.resume(run.path, epochs=8, progress=False)

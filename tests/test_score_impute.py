@@ -31,7 +31,7 @@ def test_a_run_on_an_unscaled_table_standardises_it_and_is_never_worse_than_pca(
 ):
     np.save(tmp_path / "t.npy", table)
     argv = ["train", "--data", str(tmp_path / "t.npy"), "--out", str(tmp_path / "r")]
-    assert main([*argv, "--no-progress"]) == 0
+    assert main([*argv, "--no-progress", "--no-report"]) == 0
     out = capsys.readouterr().out
     assert "inputs scaled (standard)" in out
     # its layers beat PCA on 57 validation rows by less than two standard errors: PCA kept
@@ -55,6 +55,7 @@ def test_score_writes_errors_outlier_flags_and_per_feature_columns(tmp_path, tab
                 "--out",
                 str(tmp_path / "r"),
                 "--no-progress",
+                "--no-report",
             ]
         )
         == 0
@@ -103,6 +104,7 @@ def test_train_on_incomplete_data_then_impute(tmp_path, table, capsys):
         "--out",
         str(tmp_path / "imp"),
         "--no-progress",
+        "--no-report",
     ]
     assert main(argv) == 0
     assert "missing entries (NaN) allowed" in capsys.readouterr().out

@@ -125,6 +125,7 @@ def test_imputer_fills_better_than_the_mean_and_keeps_observed_values(cancer, tm
     assert len(names) == out.shape[1] and names[-1].startswith("missingindicator_")
 
 
+@pytest.mark.slow
 def test_outlier_detector_finds_the_malignant_minority(cancer, tmp_path):
     from sklearn.metrics import roc_auc_score
 
