@@ -45,7 +45,25 @@ def test_python_examples_run_and_print_what_the_readme_states(block, tmp_path, m
     with contextlib.redirect_stdout(out):
         exec(compile(block, "README.md", "exec"), module.__dict__)
     printed = out.getvalue().split()
-    assert printed[: len(_stated(block))] == _stated(block)
+    stated = _stated(block)
+    assert [_as_measured(p, s) for p, s in zip(printed, stated, strict=False)] == stated
+
+
+# The README's figures were measured on one CPU; another rounds differently (AVX2 against
+# AVX-512 kernels: the deep digits example prints 0.658-0.665 for the README's 0.660), so a
+# fraction agrees to within this share, a whole number exactly.
+CPU_ROUNDING = 0.015
+
+
+def _as_measured(printed: str, stated: str) -> str:
+    """``printed``, or ``stated`` where both are fractions within CPU_ROUNDING."""
+    try:
+        got, want = float(printed), float(stated)
+    except ValueError:
+        return printed
+    if "." in stated and abs(got - want) <= CPU_ROUNDING * abs(want):
+        return stated
+    return printed
 
 
 def test_the_readme_states_results_for_its_examples():
