@@ -32,7 +32,7 @@ import numpy as np
 
 from ..core.checkpoint import CHECKPOINT_FILE
 from ..core.config import describe, field_help
-from ..core.errors import AekitError, ConfigError, TrainingError, TrainingInterrupted
+from ..core.errors import AekitError, ConfigError, TrainingError, TrainingInterrupted, one_line
 from ..core.io import atomic_write, finite_json
 from ..core.schema import number
 from ..core.version import __version__
@@ -927,7 +927,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             metrics = read_metrics(run)
             print("evaluation   " + "  ".join(f"{k} {_fmt(v)}" for k, v in metrics.items()))
         except AekitError as exc:
-            print(f"evaluation   (metrics.json unreadable: {_one_line(exc)})")
+            print(f"evaluation   (metrics.json unreadable: {one_line(exc)})")
     print(
         "files        "
         + ", ".join(sorted(p.name for p in run.iterdir() if not p.name.startswith(".")))
@@ -1093,10 +1093,6 @@ def _check_output(path: Path, suffixes: tuple[str, ...]) -> str:
     return suffix
 
 
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
-
-
 def _fmt(value: Any) -> str:
     if value is None:
         return "n/a"  # NaN or infinite: JSON null in metrics.json
@@ -1142,7 +1138,7 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + exc.signum
     except AekitError as exc:
         if _says_errors(exc):
-            print(f"aekit: error: {_one_line(exc)}", file=sys.stderr)
+            print(f"aekit: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("aekit: interrupted", file=sys.stderr)
@@ -1153,7 +1149,7 @@ def main(argv: list[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except OSError as exc:
-        print(f"aekit: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"aekit: error: {one_line(exc)}", file=sys.stderr)
         return 1
     except (RecursionError, MemoryError) as exc:
         print(
@@ -1166,7 +1162,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(
-            f"aekit: internal error: {type(exc).__name__}: {_one_line(exc)} "
+            f"aekit: internal error: {type(exc).__name__}: {one_line(exc)} "
             "(this is a bug in aekit; run again with --debug for the traceback)",
             file=sys.stderr,
         )

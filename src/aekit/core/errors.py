@@ -66,3 +66,8 @@ def non_finite(
         else "remove or impute them"
     )
     return DataError(f"{name} contains {what} value(s) (first in sample {first}{where}); {fix}")
+
+
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line (error output is one line per problem)."""
+    return " ".join(str(exc).split())

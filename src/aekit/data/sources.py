@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..core.errors import ConfigError, DataError, non_finite
+from ..core.errors import ConfigError, DataError, non_finite, one_line
 from ..core.io import memory_bytes, open_checked, require_regular_file
 from .images import IMAGE_SUFFIXES, Images, folder_kind, load_images, not_streamed
 from .images import KINDS as IMAGE_KINDS
@@ -240,8 +240,8 @@ def read_idx(path: str | Path) -> np.ndarray:
             return _read_idx_stream(stream, path)
         except (OSError, EOFError, zlib.error) as exc:
             if not compressed:
-                raise DataError(f"cannot read {path}: {_one_line(exc)}") from None
-            raise DataError(f"{path} is not a readable gzip file: {_one_line(exc)}") from None
+                raise DataError(f"cannot read {path}: {one_line(exc)}") from None
+            raise DataError(f"{path} is not a readable gzip file: {one_line(exc)}") from None
 
 
 def _read_idx_stream(stream: Any, path: Path) -> np.ndarray:
@@ -529,7 +529,7 @@ def read_table(
     except DataError:
         raise
     except (ValueError, OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
-        raise DataError(f"cannot read {path}: {_one_line(exc)}") from None
+        raise DataError(f"cannot read {path}: {one_line(exc)}") from None
     except MemoryError:
         raise DataError(f"cannot read {path}: it declares more data than fits in memory") from None
     raise DataError(
@@ -564,10 +564,6 @@ def check_magic(path: Path, magics: tuple[bytes, ...], kind: str) -> None:
         f"{path} is not a {kind} file ({what}); write arrays with "
         f"{'np.save' if kind == '.npy' else 'np.savez'}"
     )
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
 
 
 @dataclasses.dataclass

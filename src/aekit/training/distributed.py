@@ -27,7 +27,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from ..core.errors import AekitError, TrainingError
+from ..core.errors import AekitError, TrainingError, one_line
 
 TIMEOUT_ENV = "AEKIT_DIST_TIMEOUT"
 
@@ -255,7 +255,3 @@ def _lost_peer(exc: RuntimeError) -> bool:
 
 def _device() -> torch.device:
     return torch.device("cuda") if dist.get_backend() == "nccl" else torch.device("cpu")
-
-
-def one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
