@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import DataError
-from ..core.io import open_checked
-from ..core.schema import coerce
+from ...core.errors import DataError
+from ...core.io import open_checked
+from ...core.schema import coerce
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 SKIPPED_NAMES = ("thumbs.db", "desktop.ini")  # thumbnail caches that Windows writes
