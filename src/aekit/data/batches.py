@@ -11,6 +11,13 @@ so that state and a step number replay a resumed epoch bitwise.
 - :class:`DiskBatches`: a :class:`~aekit.data.streaming.DiskArray`, read a shuffle
   buffer at a time by threads while the model trains.
 - :class:`StreamBatches`: any iterable of batches (a DataLoader), checked batch by batch.
+
+They share the contract and the one draw of an epoch's seed (:func:`epoch_seed`: the
+disk and the iterable feeders). Their orders differ, and stay as they are: in memory one
+permutation of the rows, each rank taking a share of every batch; on disk the blocks
+shuffled, then the rows of a buffer, each rank taking a share of the blocks. One order
+for both would change the batches drawn from a seed, and a run resumed across versions
+would not replay its epoch.
 """
 
 from __future__ import annotations
