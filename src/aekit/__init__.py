@@ -21,9 +21,12 @@ from .core.errors import (
     TrainingInterrupted,
 )
 from .core.version import __version__ as __version__
+from .data.builtin import load_digits, load_mnist
 from .data.config import DataConfig
-from .data.images import Images, load_images
-from .data.sources import Dataset, load_array, load_digits, load_mnist, read_idx
+from .data.dataset import Dataset
+from .data.files import load_array
+from .data.formats.idx import read_idx
+from .data.formats.images import Images, load_images
 from .models.autoencoder import AutoEncoder
 from .models.config import ModelConfig, model_config
 from .models.corruption import (

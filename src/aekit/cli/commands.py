@@ -37,8 +37,9 @@ from ..core.io import atomic_write, finite_json
 from ..core.schema import number
 from ..core.version import __version__
 from ..data.config import NAMED_SOURCES, DataConfig
-from ..data.images import Images, is_image_folder, not_streamed
-from ..data.sources import csv_header, streams
+from ..data.formats.csv import csv_header
+from ..data.formats.images import Images, is_image_folder, not_streamed
+from ..data.sources import streams
 from ..data.streaming import DiskArray
 from ..evaluation.metrics import feature_errors
 from ..evaluation.plots import reconstruction_grid

@@ -35,24 +35,16 @@ from ..core.errors import (
     TrainingInterrupted,
 )
 from ..core.io import write_npy_blocks
+from ..data.batches import resolve_device, validation_split
+from ..data.columns import frame_columns, match_columns, say_order
 from ..data.config import NAMED_SOURCES, DataConfig
-from ..data.images import Images, is_image_folder, load_images, not_streamed
-from ..data.sources import (
-    Dataset,
-    channels_first,
-    frame_columns,
-    image_shape_of,
-    load_source,
-    match_columns,
-    observed_range,
-    read_table,
-    resolve_device,
-    say_order,
-    streams,
-    to_tensor,
-    validation_split,
-)
+from ..data.dataset import Dataset
+from ..data.files import read_table
+from ..data.formats.images import Images, is_image_folder, load_images, not_streamed
+from ..data.shapes import channels_first, image_shape_of
+from ..data.sources import load_source, streams
 from ..data.streaming import DiskArray, iter_rows, open_disk_array
+from ..data.validation import observed_range, to_tensor
 from ..evaluation.metrics import denoising_shortfall, feature_errors, linear_probe
 from ..evaluation.metrics import evaluate as evaluate_model
 from ..evaluation.plots import run_figures

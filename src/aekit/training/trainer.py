@@ -36,15 +36,15 @@ from ..core.errors import (
     TrainingInterrupted,
 )
 from ..core.seeding import seeded
-from ..data.sources import (
+from ..data.batches import (
+    DiskBatches,
     InMemoryBatches,
     StreamBatches,
-    fingerprint,
-    loader_fingerprint,
     resolve_device,
     validation_split,
 )
-from ..data.streaming import DiskArray, DiskBatches
+from ..data.fingerprints import fingerprint, loader_fingerprint
+from ..data.streaming import DiskArray
 from ..models.pca import sample_rows
 from . import distributed
 from .config import TrainConfig
