@@ -10,8 +10,8 @@
 - ``budget``: the training settings the data and this machine choose (the time budget,
   from one timed step; the kind's larger batch).
 - ``run``: :func:`aekit.train` and :func:`aekit.resume`: settings finalised and refused
-  before a folder is written.
-- ``execute``: a run carried out in its folder: scaling, pretraining, training, judging.
+  before a folder is written; then the run carried out in its folder (``execute``:
+  scaling, pretraining, training, judging), for both.
 - ``result``: what a run comes to: the :class:`Run`, its held-out data, metrics against
   PCA (metrics.json), figures and report.
 - ``fitting``: :func:`aekit.fit` and ``fit_model`` (also the estimators'): a model built
