@@ -16,7 +16,8 @@ import torch
 
 import aekit
 from aekit.data.builtin import MNIST_FILES, mnist_search_dirs
-from aekit.data.sources import load_source, to_tensor
+from aekit.data.sources import load_source
+from aekit.data.validation import to_tensor
 
 
 def test_digits_are_scaled_to_unit_interval(digits):

@@ -231,7 +231,7 @@ def test_an_evaluation_that_fails_after_training_leaves_a_usable_run(
     def broken(*args, **kwargs):
         raise ZeroDivisionError("float division by zero")
 
-    monkeypatch.setattr(aekit.runs.api, "evaluate_model", broken)
+    monkeypatch.setattr(aekit.runs.result, "evaluate_model", broken)
     out = tmp_path / "r"
     data = str(folders / "x.npy")
     code = main(["train", "--data", data, "--epochs", "1", "--out", str(out), "--no-progress"])

@@ -386,8 +386,9 @@ def test_one_run_does_each_piece_of_work_once(monkeypatch, tmp_path):
     split once (the trainer and the evaluation share it), takes its folder's lock once,
     and a resume reads the checkpoint once."""
     import aekit.models.autoencoder
-    import aekit.runs.api
+    import aekit.runs.budget
     import aekit.runs.folder
+    import aekit.runs.result
     import aekit.training.trainer
 
     calls: dict[str, int] = {}
@@ -401,9 +402,9 @@ def test_one_run_does_each_piece_of_work_once(monkeypatch, tmp_path):
 
         monkeypatch.setattr(module, name, wrapper)
 
-    counted(aekit.runs.api, "step_seconds")
+    counted(aekit.runs.budget, "step_seconds")
     counted(aekit.training.trainer, "step_seconds")
-    counted(aekit.runs.api, "validation_split")
+    counted(aekit.runs.result, "validation_split")
     counted(aekit.training.trainer, "validation_split")
     counted(aekit.runs.folder.RunFolder, "_locked")
     counted(aekit.runs.folder.RunFolder, "load_checkpoint")
