@@ -246,6 +246,37 @@ def unused_pixels(data: np.ndarray, image_shape: Sequence[int]) -> np.ndarray:
     return variance < UNUSED_SHARE * variance.max() if variance.max() > 0 else variance < 0
 
 
+def _filter_images(
+    weights: np.ndarray, image_shape: Sequence[int] | None, data: np.ndarray | None
+) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Each unit's weights as an image (a row where they are no image), the pixels that
+    ``data`` barely uses masked; and that mask (None without data)."""
+    images = []
+    for w in weights:
+        img = _as_image(w, image_shape)
+        if img is None:
+            img = w.reshape(1, -1)
+        images.append(img.mean(-1) if img.ndim == 3 else img)
+    if data is None or image_shape is None or images[0].shape != tuple(image_shape[1:]):
+        return images, None
+    unused = unused_pixels(data, image_shape)
+    return [np.ma.masked_array(img, mask=unused) for img in images], unused
+
+
+def _weight_scale(images: Sequence[np.ndarray]) -> tuple[float, str]:
+    """One colour scale for all the images, from -lim to lim, lim at the 99th percentile
+    of the sizes of their unmasked values (a handful of large weights do not wash the rest
+    out: those beyond take the bar's end colours, ``extend``)."""
+    sizes = np.abs(
+        np.concatenate(
+            [np.ma.compressed(img) if np.ma.isMaskedArray(img) else np.ravel(img) for img in images]
+        )
+    )
+    lim = float(np.percentile(sizes, 99)) if sizes.size else 0.0
+    lim = lim or float(sizes.max(initial=0.0)) or 1.0
+    return lim, "both" if sizes.size and sizes.max() > lim else "neither"
+
+
 @_plain_text
 def filters(
     model: Any,
@@ -258,47 +289,23 @@ def filters(
     responds to, as in the sparse and denoising papers), every unit on one colour scale
     centred at 0, with its colour bar: a faint unit has small weights. Each is titled by
     its unit's number, the units with the largest weights first (PCA's components in
-    their order). With ``data``
-    (samples of the inputs), the pixels the data barely uses (:func:`unused_pixels`) are
-    drawn grey: their weights are noise the data never shows the unit. The scale ends at
-    the 99th percentile of the weights' sizes; larger ones take its end colours."""
+    their order). With ``data`` (samples of the inputs), the pixels the data barely uses
+    (:func:`unused_pixels`) are drawn grey: their weights are noise the data never shows
+    the unit. The scale ends at the 99th percentile of the weights' sizes; larger ones
+    take its end colours."""
     from matplotlib.patches import Patch
 
     plt = _pyplot()
     weights = first_layer_weights(model)
     if weights is None:
         raise ValueError("the encoder has no dense first layer to draw")
-    weights = weights[:n]
-    images = []
-    for w in weights:
-        img = _as_image(w, image_shape)
-        if img is None:
-            img = w.reshape(1, -1)
-        images.append(img.mean(-1) if img.ndim == 3 else img)
-    unused = None
-    if data is not None and image_shape is not None and images[0].shape == tuple(image_shape[1:]):
-        unused = unused_pixels(data, image_shape)
-        images = [np.ma.masked_array(img, mask=unused) for img in images]
-    shown = np.abs(
-        np.concatenate(
-            [np.ma.compressed(img) if np.ma.isMaskedArray(img) else np.ravel(img) for img in images]
-        )
-    )
-    # One scale for all, at the 99th percentile of the weights' sizes: a handful of large
-    # weights do not wash the rest out (those beyond it take the bar's end colours).
-    lim = float(np.percentile(shown, 99)) if shown.size else 0.0
-    lim = lim or float(shown.max(initial=0.0)) or 1.0
-    extend = "both" if shown.size and shown.max() > lim else "neither"
+    images, unused = _filter_images(weights[:n], image_shape, data)
+    lim, extend = _weight_scale(images)
     cmap = plt.get_cmap("RdBu_r").with_extremes(bad="0.55")
     cols = min(10, len(images))
     rows = math.ceil(len(images) / cols)
-    fig, axes = plt.subplots(
-        rows,
-        cols,
-        figsize=(1.0 * cols + 1.6, 1.0 * rows + 0.9),
-        squeeze=False,
-        layout="constrained",
-    )
+    size = (1.0 * cols + 1.6, 1.0 * rows + 0.9)
+    fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False, layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     pca = getattr(model, "is_pca", False)
@@ -552,6 +559,38 @@ def loss_curves(
     return save(fig, path)
 
 
+def _unit_bars(ax: Any, freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One bar a live unit, most active first, a red cross (and a red number) a dead one;
+    the units' order and which of them, in that order, are dead."""
+    k = len(freq)
+    order = np.argsort(-freq, kind="stable")
+    dead = freq[order] == 0
+    x = np.arange(k)
+    live = f"live units: {k - int(dead.sum())}"
+    ax.bar(x[~dead], freq[order][~dead], color="C0", width=0.8, label=live)
+    if dead.any():
+        ax.scatter(
+            x[dead],
+            np.zeros(int(dead.sum())),
+            marker="x",
+            color="C3",
+            s=40,
+            zorder=3,
+            clip_on=False,
+            label=f"dead units (never active): {int(dead.sum())}",
+        )
+    if k <= 64:
+        ax.set_xticks(x, [str(u) for u in order], fontsize=7 if k > 30 else 8)
+        for label, is_dead in zip(ax.get_xticklabels(), dead, strict=True):
+            if is_dead:
+                label.set_color("C3")
+        ax.set_xlabel("code unit (numbered as in the model; sorted by how often it is active)")
+    else:
+        ax.set_xlabel(f"the {k} code units, sorted by how often each is active")
+    ax.set_xlim(-0.7, k - 0.3)
+    return order, dead
+
+
 @_plain_text
 def activation_frequencies(model: Any, X: np.ndarray, path: str | Path | None = None) -> Any:
     """How often each code unit is active over ``X`` ("active" as the metrics count it:
@@ -569,42 +608,14 @@ def activation_frequencies(model: Any, X: np.ndarray, path: str | Path | None = 
     active = active_units(codes, cfg.code_activation, cfg.top_k is not None)
     freq = active.double().mean(0).numpy()
     k = len(freq)
-    order = np.argsort(-freq, kind="stable")
-    dead = freq[order] == 0
     fig, ax = plt.subplots(figsize=(min(12.0, max(6.0, 0.22 * k + 2.0)), 3.6))
+    order, dead = _unit_bars(ax, freq)
     x = np.arange(k)
-    ax.bar(
-        x[~dead],
-        freq[order][~dead],
-        color="C0",
-        width=0.8,
-        label=f"live units: {k - int(dead.sum())}",
-    )
-    if dead.any():
-        ax.scatter(
-            x[dead],
-            np.zeros(int(dead.sum())),
-            marker="x",
-            color="C3",
-            s=40,
-            zorder=3,
-            clip_on=False,
-            label=f"dead units (never active): {int(dead.sum())}",
-        )
     kl = [p for p in model.penalties if isinstance(p, KLSparsity)]
     mean = codes.double().mean(0).numpy()
     if kl:  # what rho targets: the mean activation, not the share of samples above 0.5
         ax.plot(x, mean[order], "D", color="k", ms=3.5, label="mean activation (what rho targets)")
         ax.axhline(kl[0].rho, color="k", ls="--", lw=1, label=f"target rho = {kl[0].rho:g}")
-    if k <= 64:
-        ax.set_xticks(x, [str(u) for u in order], fontsize=7 if k > 30 else 8)
-        for label, is_dead in zip(ax.get_xticklabels(), dead, strict=True):
-            if is_dead:
-                label.set_color("C3")
-        ax.set_xlabel("code unit (numbered as in the model; sorted by how often it is active)")
-    else:
-        ax.set_xlabel(f"the {k} code units, sorted by how often each is active")
-    ax.set_xlim(-0.7, k - 0.3)
     top = max(float(freq.max()), float(mean[order].max()) if kl else 0.0, *(p.rho for p in kl))
     ax.set_ylim(0, max(0.05, top * 1.15))
     ax.set_ylabel(
