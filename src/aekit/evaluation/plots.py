@@ -608,7 +608,7 @@ def activation_frequencies(model: Any, X: np.ndarray, path: str | Path | None = 
     active = active_units(codes, cfg.code_activation, cfg.top_k is not None)
     freq = active.double().mean(0).numpy()
     k = len(freq)
-    fig, ax = plt.subplots(figsize=(min(12.0, max(6.0, 0.22 * k + 2.0)), 3.6))
+    fig, ax = plt.subplots(figsize=(min(13.0, max(8.0, 0.22 * k + 4.5)), 3.6))
     order, dead = _unit_bars(ax, freq)
     x = np.arange(k)
     kl = [p for p in model.penalties if isinstance(p, KLSparsity)]
@@ -636,7 +636,7 @@ def activation_frequencies(model: Any, X: np.ndarray, path: str | Path | None = 
         fontsize=10,
     )
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     _tight(fig)
     fig.frequencies = freq  # the plotted values, unit by unit, for tests and callers
     return save(fig, path)

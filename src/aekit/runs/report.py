@@ -33,14 +33,17 @@ CAPTIONS = {
     "Where the first epochs would flatten the rest, the lower row repeats the curves from the "
     "end of the first tenth of training on a linear scale: a validation curve that rises "
     "while the training curve falls is overfitting.",
-    "filters.png": "What the first-layer units respond to: each unit's input weights, all on "
-    "one colour scale centred at 0 (the colour bar), so a faint unit has small weights. Grey: "
-    "pixels the held-out data barely uses, where a weight hardly matters.",
+    "filters.png": "What the first-layer units respond to: each unit's input weights, titled "
+    "by the unit's number, the largest weights first, all on one colour scale centred at 0 (the "
+    "colour bar), so a faint unit has small weights. Grey: pixels the held-out data barely "
+    "uses, where a weight hardly matters.",
     "codes.png": "The held-out samples' codes in two dimensions, coloured by label where known.",
     "interpolation.png": "Decodings along the straight line between the codes of two held-out "
     "samples.",
     "activation_frequencies.png": "How often each code unit is active, one bar a unit, most "
-    "active first; dead units (never active) are the red crosses and red numbers.",
+    "active first; dead units (never active) are the red crosses and red numbers. Under a KL "
+    "penalty, the diamonds are each unit's mean activation, which the penalty pulls to rho (the "
+    "dashed line): a unit can meet rho without ever being active.",
     "jacobian_spectrum.png": "Singular values of the encoder's Jacobian: a contractive "
     "encoder keeps few directions.",
     "pretraining.png": "Greedy pretraining: each layer's reconstruction error per epoch.",
