@@ -19,8 +19,9 @@ Where things are:
 A new command: its ``cmd_NAME`` in the module of its kind (or a new one), its subparser
 builder in ``parser.COMMAND_PARSERS``, and its name in ``program.COMMANDS``.
 
-May import every layer, sklearn included (``aekit score`` reads the threshold an outlier
-detector saved); nothing imports it but ``aekit.__main__``.
+May import every layer, sklearn included (``aekit score`` uses the outlier detector's
+threshold rule and reads the threshold one saved); nothing imports it but
+``aekit.__main__``.
 """
 
 from .program import entry, main

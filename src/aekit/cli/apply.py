@@ -256,10 +256,20 @@ def _limit(args: argparse.Namespace, total: np.ndarray) -> float | None:
     """The error above which a sample is an outlier: --threshold, that of --contamination
     on these errors, or the threshold of a saved outlier detector; else None."""
     if args.contamination is not None:
-        return float(np.percentile(total, 100 * (1 - args.contamination)))
+        return contamination_threshold(total, args.contamination)
     if args.threshold is not None:
         return args.threshold
     return _saved_threshold(Path(args.run))
+
+
+def contamination_threshold(errors: np.ndarray, contamination: float) -> float:
+    """The error above which the ``contamination`` share of ``errors`` lies: the rule of
+    :class:`~aekit.sklearn.AutoEncoderOutlierDetector` (:func:`aekit.sklearn.threshold`, on
+    its scores, minus the errors), so that ``--contamination`` flags the samples the
+    detector would with that contamination."""
+    from ..sklearn import threshold
+
+    return 0.0 - threshold(-errors, contamination)  # 0.0 -: no -0 printed
 
 
 def _saved_threshold(run: Path) -> float | None:
