@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 import aekit
-from aekit.cli.commands import _parser, main
+from aekit.cli import main
+from aekit.cli.parser import build_parser as _parser
 from aekit.core.config import _Config
 
 SRC = Path(aekit.__file__).parent
