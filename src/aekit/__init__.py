@@ -37,6 +37,7 @@ from .models.corruption import (
 from .models.families import FAMILIES, register_family
 from .models.penalties import PENALTIES, Contractive, KLSparsity, L1Sparsity, Penalty
 from .models.presets import KINDS
+from .models.vae import VAE, VAEConfig
 from .runs.api import Run, encode, evaluate, fit, impute, reconstruct, resume, score, train
 from .runs.config import OutputConfig, PretrainConfig, RunConfig
 from .runs.folder import RunFolder
@@ -54,6 +55,7 @@ __all__ = [
     "OPTIMIZERS",
     "PENALTIES",
     "SCHEDULES",
+    "VAE",
     "AekitError",
     "AutoEncoder",
     "CheckpointError",
@@ -84,6 +86,7 @@ __all__ = [
     "Trainer",
     "TrainingError",
     "TrainingInterrupted",
+    "VAEConfig",
     "encode",
     "evaluate",
     "fit",
