@@ -125,7 +125,7 @@ def test_collapse_is_said_for_a_too_powerful_decoder_and_not_for_a_healthy_one(
     kl = kl_per_unit(collapsed, digits.test)
     assert len(collapsed_units(kl)) >= 4
     note = collapse_note(kl)
-    assert note is not None and f"of 16 code units carry under 0.01 nats" in note
+    assert note is not None and "of 16 code units carry under 0.01 nats" in note
     assert collapse_note(kl_per_unit(trained, digits.test)) is None
     assert collapse_note(np.zeros(3)).startswith("posterior collapse: every code unit")
 
@@ -201,7 +201,9 @@ def test_binarised_data_is_drawn_fresh_in_training_and_once_when_judged(digits):
     model = vae(binarize=True)
     x = digits.test[:50]
     judged = judged_data(model, x)
-    assert set(judged.unique().tolist()) <= {0.0, 1.0} and torch.equal(judged, judged_data(model, x))
+    assert set(judged.unique().tolist()) <= {0.0, 1.0} and torch.equal(
+        judged, judged_data(model, x)
+    )
     assert torch.equal(judged_data(vae(), x), x)  # grey data is judged as it is
     model.train()
     torch.manual_seed(1)
