@@ -40,6 +40,7 @@ from .models.corruption import (
 from .models.families import FAMILIES, register_family
 from .models.penalties import PENALTIES, Contractive, KLSparsity, L1Sparsity, Penalty
 from .models.presets import KINDS
+from .models.vae import VAE, VAEConfig
 from .runs.api import Run, encode, evaluate, fit, impute, reconstruct, resume, score, train
 from .runs.config import OutputConfig, PretrainConfig, RunConfig
 from .runs.folder import RunFolder
@@ -57,6 +58,7 @@ __all__ = [
     "OPTIMIZERS",
     "PENALTIES",
     "SCHEDULES",
+    "VAE",
     "AekitError",
     "AutoEncoder",
     "CheckpointError",
@@ -87,6 +89,7 @@ __all__ = [
     "Trainer",
     "TrainingError",
     "TrainingInterrupted",
+    "VAEConfig",
     "encode",
     "evaluate",
     "fit",
