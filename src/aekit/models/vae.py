@@ -50,15 +50,9 @@ from torch import Tensor, nn
 from ..core.config import _Config, choices, require, within
 from ..core.errors import DataError
 from ..core.seeding import seeded
-from ..data.sources import (
-    ArrayLike,
-    check_bounds,
-    check_range,
-    frame_columns,
-    match_columns,
-    to_tensor,
-)
+from ..data.columns import frame_columns, match_columns
 from ..data.streaming import DiskArray, Stats
+from ..data.validation import ArrayLike, check_bounds, check_range, to_tensor
 from .corruption import Corruption
 from .families import register_family, save_model
 from .nets import ACTIVATIONS, conv_decoder, conv_encoder, mlp_decoder, mlp_encoder
