@@ -38,7 +38,7 @@ def read_estimator_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(info, dict):
         raise ConfigError(f"{file} must hold a JSON object; {fields.again}")
     name = info.get("estimator", ABSENT)
-    if name not in ESTIMATORS:
+    if not isinstance(name, str) or name not in ESTIMATORS:
         raise fields.bad("estimator", f"one of {', '.join(ESTIMATORS)}", name)
     cls = ESTIMATORS[name]
     params = info.get("params", {})
