@@ -440,3 +440,17 @@ def test_a_folder_saved_before_the_parameter_table_loads(name, cancer, tmp_path)
     assert set(json.loads((tmp_path / name / "estimator.json").read_text())["params"]) == set(
         params
     )
+
+
+def test_text_settings_are_read_as_the_command_line_reads_them(cancer):
+    X, _ = cancer
+    X = X[:100]
+    for hidden in ("16,8", "16-8", [16, 8], (16, 8)):
+        est = AutoEncoderTransformer(hidden=hidden, code_dim=4, epochs=1, pca_fallback=False)
+        assert est.fit(X).model_.config.hidden == [16, 8]
+    with pytest.raises(ValueError, match=r"model\.hidden: expected sizes like 32,16, got '16,x'"):
+        AutoEncoderTransformer(hidden="16,x", epochs=1).fit(X)
+    for none in ("none", "None", " NONE "):
+        est = AutoEncoderTransformer("denoising", corruption=none, penalty=none, epochs=1)
+        config = est.fit(X).model_.config
+        assert config.corruption is None and config.penalties == []

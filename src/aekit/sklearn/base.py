@@ -12,6 +12,7 @@ import json
 import os
 import secrets
 import sys
+import typing
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -24,8 +25,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ..core.config import describe
 from ..core.errors import ConfigError
 from ..core.io import write_json
+from ..core.schema import from_text, means_none
 from ..models.autoencoder import AutoEncoder
-from ..models.config import model_config
+from ..models.config import ModelConfig, model_config
 from ..models.families import save_model
 from ..runs.api import fit_model
 from ..runs.saved import ESTIMATOR_FILE, IN_MEMORY
@@ -69,27 +71,22 @@ class AutoEncoderEstimator(BaseEstimator):
     # ---- fitting ----------------------------------------------------------------------
 
     def _model_settings(self, X: np.ndarray) -> dict[str, Any]:
-        """The ModelConfig fields these parameters set (None: the kind's default)."""
+        """The ModelConfig fields these parameters set (None: the kind's default); text is
+        read as the command line reads it ("32,16", "none")."""
+        hints = typing.get_type_hints(ModelConfig)
         settings = {k: getattr(self, k) for k in MODEL_PARAMS if getattr(self, k) is not None}
-        if isinstance(settings.get("corruption"), str) and settings["corruption"] == "none":
-            settings["corruption"] = None
+        for name in ("hidden", "corruption"):
+            if isinstance(settings.get(name), str):
+                settings[name] = from_text(settings[name], hints[name], f"model.{name}")
+        if "hidden" in settings:
+            settings["hidden"] = list(settings["hidden"])
         if self.penalty is not None:
             penalty = self.penalty
             settings["penalties"] = (
                 []
-                if penalty == "none"
+                if isinstance(penalty, str) and means_none(penalty)
                 else list(penalty if isinstance(penalty, list | tuple) else [penalty])
             )
-        hidden = settings.get("hidden")
-        if isinstance(hidden, str):  # "32,16", as on the command line
-            try:
-                settings["hidden"] = [int(n) for n in hidden.split(",") if n.strip()]
-            except ValueError:
-                raise ConfigError(
-                    f"hidden must be layer sizes like [32, 16], got {hidden!r}"
-                ) from None
-        elif hidden is not None:
-            settings["hidden"] = list(hidden)
         return settings
 
     def _fit_model(self, X: np.ndarray) -> AutoEncoder:
