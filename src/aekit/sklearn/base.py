@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import joblib
 import numpy as np
 import sklearn
+import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -27,9 +28,11 @@ from ..core.errors import ConfigError
 from ..core.io import write_json
 from ..core.schema import from_text, means_none
 from ..models.autoencoder import AutoEncoder
-from ..models.config import ModelConfig, model_config
+from ..models.config import ModelConfig
 from ..models.families import save_model
 from ..runs.api import fit_model
+from ..runs.config import RunConfig
+from ..runs.inputs import in_unit_range
 from ..runs.saved import ESTIMATOR_FILE, IN_MEMORY
 from ..training.config import TrainConfig
 from .params import MODEL_PARAMS, PARAMS, TRAIN_PARAMS, Param, constructor, with_parameters_doc
@@ -70,9 +73,9 @@ class AutoEncoderEstimator(BaseEstimator):
 
     # ---- fitting ----------------------------------------------------------------------
 
-    def _model_settings(self, X: np.ndarray) -> dict[str, Any]:
-        """The ModelConfig fields these parameters set (None: the kind's default); text is
-        read as the command line reads it ("32,16", "none")."""
+    def _model_settings(self) -> dict[str, Any]:
+        """The ModelConfig fields these parameters set (None: the kind's or the data's
+        default); text is read as the command line reads it ("32,16", "none")."""
         hints = typing.get_type_hints(ModelConfig)
         settings = {k: getattr(self, k) for k in MODEL_PARAMS if getattr(self, k) is not None}
         for name in ("hidden", "corruption"):
@@ -87,27 +90,17 @@ class AutoEncoderEstimator(BaseEstimator):
                 if isinstance(penalty, str) and means_none(penalty)
                 else list(penalty if isinstance(penalty, list | tuple) else [penalty])
             )
-        return settings
+        if self.scaling != "auto":  # "auto": the run's rule, by the data's range
+            settings["scaling"] = self.scaling
+        return {"kind": self.kind, "missing": self._missing, **settings}
 
     def _fit_model(self, X: np.ndarray) -> AutoEncoder:
         """Build, scale and train the model on validated ``X``; set the fitted attributes."""
-        if self.scaling not in ("auto", "none", "standard", "minmax"):
-            raise ConfigError(
-                f"scaling must be 'auto', 'none', 'standard' or 'minmax', got {self.scaling!r}"
-            )
-        observed = X[~np.isnan(X)]
-        unit_range = bool(observed.size and observed.min() >= 0 and observed.max() <= 1)
-        scaling = self.scaling
-        if scaling == "auto":
-            scaling = "none" if unit_range else "standard"
-        settings = self._model_settings(X)
-        cfg = model_config(
-            self.kind,
-            unit_range=unit_range and scaling == "none",
-            input_dim=X.shape[1],
-            scaling=scaling,
-            missing=self._missing,
-            **self._extra_model_settings(settings, X),
+        data = X.astype(np.float32)
+        run = RunConfig(model=self._extra_model_settings(self._model_settings(), X))
+        # As aekit train builds the model: the kind's preset, the data's range and size.
+        cfg = run.model_config(
+            X.shape[1], unit_range=in_unit_range(torch.from_numpy(data), self._missing)
         )
         seed = self.seed_ = self._seed()
         training = TrainConfig(
@@ -118,7 +111,7 @@ class AutoEncoderEstimator(BaseEstimator):
         # As aekit.fit trains: the kind's settings, the warnings, the scaling fitted.
         trainer, result = fit_model(
             model,
-            X.astype(np.float32),
+            data,
             training,
             progress=self.verbose,
             desc=type(self).__name__,
