@@ -487,3 +487,32 @@ def test_text_settings_are_read_as_the_command_line_reads_them(cancer):
         est = AutoEncoderTransformer("denoising", corruption=none, penalty=none, epochs=1)
         config = est.fit(X).model_.config
         assert config.corruption is None and config.penalties == []
+
+
+def test_a_saved_estimator_records_its_run_as_a_run_folder_does(tmp_path, monkeypatch):
+    """config.json holds the sections a run folder of data given in Python holds, the
+    result in full (runs.folder.result_summary); load reads it once and a second save
+    writes it again unchanged."""
+    data = load_breast_cancer(as_frame=True).data
+    est = AutoEncoderTransformer(epochs=2, random_state=0).fit(data)
+    saved = json.loads((est.save(tmp_path / "est") / "config.json").read_text())
+    model = aekit.AutoEncoder.build(input_dim=30, code_dim=4, scaling="standard")
+    aekit.fit(model, data.to_numpy(), epochs=2, run_dir=tmp_path / "run", progress=False)
+    run = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert [k for k in saved if k != "columns"] == list(run)
+    assert set(saved["result"]) == set(run["result"])
+    assert saved["result"]["epochs_trained"] == 2 and saved["result"]["final"]
+    assert saved["data"] == {"source": "array"} and saved["columns"] == list(data.columns)
+    from aekit.core import io
+
+    reads = []
+    read = io.read_checked
+    monkeypatch.setattr(
+        io,
+        "read_checked",
+        lambda path, *a: reads.append(Path(path).name) or read(path, *a),
+    )
+    again = load(tmp_path / "est")
+    assert reads.count("config.json") == 1
+    again.save(tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "config.json").read_text()) == saved

@@ -1,5 +1,5 @@
 """What the estimators share: :class:`AutoEncoderEstimator` builds the model from its
-parameters, trains it through :func:`aekit.runs.api.fit_model` (the one training path,
+parameters, trains it through :func:`aekit.runs.fitting.fit_model` (the one training path,
 as :func:`aekit.fit`'s), checks the inputs as scikit-learn does, and saves itself to a
 folder in aekit's format. An estimator is a subclass: its parameters (``_params``, made
 with :func:`~aekit.sklearn.params.with_params`), its ``fit`` and its methods, and the
@@ -30,10 +30,10 @@ from ..core.schema import from_text, means_none
 from ..models.autoencoder import AutoEncoder
 from ..models.config import ModelConfig
 from ..models.families import save_model
-from ..runs.api import fit_model
 from ..runs.config import RunConfig
+from ..runs.fitting import fit_model, fitted_sections
 from ..runs.inputs import in_unit_range
-from ..runs.saved import ESTIMATOR_FILE, IN_MEMORY
+from ..runs.saved import ESTIMATOR_FILE
 from ..training.config import TrainConfig
 from .params import MODEL_PARAMS, PARAMS, TRAIN_PARAMS, Param, constructor, with_parameters_doc
 
@@ -118,16 +118,9 @@ class AutoEncoderEstimator(BaseEstimator):
             stacklevel=users_level(),  # the user's line calling fit (or fit_transform...)
         )
         # What save() records in config.json, as a run folder does (aekit info reads it).
-        self._run_sections = {
-            "data": {"source": IN_MEMORY},  # an array in memory: no command may assume one
-            "training": trainer.config.to_dict(),
-            "result": {
-                "epochs_trained": len(result.history),
-                "steps": result.steps,
-                "seconds": round(result.seconds, 3),
-                **({"machine": result.machine} if result.machine else {}),
-            },
-        }
+        names = getattr(self, "feature_names_in_", None)
+        columns = None if names is None else [str(n) for n in names]
+        self._run_sections = fitted_sections(trainer, result, columns)
         self.model_ = model.cpu().eval()
         self.history_ = result.history
         self.n_iter_ = max(1, len(result.history))
@@ -197,11 +190,10 @@ class AutoEncoderEstimator(BaseEstimator):
                 f"{path} exists and is not a saved estimator: save into a new folder "
                 "(a saved estimator's folder is overwritten)"
             )
-        sections = dict(getattr(self, "_run_sections", None) or {})
-        if hasattr(self, "feature_names_in_"):
-            # As a run folder keeps them: the CLI matches a table's columns by these names.
-            sections["columns"] = [str(n) for n in self.feature_names_in_]
-        save_model(self.model_, path, sections)
+        # What the fit (or the file it was loaded from) records, as a run folder does: the
+        # data, its columns' names (the CLI matches a table's columns by them), the
+        # training and its result (none in an estimator pickled by an older aekit).
+        save_model(self.model_, path, getattr(self, "_run_sections", None))
         params = {k: _jsonable(v) for k, v in self.get_params().items()}
         fitted = {
             "n_features_in_": self.n_features_in_,
