@@ -35,7 +35,7 @@ CAPTIONS = {
     "while the training curve falls is overfitting.",
     "filters.png": "What the first-layer units respond to: each unit's input weights, titled "
     "by the unit's number, the largest weights first, all on one colour scale centred at 0 (the "
-    "colour bar), so a faint unit has small weights. Grey: pixels the held-out data barely "
+    "colour bar), so a faint unit has small weights. Grey: pixels the training data barely "
     "uses, where a weight hardly matters.",
     "codes.png": "The held-out samples' codes in two dimensions, coloured by label where known.",
     "interpolation.png": "Decodings along the straight line between the codes of two held-out "

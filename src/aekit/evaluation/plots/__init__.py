@@ -34,7 +34,14 @@ from __future__ import annotations
 from .codes import activation_frequencies, code_space, encoder_jacobian_spectrum, jacobian_spectrum
 from .comparison import compare_curves, compare_errors
 from .curves import loss_curves, lowest_validation, pretraining_curves, zoom_start
-from .filters import UNUSED_SHARE, filters, first_layer_weights, unused_pixels
+from .filters import (
+    UNUSED_SHARE,
+    barely_varying,
+    filters,
+    first_layer_weights,
+    pixel_variance,
+    unused_pixels,
+)
 from .reconstructions import (
     feature_errors_plot,
     interpolation,
@@ -59,6 +66,7 @@ __all__ = [
     "UNUSED_SHARE",
     "activation_frequencies",
     "as_image",
+    "barely_varying",
     "code_space",
     "compare_curves",
     "compare_errors",
@@ -72,6 +80,7 @@ __all__ = [
     "loss_curves",
     "loss_label",
     "lowest_validation",
+    "pixel_variance",
     "pretraining_curves",
     "readable_scale",
     "reconstruction_grid",

@@ -25,11 +25,14 @@ def run_figures(
     labels: np.ndarray | None = None,
     layers: Sequence[Sequence[Mapping[str, float]]] = (),
     layer_losses: Sequence[str] = (),
+    train_variance: np.ndarray | None = None,
 ) -> list[Path]:
     """Every figure that fits ``model``'s kind, drawn on held-out data ``X`` into
     ``folder`` (what ``aekit train`` writes into ``RUN/figures``); ``layers`` and
-    ``layer_losses``: the histories and losses of greedily pretrained layers. Returns the
-    files."""
+    ``layer_losses``: the histories and losses of greedily pretrained layers;
+    ``train_variance``: the variance of each input feature over the data the model
+    trained on (:func:`pixel_variance`), from which the filters' grey mask of the pixels
+    the data barely uses is drawn (without it, from ``X``). Returns the files."""
     from ..metrics import feature_errors
 
     folder = Path(folder)
@@ -55,7 +58,7 @@ def run_figures(
     codes = np.asarray(model.encode(x[:2000]))
     code_space(codes, out("codes.png"), labels[: len(codes)] if labels is not None else None)
     if images and first_layer_weights(model) is not None:
-        filters(model, out("filters.png"), shape, data=x)
+        filters(model, out("filters.png"), shape, data=x, variance=train_variance)
     if images and len(x) >= 2:
         interpolation(model, x[0], x[1], out("interpolation.png"), shape)
     _penalty_figures(model, x, out)
