@@ -1,6 +1,7 @@
 """What a run folder records about its training, read back checked: the metrics of its
-evaluation (metrics.json) and its history an epoch a row (metrics.csv). What the report
-and ``aekit info`` show; anything that is not what aekit writes is refused.
+evaluation (metrics.json), its history an epoch a row (metrics.csv), and the samples it
+trained, validated and was tested on (config.json's ``result``). What the report and
+``aekit info`` show; anything that is not what aekit writes is refused, or said as such.
 """
 
 from __future__ import annotations
@@ -98,3 +99,23 @@ def read_history(run: str | Path) -> list[dict[str, float]]:
             )
         history.append(values)
     return history
+
+
+SAMPLES = {"train": "training", "validation": "validation", "test": "test"}
+
+
+def describe_samples(config: dict[str, Any]) -> str:
+    """The rows a run trained on, validated on and was tested on, as its config.json's
+    ``result`` records them ("1150 training, 287 validation, 360 test"); "not recorded in
+    the run folder" for a folder that records none (one written before aekit recorded
+    them, or a run not finished), and said as such where they are not counts."""
+    result = config.get("result")
+    samples = result.get("samples") if isinstance(result, dict) else None
+    if samples is None:
+        return "not recorded in the run folder"
+    counts = [samples.get(k) for k in SAMPLES] if isinstance(samples, dict) else []
+    if not counts or not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in counts
+    ):
+        return "not readable: config.json's result.samples is not a count per split"
+    return ", ".join(f"{n} {word}" for n, word in zip(counts, SAMPLES.values(), strict=True))

@@ -17,7 +17,7 @@ from ..core.errors import CheckpointError, ConfigError
 from ..core.io import MAX_FIGURE_BYTES, atomic_write, read_checked
 from ..models.families import model_config_of
 from ..training.config import TrainConfig
-from .records import read_history, read_metrics
+from .records import describe_samples, read_history, read_metrics
 from .saved import data_origin, describe_origin, read_run_config
 
 FIGURES = "figures"
@@ -198,17 +198,14 @@ def processes(config: dict[str, Any]) -> int:
     return int(config.get("world_size", 1))
 
 
-def write_report(run: str | Path, out: str | Path | None = None) -> Path:
-    """Write the one-page HTML report of run folder ``run`` (default: ``RUN/report.html``)."""
-    run = Path(run)
-    info = _run_info(run)
+def _facts(run: Path, info: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The header of a run's report: where it is, what it trained on and how."""
     config, metrics = info["config"], info["metrics"]
     training = config.get("training") or {}
-    parts = [f"<h1>aekit run: {html.escape(info['kind'])} {html.escape(info['arch'])}</h1>"]
-    facts = [
+    return [
         ("run folder", str(run.resolve())),
         ("data", describe_origin(data_origin(config))),
-        ("samples", "not recorded in the run folder"),
+        ("samples", describe_samples(config)),
         ("judged on", metrics.get("split", "?")),
         ("epochs trained", info["epochs"]),
         ("weights", _weights(metrics, config)),
@@ -219,6 +216,15 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
         ("optimizer", optimizer_summary(config)),
         ("aekit version", config.get("aekit_version", "?")),
     ]
+
+
+def write_report(run: str | Path, out: str | Path | None = None) -> Path:
+    """Write the one-page HTML report of run folder ``run`` (default: ``RUN/report.html``)."""
+    run = Path(run)
+    info = _run_info(run)
+    config, metrics = info["config"], info["metrics"]
+    parts = [f"<h1>aekit run: {html.escape(info['kind'])} {html.escape(info['arch'])}</h1>"]
+    facts = _facts(run, info)
     if isinstance(metrics.get("evaluation_error"), str):
         facts.append(("evaluation", f"failed: {metrics['evaluation_error']}"))
     # Words and numbers alike, left-aligned: a long optimizer line leaves no gap to read across.

@@ -75,6 +75,21 @@ def validation_rows(dataset: Dataset, cfg: RunConfig) -> tuple[torch.Tensor, tor
     return validation_split(len(train), cfg.training.val_fraction or 0.0, cfg.training.seed)
 
 
+def sample_counts(
+    dataset: Dataset, rows: tuple[torch.Tensor, torch.Tensor] | None
+) -> dict[str, int]:
+    """How many rows a run trains on, validates on (``rows``: the training and validation
+    rows of its training data) and is tested on (its test split's; 0 without one): the
+    ``samples`` of config.json's ``result`` section, which the report and ``aekit info``
+    show."""
+    trained = len(rows[0]) if rows is not None else len(dataset.train)
+    return {
+        "train": trained,
+        "validation": len(rows[1]) if rows is not None else 0,
+        "test": len(dataset.test) if dataset.test is not None else 0,
+    }
+
+
 def held_out(
     dataset: Dataset, rows: tuple[torch.Tensor, torch.Tensor] | None
 ) -> tuple[Any, str, Any]:
