@@ -192,10 +192,13 @@ def _steps(info: dict[str, Any]) -> str:
     return f"{steps}"
 
 
-def processes(config: dict[str, Any]) -> int:
+def processes(config: dict[str, Any]) -> int | str:
     """How many processes trained the run (config.json's world_size; one where it records
-    none, as a run on one process does)."""
-    return int(config.get("world_size", 1))
+    none, as a run on one process does; said as unreadable where it is not a count)."""
+    size = config.get("world_size", 1)
+    if isinstance(size, int) and not isinstance(size, bool) and size >= 1:
+        return size
+    return f"not readable ({size!r:.40})"
 
 
 def _facts(run: Path, info: dict[str, Any]) -> list[tuple[str, Any]]:
