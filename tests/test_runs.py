@@ -388,6 +388,7 @@ def test_one_run_does_each_piece_of_work_once(monkeypatch, tmp_path):
     import aekit.models.autoencoder
     import aekit.runs.api
     import aekit.runs.folder
+    import aekit.training.feeding
     import aekit.training.trainer
 
     calls: dict[str, int] = {}
@@ -404,7 +405,7 @@ def test_one_run_does_each_piece_of_work_once(monkeypatch, tmp_path):
     counted(aekit.runs.api, "step_seconds")
     counted(aekit.training.trainer, "step_seconds")
     counted(aekit.runs.api, "validation_split")
-    counted(aekit.training.trainer, "validation_split")
+    counted(aekit.training.feeding, "validation_split")
     counted(aekit.runs.folder.RunFolder, "_locked")
     counted(aekit.runs.folder.RunFolder, "load_checkpoint")
     checked = []

@@ -405,6 +405,12 @@ class AutoEncoder(nn.Module):
         return int(dense[-1].out_features) if dense else None
 
     @property
+    def needs_autograd(self) -> bool:
+        """Whether the loss differentiates the encoder itself (the exact or estimated
+        contractive penalty): then it is evaluated without a graph, not in inference mode."""
+        return any(p.needs_autograd(self.encoder) for p in self.penalties)
+
+    @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
