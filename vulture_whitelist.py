@@ -26,3 +26,10 @@ binary_cross_entropy  # noqa
 bf16_is_fast  # noqa
 clear_cache  # noqa
 test_files  # noqa: Dataset.test_files
+# The VAE's likelihood (evaluation/likelihood.py): public API, which aekit evaluate and the
+# report will call.
+iwae_nll  # noqa
+elbo  # noqa: the function and ELBO.elbo
+_.reconstruction  # noqa: ELBO.reconstruction
+kl_per_unit  # noqa
+collapse_note  # noqa

@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from aekit.data.sources import load_mnist
+from aekit.data.builtin import load_mnist
 
 DIMS = [784, 1000, 500, 250, 30]
 

@@ -411,7 +411,7 @@ def test_info_says_n_a_for_a_metric_json_cannot_hold(tmp_path, capsys):
 
 
 def test_the_resume_command_names_the_data_again(tmp_path):
-    from aekit.cli.commands import resume_command
+    from aekit.cli.train import resume_command
 
     out = tmp_path / "r"
     assert main(["train", "--epochs", "1", "--out", str(out), "--no-progress", "--no-report"]) == 0

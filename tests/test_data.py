@@ -15,7 +15,9 @@ import pytest
 import torch
 
 import aekit
-from aekit.data.sources import MNIST_FILES, load_source, mnist_search_dirs, to_tensor
+from aekit.data.builtin import MNIST_FILES, mnist_search_dirs
+from aekit.data.sources import load_source
+from aekit.data.validation import to_tensor
 
 
 def test_digits_are_scaled_to_unit_interval(digits):
@@ -226,7 +228,8 @@ def test_a_csv_first_line_of_column_numbers_is_stated_not_guessed(tmp_path, firs
 def test_a_training_split_is_indexed_through_not_copied():
     """The trainer trains on x[rows] without making that copy: the batches and the data's
     fingerprint (which a resume checks) are those of the copy."""
-    from aekit.data.sources import InMemoryBatches, fingerprint, validation_split
+    from aekit.data.batches import InMemoryBatches, validation_split
+    from aekit.data.fingerprints import fingerprint
 
     x = torch.rand(1000, 5)
     rows, _ = validation_split(len(x), 0.1, seed=0)

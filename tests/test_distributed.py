@@ -216,7 +216,7 @@ def test_processes_launched_by_the_user_train_one_model(tmp_path: Path):
     done = torchrun([str(script)], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     steps = int(done.stdout.split("steps")[1].split()[0])
-    assert steps == 2 * len(aekit.data.sources.InMemoryBatches(torch.zeros(1293, 1), 64, None))
+    assert steps == 2 * len(aekit.data.batches.InMemoryBatches(torch.zeros(1293, 1), 64, None))
 
 
 UNEVEN = """

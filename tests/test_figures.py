@@ -60,8 +60,8 @@ def test_filters_are_the_first_layer_weights(trained, tmp_path):
     _png(tmp_path / "w.png")
     first = next(m for m in model.encoder.modules() if isinstance(m, torch.nn.Linear))
     weights = first.weight.detach().numpy()
-    shown = [ax.images[0].get_array() for ax in fig.axes if ax.images]
-    assert len(shown) == 16
+    shown = {int(ax.get_title()): ax.images[0].get_array() for ax in fig.axes if ax.images}
+    assert sorted(shown) == list(range(16))  # each unit once, titled by its number
     np.testing.assert_allclose(shown[3], weights[3].reshape(8, 8), rtol=1e-6)
 
 
@@ -77,10 +77,14 @@ def test_code_space_plots_the_codes(trained, digits, tmp_path):
 def test_loss_curves_have_one_panel_per_term_and_whole_epochs(tmp_path, digits):
     model = aekit.AutoEncoder.build("sparse", input_dim=64, hidden=[], code_dim=25)
     history = aekit.fit(model, digits.train, epochs=3, progress=False).history
-    fig = plots.loss_curves(history, tmp_path / "l.png")
+    fig = plots.loss_curves(history, tmp_path / "l.png", "mse", "64 pixels")
     _png(tmp_path / "l.png")
     titles = [ax.get_title() for ax in fig.axes]
-    assert titles == ["total loss", "reconstruction", "kl_sparsity"]
+    assert titles == [
+        "total loss = squared error + kl_sparsity",
+        "reconstruction: squared error",
+        "kl_sparsity penalty",
+    ]
     line = fig.axes[1].lines[0]
     np.testing.assert_allclose(line.get_ydata(), [r["train_reconstruction"] for r in history])
     ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 3]
@@ -127,11 +131,19 @@ def test_interpolation_starts_and_ends_at_the_two_reconstructions(trained, digit
 
 def test_pretraining_curves_and_score_histogram(tmp_path, trained):
     _, history = trained
-    fig = plots.pretraining_curves([history, history[:2]], tmp_path / "p.png", ["bce", "mse"])
+    fig = plots.pretraining_curves(
+        [history, history[:2], history], tmp_path / "p.png", ["bce", "mse", "mse"]
+    )
     _png(tmp_path / "p.png", min_bytes=1000)
-    assert len(fig.axes[0].lines) == 2
-    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert legend == ["layer 1 (cross-entropy)", "layer 2 (squared error)"]
+    # Losses in other units never share an axis: one panel per loss, each layer in its own.
+    legends = [[t.get_text() for t in ax.get_legend().get_texts()] for ax in fig.axes]
+    assert legends == [
+        ["layer 1 (cross-entropy)"],
+        ["layer 2 (squared error)", "layer 3 (squared error)"],
+    ]
+    assert (
+        "cross-entropy" in fig.axes[0].get_ylabel() and "squared error" in fig.axes[1].get_ylabel()
+    )
     errors = np.random.default_rng(0).gamma(2.0, size=500)
     fig = plots.score_histogram(errors, 6.0, tmp_path / "s.png")
     _png(tmp_path / "s.png", min_bytes=1000)

@@ -231,7 +231,7 @@ def test_an_evaluation_that_fails_after_training_leaves_a_usable_run(
     def broken(*args, **kwargs):
         raise ZeroDivisionError("float division by zero")
 
-    monkeypatch.setattr(aekit.runs.api, "evaluate_model", broken)
+    monkeypatch.setattr(aekit.runs.result, "evaluate_model", broken)
     out = tmp_path / "r"
     data = str(folders / "x.npy")
     code = main(["train", "--data", data, "--epochs", "1", "--out", str(out), "--no-progress"])
@@ -290,6 +290,8 @@ def test_the_output_folder_message_suggests_resume_only_for_a_run(folders, tmp_p
         (lambda e: e["fitted"].update(feature_names_in_=["a"]), "a list of 16 names"),
         (lambda e: e.update(params="x"), "'params' must be an object"),
         (lambda e: e.update(estimator="Forest"), "'estimator' must be one of"),
+        (lambda e: e.update(estimator=["AutoEncoderOutlierDetector"]), "'estimator' must be"),
+        (lambda e: e.update(estimator={"name": "x"}), "'estimator' must be one of"),
     ],
 )
 def test_a_damaged_estimator_file_names_the_file_and_the_field(folders, tmp_path, change, field):

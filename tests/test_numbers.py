@@ -22,7 +22,9 @@ import pytest
 
 import aekit
 from aekit import sklearn as aeskl
-from aekit.cli.commands import SECTIONS, _parser, main
+from aekit.cli import main
+from aekit.cli.options import SECTIONS
+from aekit.cli.parser import build_parser as _parser
 from aekit.core.schema import Bounds, number
 from aekit.runs.config import RunConfig
 

@@ -134,10 +134,10 @@ def test_the_deep_kind_is_not_widened_beyond_the_mnist_shape():
 
 
 def test_a_run_far_over_the_time_budget_is_cut_and_says_so(monkeypatch, tmp_path, capsys):
-    import aekit.runs.api
+    import aekit.runs.budget
 
     # A very slow machine, where a step costs in proportion to its samples.
-    monkeypatch.setattr(aekit.runs.api, "step_seconds", lambda model, cfg, x: 0.5 * len(x) / 32)
+    monkeypatch.setattr(aekit.runs.budget, "step_seconds", lambda model, cfg, x: 0.5 * len(x) / 32)
     argv = ["train", "--no-report", "--no-progress", "--out", str(tmp_path / "slow")]
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -148,9 +148,9 @@ def test_a_run_far_over_the_time_budget_is_cut_and_says_so(monkeypatch, tmp_path
 
 
 def test_a_run_near_the_budget_is_not_cut(monkeypatch, tmp_path, capsys):
-    import aekit.runs.api
+    import aekit.runs.budget
 
-    monkeypatch.setattr(aekit.runs.api, "step_seconds", lambda *args: 0.02)  # 246 s: kept
+    monkeypatch.setattr(aekit.runs.budget, "step_seconds", lambda *args: 0.02)  # 246 s: kept
     argv = ["train", "--epochs", "2", "--no-report", "--no-progress"]
     assert main([*argv, "--out", str(tmp_path / "given")]) == 0  # epochs given: no probe
     assert "epochs cut" not in capsys.readouterr().out
@@ -180,11 +180,11 @@ def many_digits(tmp_path_factory):
 def test_the_deep_kind_takes_its_larger_batch_where_its_step_is_too_slow(
     monkeypatch, tmp_path, capsys, many_digits
 ):
-    import aekit.runs.api
+    import aekit.runs.budget
 
     # A CPU where Muon's step costs the same at any batch (its Newton-Schulz iterations
     # dominate, as in float32 without bfloat16 units): 4,485 steps of 0.1 s at batch 128.
-    monkeypatch.setattr(aekit.runs.api, "step_seconds", lambda model, cfg, x: 0.1)
+    monkeypatch.setattr(aekit.runs.budget, "step_seconds", lambda model, cfg, x: 0.1)
     out = str(tmp_path / "deep")
     argv = ["train", "--data", str(many_digits), "--kind", "deep", "--no-report", "--out", out]
     assert main(argv) == 0
@@ -210,12 +210,12 @@ def test_the_deep_kind_takes_its_larger_batch_where_its_step_is_too_slow(
 def test_the_larger_batch_leaves_what_the_user_set(
     monkeypatch, tmp_path, capsys, given, many_digits
 ):
-    import aekit.runs.api
+    import aekit.runs.budget
 
     # 10 epochs of 195 steps: too slow a step (0.2 s, 390 s) for the kind's batch where the
     # user set a rate or optimizer; fast (5 ms) with none given: the batch is kept both ways.
     step = 0.2 if given else 0.005
-    monkeypatch.setattr(aekit.runs.api, "step_seconds", lambda model, cfg, x: step)
+    monkeypatch.setattr(aekit.runs.budget, "step_seconds", lambda model, cfg, x: step)
     argv = ["train", "--data", str(many_digits), "--kind", "deep", "--no-report", *given]
     assert main([*argv, "--sample-budget", "30000", "--out", str(tmp_path / "deep")]) == 0
     training = aekit.RunFolder(tmp_path / "deep").read_config()["training"]
@@ -227,9 +227,9 @@ def test_the_larger_batch_leaves_what_the_user_set(
 def test_small_data_is_cut_to_fewer_epochs_rather_than_trained_at_a_larger_batch(
     monkeypatch, tmp_path
 ):
-    import aekit.runs.api
+    import aekit.runs.budget
 
-    monkeypatch.setattr(aekit.runs.api, "step_seconds", lambda model, cfg, x: 0.05)  # 615 s
+    monkeypatch.setattr(aekit.runs.budget, "step_seconds", lambda model, cfg, x: 0.05)  # 615 s
     argv = ["train", "--kind", "deep", "--no-report", "--out", str(tmp_path / "deep")]
     assert main(argv) == 0
     training = aekit.RunFolder(tmp_path / "deep").read_config()["training"]

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import aekit
-from aekit.data.sources import to_tensor
+from aekit.data.validation import to_tensor
 from aekit.models.parts import Part
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

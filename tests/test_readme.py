@@ -1,5 +1,6 @@
-"""The README's examples, run as written: each Python block runs, and every print line
-whose comment states a number prints that number."""
+"""The examples of the README and of the documentation pages (docs/*.md), run as
+written: each Python block runs, and every print line whose comment states a number
+prints that number."""
 
 from __future__ import annotations
 
@@ -16,7 +17,15 @@ from aekit.cli import main
 from .conftest import ROOT
 
 README = (ROOT / "README.md").read_text()
-BLOCKS = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+EXAMPLES = list(  # a block written on two pages (the README's example) runs once
+    {
+        block: (page.name, block)
+        for page in reversed(PAGES)
+        for block in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+    }.values()
+)
+BLOCKS = [block for _, block in EXAMPLES]
 
 
 def _stated(block: str) -> list[str]:
@@ -29,7 +38,9 @@ def _stated(block: str) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("block", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
+@pytest.mark.parametrize(
+    "block", BLOCKS, ids=[f"{page}-block{i}" for i, (page, _) in enumerate(EXAMPLES)]
+)
 def test_python_examples_run_and_print_what_the_readme_states(block, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     # The examples register parts; give them registries of their own for the test.

@@ -13,6 +13,7 @@ import pytest
 
 import aekit
 from aekit.cli import main
+from aekit.runs.report import optimizer_summary, processes
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -59,9 +60,58 @@ def test_report_command_and_comparison_page(runs, tmp_path, capsys):
     assert main(["report", str(runs), "-o", str(tmp_path / "both.html")]) == 0
     page = (tmp_path / "both.html").read_text()
     assert "2 runs compared" in page and "model.kind" in page
-    assert len(_images(page)) == 3  # overlaid curves + two reconstruction grids
+    assert len(_images(page)) == 4  # errors, curves, two reconstruction grids
     assert main(["report", str(runs / "sparse"), str(runs / "denoising")]) == 2
     assert "needs -o" in capsys.readouterr().err
+
+
+def test_the_header_says_how_the_run_trained(runs):
+    """The optimizer with its rates, the weight average, the steps and the processes: what
+    config.json records (the issue's header showed a learning rate and nothing else)."""
+    page = (runs / "sparse" / "report.html").read_text()
+    config = json.loads((runs / "sparse" / "config.json").read_text())
+    steps = config["result"]["steps"]
+    assert "<td>optimizer</td><td>adam lr 0.003, schedule cosine, seed 0</td>" in page
+    assert "<td>processes</td><td>1</td>" in page
+    assert f"<td>optimizer steps</td><td>{steps} ({steps / 3:.4g} an epoch" in page
+    assert "<td>samples</td><td>not recorded in the run folder</td>" in page
+    muon = {
+        "training": {**config["training"], "optimizer": "muon", "muon_lr": 0.02, "ema": 0.99},
+        "result": {"machine": {"newton_schulz": "Newton-Schulz in float32"}},
+    }
+    said = optimizer_summary(muon)
+    assert "muon (muon_lr 0.02 hidden matrices, AdamW lr 0.003 rest" in said
+    assert "ema 0.99 (weights averaged)" in said and "Newton-Schulz in float32" in said
+    assert processes({"world_size": 4}) == 4 and processes({}) == 1
+
+
+def test_the_comparison_ranks_runs_on_the_measure_every_run_records(runs, tmp_path):
+    out = tmp_path / "both.html"
+    assert main(["report", str(runs), "-o", str(out)]) == 0
+    page = out.read_text()
+    best = min(
+        json.loads((runs / k / "metrics.json").read_text())["squared_error"]
+        for k in ("sparse", "denoising")
+    )
+    assert "<h2>Which run is best</h2>" in page and "held-out data (test split" in page
+    assert "<h2>Training curves</h2>" in page and "never share an axis" in page
+    assert "loss per sample" not in page  # the old axis that mixed losses
+    rows = re.findall(r"<tr><td>(judged on|processes|optimizer)</td>", page)
+    assert rows == ["judged on", "processes", "optimizer"]
+    assert f"{best:.4g}" in page
+
+
+def test_a_hostile_run_folder_name_is_drawn_and_written_verbatim(runs, tmp_path):
+    """A run folder named m$x_$y made aekit report A B -o fail inside matplotlib."""
+    names = ["m$x_$y", "m$\\frac{1}{2}$ <b>"]
+    for name, kind in zip(names, ("sparse", "denoising"), strict=True):
+        shutil.copytree(runs / kind, tmp_path / name)
+    out = tmp_path / "c.html"
+    argv = ["report", *(str(tmp_path / n) for n in names), "-o", str(out)]
+    assert main(argv) == 0
+    page = out.read_text()
+    assert "<th>m$x_$y</th>" in page and "<th>m$\\frac{1}{2}$ &lt;b&gt;</th>" in page
+    assert "<b>" not in page
 
 
 def test_no_report_when_asked(tmp_path):
@@ -94,6 +144,29 @@ def test_every_image_loads_in_headless_chromium(runs, tmp_path):
     )
     pixels = matplotlib.image.imread(shot)
     assert pixels.shape[:2] == (3000, 1200) and pixels[..., :3].std() > 0.05
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (apt-get install chromium)")
+def test_the_comparisons_reconstructions_are_drawn_full_width(runs, tmp_path):
+    """At a desktop width (1440 px), each run's reconstructions take a row of their own,
+    about 1,000 px wide: the issue's thumbnails were 330 px, their labels unreadable."""
+    assert main(["report", str(runs), "-o", str(tmp_path / "c.html")]) == 0
+    probe = (
+        "<script>window.addEventListener('load', () => { document.body.setAttribute("
+        "'data-widths', [...document.querySelectorAll('.runs img')].map(i => i.width)"
+        ".join(' ')); });</script>"
+    )
+    page = (tmp_path / "c.html").read_text().replace("</body>", probe + "</body>")
+    (tmp_path / "probe.html").write_text(page)
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--window-size=1440,3000"]
+    dom = subprocess.run(
+        [CHROMIUM, *flags, "--dump-dom", (tmp_path / "probe.html").as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    widths = [int(w) for w in re.search(r'data-widths="([^"]*)"', dom).group(1).split()]
+    assert len(widths) == 2 and min(widths) >= 900, widths
 
 
 def test_tensorboard_logs_every_epoch_and_the_figures(tmp_path):

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 
 import aekit
-from aekit.cli.commands import _parser, main
+from aekit.cli import main
+from aekit.cli.parser import build_parser as _parser
 from aekit.core.config import _Config
 
 SRC = Path(aekit.__file__).parent
@@ -386,8 +387,9 @@ def test_one_run_does_each_piece_of_work_once(monkeypatch, tmp_path):
     split once (the trainer and the evaluation share it), takes its folder's lock once,
     and a resume reads the checkpoint once."""
     import aekit.models.autoencoder
-    import aekit.runs.api
+    import aekit.runs.budget
     import aekit.runs.folder
+    import aekit.runs.result
     import aekit.training.feeding
     import aekit.training.trainer
 
@@ -402,9 +404,9 @@ def test_one_run_does_each_piece_of_work_once(monkeypatch, tmp_path):
 
         monkeypatch.setattr(module, name, wrapper)
 
-    counted(aekit.runs.api, "step_seconds")
+    counted(aekit.runs.budget, "step_seconds")
     counted(aekit.training.trainer, "step_seconds")
-    counted(aekit.runs.api, "validation_split")
+    counted(aekit.runs.result, "validation_split")
     counted(aekit.training.feeding, "validation_split")
     counted(aekit.runs.folder.RunFolder, "_locked")
     counted(aekit.runs.folder.RunFolder, "load_checkpoint")

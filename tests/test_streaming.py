@@ -20,8 +20,10 @@ from safetensors.torch import load_file
 import aekit
 from aekit.core.checkpoint import load_checkpoint
 from aekit.core.errors import DataError
-from aekit.data.sources import read_idx, streams
-from aekit.data.streaming import DiskArray, DiskBatches, open_disk_array
+from aekit.data.batches import DiskBatches
+from aekit.data.formats.idx import read_idx
+from aekit.data.sources import streams
+from aekit.data.streaming import DiskArray, open_disk_array
 
 BLOCK = 100  # rows per block in the order tests: many blocks and buffers from little data
 

@@ -65,7 +65,7 @@ def test_early_stopping_stops_and_restores_the_best_weights(X):
     best_val = min(row["val_loss"] for row in result.history)
     assert result.history[result.best_epoch - 1]["val_loss"] == best_val
     # the model holds the best epoch's weights: its validation loss is the best one
-    from aekit.data.sources import validation_split
+    from aekit.data.batches import validation_split
     from aekit.training.history import evaluate_loss
 
     _, val = validation_split(len(X), aekit.TrainConfig().resolved(len(X)).val_fraction, 0)

@@ -21,9 +21,12 @@ from .core.errors import (
     TrainingInterrupted,
 )
 from .core.version import __version__ as __version__
+from .data.builtin import load_digits, load_mnist
 from .data.config import DataConfig
-from .data.images import Images, load_images
-from .data.sources import Dataset, load_array, load_digits, load_mnist, read_idx
+from .data.dataset import Dataset
+from .data.files import load_array
+from .data.formats.idx import read_idx
+from .data.formats.images import Images, load_images
 from .models.autoencoder import AutoEncoder
 from .models.config import ModelConfig, model_config
 from .models.corruption import (
@@ -37,6 +40,7 @@ from .models.corruption import (
 from .models.families import FAMILIES, register_family
 from .models.penalties import PENALTIES, Contractive, KLSparsity, L1Sparsity, Penalty
 from .models.presets import KINDS
+from .models.vae import VAE, VAEConfig
 from .runs.api import Run, encode, evaluate, fit, impute, reconstruct, resume, score, train
 from .runs.config import OutputConfig, PretrainConfig, RunConfig
 from .runs.folder import RunFolder
@@ -54,6 +58,7 @@ __all__ = [
     "OPTIMIZERS",
     "PENALTIES",
     "SCHEDULES",
+    "VAE",
     "AekitError",
     "AutoEncoder",
     "CheckpointError",
@@ -84,6 +89,7 @@ __all__ = [
     "Trainer",
     "TrainingError",
     "TrainingInterrupted",
+    "VAEConfig",
     "encode",
     "evaluate",
     "fit",

@@ -265,3 +265,47 @@ def _describe(value: Any) -> str:
         if not isinstance(value, dict | list)
         else type(value).__name__
     )
+
+
+def means_none(text: str) -> bool:
+    """Whether a setting written as text says "none" (any case, spaces aside): no value."""
+    return text.strip().lower() == "none"
+
+
+def from_text(text: str, tp: Any, where: str = "") -> Any:
+    """A setting written as text, as the command line writes it, read for a field of type
+    ``tp``: "none" (:func:`means_none`) is None where the field allows None; sizes (a
+    list of whole numbers) are written "32,16" or "32-16"; a whole number or a number is
+    read as one; anything else (a name, a part's "NAME[:key=value,...]") stays text, for
+    :func:`coerce` to read. A text that is none of what the field takes is a
+    :class:`ConfigError` saying what was expected (after ``where``, the setting's name,
+    where given).
+
+    Examples
+    --------
+    >>> from_text("32,16", list[int]), from_text("none", int | None), from_text("0.5", float)
+    ([32, 16], None, 0.5)
+    """
+    named = f"{where}: " if where else ""
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (Union, types.UnionType) and type(None) in args:
+        if means_none(text):
+            return None
+        tp = next(a for a in args if a is not type(None))
+    items = [a for a in typing.get_args(tp) if a is not Ellipsis]
+    if typing.get_origin(tp) in (list, tuple) and items and all(a is int for a in items):
+        try:
+            return [int(s) for s in text.replace("-", ",").split(",") if s.strip()]
+        except ValueError:
+            raise ConfigError(f"{named}expected sizes like 32,16, got {text!r}") from None
+    if tp is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{named}expected a whole number, got {text!r}") from None
+    if tp is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{named}expected a number, got {text!r}") from None
+    return text

@@ -2,4 +2,4 @@
 version a folder was written by (a newer one is refused). Kept equal to ``version`` in
 pyproject.toml."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -7,7 +7,7 @@ import dataclasses
 from typing import Literal
 
 from ..core.config import _Config, describe, flag, require
-from .images import is_image_folder
+from .formats.images import is_image_folder
 
 MAX_IMAGE_SIDE = 1 << 16
 

@@ -3,14 +3,11 @@
 A :class:`DiskArray` is a .npy file, a folder of .npy shards or an uncompressed IDX file,
 seen as one ``(samples, features)`` float32 array without being loaded: its header says
 where each sample's bytes are, and rows are read with ``os.pread`` when asked for (no
-memory map, so what is resident is what aekit holds, not the file's pages).
+memory map, so what is resident is what aekit holds, not the file's pages). The headers
+are read by the formats' own readers (:mod:`aekit.data.formats`); a format that can be
+read a block at a time is opened in :func:`open_disk_array`.
 
-:class:`DiskBatches` feeds the trainer: each epoch the blocks (shards, cut into blocks of
-a few MiB) are shuffled, consecutive blocks fill a shuffle buffer, and the buffer's rows
-are shuffled within it. Threads read the next buffers while the model trains on the
-current one. Every order is drawn from the trainer's data-order generator, so the
-position in an epoch (a step number) is enough to resume it exactly; under torchrun
-each rank reads its own contiguous share of the epoch's blocks.
+The trainer's batches of a DiskArray are :class:`~aekit.data.batches.DiskBatches`.
 """
 
 from __future__ import annotations
@@ -20,7 +17,6 @@ import hashlib
 import math
 import os
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +26,14 @@ from torch import Tensor
 
 from ..core.errors import DataError, non_finite
 from ..core.io import open_checked, require_regular_file
-from .images import folder_kind, not_streamed, skipped
+from .formats.idx import is_idx_magic, read_idx_header
+from .formats.images import folder_kind, not_streamed, skipped
+from .formats.npy import read_npy_header
+from .shapes import channels_last, stored_image_shape
+from .validation import not_numbers
 
 STREAM_ABOVE = 1 << 30  # bytes: data files larger than this are streamed by default
 BLOCK_BYTES = 4 << 20  # the unit read at once, and shuffled as a whole
-IDX_TYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-CHANNELS = (1, 3, 4)
 FLOAT32 = np.dtype(np.float32)
 
 
@@ -127,9 +125,7 @@ class DiskArray:
     def item_shape(self) -> tuple[int, ...]:
         """The shape of one sample as results give it back: the file's, channels first."""
         item = self.segments[0].item_shape
-        if len(item) == 3 and item[2] in CHANNELS and item[0] not in CHANNELS:
-            return (item[2], item[0], item[1])
-        return item
+        return (item[2], item[0], item[1]) if channels_last(item) else item
 
     def __repr__(self) -> str:
         return f"DiskArray({self.name!r}, shape={self.shape})"
@@ -235,8 +231,7 @@ class DiskArray:
                 f"{seg.offset + a * seg.row_bytes}, read {done}"
             )
         arr = np.frombuffer(raw, seg.dtype).reshape(b - a, *seg.item_shape)
-        item = seg.item_shape
-        if len(item) == 3 and item[2] in CHANNELS and item[0] not in CHANNELS:
+        if channels_last(seg.item_shape):
             arr = arr.transpose(0, 3, 1, 2)  # (H, W, C) images: channels first
         out = arr.reshape(b - a, -1).astype(np.float32 if seg.scale != 1.0 else dtype)
         if seg.scale != 1.0:
@@ -337,7 +332,7 @@ def open_disk_array(path: str | Path) -> DiskArray:
                     f"the shards of {path} differ in shape: {segments[0].path.name} holds "
                     f"samples of shape {first}, {seg.path.name} of shape {seg.item_shape}"
                 )
-        data = DiskArray(segments, path.name, _image_shape(first))
+        data = DiskArray(segments, path.name, stored_image_shape(first))
         data._sharded = True
         return data
     require_regular_file(path, "data file", DataError)
@@ -348,7 +343,7 @@ def open_disk_array(path: str | Path) -> DiskArray:
         )
     if path.suffix.lower() == ".npy":
         seg = _npy_segment(path)
-        return DiskArray([seg], path.name, _image_shape(seg.item_shape))
+        return DiskArray([seg], path.name, stored_image_shape(seg.item_shape))
     if path.suffix.lower() in (".npz", ".csv", ".txt"):
         raise DataError(
             f"{path} cannot be read a block at a time: streaming reads .npy files, folders "
@@ -356,7 +351,7 @@ def open_disk_array(path: str | Path) -> DiskArray:
             "without --stream)"
         )
     seg = _idx_segment(path)
-    return DiskArray([seg], path.name, _image_shape(seg.item_shape))
+    return DiskArray([seg], path.name, stored_image_shape(seg.item_shape))
 
 
 def shard_files(folder: Path) -> list[Path]:
@@ -417,7 +412,7 @@ def can_stream(path: str | Path) -> bool:
             magic = f.read(4)
     except (DataError, OSError):
         return False
-    return len(magic) == 4 and magic[:2] == b"\0\0" and magic[2] in IDX_TYPES and magic[3] > 0
+    return is_idx_magic(magic)
 
 
 def size_on_disk(path: str | Path) -> int:
@@ -428,21 +423,8 @@ def size_on_disk(path: str | Path) -> int:
 
 
 def _npy_segment(path: Path) -> Segment:
-    from .sources import NPY_MAGIC, check_magic, not_numbers
-
-    check_magic(path, NPY_MAGIC, ".npy")
-    try:
-        with open_checked(path, "data file", DataError) as f:
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-            else:
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-            offset = f.tell()
-    except DataError:
-        raise
-    except (ValueError, OSError) as exc:
-        raise DataError(f"{path} is not a readable .npy file: {exc}") from None
+    head = read_npy_header(path)
+    shape, fortran, dtype = head.shape, head.fortran, head.dtype
     if dtype.hasobject or dtype.kind not in "biuf":
         raise not_numbers(dtype, str(path))
     if len(shape) < 2:
@@ -452,33 +434,26 @@ def _npy_segment(path: Path) -> Segment:
             f"{path} is stored in Fortran (column) order, which cannot be read a sample at a "
             "time; save it with np.save(path, np.ascontiguousarray(x))"
         )
-    seg = Segment(path, offset, int(shape[0]), dtype, tuple(int(s) for s in shape[1:]))
+    seg = Segment(path, head.offset, int(shape[0]), dtype, tuple(int(s) for s in shape[1:]))
     _check_size(seg)
     return seg
 
 
+# The refusal of a file streamed that is neither a .npy file nor an IDX file.
+NOT_STREAMABLE = (
+    "{path} is neither a .npy file nor an IDX file (bad magic number {magic}); stream .npy "
+    "files, shard folders or IDX files"
+)
+
+
 def _idx_segment(path: Path) -> Segment:
     with open_checked(path, "data file", DataError) as f:
-        magic = f.read(4)
-        if len(magic) < 4 or magic[:2] != b"\0\0" or magic[2] not in IDX_TYPES or magic[3] == 0:
-            raise DataError(
-                f"{path} is neither a .npy file nor an IDX file (bad magic number "
-                f"{magic.hex() or '(empty)'}); stream .npy files, shard folders or IDX files"
-            )
-        ndim = magic[3]
-        raw = f.read(4 * ndim)
-    if len(raw) != 4 * ndim:
-        raise DataError(
-            f"{path} is truncated: its header needs {4 + 4 * ndim} bytes ({ndim} "
-            f"dimensions), the file has {4 + len(raw)}"
-        )
-    dims = np.frombuffer(raw, ">u4")
-    dtype = np.dtype(IDX_TYPES[magic[2]])
-    shape = tuple(int(d) for d in dims)
+        head = read_idx_header(f, path, NOT_STREAMABLE)
+    dtype, shape = head.dtype, head.shape
     if len(shape) < 2:
         raise DataError(f"{path} holds a 1-D array (labels?), not samples of features")
     scale = 1.0 / 255.0 if dtype == np.dtype(">u1") else 1.0
-    seg = Segment(path, 4 + 4 * ndim, shape[0], dtype, shape[1:], scale)
+    seg = Segment(path, head.size, shape[0], dtype, shape[1:], scale)
     _check_size(seg)
     return seg
 
@@ -491,173 +466,6 @@ def _check_size(seg: Segment) -> None:
             f"{seg.path} is truncated: {seg.rows} samples of shape {seg.item_shape} need "
             f"{expected} bytes, the file has {actual}"
         )
-
-
-def _image_shape(item: tuple[int, ...]) -> tuple[int, int, int] | None:
-    if len(item) == 2:
-        return (1, item[0], item[1])
-    if len(item) == 3:
-        if item[2] in CHANNELS and item[0] not in CHANNELS:
-            return (item[2], item[0], item[1])
-        return (item[0], item[1], item[2])
-    return None
-
-
-# ---- batches for the trainer --------------------------------------------------------------
-
-
-class DiskBatches:
-    """Mini-batches of a :class:`DiskArray` for the trainer (see the module docstring).
-
-    Parameters
-    ----------
-    data : the data on disk.
-    batch_size : the global batch (each of ``world`` ranks takes ``batch_size // world``).
-    generator : the trainer's data-order generator (one draw per epoch).
-    device : where batches go (pinned first on CUDA).
-    exclude : rows held out (the validation split), never trained on.
-    buffer_bytes : the shuffle buffer: this many bytes of blocks are shuffled together.
-    workers : threads reading ahead (each holds one buffer).
-    """
-
-    def __init__(
-        self,
-        data: DiskArray,
-        batch_size: int,
-        generator: torch.Generator,
-        device: torch.device,
-        *,
-        exclude: np.ndarray | None = None,
-        buffer_bytes: int = 64 << 20,
-        workers: int = 2,
-        rank: int = 0,
-        world: int = 1,
-        block_rows: int | None = None,
-    ) -> None:
-        self.data = data
-        self.generator = generator
-        self.device = device
-        self.rank, self.world = rank, world
-        self.batch = max(1, batch_size // world)
-        self.workers = max(1, workers)
-        self.pin = device.type == "cuda"
-        self.blocks = data.blocks(block_rows)
-        excluded = np.sort(np.asarray(exclude if exclude is not None else [], np.int64))
-        # Per block: the positions of its rows that are trained on (None: all of them).
-        self.kept: list[np.ndarray | None] = []
-        for a, b in self.blocks:
-            inside = excluded[np.searchsorted(excluded, a) : np.searchsorted(excluded, b)]
-            self.kept.append(
-                None if len(inside) == 0 else np.setdiff1d(np.arange(b - a), inside - a)
-            )
-        self.sizes = np.array(
-            [
-                (b - a) if k is None else len(k)
-                for (a, b), k in zip(self.blocks, self.kept, strict=True)
-            ],
-            np.int64,
-        )
-        self.total = int(self.sizes.sum())
-        if self.total == 0:
-            raise DataError(f"{data.name}: no samples left to train on")
-        self.share = self.total // world  # rows of each rank per epoch
-        self.buffer_rows = max(self.batch, buffer_bytes // max(1, data.features * 4))
-        if len(self) == 0:
-            raise DataError(
-                f"{data.name}: each of {world} processes gets {self.share} samples per epoch, "
-                f"fewer than its batch of {self.batch}; use fewer processes or a smaller batch"
-            )
-
-    def __len__(self) -> int:
-        if self.world == 1:
-            return math.ceil(self.total / self.batch)
-        return self.share // self.batch
-
-    def epoch(self, start_step: int = 0) -> Iterator[Tensor]:
-        seed = int(torch.randint(0, 2**62, (1,), generator=self.generator))
-        buffers = self._plan(seed)
-        skip = start_step * self.batch
-        steps_left = len(self) - start_step
-        ends = np.cumsum([sum(hi - lo for _, lo, hi in buf) for buf, _ in buffers])
-        first = int(np.searchsorted(ends, skip, side="right"))
-        offset = skip - (int(ends[first - 1]) if first > 0 else 0)
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="aekit-read") as pool:
-            ahead: list[Future[Tensor]] = []
-            k = first
-            while k < len(buffers) and len(ahead) < self.workers:
-                ahead.append(pool.submit(self._load, *buffers[k]))
-                k += 1
-            pending: Tensor | None = None
-            while ahead and steps_left > 0:
-                rows = ahead.pop(0).result()
-                if k < len(buffers):
-                    ahead.append(pool.submit(self._load, *buffers[k]))
-                    k += 1
-                rows, offset = rows[offset:], 0
-                if pending is not None:
-                    rows = torch.cat([pending, rows])
-                    pending = None
-                start = 0
-                while len(rows) - start >= self.batch and steps_left > 0:
-                    yield self._to_device(rows[start : start + self.batch])
-                    start += self.batch
-                    steps_left -= 1
-                if start < len(rows):
-                    pending = rows[start:]
-            if pending is not None and steps_left > 0 and self.world == 1:
-                yield self._to_device(pending)  # the epoch's last, smaller batch
-            for future in ahead:
-                future.cancel()
-
-    def _plan(self, seed: int) -> list[tuple[list[tuple[int, int, int]], int]]:
-        """This rank's buffers for the epoch: each a list of (block, first, last) kept
-        rows and the seed that shuffles it. Blocks are shuffled alike on every rank; each
-        rank takes its contiguous share of the shuffled sequence."""
-        order = np.random.default_rng(seed).permutation(len(self.blocks))
-        lo, hi = self.rank * self.share, (self.rank + 1) * self.share
-        if self.world == 1:
-            hi = self.total
-        mine: list[tuple[int, int, int]] = []
-        position = 0
-        for block in order:
-            size = int(self.sizes[block])
-            a, b = max(lo, position), min(hi, position + size)
-            if a < b:
-                mine.append((int(block), a - position, b - position))
-            position += size
-            if position >= hi:
-                break
-        buffers: list[tuple[list[tuple[int, int, int]], int]] = []
-        current: list[tuple[int, int, int]] = []
-        rows = 0
-        rng = np.random.default_rng([seed, self.rank])
-        for piece in mine:
-            current.append(piece)
-            rows += piece[2] - piece[1]
-            if rows >= self.buffer_rows:
-                buffers.append((current, int(rng.integers(2**62))))
-                current, rows = [], 0
-        if current:
-            buffers.append((current, int(rng.integers(2**62))))
-        return buffers
-
-    def _load(self, pieces: list[tuple[int, int, int]], seed: int) -> Tensor:
-        """Read a buffer's blocks (in file order, for sequential reads), keep the planned
-        rows, shuffle them."""
-        parts = []
-        for block, first, last in pieces:
-            a, b = self.blocks[block]
-            rows = self.data.read(a, b)
-            kept = self.kept[block]
-            parts.append((rows if kept is None else rows[kept])[first:last])
-        buffer = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        perm = np.random.default_rng(seed).permutation(len(buffer))
-        return torch.from_numpy(buffer[perm])
-
-    def _to_device(self, batch: Tensor) -> Tensor:
-        if self.pin:
-            batch = batch.pin_memory()
-        return batch.to(self.device, non_blocking=True)
 
 
 def iter_rows(x: Any, batch_size: int) -> Iterator[Tensor]:

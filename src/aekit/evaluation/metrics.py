@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..data.sources import ArrayLike
 from ..data.streaming import DiskArray, iter_rows
+from ..data.validation import ArrayLike
 from ..models.autoencoder import AutoEncoder
 from ..models.penalties import Contractive, KLSparsity, L1Sparsity, jacobian_sq_norm
 

@@ -14,15 +14,9 @@ from torch import Tensor, nn
 
 from ..core.errors import ConfigError, DataError
 from ..core.seeding import seeded
-from ..data.sources import (
-    ArrayLike,
-    check_bounds,
-    check_range,
-    frame_columns,
-    match_columns,
-    to_tensor,
-)
+from ..data.columns import frame_columns, match_columns
 from ..data.streaming import DiskArray, Stats
+from ..data.validation import ArrayLike, check_bounds, check_range, to_tensor
 from .config import ModelConfig, model_config
 from .corruption import Corruption
 from .families import register_family, save_model

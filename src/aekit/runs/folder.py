@@ -305,36 +305,15 @@ def result_summary(trainer: Trainer, fit: FitResult) -> dict[str, Any]:
 
 
 def fit_in_folder(
-    model: Any,
-    training: Any,
-    X: Any,
-    folder: RunFolder,
-    *,
-    val: Any = None,
-    sections: dict[str, Any] | None = None,
-    progress: bool | None = None,
-    desc: str = "train",
-    callbacks: tuple[Callback, ...] | list[Callback] = (),
-    **given: Any,
+    model: Any, training: Any, X: Any, folder: RunFolder, **options: Any
 ) -> tuple[Trainer, FitResult]:
     """Train ``model`` into ``folder``, continuing from its checkpoint when it has one,
     under the folder's lock; a failure before anything is trained leaves no half-written
-    folder. ``given``: what :func:`train_in_folder` takes beyond these."""
+    folder. ``options``: those of :func:`train_in_folder` (declared there, once)."""
     if getattr(model, "config", None) is None:
         save_model(model, folder.path)  # raises the error that says how to make it savable
     with folder.undone_on_failure(first_missing(folder.path)), folder.locked():
-        return train_in_folder(
-            model,
-            training,
-            X,
-            folder,
-            val=val,
-            sections=sections,
-            progress=progress,
-            desc=desc,
-            callbacks=callbacks,
-            **given,
-        )
+        return train_in_folder(model, training, X, folder, **options)
 
 
 def train_in_folder(

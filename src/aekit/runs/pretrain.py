@@ -116,7 +116,28 @@ def pretrain_greedy(
     """
     pretrain = pretrain or PretrainConfig()
     training = training or TrainConfig()
-    layer_training = training.replace(
+    layer_training = _layer_training(pretrain, training)
+    deep = AutoEncoder.from_config(config, seed=training.seed)
+    codes = deep.check_input(X, "training data", targets=True)
+    results: list[LayerResult] = []
+    stack = layer_configs(config, pretrain)
+    for k, layer_config in enumerate(stack, start=1):
+        layer_cfg = layer_training.replace(seed=training.seed + k)
+        folder = RunFolder(Path(run_dir) / "pretrain" / f"layer-{k}") if run_dir else None
+        desc = f"layer {k}/{len(stack)} {layer_config.input_dim}-{layer_config.code_dim}"
+        layer = _pretrained_layer(k, layer_config, layer_cfg, codes, folder, progress, desc)
+        results.append(layer)
+        codes = _encode(layer.model.encoder, codes, training.eval_batch_size)
+    unroll(deep, [layer.model for layer in results])
+    if run_dir is not None and distributed.is_main():
+        write_json(Path(run_dir) / "pretrain" / "layers.json", [r.summary() for r in results])
+    return deep, results
+
+
+def _layer_training(pretrain: PretrainConfig, training: TrainConfig) -> TrainConfig:
+    """The training of each layer: the pretraining's epochs, rate and batch (the run's
+    where it gives none), no early stopping, warm-up or plateau schedule."""
+    return training.replace(
         epochs=pretrain.epochs,
         lr=pretrain.lr or training.lr,
         batch_size=pretrain.batch_size or training.batch_size,
@@ -124,44 +145,42 @@ def pretrain_greedy(
         schedule="constant" if training.schedule == "plateau" else training.schedule,
         warmup_epochs=0,
     )
-    deep = AutoEncoder.from_config(config, seed=training.seed)
-    codes = deep.check_input(X, "training data", targets=True)
-    shallow_models: list[AutoEncoder] = []
-    results: list[LayerResult] = []
-    stack = layer_configs(config, pretrain)
-    for k, layer_config in enumerate(stack, start=1):
-        layer_cfg = layer_training.replace(seed=training.seed + k)
-        desc = f"layer {k}/{len(stack)} {layer_config.input_dim}-{layer_config.code_dim}"
-        # The error before training is that of the fresh layer, whatever state a resumed
-        # layer's folder holds: the same seed builds the same fresh layer.
-        with warnings.catch_warnings(record=True) as said:
-            warnings.simplefilter("always")
-            model = AutoEncoder.from_config(layer_config, seed=layer_cfg.seed)
-        for warning in said:  # about this layer, not the model the user described
-            where = f"pretraining layer {k} ({layer_config.input_dim}-{layer_config.code_dim})"
-            hint = " (for the layers: a pretraining corruption, --pretrain-corruption)"
-            warnings.warn(f"{where}: {warning.message}{hint}", warning.category, stacklevel=2)
-        before = _error(model, codes, training.eval_batch_size)
-        folder = RunFolder(Path(run_dir) / "pretrain" / f"layer-{k}") if run_dir else None
-        if folder is not None and folder.has_model:
-            model = load(folder.path)
-            fit_result = FitResult([], None, False, 0.0, 0)
-        elif folder is not None:
-            _, fit_result = fit_in_folder(
-                model, layer_cfg, codes, folder, progress=progress, desc=desc
-            )
-        else:
-            fit_result = Trainer(model, layer_cfg, progress=progress, desc=desc).fit(codes)
-        model = model.cpu().eval()
-        after = _error(model, codes, training.eval_batch_size)
-        pair = (layer_config.input_dim, layer_config.code_dim)
-        results.append(LayerResult(k, pair, before, after, fit_result, model))
-        shallow_models.append(model)
-        codes = _encode(model.encoder, codes, training.eval_batch_size)
-    unroll(deep, shallow_models)
-    if run_dir is not None and distributed.is_main():
-        write_json(Path(run_dir) / "pretrain" / "layers.json", [r.summary() for r in results])
-    return deep, results
+
+
+def _pretrained_layer(
+    k: int,
+    config: ModelConfig,
+    training: TrainConfig,
+    codes: Tensor,
+    folder: RunFolder | None,
+    progress: bool | None,
+    desc: str,
+) -> LayerResult:
+    """Layer ``k`` trained on ``codes``, the clean codes of the layer below: in ``folder``
+    where given (reused where it holds the finished layer, resumed where interrupted),
+    its error measured before and after."""
+    # The error before training is that of the fresh layer, whatever state a resumed
+    # layer's folder holds: the same seed builds the same fresh layer.
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        model = AutoEncoder.from_config(config, seed=training.seed)
+    for warning in said:  # about this layer, not the model the user described
+        where = f"pretraining layer {k} ({config.input_dim}-{config.code_dim})"
+        hint = " (for the layers: a pretraining corruption, --pretrain-corruption)"
+        # At the line calling pretrain_greedy.
+        warnings.warn(f"{where}: {warning.message}{hint}", warning.category, stacklevel=3)
+    before = _error(model, codes, training.eval_batch_size)
+    if folder is not None and folder.has_model:
+        model = load(folder.path)
+        fit_result = FitResult([], None, False, 0.0, 0)
+    elif folder is not None:
+        _, fit_result = fit_in_folder(model, training, codes, folder, progress=progress, desc=desc)
+    else:
+        fit_result = Trainer(model, training, progress=progress, desc=desc).fit(codes)
+    model = model.cpu().eval()
+    after = _error(model, codes, training.eval_batch_size)
+    sizes = (config.input_dim, config.code_dim)
+    return LayerResult(k, sizes, before, after, fit_result, model)
 
 
 def unroll(deep: AutoEncoder, layers: list[AutoEncoder]) -> AutoEncoder:

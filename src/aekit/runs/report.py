@@ -18,6 +18,7 @@ from typing import Any
 from ..core.errors import CheckpointError, ConfigError
 from ..core.io import MAX_FIGURE_BYTES, MAX_TABLE_BYTES, atomic_write, read_checked, read_json
 from ..models.families import model_config_of
+from ..training.config import TrainConfig
 from .saved import data_origin, describe_origin, read_run_config
 
 FIGURES = "figures"
@@ -27,12 +28,22 @@ CAPTIONS = {
     "reconstructions.png": "Held-out samples (top), the corrupted inputs a denoising model "
     "sees (middle, when there is a corruption) and their reconstructions (bottom).",
     "feature_errors.png": "Mean squared reconstruction error of each feature on the held-out data.",
-    "curves.png": "Training and validation loss per epoch, one panel per loss term.",
-    "filters.png": "What the first-layer units respond to: each unit's input weights.",
+    "curves.png": "Training and validation loss per epoch, one panel per loss term, each "
+    "naming its loss and units; the dotted line marks the epoch of the lowest validation loss. "
+    "Where the first epochs would flatten the rest, the lower row repeats the curves from the "
+    "end of the first tenth of training on a linear scale: a validation curve that rises "
+    "while the training curve falls is overfitting.",
+    "filters.png": "What the first-layer units respond to: each unit's input weights, titled "
+    "by the unit's number, the largest weights first, all on one colour scale centred at 0 (the "
+    "colour bar), so a faint unit has small weights. Grey: pixels the held-out data barely "
+    "uses, where a weight hardly matters.",
     "codes.png": "The held-out samples' codes in two dimensions, coloured by label where known.",
     "interpolation.png": "Decodings along the straight line between the codes of two held-out "
     "samples.",
-    "activation_frequencies.png": "How often each code unit is active; dead units never are.",
+    "activation_frequencies.png": "How often each code unit is active, one bar a unit, most "
+    "active first; dead units (never active) are the red crosses and red numbers. Under a KL "
+    "penalty, the diamonds are each unit's mean activation, which the penalty pulls to rho (the "
+    "dashed line): a unit can meet rho without ever being active.",
     "jacobian_spectrum.png": "Singular values of the encoder's Jacobian: a contractive "
     "encoder keeps few directions.",
     "pretraining.png": "Greedy pretraining: each layer's reconstruction error per epoch.",
@@ -44,11 +55,12 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; 
 h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
 table { border-collapse: collapse; font-size: 0.9em; }
 td, th { border: 1px solid #ddd; padding: 3px 8px; text-align: left; }
+td:first-child { white-space: nowrap; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1em 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.85em; color: #555; }
 pre { background: #f6f6f6; padding: 0.8em; font-size: 0.8em; overflow-x: auto; }
-.runs { display: flex; gap: 1em; flex-wrap: wrap; } .runs figure { flex: 1 1 300px; }
+.runs figure { margin: 1.2em 0; } .runs figcaption { font-size: 1em; color: #222; font-weight: 600; }
 """
 
 
@@ -233,6 +245,44 @@ def _run_info(run: Path) -> dict[str, Any]:
     }
 
 
+def optimizer_summary(config: dict[str, Any]) -> str:
+    """The optimizer, its rates, weight decay, weight average and schedule as config.json
+    records them, in one line (:meth:`TrainConfig.summary`)."""
+    training = config.get("training")
+    if not isinstance(training, dict):
+        return "not recorded"
+    machine = (config.get("result") or {}).get("machine")
+    return TrainConfig.from_dict(training).summary(machine if isinstance(machine, dict) else None)
+
+
+def _weights(metrics: dict[str, Any], config: dict[str, Any]) -> str:
+    if metrics.get("fell_back_to_pca"):
+        return "PCA's solution: it beat the trained layers on the validation data"
+    epoch = metrics.get("weights_from_epoch", "?")
+    result = config.get("result") or {}
+    why = " (lowest validation loss)" if result.get("kept") == "best" else ""
+    ema = (config.get("training") or {}).get("ema")
+    averaged = f"averaged over the last steps (ema {ema:g}) " if _finite(ema) and ema else ""
+    return f"{averaged}from epoch {epoch}{why}"
+
+
+def _steps(info: dict[str, Any]) -> str:
+    result = info["config"].get("result") or {}
+    steps, epochs = result.get("steps"), result.get("epochs_trained")
+    batch = (info["config"].get("training") or {}).get("batch_size", "?")
+    if not _finite(steps):
+        return "not recorded"
+    if _finite(epochs) and epochs > 0:
+        return f"{steps} ({steps / epochs:.4g} an epoch, batches of {batch} a process)"
+    return f"{steps}"
+
+
+def processes(config: dict[str, Any]) -> int:
+    """How many processes trained the run (config.json's world_size; one where it records
+    none, as a run on one process does)."""
+    return int(config.get("world_size", 1))
+
+
 def write_report(run: str | Path, out: str | Path | None = None) -> Path:
     """Write the one-page HTML report of run folder ``run`` (default: ``RUN/report.html``)."""
     run = Path(run)
@@ -243,22 +293,21 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
     facts = [
         ("run folder", str(run.resolve())),
         ("data", describe_origin(data_origin(config))),
+        ("samples", "not recorded in the run folder"),
         ("judged on", metrics.get("split", "?")),
         ("epochs trained", info["epochs"]),
-        (
-            "weights",
-            "PCA's solution: it beat the trained layers on the validation data"
-            if metrics.get("fell_back_to_pca")
-            else f"from epoch {metrics.get('weights_from_epoch', '?')}",
-        ),
+        ("weights", _weights(metrics, config)),
         ("training time (s)", info["seconds"] if info["seconds"] is not None else "?"),
+        ("processes", processes(config)),
+        ("optimizer steps", _steps(info)),
         ("batch size", training.get("batch_size", "?")),
-        ("learning rate", training.get("lr", "?")),
+        ("optimizer", optimizer_summary(config)),
         ("aekit version", config.get("aekit_version", "?")),
     ]
     if isinstance(metrics.get("evaluation_error"), str):
         facts.append(("evaluation", f"failed: {metrics['evaluation_error']}"))
-    parts.append(_table(facts))
+    # Words and numbers alike, left-aligned: a long optimizer line leaves no gap to read across.
+    parts.append(_table([(k, v if isinstance(v, str) else _fmt(v)) for k, v in facts]))
     rows = [
         (k, v)
         for k, v in metrics.items()
@@ -335,14 +384,16 @@ def write_comparison(runs: Sequence[str | Path], out: str | Path) -> Path:
         if any(k in i["metrics"] for i in infos)
     ]
     rows = [[k, *[json.dumps(s.get(k)) if k in s else "" for s in settings]] for k in differ]
+    rows += [["judged on", *[i["metrics"].get("split", "") for i in infos]]]
     rows += [[k, *[i["metrics"].get(k, "") for i in infos]] for k in metric_keys]
     rows += [
-        ["training time (s)", *[i["seconds"] if i["seconds"] is not None else "" for i in infos]]
+        ["epochs trained", *[i["epochs"] for i in infos]],
+        ["training time (s)", *[i["seconds"] if i["seconds"] is not None else "" for i in infos]],
+        ["processes", *[processes(i["config"]) for i in infos]],
+        ["optimizer", *[optimizer_summary(i["config"]) for i in infos]],
     ]
     parts = [f"<h1>aekit: {len(paths)} runs compared</h1>", _table(rows, ["", *names])]
-    curves = _overlaid_curves(infos, names)
-    if curves is not None:
-        parts.append("<h2>Validation and training loss</h2>" + curves)
+    parts.extend(_comparison_figures(infos, names))
     parts.append("<h2>Reconstructions</h2><div class='runs'>")
     for path, name in zip(paths, names, strict=True):
         recon = next(
@@ -350,7 +401,9 @@ def write_comparison(runs: Sequence[str | Path], out: str | Path) -> Path:
             None,
         )
         if recon is not None:
-            parts.append(_image(recon, name, alt=f"{name} {recon.name}"))
+            parts.append(
+                f"<h3>{html.escape(name)}</h3>" + _image(recon, alt=f"{name} {recon.name}")
+            )
     parts.append("</div>")
     out = Path(out)
     text = _page("aekit comparison", "\n".join(parts))
@@ -375,37 +428,59 @@ def _expand(runs: Sequence[str | Path]) -> list[Path]:
     return out
 
 
-def _overlaid_curves(infos: list[dict[str, Any]], names: list[str]) -> str | None:
+def _comparison_figures(infos: list[dict[str, Any]], names: list[str]) -> list[str]:
+    """The comparison's figures, embedded: every run's held-out squared error (the measure
+    each records, whatever loss it trained on), then the loss curves, one panel per loss."""
     import tempfile
 
-    from matplotlib.ticker import MaxNLocator
+    from ..evaluation.plots import compare_curves, compare_errors, summed_over
 
-    from ..evaluation.plots import _pyplot, save
-
-    if not any(i["history"] for i in infos):
-        return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    for i, (info, name) in enumerate(zip(infos, names, strict=True)):
-        h = info["history"]
-        for key, style in (("val_loss", "-"), ("train_loss", ":")):
-            pts = [(r["epoch"], r[key]) for r in h if key in r]
-            if pts:
-                xs, ys = zip(*pts, strict=True)
-                ax.plot(
-                    xs,
-                    ys,
-                    style,
-                    color=f"C{i % 10}",
-                    label=f"{name} ({'validation' if key == 'val_loss' else 'training'})",
-                )
-    ax.set_yscale("log")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss per sample")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    parts = []
+    shapes = {
+        json.dumps([i["config"]["model"].get(k) for k in ("input_dim", "image_shape")])
+        for i in infos
+    }
+    over = None
+    if len(shapes) == 1:
+        dim, shape = json.loads(shapes.pop())
+        over = summed_over(dim, shape) if isinstance(dim, int) else None
+    splits = sorted({str(i["metrics"].get("split", "?")) for i in infos})
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "curves.png"
-        save(fig, path)
-        return _image(path, "Solid: validation; dotted: training.", alt="overlaid loss curves")
+        errors = Path(tmp) / "errors.png"
+        compare_errors(
+            names,
+            [i["metrics"].get("squared_error") for i in infos],
+            [i["metrics"].get("pca_squared_error") for i in infos],
+            errors,
+            measure="held-out squared error per sample" + (f" (sum over {over})" if over else ""),
+        )
+        caption = (
+            "Each run's squared reconstruction error per sample on its held-out data "
+            f"({', '.join(splits)} split; metrics.json), whatever loss it trained on: lower "
+            "is better. The black tick: PCA with as many components as the run's code."
+        )
+        if len(splits) > 1:
+            caption += " The runs were judged on different splits: compare with care."
+        parts.append("<h2>Which run is best</h2>" + _image(errors, caption, alt="held-out errors"))
+        if any(i["history"] for i in infos):
+            curves = Path(tmp) / "curves.png"
+            compare_curves(
+                [
+                    (n, i["history"], i["config"]["model"].get("loss"))
+                    for i, n in zip(infos, names, strict=True)
+                ],
+                curves,
+                over,
+            )
+            parts.append(
+                "<h2>Training curves</h2>"
+                + _image(
+                    curves,
+                    "Each run's reconstruction loss per epoch (validation solid, training "
+                    "dotted), one panel per loss: a cross-entropy and a squared error are in "
+                    "different units and never share an axis. A dot marks each run's lowest "
+                    "validation loss.",
+                    alt="loss curves",
+                )
+            )
+    return parts

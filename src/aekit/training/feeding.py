@@ -14,14 +14,9 @@ import torch
 from torch import Tensor
 
 from ..core.errors import ConfigError, DataError
-from ..data.sources import (
-    InMemoryBatches,
-    StreamBatches,
-    fingerprint,
-    loader_fingerprint,
-    validation_split,
-)
-from ..data.streaming import DiskArray, DiskBatches
+from ..data.batches import DiskBatches, InMemoryBatches, StreamBatches, validation_split
+from ..data.fingerprints import fingerprint, loader_fingerprint
+from ..data.streaming import DiskArray
 from ..models.pca import sample_rows
 from . import distributed
 from .config import TrainConfig

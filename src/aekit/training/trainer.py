@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 
 from ..core.errors import ConfigError, TrainingError, TrainingInterrupted
 from ..core.seeding import seeded
-from ..data.sources import resolve_device
+from ..data.batches import resolve_device
 from ..data.streaming import DiskArray
 from . import distributed
 from .config import TrainConfig
@@ -184,7 +184,14 @@ class Trainer(TrainerState):
         assert schedule is not None
         model.train()
         self.generator.set_state(self.epoch_order)
+        # A model whose objective follows training (a VAE's KL warm-up) is told where it stands.
+        # (Epochs done count whole where an epoch's length is unknown: a stream's.)
+        progress, steps = getattr(model, "set_progress", None), len(batches)
         for x in batches.epoch(start_step=self.step_in_epoch):
+            if progress is not None:
+                progress(
+                    self.global_step, self.epoch + (self.step_in_epoch / steps if steps else 0)
+                )
             loss, terms = self._loss(x)
             values, stop, due = self._check_step(loss, terms)
             optimizer.zero_grad(set_to_none=True)

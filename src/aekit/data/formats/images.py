@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import DataError
-from ..core.io import open_checked
-from ..core.schema import coerce
+from ...core.errors import DataError
+from ...core.io import open_checked
+from ...core.schema import coerce
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 SKIPPED_NAMES = ("thumbs.db", "desktop.ini")  # thumbnail caches that Windows writes
@@ -115,62 +115,95 @@ def load_images(
     if image_mode is not None and image_mode not in IMAGE_MODES:
         raise DataError(f"image_mode must be one of {', '.join(IMAGE_MODES)}, got {image_mode!r}")
     paths = image_files(folder)
+    done = _Done()
     array: np.ndarray | None = None
     first: tuple[str, int, tuple[int, int]] | None = None  # name, channels, (H, W)
-    resized = palettes = converted = 0
-    palette_kinds: set[str] = set()
     for i, path in enumerate(paths):
-        pixels, palette = _read(path, image_mode is not None)
-        if palette is not None:
-            palettes += 1
-            palette_kinds.add(palette)
-        if image_mode is not None:
-            before = pixels.shape[0]
-            pixels = _convert(pixels, image_mode)
-            converted += pixels.shape[0] != before
+        pixels, palette = _read_as(path, image_mode, done)
         c, h, w = pixels.shape
         if first is None:
             first = (path.name, c, (h, w))
-        elif c != first[1]:
-            raise DataError(
-                f"{path} is {_kind(c)} but {first[0]}, the first image of {folder}, is "
-                f"{_kind(first[1])}: the images of a folder must be of one kind; convert them "
-                "all with image_mode (--image-mode grey, rgb or rgba)"
-            )
-        if array is None:
             _check_memory(folder, len(paths), c, *(size or (h, w)))
+        _check_like_first(folder, path, pixels.shape, first, size)
         if size is not None and (h, w) != size:
             pixels = _resize(pixels, size, unit=_unit(pixels, palette))
-            resized += 1
-        elif size is None and (h, w) != first[2]:
-            fh, fw = first[2]
-            raise DataError(
-                f"{path} is {h}x{w} (height x width) but {first[0]}, the first image of "
-                f"{folder}, is {fh}x{fw}: the images of a folder must have one size; resize "
-                f"them all with image_size (--image-size H,W, e.g. --image-size {fh},{fw})"
-            )
+            done.resized += 1
         if array is None:
             array = np.empty((len(paths), *pixels.shape), dtype=np.float32)
         array[i] = pixels
-    assert array is not None and first is not None
-    notes = []
-    n = len(paths)
-    if palettes:
-        kinds = " or ".join(sorted(palette_kinds))
-        notes.append(
-            f"read {_count(palettes, n)} palette images as the colours of their palette ({kinds})"
-        )
-    if converted:
-        notes.append(f"converted {_count(converted, n)} images to {image_mode}")
-    if size is not None:
-        h, w = size
-        notes.append(
-            f"resized {_count(resized, n)} images to {h}x{w} ({RESIZE_FILTER} filter; the "
-            "aspect ratio is not kept)"
-            if resized
-            else f"image_size {h},{w}: every image already had that size"
-        )
+    assert array is not None
+    notes = done.notes(len(paths), image_mode, size)
     return Images(array, [p.name for p in paths], str(folder), notes)
+
+
+@dataclasses.dataclass
+class _Done:
+    """What was done to a folder's images beyond reading them, counted for its notes."""
+
+    palettes: int = 0
+    palette_kinds: set[str] = dataclasses.field(default_factory=set)
+    converted: int = 0
+    resized: int = 0
+
+    def notes(self, n: int, image_mode: str | None, size: tuple[int, int] | None) -> list[str]:
+        """One sentence for each thing done to the ``n`` images."""
+        notes = []
+        if self.palettes:
+            kinds = " or ".join(sorted(self.palette_kinds))
+            notes.append(
+                f"read {_count(self.palettes, n)} palette images as the colours of their "
+                f"palette ({kinds})"
+            )
+        if self.converted:
+            notes.append(f"converted {_count(self.converted, n)} images to {image_mode}")
+        if size is not None:
+            h, w = size
+            notes.append(
+                f"resized {_count(self.resized, n)} images to {h}x{w} ({RESIZE_FILTER} filter; "
+                "the aspect ratio is not kept)"
+                if self.resized
+                else f"image_size {h},{w}: every image already had that size"
+            )
+        return notes
+
+
+def _read_as(path: Path, image_mode: str | None, done: _Done) -> tuple[np.ndarray, str | None]:
+    """One image's pixels (C, H, W), converted to ``image_mode`` where given, and the
+    kind its palette was read as; what was done is counted in ``done``."""
+    pixels, palette = _read(path, image_mode is not None)
+    if palette is not None:
+        done.palettes += 1
+        done.palette_kinds.add(palette)
+    if image_mode is not None:
+        before = pixels.shape[0]
+        pixels = _convert(pixels, image_mode)
+        done.converted += pixels.shape[0] != before
+    return pixels, palette
+
+
+def _check_like_first(
+    folder: Path,
+    path: Path,
+    shape: tuple[int, ...],
+    first: tuple[str, int, tuple[int, int]],
+    size: tuple[int, int] | None,
+) -> None:
+    """Refuse an image of another kind than the folder's first, or (without ``size`` to
+    resize them to) of another size."""
+    c, h, w = shape
+    if c != first[1]:
+        raise DataError(
+            f"{path} is {_kind(c)} but {first[0]}, the first image of {folder}, is "
+            f"{_kind(first[1])}: the images of a folder must be of one kind; convert them "
+            "all with image_mode (--image-mode grey, rgb or rgba)"
+        )
+    if size is None and (h, w) != first[2]:
+        fh, fw = first[2]
+        raise DataError(
+            f"{path} is {h}x{w} (height x width) but {first[0]}, the first image of "
+            f"{folder}, is {fh}x{fw}: the images of a folder must have one size; resize "
+            f"them all with image_size (--image-size H,W, e.g. --image-size {fh},{fw})"
+        )
 
 
 def _check_memory(folder: Path, n: int, c: int, h: int, w: int) -> None:

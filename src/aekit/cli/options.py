@@ -1,0 +1,164 @@
+"""The options of ``aekit train`` generated from the fields of :class:`~aekit.RunConfig`'s
+sections (name, type, choices, default and help), so every setting has a flag and a new
+field needs no edit here; and the settings read back from the parsed flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from typing import Any, Literal
+
+from ..core.config import describe, field_help
+from ..data.config import DataConfig
+from ..models.config import ModelConfig
+from ..models.parts import Part
+from ..models.presets import KINDS
+from ..runs.config import OutputConfig, PretrainConfig
+from ..training.config import TrainConfig
+
+# The sections of RunConfig and the prefix of their flags.
+SECTIONS: tuple[tuple[str, type, str, str], ...] = (
+    ("data", DataConfig, "", "data"),
+    ("model", ModelConfig, "", "model (defaults: the kind's preset, then these)"),
+    ("training", TrainConfig, "", "training"),
+    (
+        "pretrain",
+        PretrainConfig,
+        "pretrain-",
+        "greedy layer-wise pretraining (MLP); any of these turns it on",
+    ),
+    ("output", OutputConfig, "", "output"),
+)
+_NONE = object()  # "none" given for an optional setting
+
+
+def _unwrap(tp: Any) -> tuple[Any, bool]:
+    """(the type inside ``X | None``, whether None is allowed)."""
+    args = typing.get_args(tp)
+    if type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        return rest[0], True
+    return tp, False
+
+
+def _converter(tp: Any, optional: bool, name: str) -> Any:
+    origin = typing.get_origin(tp)
+
+    def convert(text: str) -> Any:
+        if optional and text.strip().lower() == "none":
+            return _NONE
+        if origin in (list, tuple) and not _is_part_list(tp):
+            try:
+                return [int(s) for s in text.replace("-", ",").split(",") if s.strip()]
+            except ValueError:
+                raise argparse.ArgumentTypeError(
+                    f"expected sizes like 32,16, got {text!r}"
+                ) from None
+        if tp is int:
+            try:
+                return int(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if tp is float:
+            try:
+                return float(text)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        return text
+
+    convert.__name__ = name
+    return convert
+
+
+def _is_part_list(tp: Any) -> bool:
+    args = typing.get_args(tp)
+    return bool(args) and isinstance(args[0], type) and issubclass(args[0], Part)
+
+
+def _set_by_kinds() -> frozenset[str]:
+    """The model settings some kind's preset chooses, for any data."""
+    return frozenset(
+        name
+        for kind in KINDS
+        for unit_range in (True, False)
+        for name in KINDS.get(kind)(64, 8, unit_range)
+    )
+
+
+def _default_text(section: str, f: dataclasses.Field[Any]) -> str:
+    if section == "model":
+        if f.name in ("input_dim", "image_shape"):
+            return "from the data"
+        if f.name == "code_dim":
+            return ""  # the help text states the rule
+        if f.name == "kind":
+            return "undercomplete"
+        if f.name == "scaling":
+            return "none for data in [0, 1], else standard"
+        if f.name == "output_activation":
+            return "sigmoid for data in [0, 1], else linear, unless the kind chooses"
+    if section == "pretrain" and f.name == "method":
+        return "off"
+    if f.default is not dataclasses.MISSING:
+        value = f.default
+    elif f.default_factory is not dataclasses.MISSING:
+        value = f.default_factory()
+    else:
+        return ""
+    if section == "model" and f.name in _set_by_kinds():
+        return f"the kind's, else {describe(value)}"
+    return describe(value)
+
+
+def _option(section: str, f: dataclasses.Field[Any], tp: Any, text: str) -> dict[str, Any]:
+    """The keyword arguments of ``add_argument`` for the field ``f`` of type ``tp`` (its
+    ``X | None`` unwrapped) with the help ``text``."""
+    kwargs: dict[str, Any] = {"dest": f"{section}.{f.name}", "default": None, "help": text}
+    tp, optional = _unwrap(tp)
+    if tp is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+        return kwargs
+    kwargs["type"] = _converter(tp, optional, f.name)
+    kwargs["metavar"] = f.name.upper()
+    registry = f.metadata.get("registry")
+    if typing.get_origin(tp) is Literal:
+        kwargs["choices"] = list(typing.get_args(tp))
+        kwargs["metavar"] = "{" + ",".join(map(str, typing.get_args(tp))) + "}"
+    elif registry is not None or (section == "model" and f.name == "kind"):
+        names = (registry or KINDS).names()
+        kwargs["choices"] = names
+        kwargs["metavar"] = "{" + ",".join(names) + "}"
+    if f.metadata.get("append"):
+        kwargs["action"] = "append"
+        kwargs["metavar"] = "SPEC"
+    elif isinstance(tp, type) and issubclass(tp, Part):
+        kwargs["metavar"] = "SPEC"
+    return kwargs
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per field of each RunConfig section."""
+    for section, cls, prefix, title in SECTIONS:
+        group = parser.add_argument_group(title)
+        helps = field_help(cls)
+        hints = typing.get_type_hints(cls)
+        # The kind first: its preset is what the other model options change.
+        for f in sorted(dataclasses.fields(cls), key=lambda f: f.name != "kind"):
+            flag = f.metadata.get("flag") or f"--{prefix}{f.name.replace('_', '-')}"
+            default = _default_text(section, f)
+            text = helps.get(f.name, "").rstrip(".")
+            if default and "(default:" not in text:
+                text = f"{text} (default: {default})"
+            group.add_argument(flag, **_option(section, f, hints[f.name], text.replace("%", "%%")))
+
+
+def given_settings(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The settings the user gave on the command line, by section."""
+    out: dict[str, dict[str, Any]] = {section: {} for section, *_ in SECTIONS}
+    for key, value in vars(args).items():
+        section, _, name = key.partition(".")
+        if section in out and value is not None:
+            out[section][name] = None if value is _NONE else value
+    return out

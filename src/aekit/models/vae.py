@@ -1,0 +1,420 @@
+"""The variational autoencoder (Kingma & Welling 2014; *Deep Learning* 20.10.3): the
+encoder and the decoder are distributions, ``q(z | x)`` a diagonal Gaussian and
+``p(x | z)`` a Bernoulli (on logits) or a Gaussian, trained on the evidence lower bound
+
+    ELBO(x) = E_q[log p(x | z)] - KL(q(z | x) || N(0, I))
+
+with the reparameterised sample ``z = mean + exp(logvar / 2) * eps``. Built from the
+autoencoder's parts (the MLP and convolutional nets of :mod:`.nets`, the corruptions), and
+registered as the model family ``"vae"``: it trains through :class:`~aekit.Trainer` and
+``aekit.fit``, and saves and loads as a run folder, as the autoencoder does.
+
+Its ``forward(x)`` returns ``(loss, terms)`` like every family: the terms are the
+reconstruction's negative log-likelihood and the KL divergence, in nats per example, and,
+where the objective weighs the KL otherwise than the ELBO (beta, a warm-up, free bits),
+``kl_weighting``: the objective's KL term less the KL, so that the terms sum to the loss
+the trainer logs. Guards against posterior collapse: beta (beta-VAE, Higgins et al.
+2017), a linear KL warm-up (Sønderby et al. 2016; the trainer says where training stands
+through :meth:`VAE.set_progress`) and free bits (a floor on each unit's KL, Kingma et al.
+2016). The importance-weighted bound and the collapse check are in
+:mod:`aekit.evaluation.likelihood`.
+
+Every draw of training (the sample ``z``, dynamic binarisation, a corruption) comes from
+torch's global generator, which the trainer seeds and checkpoints: a resumed run draws
+the same noise, bit for bit.
+
+Examples
+--------
+>>> import torch
+>>> from aekit.models.vae import VAE, VAEConfig
+>>> model = VAE.from_config(VAEConfig(input_dim=64, code_dim=4, hidden=[32]), seed=0)
+>>> loss, terms = model(torch.rand(10, 64))
+>>> sorted(terms)
+['kl', 'reconstruction']
+>>> model.encode(torch.rand(10, 64)).shape, model.sample(3, generator=0).shape
+(torch.Size([10, 4]), torch.Size([3, 64]))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..core.config import _Config, choices, require, within
+from ..core.errors import DataError
+from ..core.seeding import seeded
+from ..data.columns import frame_columns, match_columns
+from ..data.streaming import DiskArray, Stats
+from ..data.validation import ArrayLike, check_bounds, check_range, to_tensor
+from .corruption import Corruption
+from .families import register_family, save_model
+from .nets import ACTIVATIONS, conv_decoder, conv_encoder, mlp_decoder, mlp_encoder
+
+LOG_2PI = math.log(2 * math.pi)
+BERNOULLI_RANGE = "a Bernoulli decoder models values in [0, 1]"
+
+
+@dataclasses.dataclass
+class VAEConfig(_Config):
+    """Everything needed to rebuild a :class:`VAE` exactly.
+
+    Parameters
+    ----------
+    input_dim : number of input features (C*H*W for images).
+    code_dim : size of the latent code z (the posterior's mean and variance each have as
+        many units).
+    hidden : sizes of the encoder's hidden layers, e.g. 200,200.
+    decoder_hidden : sizes of the decoder's hidden layers from the code outwards (default:
+        the encoder's, mirrored).
+    architecture : fully connected ("mlp") or convolutional ("conv": stride-2
+        convolutions, then the hidden dense layers).
+    image_shape : C,H,W of image data; required for "conv".
+    conv_channels : channels of each stride-2 convolution ("conv").
+    kernel_size : odd convolution kernel size ("conv").
+    activation : activation of the hidden layers.
+    decoder : the distribution p(x | z): "bernoulli" (on logits; data in [0, 1]) or
+        "gaussian" (a mean, and a standard deviation per feature).
+    decoder_variance : a Gaussian decoder's standard deviation: "learned" (one per
+        feature, starting at decoder_sigma) or "fixed" (decoder_sigma).
+    decoder_sigma : the Gaussian decoder's fixed standard deviation, or the learned one's
+        start.
+    beta : weight of the KL term (beta-VAE; 1 is the ELBO).
+    kl_warmup_epochs : the KL weight rises linearly from 0 to beta over this many epochs
+        of training (0: no warm-up).
+    kl_warmup_steps : the same, counted in steps (at most one of the two).
+    free_bits : each code unit's KL (its mean over the batch) counts at least this many
+        nats in training: below it, the unit is not pushed towards the prior (0: off).
+    binarize : dynamic binarisation: each time a batch is seen, the model draws binary
+        data from Bernoulli(x), x being the intensities in [0, 1], as input and target (a
+        fresh draw every step, from the trainer's seeded generator); needs the Bernoulli
+        decoder. Held-out data is binarised once, seeded, by the likelihood's functions.
+    corruption : input corruption NAME[:key=value,...] applied to the encoder's input in
+        training (a denoising VAE); the likelihood is of the clean data.
+    kind : the kind of model, as aekit train --kind names it.
+    """
+
+    input_dim: int
+    code_dim: int
+    hidden: list[int] = dataclasses.field(default_factory=list)
+    decoder_hidden: list[int] | None = None
+    architecture: Literal["mlp", "conv"] = "mlp"
+    image_shape: tuple[int, int, int] | None = None
+    conv_channels: list[int] = dataclasses.field(default_factory=lambda: [16, 32])
+    kernel_size: int = 3
+    activation: str = dataclasses.field(default="tanh", metadata=choices(ACTIVATIONS))
+    decoder: Literal["bernoulli", "gaussian"] = "bernoulli"
+    decoder_variance: Literal["learned", "fixed"] = "learned"
+    decoder_sigma: float = dataclasses.field(default=1.0, metadata=within(0, low_open=True))
+    beta: float = dataclasses.field(default=1.0, metadata=within(0))
+    kl_warmup_epochs: float = dataclasses.field(default=0.0, metadata=within(0))
+    kl_warmup_steps: int = 0
+    free_bits: float = dataclasses.field(default=0.0, metadata=within(0))
+    binarize: bool = False
+    corruption: Corruption | None = None
+    kind: str = "vae"
+
+    def validate(self) -> None:
+        require(self.input_dim >= 1, f"input_dim must be >= 1, got {self.input_dim}")
+        require(self.code_dim >= 1, f"code_dim must be >= 1, got {self.code_dim}")
+        for name in ("hidden", "decoder_hidden"):
+            sizes = getattr(self, name) or []
+            require(all(n >= 1 for n in sizes), f"{name} sizes must be >= 1, got {sizes}")
+        require(
+            self.kl_warmup_steps >= 0, f"kl_warmup_steps must be >= 0, got {self.kl_warmup_steps}"
+        )
+        require(
+            not (self.kl_warmup_steps and self.kl_warmup_epochs),
+            "give the KL warm-up in epochs or in steps, not both",
+        )
+        require(
+            not self.binarize or self.decoder == "bernoulli",
+            "binarize needs the Bernoulli decoder (binary data)",
+        )
+        if self.architecture == "conv":
+            require(self.image_shape is not None, "architecture 'conv' needs image_shape (C, H, W)")
+            require(
+                self.kernel_size >= 1 and self.kernel_size % 2 == 1,
+                f"kernel_size must be odd and >= 1, got {self.kernel_size}",
+            )
+            require(
+                len(self.conv_channels) >= 1 and all(c >= 1 for c in self.conv_channels),
+                f"conv_channels must be a non-empty list of positive sizes, got {self.conv_channels}",
+            )
+        if self.image_shape is not None:
+            require(
+                math.prod(self.image_shape) == self.input_dim,
+                f"image_shape {tuple(self.image_shape)} has {math.prod(self.image_shape)} "
+                f"values but input_dim is {self.input_dim}",
+            )
+
+    @property
+    def decoder_sizes(self) -> list[int]:
+        """The decoder's hidden sizes from the code outwards."""
+        return list(self.hidden[::-1] if self.decoder_hidden is None else self.decoder_hidden)
+
+    @property
+    def weighs_kl(self) -> bool:
+        """Whether the training objective weighs the KL otherwise than the ELBO does."""
+        return self.beta != 1 or self.warms_up or self.free_bits > 0
+
+    @property
+    def warms_up(self) -> bool:
+        return self.kl_warmup_epochs > 0 or self.kl_warmup_steps > 0
+
+    def summary(self) -> str:
+        """One line naming the architecture and the objective."""
+        sizes = [self.input_dim, *self.hidden, self.code_dim]
+        arch = "-".join(map(str, [*sizes, *self.decoder_sizes, self.input_dim]))
+        if self.architecture == "conv":
+            arch = f"conv{','.join(map(str, self.conv_channels))} {arch}"
+        parts = [f"{self.decoder} decoder", f"beta {self.beta:g}"]
+        if self.kl_warmup_epochs or self.kl_warmup_steps:
+            unit = "epochs" if self.kl_warmup_epochs else "steps"
+            parts.append(f"KL warm-up {self.kl_warmup_epochs or self.kl_warmup_steps:g} {unit}")
+        if self.free_bits:
+            parts.append(f"free bits {self.free_bits:g}")
+        if self.binarize:
+            parts.append("dynamically binarised")
+        return f"VAE {arch} ({self.activation}); {', '.join(parts)}"
+
+
+def _nets(c: VAEConfig) -> tuple[nn.Sequential, nn.Sequential]:
+    """The encoder (its last layer gives the posterior's mean and log-variance, side by
+    side) and the decoder (logits, or the Gaussian's mean)."""
+    if c.architecture == "conv":
+        assert c.image_shape is not None
+        shape, channels, k = c.image_shape, c.conv_channels, c.kernel_size
+        encoder = conv_encoder(shape, channels, k, c.hidden, 2 * c.code_dim, c.activation, "linear")
+        # conv_decoder mirrors the dense sizes it is given: hand it the decoder's reversed.
+        decoder = conv_decoder(shape, channels, k, c.decoder_sizes[::-1], c.code_dim, c.activation)
+        return encoder, decoder
+    encoder = mlp_encoder([c.input_dim, *c.hidden, 2 * c.code_dim], c.activation, "linear")
+    decoder = mlp_decoder([c.code_dim, *c.decoder_sizes, c.input_dim], c.activation)
+    return encoder, decoder
+
+
+@register_family("vae")
+class VAE(nn.Module):
+    """A variational autoencoder: Gaussian encoder ``q(z | x)``, standard normal prior,
+    Bernoulli or Gaussian decoder ``p(x | z)``. See the module's docstring.
+
+    ``model(x)`` is the training objective, ``(loss, terms)``: in training mode the
+    negative ELBO with the KL weighted by beta and the warm-up, and free bits' floor; in
+    evaluation mode the reconstruction's negative log-likelihood plus beta times the KL
+    (the ELBO's negative where beta is 1), which validation and early stopping follow.
+    """
+
+    config_class = VAEConfig
+
+    def __init__(self, config: VAEConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder, self.decoder = _nets(config)
+        self.corruption = config.corruption
+        if config.decoder == "gaussian" and config.decoder_variance == "learned":
+            self.log_sigma = nn.Parameter(
+                torch.full((config.input_dim,), math.log(config.decoder_sigma))
+            )
+        # The warm-up's share of the KL weight, set by set_progress; a buffer (not saved:
+        # the trainer's position sets it) so that a compiled forward reads it as a tensor.
+        # Made on the CPU also when the model is built on the meta device (a load).
+        self.register_buffer("kl_scale", torch.ones((), device="cpu"), persistent=False)
+        # The names of the columns it was trained on, where its data named them.
+        self.feature_names: list[str] | None = None
+
+    @classmethod
+    def from_config(cls, config: VAEConfig, seed: int | None = None) -> VAE:
+        """The model ``config`` describes, with weights drawn from ``seed`` (the caller's
+        random state untouched), or from torch's global generator without one."""
+        if seed is not None:
+            with seeded(seed):
+                return cls(config)
+        return cls(config)
+
+    # ---- training ---------------------------------------------------------------------------
+
+    def set_progress(self, step: int, epochs: float) -> None:
+        """Where training stands (steps taken, epochs done, fractional within an epoch of
+        known length): the trainer says it before each step, and the KL warm-up follows
+        it. A model trained by a loop of your own has no warm-up unless it calls this."""
+        c = self.config
+        if c.kl_warmup_epochs:
+            scale = min(1.0, epochs / c.kl_warmup_epochs)
+        elif c.kl_warmup_steps:
+            scale = min(1.0, step / c.kl_warmup_steps)
+        else:
+            scale = 1.0
+        self.kl_scale.fill_(scale)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        c = self.config
+        if c.binarize:
+            x = torch.bernoulli(x)
+        inputs = self.corruption(x) if self.training and self.corruption is not None else x
+        mean, logvar = self.posterior(inputs)
+        z = mean + torch.exp(0.5 * logvar) * torch.randn_like(mean)
+        nll = self.reconstruction_nll(self.decoder(z), x).mean()
+        units = gaussian_kl(mean, logvar)  # (batch, code)
+        kl = units.sum(1).mean()
+        weighed = kl
+        if self.training:
+            if c.free_bits > 0:
+                weighed = units.mean(0).clamp(min=c.free_bits).sum()
+            weighed = weighed * (c.beta * self.kl_scale)
+        elif c.beta != 1:
+            weighed = c.beta * kl
+        terms = {"reconstruction": nll, "kl": kl}
+        if c.weighs_kl:
+            terms["kl_weighting"] = weighed - kl
+        return nll + weighed, terms
+
+    def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """The mean and log-variance of q(z | x), in float32."""
+        mean, logvar = self.encoder(x).float().chunk(2, dim=1)
+        return mean, logvar
+
+    def reconstruction_nll(self, out: Tensor, x: Tensor) -> Tensor:
+        """-log p(x | z) per example, summed over features, from the decoder's output
+        ``out`` (logits, or the Gaussian's mean) for rows of ``x``; ``out`` may have more
+        leading dimensions than ``x`` (several codes per row), which broadcasts."""
+        out = out.float()
+        if self.config.decoder == "bernoulli":
+            # -log p = softplus(l) - x l, stable for every logit l.
+            return F.softplus(out).sum(-1) - (out * x).sum(-1)
+        log_sigma = self._log_sigma().to(out.device)
+        scaled = (x - out) * torch.exp(-log_sigma)
+        return 0.5 * scaled.pow(2).sum(-1) + log_sigma.sum() + 0.5 * LOG_2PI * x.shape[-1]
+
+    # ---- using a trained model --------------------------------------------------------------
+
+    def encode(self, x: Tensor | ArrayLike) -> Any:
+        """The posterior mean E[z | x]: a tensor for a tensor, else a float32 array."""
+        return self._on_rows(lambda b: self.posterior(b)[0], x)
+
+    def decode(self, z: Tensor | ArrayLike) -> Any:
+        """The decoder's mean E[x | z] (a Bernoulli's probabilities, a Gaussian's mean)."""
+        if isinstance(z, Tensor):
+            return self._decode(z)
+        codes = torch.as_tensor(np.asarray(z, dtype=np.float32))
+        if codes.ndim != 2 or codes.shape[1] != self.config.code_dim:
+            raise DataError(
+                f"codes must have shape (samples, {self.config.code_dim}), got {tuple(codes.shape)}"
+            )
+        return self._batches(self._decode, codes).numpy()
+
+    def reconstruct(self, x: Tensor | ArrayLike) -> Any:
+        """The decoder's mean at the posterior mean: ``decode(encode(x))``."""
+        return self._on_rows(lambda b: self._decode(self.posterior(b)[0]), x)
+
+    def sample(
+        self, n: int, generator: torch.Generator | int | None = None, *, mean: bool = True
+    ) -> Tensor:
+        """``n`` draws from the model: codes from the prior N(0, I), then the decoder's
+        mean (``mean=True``) or a draw from p(x | z). ``generator``: a CPU generator or a
+        seed (the same seed gives the same samples on every device); None draws from
+        torch's global generator. Returns a float32 CPU tensor (n, input_dim)."""
+        if isinstance(generator, int):
+            generator = torch.Generator().manual_seed(generator)
+        z = torch.randn(n, self.config.code_dim, generator=generator)
+        out = self._batches(self._decode, z)
+        if mean:
+            return out
+        if self.config.decoder == "bernoulli":
+            return torch.bernoulli(out, generator=generator)
+        sigma = torch.exp(self._log_sigma().detach()).cpu()
+        return out + sigma * torch.randn(out.shape, generator=generator)
+
+    def _log_sigma(self) -> Tensor:
+        """The Gaussian decoder's log standard deviation of each feature."""
+        if hasattr(self, "log_sigma"):
+            return self.log_sigma
+        return torch.full((self.config.input_dim,), math.log(self.config.decoder_sigma))
+
+    def _decode(self, z: Tensor) -> Tensor:
+        out = self.decoder(z)
+        return torch.sigmoid(out) if self.config.decoder == "bernoulli" else out
+
+    def _on_rows(self, fn: Any, x: Tensor | ArrayLike) -> Any:
+        """``fn`` of ``x`` a block at a time in inference mode: a tensor for a tensor (on
+        the model's device), else a checked array in, a float32 array out."""
+        if isinstance(x, Tensor):
+            return fn(x)
+        return self._batches(fn, self.check_input(x)).numpy()
+
+    def _batches(self, fn: Any, x: Tensor, batch_size: int = 4096) -> Tensor:
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.inference_mode():
+                out = [fn(b.to(self.device)).float().cpu() for b in x.split(batch_size)]
+        finally:
+            self.train(was_training)
+        return torch.cat(out) if out else torch.zeros(0)
+
+    # ---- checks -----------------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @property
+    def input_dim(self) -> int:
+        return self.config.input_dim
+
+    @property
+    def code_dim(self) -> int:
+        return self.config.code_dim
+
+    def check_input(self, x: ArrayLike, name: str = "data", *, targets: bool = False) -> Tensor:
+        """Validate data for this model and return it as a float32 CPU tensor;
+        ``targets=True`` also checks that a Bernoulli decoder's data lies in [0, 1]."""
+        x = match_columns(x, frame_columns(x), self.feature_names, name)
+        t = to_tensor(x, name)
+        if t.shape[1] != self.input_dim:
+            raise DataError(
+                f"{name} has {t.shape[1]} features but the model expects {self.input_dim}"
+            )
+        if targets and self.config.decoder == "bernoulli":
+            check_range(t, 0.0, 1.0, name, BERNOULLI_RANGE)
+        return t
+
+    def check_disk_input(
+        self, data: DiskArray, name: str = "data", *, targets: bool = False
+    ) -> Stats:
+        """:meth:`check_input` for data on disk, from one pass over it (cached)."""
+        name = data.named(name)
+        if data.features != self.input_dim:
+            raise DataError(
+                f"{name} has {data.features} features but the model expects {self.input_dim}"
+            )
+        stats = data.check(name)
+        if targets and self.config.decoder == "bernoulli":
+            check_bounds(*data.range(), 0.0, 1.0, name, BERNOULLI_RANGE)
+        return stats
+
+    def extra_repr(self) -> str:
+        return self.config.summary()
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into folder ``path``."""
+        return save_model(self, path)
+
+
+def gaussian_kl(mean: Tensor, logvar: Tensor) -> Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, 1)) of each unit, in nats (the closed form)."""
+    return 0.5 * (mean.pow(2) + torch.exp(logvar) - 1 - logvar)
+
+
+def binarize(x: Tensor, seed: int) -> Tensor:
+    """A binary draw from Bernoulli(``x``) (intensities in [0, 1]), seeded: how held-out
+    data of a dynamically binarised model is judged (one draw, the same for every
+    metric)."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.bernoulli(x.float().cpu(), generator=generator)
