@@ -1,8 +1,11 @@
 """Shared fixtures: the digits data (embedded in scikit-learn), MNIST from ../shared when
-present, and a runner for the real ``aekit`` command."""
+present, a sparse run trained once by the ``aekit`` command for the whole session, and a
+runner for the real ``aekit`` command (in its own process)."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -13,6 +16,7 @@ import pytest
 import torch
 
 import aekit
+from aekit.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_DIR = Path(os.environ.get("AEKIT_TEST_MNIST", ROOT.parent / "shared" / "data" / "mnist"))
@@ -36,6 +40,22 @@ def mnist_dir() -> Path:
     if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").exists():
         pytest.skip(f"MNIST files not found in {MNIST_DIR}")
     return MNIST_DIR
+
+
+@pytest.fixture(scope="session")
+def sparse_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished run of ``aekit train --kind sparse --arch 64-32-16 --epochs 5`` on the
+    digits, report and figures included, trained once by the command in this process
+    (``run_cli`` and test_cli's real-process tests run the command in its own). Shared:
+    a test that changes the folder copies it first."""
+    out = tmp_path_factory.mktemp("sparse") / "run"
+    argv = ["train", "--kind", "sparse", "--arch", "64-32-16", "--epochs", "5"]
+    said = io.StringIO()
+    with contextlib.redirect_stdout(said):
+        code = main([*argv, "--out", str(out), "--no-progress"])
+    assert code == 0
+    assert "trained sparse 64-32-16 on digits" in said.getvalue()
+    return out
 
 
 @pytest.fixture(autouse=True)
