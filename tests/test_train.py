@@ -324,7 +324,7 @@ def test_a_run_stopped_mid_schedule_resumes_exactly(X, tmp_path, settings):
     model = aekit.AutoEncoder.build("deep", input_dim=64, code_dim=8, seed=0)
     stop_after_two = [lambda trainer, row: trainer.epoch == 2]
     aekit.fit(model, X, epochs=4, run_dir=tmp_path / "run", callbacks=stop_after_two, **kwargs)
-    resumed = aekit.resume(tmp_path / "run", data=X, epochs=4, progress=False)
+    resumed = aekit.resume(tmp_path / "run", data=X, epochs=4, progress=False, report=False)
     assert same_weights(weights(resumed.model), weights(full))
     assert [r["val_loss"] for r in resumed.fit.history] == [
         r["val_loss"] for r in uninterrupted.history
