@@ -11,20 +11,27 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pytest
-import torch
+# One thread for every math library, set before numpy, scipy and torch load (the commands
+# the tests start inherit it): the suite's arrays and models are small, and a second thread
+# on a machine shared with other work mostly spins waiting for the first. A logistic
+# regression on 1,437 digits' codes (every run's linear probe) took 0.2-0.7 s of CPU on two
+# OpenBLAS threads, 0.02 s on one; the tests of the trainer's thread rule set their own.
+for _name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_name, "1")
 
-import aekit
-from aekit.cli import main
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+import aekit  # noqa: E402
+from aekit.cli import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST_DIR = Path(os.environ.get("AEKIT_TEST_MNIST", ROOT.parent / "shared" / "data" / "mnist"))
 
-# One intra-op thread: the suite's models are small, and a second thread on a machine shared
-# with other work mostly spins waiting for the first (the same tests took 14% more CPU time
-# on two). The tests of the trainer's thread rule set their own count.
 torch.set_num_threads(1)
+threadpool_limits(1)  # where a library loaded before this file
 
 
 @pytest.fixture(scope="session")
