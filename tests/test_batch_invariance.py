@@ -49,11 +49,12 @@ def model(request):
 
 
 def _outputs(model, x):
+    errors = feature_errors(model, x)
     return {
         "codes": model.encode(x),
         "reconstructions": model.reconstruct(x),
-        "feature errors": feature_errors(model, x),
-        "scores": feature_errors(model, x).sum(1),
+        "feature errors": errors,
+        "scores": errors.sum(1),
     }
 
 

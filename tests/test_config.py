@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 
 import aekit
+from aekit.cli import main
 from aekit.data.config import DataConfig
 from aekit.models.config import ModelConfig, model_config
 from aekit.training.config import TrainConfig
-
-from .conftest import run_cli
 
 
 def test_model_config_round_trips_through_json_with_parts():
@@ -137,12 +136,13 @@ def test_a_data_setting_the_data_leaves_unused_is_said(data, given, said, tmp_pa
         assert {w.filename for w in caught if "does nothing" in str(w.message)} == {__file__}
 
 
-def test_the_cli_says_an_unused_flag_once(tmp_path):
-    done = run_cli("train", "--muon-lr", "0.05", "--epochs", "1", "--no-report",
-                   "--no-progress", "--out", str(tmp_path / "run"))  # fmt: skip
-    assert done.returncode == 0, done.stderr
+def test_the_cli_says_an_unused_flag_once(tmp_path, capsys):
+    code = main(["train", "--muon-lr", "0.05", "--epochs", "1", "--no-report",
+                 "--no-progress", "--out", str(tmp_path / "run")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 0, err
     said = "aekit: warning: muon_lr=0.05 does nothing with optimizer=adam (needs optimizer muon)"
-    assert done.stderr.count(said) == 1
+    assert err.count(said) == 1
 
 
 def test_said_once_for_the_users_settings_not_for_derived_or_stored_ones(tmp_path):
@@ -180,7 +180,7 @@ def test_said_once_for_the_users_settings_not_for_derived_or_stored_ones(tmp_pat
     assert not [w for w in caught if "does nothing" in str(w.message)]
 
 
-def test_a_kind_chooses_the_training_a_user_leaves_open_and_the_user_wins(tmp_path):
+def test_a_kind_chooses_the_training_a_user_leaves_open_and_the_user_wins(tmp_path, capsys):
     from aekit.models.presets import training_defaults
 
     deep = training_defaults("deep")
@@ -213,10 +213,11 @@ def test_a_kind_chooses_the_training_a_user_leaves_open_and_the_user_wins(tmp_pa
     stored = json.loads((tmp_path / "deep" / "config.json").read_text())["training"]
     assert (stored["optimizer"], stored["weight_decay"], stored["ema"]) == ("muon", 0.1, 0.99)
     assert run.config.training.optimizer == "muon"
-    done = run_cli("train", "--kind", "deep", "--optimizer", "adam", "--epochs", "2",
-                   "--no-report", "--no-progress", "--out", str(tmp_path / "adam"))  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "training: adam lr 0.003, schedule cosine, seed 0" in done.stdout
+    code = main(["train", "--kind", "deep", "--optimizer", "adam", "--epochs", "2",
+                 "--no-report", "--no-progress", "--out", str(tmp_path / "adam")])  # fmt: skip
+    said = capsys.readouterr()
+    assert code == 0, said.err
+    assert "training: adam lr 0.003, schedule cosine, seed 0" in said.out
 
 
 def test_a_registered_schedule_says_whether_it_warms_up():

@@ -167,9 +167,7 @@ def test_tabular_runs_get_feature_errors_not_line_plots(tmp_path):
 def test_code_space_by_tsne(trained, digits, tmp_path):
     model, _ = trained
     wide = aekit.AutoEncoder.build(input_dim=64, hidden=[], code_dim=6)
-    fig = plots.code_space(
-        wide.encode(digits.test.numpy()[:100]), tmp_path / "t.png", method="tsne"
-    )
+    fig = plots.code_space(wide.encode(digits.test.numpy()[:40]), tmp_path / "t.png", method="tsne")
     _png(tmp_path / "t.png", min_bytes=1000)
     assert fig.axes[0].get_xlabel() == "t-SNE 1"
     with pytest.raises(ValueError, match="method must be"):

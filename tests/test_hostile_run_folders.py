@@ -1,8 +1,8 @@
 """Run folders as a hostile user leaves them (issue 25, classes 2, 6, 7 and 8): folders
 that did not train on a named data set, pipes and devices where files should be, what
 aekit itself writes (null metrics, an evaluation that failed), and the messages about
-them. Cases that could block run in a subprocess or a thread with a deadline, so a
-regression fails instead of hanging the suite."""
+them. Cases that could block run in a subprocess, a thread or under an alarm with a
+deadline, so a regression fails instead of hanging the suite."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -38,6 +39,25 @@ def _aekit(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=DEADLINE,
     )
+
+
+def _aekit_here(*argv: str, capsys) -> subprocess.CompletedProcess[str]:
+    """The command in this process under an alarm at the deadline: an open or read that
+    blocks (a pipe) is interrupted and the command fails (a read that never blocks and
+    never ends, /dev/zero, is for ``_aekit``'s own process)."""
+
+    def expired(signum, frame):
+        raise TimeoutError(f"past the {DEADLINE} s deadline: a blocked read?")
+
+    before = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(DEADLINE)
+    try:
+        code = main(list(argv))
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+    said = capsys.readouterr()
+    return subprocess.CompletedProcess(argv, code, said.out, said.err)
 
 
 @pytest.fixture(scope="module")
@@ -153,18 +173,24 @@ def test_the_checked_reader_caps_what_it_reads(tmp_path):
 
 # (links to /dev/zero in a run folder are also among test_bad_input's cases, in-process)
 @pytest.mark.parametrize("kind", ["fifo", pytest.param("zero", marks=pytest.mark.slow)])
-def test_info_and_report_never_block_on_a_run_folders_files(folders, tmp_path, kind):
+def test_info_and_report_never_block_on_a_run_folders_files(folders, tmp_path, kind, capsys):
     run = _copy(folders, "run", tmp_path)
     for path in (run / "metrics.json", run / "figures" / "curves.png"):
         path.unlink()
         os.mkfifo(path) if kind == "fifo" else path.symlink_to("/dev/zero")
     what = "a pipe (FIFO)" if kind == "fifo" else "a device"
-    info = _aekit("info", str(run), cwd=tmp_path)
+
+    def command(*argv: str) -> subprocess.CompletedProcess[str]:
+        if kind == "fifo":
+            return _aekit_here(*argv, capsys=capsys)
+        return _aekit(*argv, cwd=tmp_path)
+
+    info = command("info", str(run))
     assert info.returncode == 0, info.stderr
     assert f"metrics.json unreadable: metrics file {run}/metrics.json is not a regular file" in (
         info.stdout
     )
-    report = _aekit("report", str(run), cwd=tmp_path)
+    report = command("report", str(run))
     assert report.returncode == 2 and len(report.stderr.splitlines()) == 1, report.stderr
     assert f"is not a regular file ({what})" in report.stderr
 

@@ -5,7 +5,9 @@ with each file named in the output; what a folder may not hold is refused by nam
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 from pathlib import Path
 
@@ -15,8 +17,6 @@ from PIL import Image
 
 import aekit
 from aekit.cli import main
-
-from .conftest import run_cli
 
 N_TRAIN, N_TEST = 60, 12
 
@@ -74,25 +74,30 @@ def digits_folders(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def trained(digits_folders):
-    """A run trained by the real command, in a subprocess, on a folder of PNGs."""
+    """A run trained by the command (in this process) on a folder of PNGs, the folders
+    named relative to the working directory."""
     root, _, _ = digits_folders
-    proc = run_cli(
-        "train",
-        "--data",
-        "train/",
-        "--test",
-        "test",
-        "--epochs",
-        "2",
-        "--no-pca-fallback",  # 2 epochs lose to PCA, whose reconstructions leave [0, 1]
-        "--no-report",
-        "--no-progress",
-        "--out",
-        "run",
-        cwd=root,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "trained undercomplete 64-16-8 on train (60 samples)" in proc.stdout
+    said = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(said):
+        mp.chdir(root)
+        code = main(
+            [
+                "train",
+                "--data",
+                "train/",
+                "--test",
+                "test",
+                "--epochs",
+                "2",
+                "--no-pca-fallback",  # 2 epochs lose to PCA, whose reconstructions leave [0, 1]
+                "--no-report",
+                "--no-progress",
+                "--out",
+                "run",
+            ]
+        )
+    assert code == 0
+    assert "trained undercomplete 64-16-8 on train (60 samples)" in said.getvalue()
     return root / "run"
 
 

@@ -137,7 +137,7 @@ def test_a_denoising_run_that_removes_its_noise_names_it_without_a_warning(tmp_p
             "--kind",
             "denoising",
             "--epochs",
-            "10",
+            "6",  # 1.8 dB better than the noisy inputs (10 epochs: 2.6 dB)
             "--out",
             str(out),
             "--no-progress",

@@ -242,7 +242,7 @@ def test_a_muon_run_resumes_exactly_with_float32_iterations(X, tmp_path, monkeyp
     model = deep_model()
     stop_after_two = [lambda trainer, row: trainer.epoch == 2]
     aekit.fit(model, X, epochs=4, run_dir=tmp_path / "run", callbacks=stop_after_two, **kwargs)
-    resumed = aekit.resume(tmp_path / "run", data=X, epochs=4, progress=False)
+    resumed = aekit.resume(tmp_path / "run", data=X, epochs=4, progress=False, report=False)
     assert same_weights(weights(resumed.model), weights(full))
 
 
@@ -253,7 +253,7 @@ def test_a_bfloat16_checkpoint_resumes_on_the_float32_path(X, tmp_path, monkeypa
     kwargs = dict(optimizer="muon", progress=False, seed=0, run_dir=tmp_path / "run")
     aekit.fit(deep_model(), X, epochs=4, callbacks=stop_after_two, **kwargs)
     monkeypatch.setenv(hardware.ENV, "off")
-    resumed = aekit.resume(tmp_path / "run", data=X, epochs=4, progress=False)
+    resumed = aekit.resume(tmp_path / "run", data=X, epochs=4, progress=False, report=False)
     assert len(resumed.fit.history) == 4
     assert resumed.fit.machine["newton_schulz"] == "Newton-Schulz in float32: AEKIT_BF16=off"
     assert resumed.fit.history[-1]["train_loss"] < resumed.fit.history[0]["train_loss"]

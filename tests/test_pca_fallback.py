@@ -183,8 +183,10 @@ def test_the_deep_kind_takes_its_larger_batch_where_its_step_is_too_slow(
     import aekit.runs.budget
 
     # A CPU where Muon's step costs the same at any batch (its Newton-Schulz iterations
-    # dominate, as in float32 without bfloat16 units): 4,485 steps of 0.1 s at batch 128.
-    monkeypatch.setattr(aekit.runs.budget, "step_seconds", lambda model, cfg, x: 0.1)
+    # dominate, as in float32 without bfloat16 units): 22 epochs of steps of 0.5 s at
+    # batch 128 (36 minutes); at 512, 7 epochs cut to the time budget (fewer to train here
+    # than the 22 that steps of 0.1 s would leave uncut).
+    monkeypatch.setattr(aekit.runs.budget, "step_seconds", lambda model, cfg, x: 0.5)
     out = str(tmp_path / "deep")
     argv = ["train", "--data", str(many_digits), "--kind", "deep", "--no-report", "--out", out]
     assert main(argv) == 0
@@ -195,7 +197,8 @@ def test_the_deep_kind_takes_its_larger_batch_where_its_step_is_too_slow(
     assert "instead of the deep kind's 128" in captured.out
     # No progress bar (not a terminal): the estimate is said once, before training.
     assert captured.err.count("estimated training time: about") == 1
-    assert "steps of 100 ms, timed here" in captured.err
+    assert "steps of 500 ms, timed here" in captured.err
+    assert training["epochs"] == 7
 
 
 @pytest.mark.parametrize(

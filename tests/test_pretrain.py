@@ -126,6 +126,7 @@ def test_pretraining_from_the_cli_and_resume_of_an_interrupted_pretraining(tmp_p
         "--out",
         str(out),
         "--no-progress",
+        "--no-report",  # a pretrained run's report: test_any_pretraining_flag_turns_pretraining_on
     ]
     assert main(argv) == 0
     printed = capsys.readouterr().out
@@ -164,6 +165,7 @@ def test_any_pretraining_flag_turns_pretraining_on(tmp_path, capsys):
     saved = json.loads((out / "config.json").read_text())
     assert saved["pretrain"] == {**aekit.PretrainConfig(epochs=2).to_dict()}
     assert (out / "pretrain" / "layers.json").exists()
+    assert (out / "figures" / "pretraining.png").exists() and (out / "report.html").exists()
 
 
 def test_a_warning_about_a_pretraining_layer_names_the_layer(X):

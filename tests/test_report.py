@@ -20,12 +20,16 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
+def runs(tmp_path_factory, sparse_run):
+    """A folder of two runs: the session's sparse run (by the command) and a denoising run
+    (by aekit.train)."""
     root = tmp_path_factory.mktemp("runs")
-    for kind in ("sparse", "denoising"):
-        aekit.train(
-            {"model": {"kind": kind}, "training": {"epochs": 3}}, out=root / kind, progress=False
-        )
+    shutil.copytree(sparse_run, root / "sparse")
+    aekit.train(
+        {"model": {"kind": "denoising"}, "training": {"epochs": 3}},
+        out=root / "denoising",
+        progress=False,
+    )
     return root
 
 

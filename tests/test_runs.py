@@ -296,7 +296,7 @@ def test_the_kept_weights_are_the_best_validation_epochs(tmp_path, capsys):
         "--out",
         str(tmp_path / "r"),
     ]
-    assert main([*argv, "--no-progress"]) == 0
+    assert main([*argv, "--no-progress", "--no-report"]) == 0
     history = [
         {k: float(v) for k, v in row.items()}
         for row in __import__("csv").DictReader((tmp_path / "r" / "metrics.csv").open())
@@ -377,7 +377,11 @@ def test_extending_a_cosine_run_stretches_the_cosine_to_the_new_length(tmp_path)
 
 
 def test_an_image_shape_that_rearranges_the_images_is_said(tmp_path):
-    cfg = {"model": {"architecture": "conv", "image_shape": [1, 4, 16]}, "training": {"epochs": 1}}
+    cfg = {
+        "model": {"architecture": "conv", "image_shape": [1, 4, 16]},
+        "training": {"epochs": 1},
+        "output": {"report": False},  # said when the settings are read, before any figure
+    }
     with pytest.warns(UserWarning, match=r"image_shape \(1, 4, 16\) differs from the data's"):
         aekit.train(cfg, out=tmp_path / "r", progress=False)
 

@@ -18,6 +18,7 @@ import torch
 from safetensors.torch import load_file
 
 import aekit
+from aekit.cli import main
 from aekit.core.checkpoint import load_checkpoint
 from aekit.core.errors import DataError
 from aekit.data.batches import DiskBatches
@@ -197,11 +198,12 @@ def test_auto_streaming_is_by_size(table, monkeypatch, tmp_path):
 # ---- training and the commands -------------------------------------------------------------
 
 
-def train(path: Path, out: Path, stream: bool, **training) -> aekit.Run:
+def train(path: Path, out: Path, stream: bool, report: bool = True, **training) -> aekit.Run:
     cfg = {
         "model": {"kind": "undercomplete", "code_dim": 5},
         "data": {"source": str(path), "stream": stream},
         "training": {"epochs": 3, "seed": 1, **training},
+        "output": {"report": report},
     }
     return aekit.train(cfg, out=out, progress=False)
 
@@ -209,7 +211,7 @@ def train(path: Path, out: Path, stream: bool, **training) -> aekit.Run:
 def test_training_from_disk_learns_as_well_as_from_memory(table, tmp_path):
     _, path = table
     on_disk = train(path, tmp_path / "disk", True)
-    in_memory = train(path, tmp_path / "memory", False)
+    in_memory = train(path, tmp_path / "memory", False, report=False)  # the disk run's report
     assert isinstance(on_disk.data.train, DiskArray)
     assert on_disk.split == "validation"
     assert on_disk.fit.steps == in_memory.fit.steps
@@ -222,9 +224,9 @@ def test_training_from_disk_learns_as_well_as_from_memory(table, tmp_path):
     assert saved["data"]["stream"] is True
 
 
-def test_evaluate_encode_reconstruct_score_stream_to_the_same_results(table, tmp_path):
+def test_evaluate_encode_reconstruct_score_stream_to_the_same_results(table, tmp_path, capsys):
     x, path = table
-    run = train(path, tmp_path / "run", True, epochs=1)
+    run = train(path, tmp_path / "run", True, report=False, epochs=1)
     kw = {"stream": True}
     np.testing.assert_allclose(
         aekit.encode(run.path, str(path), **kw), aekit.encode(run.path, x), rtol=1e-5, atol=1e-6
@@ -236,21 +238,12 @@ def test_evaluate_encode_reconstruct_score_stream_to_the_same_results(table, tmp
     b = aekit.evaluate(run.path, x)
     assert a["squared_error"] == pytest.approx(b["squared_error"], rel=1e-5)
     assert a["psnr"] == pytest.approx(b["psnr"], rel=1e-6)
-    cli = [sys.executable, "-m", "aekit"]
-    done = subprocess.run(
-        [*cli, "score", str(run.path), str(path), "-o", str(tmp_path / "s.csv"), "--stream"],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 0, done.stderr
+    code = main(["score", str(run.path), str(path), "-o", str(tmp_path / "s.csv"), "--stream"])
+    assert code == 0, capsys.readouterr().err
     scores = np.loadtxt(tmp_path / "s.csv", delimiter=",", skiprows=1)
     np.testing.assert_allclose(scores, aekit.score(run.path, x).sum(1), rtol=1e-4)
-    done = subprocess.run(
-        [*cli, "encode", str(run.path), str(path), "-o", str(tmp_path / "c.csv"), "--stream"],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 2 and "write it to a .npy file" in done.stderr
+    code = main(["encode", str(run.path), str(path), "-o", str(tmp_path / "c.csv"), "--stream"])
+    assert code == 2 and "write it to a .npy file" in capsys.readouterr().err
     assert not (tmp_path / "c.csv").exists()
 
 
@@ -357,7 +350,7 @@ def test_shards_and_idx_files_also_load_whole_and_results_keep_the_data_shape(tm
     np.testing.assert_allclose(
         aekit.data.sources.load_array(idx), pixels / np.float32(255), rtol=1e-6
     )
-    cfg = {"model": {"code_dim": 4}, "training": {"epochs": 1}}
+    cfg = {"model": {"code_dim": 4}, "training": {"epochs": 1}, "output": {"report": False}}
     run = aekit.train(cfg, data=str(shards), out=tmp_path / "run", progress=False)
     assert run.config.data.stream is True  # a shard folder streams by default: recorded
     streamed = aekit.reconstruct(run.path, str(shards), stream=True)
@@ -378,6 +371,7 @@ def test_a_wide_code_kind_on_streamed_data_gets_both_pca_baselines(table, tmp_pa
         "model": {"kind": "sparse"},
         "data": {"source": str(path), "test": str(tmp_path / "test.npy"), "stream": True},
         "training": {"epochs": 1},
+        "output": {"report": False},
     }
     run = aekit.train(cfg, out=tmp_path / "run", progress=False)
     assert isinstance(run.data.test, DiskArray)
