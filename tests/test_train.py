@@ -644,3 +644,23 @@ def test_free_cores_reads_idle_time_else_the_load_average(monkeypatch):
 def test_free_cores_on_this_machine_is_a_share_of_its_cores():
     free = aekit.training.speed.free_cores(0.05)
     assert free is None or 0.0 <= free <= len(os.sched_getaffinity(0))
+
+
+def test_a_dataframe_trains_as_the_array_it_holds(tmp_path):
+    """A DataFrame is a table in memory, not an iterable of batches (iterating one gives
+    its column names): aekit.fit trains on its rows, fits a scaling model's scaling and
+    records its column names, as for the same numbers in an array."""
+    pd = pytest.importorskip("pandas")
+    from sklearn.datasets import load_wine
+
+    frame = load_wine(as_frame=True).data
+    results = []
+    for data in (frame, frame.to_numpy()):
+        model = aekit.AutoEncoder.build(
+            "undercomplete", input_dim=13, code_dim=3, scaling="standard"
+        )
+        out = tmp_path / type(data).__name__
+        results.append(aekit.fit(model, data, epochs=2, progress=False, run_dir=out))
+    assert isinstance(frame, pd.DataFrame)
+    assert results[0].final["train_loss"] == pytest.approx(results[1].final["train_loss"], rel=1e-5)
+    assert "columns" in (tmp_path / "DataFrame" / "config.json").read_text()

@@ -172,3 +172,11 @@ def check_bounds(lo: float, hi: float, low: float, high: float, name: str, why: 
             f"{name} has values in [{lo:g}, {hi:g}], outside [{low:g}, {high:g}]: {why}; "
             "scale the data (e.g. divide by its maximum) or use output_activation='linear'"
         )
+
+
+def in_memory(x: Any) -> bool:
+    """Whether ``x`` is data held in memory (a tensor, an array, a list or tuple of rows,
+    a pandas DataFrame), as against a loader or an iterable of batches. A DataFrame is
+    iterable too, but iterating one gives its column names, not its rows."""
+    table = hasattr(x, "iloc") and hasattr(x, "to_numpy")
+    return table or isinstance(x, Tensor | np.ndarray | list | tuple)

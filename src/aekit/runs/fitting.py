@@ -11,12 +11,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
-
 from ..core.errors import AekitError, ConfigError
 from ..data.columns import frame_columns
 from ..data.streaming import DiskArray
+from ..data.validation import in_memory
 from ..models.autoencoder import AutoEncoder
 from ..models.presets import training_defaults
 from ..training import distributed
@@ -93,6 +91,11 @@ def fit_model(
     distributed.init(config.device)
     warn_ignored(config, stacklevel=stacklevel + 2)
     _fit_scaling_once(model, X)
+    names = frame_columns(X)
+    if names is not None or hasattr(X, "iloc"):
+        # A DataFrame enters as the tensor of its rows, checked once here (its columns
+        # matched by name), so the budget, the split and the trainer see an array.
+        X = model.check_input(X, "training data", targets=True)
     step = None
     if config.epochs is None and getattr(model, "config", None) is not None:
         # Epochs left to choose fit the time budget, as under ``aekit train``.
@@ -104,7 +107,6 @@ def fit_model(
         trainer.step_time = step
         return trainer, _said(trainer.fit(X, val), stacklevel + 2)
     # The data is the caller's: a resume must be given it again.
-    names = frame_columns(X)
     sections = in_memory_sections(names)
     if names is not None:
         model.feature_names = names
@@ -171,7 +173,7 @@ def _fit_scaling_once(model: Any, x: Any) -> None:
         return
     if bool((model.input_shift != 0).any() or (model.input_scale != 1).any()):
         return
-    if not isinstance(x, torch.Tensor | np.ndarray | list | tuple | DiskArray):
+    if not (in_memory(x) or isinstance(x, DiskArray)):
         raise ConfigError(
             f"a model with scaling {model.scaling!r} fits it to its training data, which it "
             "cannot from a loader: call model.fit_scaling(X) on (a sample of) the data first"

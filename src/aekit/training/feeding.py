@@ -17,6 +17,7 @@ from ..core.errors import ConfigError, DataError
 from ..data.batches import DiskBatches, InMemoryBatches, StreamBatches, validation_split
 from ..data.fingerprints import fingerprint, loader_fingerprint
 from ..data.streaming import DiskArray
+from ..data.validation import in_memory
 from ..models.pca import sample_rows
 from . import distributed
 from .config import TrainConfig
@@ -68,7 +69,7 @@ class Feeder:
                 f"{type(self.model).__name__} has no check_input(x, name, targets=...)"
             )
         val_x = self.check(val, "validation data") if val is not None else None
-        if isinstance(train, Tensor | np.ndarray | list | tuple):
+        if in_memory(train):
             fed = self.in_memory(train, val_x, split)
         elif isinstance(train, DiskArray):
             fed = self.on_disk(train, val_x, split)
