@@ -23,6 +23,7 @@ from ..training import distributed
 from .apply import cmd_encode, cmd_evaluate, cmd_impute, cmd_reconstruct, cmd_score
 from .describe import cmd_info, cmd_report
 from .parser import EXIT_USAGE, build_parser
+from .sample import cmd_sample
 from .train import cmd_train, resume_command
 
 # Each command's function, by name (its subparser: cli.parser.COMMAND_PARSERS).
@@ -33,6 +34,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "reconstruct": cmd_reconstruct,
     "score": cmd_score,
     "impute": cmd_impute,
+    "sample": cmd_sample,
     "report": cmd_report,
     "info": cmd_info,
 }
