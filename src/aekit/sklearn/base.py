@@ -25,8 +25,8 @@ from ..core.config import describe
 from ..core.errors import ConfigError
 from ..core.io import write_json
 from ..models.autoencoder import AutoEncoder
-from ..models.config import model_config
 from ..models.families import save_model
+from ..models.kinds import kind_config, model_class_of
 from ..runs.api import fit_model
 from ..runs.saved import ESTIMATOR_FILE, IN_MEMORY
 from ..training.config import TrainConfig
@@ -104,12 +104,12 @@ class AutoEncoderEstimator(BaseEstimator):
         if scaling == "auto":
             scaling = "none" if unit_range else "standard"
         settings = self._model_settings(X)
-        cfg = model_config(
+        cfg = kind_config(  # a ModelConfig, or the config of the kind's family (VAEConfig)
             self.kind,
             unit_range=unit_range and scaling == "none",
             input_dim=X.shape[1],
             scaling=scaling,
-            missing=self._missing,
+            **({"missing": True} if self._missing else {}),
             **self._extra_model_settings(settings, X),
         )
         seed = self.seed_ = self._seed()
@@ -117,7 +117,7 @@ class AutoEncoderEstimator(BaseEstimator):
             **{k: getattr(self, k) for k in TRAIN_PARAMS if getattr(self, k) is not None},
             seed=seed,
         )
-        model = AutoEncoder.from_config(cfg, seed=seed)
+        model = model_class_of(cfg).from_config(cfg, seed=seed)
         # As aekit.fit trains: the kind's settings, the warnings, the scaling fitted.
         trainer, result = fit_model(
             model,
