@@ -213,6 +213,8 @@ def test_sample_draws_from_the_prior_seeded(run, tmp_path, capsys):
     assert "samples are drawn from a VAE's prior" in said
     said = _fails(["sample", str(out), "-o", str(tmp_path / "x.csv")], capsys)
     assert "output must end in .png or .npy" in said
+    said = _fails(["sample", str(out), "-o", str(tmp_path / "x.npy"), "--seed", "-1"], capsys)
+    assert "seed must be in [0, 2**63 - 1], got -1" in said
 
 
 def test_a_picture_of_samples_needs_images(tmp_path, capsys):

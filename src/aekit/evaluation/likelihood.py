@@ -260,7 +260,7 @@ def evaluate_vae(
         fit.add(model, block)
         n += rows
     n = max(n, 1)
-    active = int((np.asarray(kl_units) / n >= COLLAPSED).sum()) if n else 0
+    active = int((np.asarray(kl_units) / n >= COLLAPSED).sum())
     return {
         "elbo": sums["elbo"] / n,
         "reconstruction_nll": sums["reconstruction_nll"] / n,

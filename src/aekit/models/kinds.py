@@ -141,7 +141,7 @@ def _family_words(name: str) -> str:
 
 def model_class_of(config: Any) -> type[Any]:
     """The family class that builds ``config`` (a ModelConfig, a VAEConfig...)."""
-    for name in [*FAMILY_KINDS.names()]:
+    for name in FAMILY_KINDS:
         kind = FAMILY_KINDS.get(name)
         if isinstance(config, kind.config_class):
             return kind.model_class

@@ -16,6 +16,8 @@ import torch
 
 from ..core.errors import ConfigError, DataError
 from ..core.io import write_npy_blocks
+from ..core.schema import whole
+from ..core.seeding import MAX_SEED
 from ..data.columns import frame_columns, match_columns, say_order
 from ..data.config import NAMED_SOURCES
 from ..data.files import read_table
@@ -255,6 +257,7 @@ def sample(model: Any, n: int = 64, *, seed: int = 0, mean: bool = True) -> np.n
         )
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
         raise ConfigError(f"the number of samples must be a whole number >= 1, got {n!r}")
+    seed = whole(seed, "seed", 0, MAX_SEED, "2**63 - 1")
     return model.sample(int(n), generator=seed, mean=mean).numpy()
 
 
