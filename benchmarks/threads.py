@@ -4,7 +4,7 @@ models of several sizes alone and beside busy processes.
     python benchmarks/threads.py
     python benchmarks/threads.py --busy [--src /tmp/base/src] [--rounds 3]
 
-aekit trains a small fully connected model (under ``aekit.training.trainer.ONE_THREAD_FLOPS`` of
+aekit trains a small fully connected model (under ``aekit.training.speed.ONE_THREAD_FLOPS`` of
 arithmetic a step) on one intra-op thread. This measures what that gives: each kind's bare
 default on the digits, 20 epochs, trained by a fresh process with the rule on and with it
 off (the threshold set to 0: PyTorch's default of one thread per core), first one process
@@ -36,9 +36,9 @@ import torch
 
 CHILD = """
 import sys, time
-import aekit, aekit.training.trainer
+import aekit, aekit.training.speed
 if sys.argv[2] == "off":
-    aekit.training.trainer.ONE_THREAD_FLOPS = 0
+    aekit.training.speed.ONE_THREAD_FLOPS = 0
 data = aekit.load_digits()
 model = aekit.AutoEncoder.build(sys.argv[1], input_dim=64)
 started = time.perf_counter()

@@ -179,9 +179,9 @@ def test_code_space_by_tsne(trained, digits, tmp_path):
 def test_a_table_is_never_drawn_as_images(tmp_path):
     """A vector whose length is a square (4 features: 2x2; 64: 8x8) is not an image unless
     the data is known to be one (issue 25); a table's figures name its columns."""
-    assert plots._as_image(np.arange(4.0), None) is None
-    assert plots._as_image(np.arange(64.0), None) is None
-    assert plots._as_image(np.arange(64.0), (1, 8, 8)).shape == (8, 8)
+    assert plots.as_image(np.arange(4.0), None) is None
+    assert plots.as_image(np.arange(64.0), None) is None
+    assert plots.as_image(np.arange(64.0), (1, 8, 8)).shape == (8, 8)
     from aekit.cli import main
 
     rng = np.random.default_rng(0)

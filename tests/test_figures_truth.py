@@ -1,8 +1,9 @@
 """What each figure claims, checked (issue 28, "figures that tell the truth"): every curve
 names its loss and units, a log axis has labelled ticks where the curve ends, runs with
 different losses never share an axis, filters share one colour scale centred at 0 with the
-data's unused pixels masked, dead units stand apart from live ones, the code space's
-colour bar has its ticks on the bands' centres, and a user's string is drawn as it is."""
+pixels the training data barely uses masked, dead units stand apart from live ones, the
+code space's colour bar has its ticks on the bands' centres, and a user's string is drawn
+as it is."""
 
 from __future__ import annotations
 
@@ -171,6 +172,88 @@ def test_filters_share_one_scale_centred_at_0_and_mask_the_unused_pixels():
     titles = [ax.get_title() for ax in fig.axes if ax.images]
     assert titles[0] == "2" and sorted(titles) == [str(i) for i in range(6)]
     assert images[0].cmap.get_bad()[:3] == pytest.approx(matplotlib.colors.to_rgb("0.55"))
+
+
+def test_pixel_variance_is_one_pass_over_blocks_of_any_data(tmp_path):
+    """The filters' mask needs each pixel's variance over the training data: over blocks
+    combined, of an array, a tensor or data on disk, over given rows only."""
+    import torch
+
+    from aekit.data.streaming import open_disk_array
+
+    rng = np.random.default_rng(0)
+    data = (rng.random((103, 6)) * [1, 10, 100, 0, 1e-3, 1] + [0, 5, 1e4, 1, 0, 0]).astype(
+        np.float32
+    )
+    np.save(tmp_path / "d.npy", data)
+    rows = rng.permutation(103)[:71]
+    for given in (data, torch.from_numpy(data), open_disk_array(tmp_path / "d.npy")):
+        for block in (7, 4096):
+            got = plots.pixel_variance(given, block=block)
+            np.testing.assert_allclose(got, data.astype(np.float64).var(0), rtol=1e-9, atol=1e-12)
+            got = plots.pixel_variance(given, torch.as_tensor(rows), block=block)
+            want = data[rows].astype(np.float64).var(0)
+            np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12)
+    assert plots.pixel_variance(data, rows[:0]).tolist() == [0.0] * 6
+
+
+def _filters_mask(fig):
+    return np.ma.getmaskarray(fig.axes[0].images[0].get_array()).ravel()
+
+
+def test_the_filters_mask_comes_from_the_data_the_model_trained_on(digits, tmp_path, monkeypatch):
+    """run_figures was given only the held-out data, and greyed the pixels it barely uses;
+    a run's training variance, where given, decides."""
+    from aekit.data.streaming import open_disk_array
+    from aekit.evaluation.plots import run as plots_run
+    from aekit.runs.config import RunConfig
+    from aekit.runs.result import training_variance, validation_rows
+
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(3, 16)).astype(np.float32)
+    train = rng.random((200, 16))
+    held = train[:50].copy()
+    held[:, 3] = 0.5  # constant in the held-out data, varied in training: drawn, not grey
+    train[:, 7] = 0.0  # never inked in training: grey
+    variance = plots.pixel_variance(train)
+    fig = plots.filters(_Stub(weights), image_shape=(1, 4, 4), variance=variance)
+    assert np.flatnonzero(_filters_mask(fig)).tolist() == [7]
+    fig = plots.filters(_Stub(weights), image_shape=(1, 4, 4), data=held)
+    assert np.flatnonzero(_filters_mask(fig)).tolist() == [3]  # without it: the data given
+    # A run: the variance of the rows it trained on, not of its validation rows.
+    model = aekit.AutoEncoder.build("sparse", input_dim=64, code_dim=8, image_shape=(1, 8, 8))
+    cfg = RunConfig.from_dict({"training": {"val_fraction": 0.25}})
+    rows = validation_rows(digits, cfg)
+    want = digits.train[rows[0]].double().numpy().var(0)
+    np.testing.assert_allclose(training_variance(model, digits, rows), want, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        training_variance(model, digits, None), digits.train.double().numpy().var(0), rtol=1e-9
+    )
+    np.save(tmp_path / "train.npy", digits.train.numpy())
+    on_disk = aekit.Dataset("disk", open_disk_array(tmp_path / "train.npy"), None, (1, 8, 8))
+    got = training_variance(model, on_disk, rows)  # data on disk: its rows only are read
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+    tabular = aekit.AutoEncoder.build("sparse", input_dim=64, code_dim=8)
+    assert training_variance(tabular, digits, rows) is None  # no filters drawn: not computed
+    drawn = []
+    real = plots_run.filters
+    monkeypatch.setattr(plots_run, "filters", lambda *a, **k: drawn.append(real(*a, **k)))
+    odd = np.arange(64) % 2 * 1.0  # the even pixels never vary in this "training data"
+    plots.run_figures(model, digits.test.numpy(), tmp_path, train_variance=odd)
+    assert _filters_mask(drawn[0]).tolist() == (odd == 0).tolist()
+
+
+def test_a_run_draws_its_filters_mask_from_the_rows_it_trained_on(tmp_path, monkeypatch):
+    from aekit.runs import result
+
+    given = []
+    real = result.run_figures
+    monkeypatch.setattr(result, "run_figures", lambda *a: given.append(a[7]) or real(*a))
+    config = {"model": {"kind": "sparse"}, "training": {"epochs": 1}}
+    run = aekit.train(config, out=tmp_path / "r", progress=False)
+    rows = result.validation_rows(run.data, run.config)
+    want = run.data.train[rows[0]].double().numpy().var(0)
+    np.testing.assert_allclose(given[0], want, rtol=1e-9, atol=1e-12)
 
 
 def test_dead_units_stand_apart_from_live_ones(digits):

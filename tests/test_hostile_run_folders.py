@@ -290,6 +290,8 @@ def test_the_output_folder_message_suggests_resume_only_for_a_run(folders, tmp_p
         (lambda e: e["fitted"].update(feature_names_in_=["a"]), "a list of 16 names"),
         (lambda e: e.update(params="x"), "'params' must be an object"),
         (lambda e: e.update(estimator="Forest"), "'estimator' must be one of"),
+        (lambda e: e.update(estimator=["AutoEncoderOutlierDetector"]), "'estimator' must be"),
+        (lambda e: e.update(estimator={"name": "x"}), "'estimator' must be one of"),
     ],
 )
 def test_a_damaged_estimator_file_names_the_file_and_the_field(folders, tmp_path, change, field):

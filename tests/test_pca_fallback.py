@@ -80,7 +80,7 @@ def test_a_win_within_the_validation_noise_keeps_pca_and_says_why():
 def test_layers_are_kept_where_they_win_clearly_by_the_mean_or_by_the_count():
     import torch
 
-    from aekit.training.trainer import clearly_better
+    from aekit.training.fallback import clearly_better
 
     # ahead by 0.1 +- 0.02 on every sample: clear by both
     noise = torch.randn(50, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
@@ -240,7 +240,7 @@ def test_small_data_is_cut_to_fewer_epochs_rather_than_trained_at_a_larger_batch
 def test_this_processs_own_threads_are_not_counted_as_other_load():
     import threading
 
-    from aekit.training.trainer import free_cores
+    from aekit.training.speed import free_cores
 
     before = free_cores(0.3)
     done = threading.Event()

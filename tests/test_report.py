@@ -13,7 +13,8 @@ import pytest
 
 import aekit
 from aekit.cli import main
-from aekit.runs.report import optimizer_summary, processes
+from aekit.runs.records import describe_samples
+from aekit.runs.report import optimizer_summary, processes, write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -74,7 +75,10 @@ def test_the_header_says_how_the_run_trained(runs):
     assert "<td>optimizer</td><td>adam lr 0.003, schedule cosine, seed 0</td>" in page
     assert "<td>processes</td><td>1</td>" in page
     assert f"<td>optimizer steps</td><td>{steps} ({steps / 3:.4g} an epoch" in page
-    assert "<td>samples</td><td>not recorded in the run folder</td>" in page
+    samples = config["result"]["samples"]  # the digits: 1437 training rows, 360 test
+    held = round(1437 * config["training"]["val_fraction"])
+    assert samples == {"train": 1437 - held, "validation": held, "test": 360}
+    assert f"<td>samples</td><td>{1437 - held} training, {held} validation, 360 test</td>" in page
     muon = {
         "training": {**config["training"], "optimizer": "muon", "muon_lr": 0.02, "ema": 0.99},
         "result": {"machine": {"newton_schulz": "Newton-Schulz in float32"}},
@@ -83,6 +87,24 @@ def test_the_header_says_how_the_run_trained(runs):
     assert "muon (muon_lr 0.02 hidden matrices, AdamW lr 0.003 rest" in said
     assert "ema 0.99 (weights averaged)" in said and "Newton-Schulz in float32" in said
     assert processes({"world_size": 4}) == 4 and processes({}) == 1
+
+
+def test_a_folder_without_sample_counts_still_reports_and_says_so(runs, tmp_path):
+    """Folders written before aekit recorded the samples load, and say they are not
+    recorded; counts that are no counts are said to be unreadable, never shown."""
+    folder = tmp_path / "old"
+    shutil.copytree(runs / "sparse", folder)
+    config = json.loads((folder / "config.json").read_text())
+    del config["result"]["samples"]
+    (folder / "config.json").write_text(json.dumps(config))
+    page = write_report(folder).read_text()
+    assert "<td>samples</td><td>not recorded in the run folder</td>" in page
+    assert describe_samples({}) == "not recorded in the run folder"
+    for hostile in ("many", [1, 2, 3], {"train": 5}, {"train": True, "validation": 1, "test": 0}):
+        said = describe_samples({"result": {"samples": hostile}})
+        assert said.startswith("not readable"), hostile
+    ok = {"train": 9, "validation": 0, "test": 0}
+    assert describe_samples({"result": {"samples": ok}}) == "9 training, 0 validation, 0 test"
 
 
 def test_the_comparison_ranks_runs_on_the_measure_every_run_records(runs, tmp_path):

@@ -390,6 +390,7 @@ def test_one_run_does_each_piece_of_work_once(monkeypatch, tmp_path):
     import aekit.runs.budget
     import aekit.runs.folder
     import aekit.runs.result
+    import aekit.training.feeding
     import aekit.training.trainer
 
     calls: dict[str, int] = {}
@@ -406,7 +407,7 @@ def test_one_run_does_each_piece_of_work_once(monkeypatch, tmp_path):
     counted(aekit.runs.budget, "step_seconds")
     counted(aekit.training.trainer, "step_seconds")
     counted(aekit.runs.result, "validation_split")
-    counted(aekit.training.trainer, "validation_split")
+    counted(aekit.training.feeding, "validation_split")
     counted(aekit.runs.folder.RunFolder, "_locked")
     counted(aekit.runs.folder.RunFolder, "load_checkpoint")
     checked = []

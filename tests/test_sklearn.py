@@ -165,7 +165,9 @@ def test_bad_settings_are_clear_errors(cancer):
     X, _ = cancer
     with pytest.raises(ValueError, match="contamination must be"):
         AutoEncoderOutlierDetector(contamination=0.9).fit(X)
-    with pytest.raises(ValueError, match="scaling must be"):
+    # ModelConfig's check of the field ("auto", the estimators' default, leaves it to the
+    # data, as a run that does not set it)
+    with pytest.raises(ValueError, match=r"model\.scaling: 'log' is not one of"):
         AutoEncoderTransformer(scaling="log").fit(X)
     with pytest.raises(ValueError, match="optimizer"):
         AutoEncoderTransformer(optimizer="lbfgs").fit(X)
@@ -440,3 +442,77 @@ def test_a_folder_saved_before_the_parameter_table_loads(name, cancer, tmp_path)
     assert set(json.loads((tmp_path / name / "estimator.json").read_text())["params"]) == set(
         params
     )
+
+
+def test_the_data_range_and_scaling_auto_build_the_model_aekit_train_builds(tmp_path):
+    """One rule, the run layer's (runs.inputs.in_unit_range, RunConfig.model_config): the
+    range of the float32 data the model trains on. A value within float32's rounding of 1
+    is 1 there, so the estimator now agrees with aekit.train on it (it judged the float64
+    array before, and standardised)."""
+    rng = np.random.default_rng(0)
+    edge = rng.random((60, 6))
+    edge[0, 0] = 1 + 1e-12
+    for i, X in enumerate((edge, rng.normal(size=(60, 6)))):
+        for scaling in ({}, {"scaling": "none"}):
+            run = aekit.train(
+                {"model": scaling, "training": {"epochs": 1}},
+                data=X,
+                out=tmp_path / f"run{i}{len(scaling)}",
+                progress=False,
+            )
+            est = AutoEncoderTransformer(epochs=1, **scaling).fit(X)
+            assert est.model_.config.to_dict() == run.model.config.to_dict()
+    assert est.model_.config.output_activation == "linear"  # real data, unscaled: linear
+
+
+def test_all_missing_data_is_refused_by_the_data_check():
+    """Where every entry is missing, the run layer's rule (no value is no evidence against
+    [0, 1]) is kept over the estimators' old one (standardise): either way the data check
+    refuses the data, before anything trains, with its own message."""
+    X = np.full((20, 3), np.nan)
+    for scaling in ("auto", "none", "standard"):
+        with pytest.raises(aekit.DataError, match="no observed values: every entry is NaN"):
+            AutoEncoderImputer(epochs=1, scaling=scaling).fit(X)
+
+
+def test_text_settings_are_read_as_the_command_line_reads_them(cancer):
+    X, _ = cancer
+    X = X[:100]
+    for hidden in ("16,8", "16-8", [16, 8], (16, 8)):
+        est = AutoEncoderTransformer(hidden=hidden, code_dim=4, epochs=1, pca_fallback=False)
+        assert est.fit(X).model_.config.hidden == [16, 8]
+    with pytest.raises(ValueError, match=r"model\.hidden: expected sizes like 32,16, got '16,x'"):
+        AutoEncoderTransformer(hidden="16,x", epochs=1).fit(X)
+    for none in ("none", "None", " NONE "):
+        est = AutoEncoderTransformer("denoising", corruption=none, penalty=none, epochs=1)
+        config = est.fit(X).model_.config
+        assert config.corruption is None and config.penalties == []
+
+
+def test_a_saved_estimator_records_its_run_as_a_run_folder_does(tmp_path, monkeypatch):
+    """config.json holds the sections a run folder of data given in Python holds, the
+    result in full (runs.folder.result_summary); load reads it once and a second save
+    writes it again unchanged."""
+    data = load_breast_cancer(as_frame=True).data
+    est = AutoEncoderTransformer(epochs=2, random_state=0).fit(data)
+    saved = json.loads((est.save(tmp_path / "est") / "config.json").read_text())
+    model = aekit.AutoEncoder.build(input_dim=30, code_dim=4, scaling="standard")
+    aekit.fit(model, data.to_numpy(), epochs=2, run_dir=tmp_path / "run", progress=False)
+    run = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert [k for k in saved if k != "columns"] == list(run)
+    assert set(saved["result"]) == set(run["result"])
+    assert saved["result"]["epochs_trained"] == 2 and saved["result"]["final"]
+    assert saved["data"] == {"source": "array"} and saved["columns"] == list(data.columns)
+    from aekit.core import io
+
+    reads = []
+    read = io.read_checked
+    monkeypatch.setattr(
+        io,
+        "read_checked",
+        lambda path, *a: reads.append(Path(path).name) or read(path, *a),
+    )
+    again = load(tmp_path / "est")
+    assert reads.count("config.json") == 1
+    again.save(tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "config.json").read_text()) == saved

@@ -66,7 +66,7 @@ def test_early_stopping_stops_and_restores_the_best_weights(X):
     assert result.history[result.best_epoch - 1]["val_loss"] == best_val
     # the model holds the best epoch's weights: its validation loss is the best one
     from aekit.data.batches import validation_split
-    from aekit.training.trainer import evaluate_loss
+    from aekit.training.history import evaluate_loss
 
     _, val = validation_split(len(X), aekit.TrainConfig().resolved(len(X)).val_fraction, 0)
     assert evaluate_loss(model, torch.as_tensor(X)[val])["loss"] == pytest.approx(
@@ -401,7 +401,7 @@ def test_ema_weights_are_the_ones_validated_and_kept(X, digits, keep):
     val = digits.test.numpy()
     result = aekit.fit(model, X, val=val, epochs=6, ema=0.95, keep=keep, progress=False)
     reported = {"last": result.history[-1], "best": result.history[result.best_epoch - 1]}
-    assert aekit.training.trainer.evaluate_loss(model, torch.as_tensor(val))[
+    assert aekit.training.history.evaluate_loss(model, torch.as_tensor(val))[
         "loss"
     ] == pytest.approx(reported[keep]["val_loss"], rel=1e-5)
 
@@ -539,7 +539,7 @@ def test_small_dense_models_train_on_one_cpu_thread_and_give_the_setting_back(X,
     if before < 2:
         pytest.skip("one CPU thread already")
     monkeypatch.setattr(
-        aekit.training.trainer, "free_cores", lambda: float(before)
+        aekit.training.speed, "free_cores", lambda: float(before)
     )  # an idle machine
     seen = []
 
@@ -582,7 +582,7 @@ def test_threads_never_outnumber_the_free_cores(X, monkeypatch, threads_seen):
     seen, callback = threads_seen
     large = ([512, 512], 256)  # about 1 GFLOP a step: room for every thread
     for free, expected in [(4.0, 4), (2.8, 3), (2.7, 2), (0.3, 1), (0.0, 1), (None, 4)]:
-        monkeypatch.setattr(aekit.training.trainer, "free_cores", lambda free=free: free)
+        monkeypatch.setattr(aekit.training.speed, "free_cores", lambda free=free: free)
         _fit_on_threads(callback, *large, X)
         assert seen[-1] == expected, free
         assert torch.get_num_threads() == 4
@@ -596,19 +596,19 @@ def test_threads_follow_the_model_size_and_tiny_models_measure_nothing(
     def unmeasured():
         raise AssertionError("a model that trains on one thread needs no measurement")
 
-    monkeypatch.setattr(aekit.training.trainer, "free_cores", unmeasured)
+    monkeypatch.setattr(aekit.training.speed, "free_cores", unmeasured)
     _fit_on_threads(callback, [16], 32, X)  # 64-16-8 at batch 32: 0.4 MFLOP a step
     assert seen == [1]
-    monkeypatch.setattr(aekit.training.trainer, "free_cores", lambda: 4.0)
+    monkeypatch.setattr(aekit.training.speed, "free_cores", lambda: 4.0)
     # 64-128-8 at batch 64, 7.2 MFLOP a step: one thread per ONE_THREAD_FLOPS, 2 of the 4
     model = aekit.AutoEncoder.build(input_dim=64, hidden=[128], code_dim=8)
     flops = 6 * sum(p.numel() for p in model.parameters()) * 64
     _fit_on_threads(callback, [128], 64, X)
-    assert seen[-1] == min(4, -(-flops // aekit.training.trainer.ONE_THREAD_FLOPS)) < 4
+    assert seen[-1] == min(4, -(-flops // aekit.training.speed.ONE_THREAD_FLOPS)) < 4
 
 
 def test_free_cores_reads_idle_time_else_the_load_average(monkeypatch):
-    trainer = aekit.training.trainer
+    trainer = aekit.training.speed
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     ticks = iter([(100, 400), (130, 440)])  # 30 of 40 ticks idle over the wait, on 2 cores
     monkeypatch.setattr(trainer, "_cpu_ticks", lambda cpus: next(ticks))
@@ -631,5 +631,5 @@ def test_free_cores_reads_idle_time_else_the_load_average(monkeypatch):
 
 
 def test_free_cores_on_this_machine_is_a_share_of_its_cores():
-    free = aekit.training.trainer.free_cores(0.05)
+    free = aekit.training.speed.free_cores(0.05)
     assert free is None or 0.0 <= free <= len(os.sched_getaffinity(0))

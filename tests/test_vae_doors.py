@@ -20,7 +20,7 @@ import aekit
 from aekit.cli import main
 from aekit.cli.printing import likelihood_lines
 from aekit.evaluation.likelihood import code_note, sample_scores
-from aekit.models.kinds import get_kind, kind_config, kind_names
+from aekit.models.kinds import get_kind, kind_names
 from aekit.models.vae import VAE, VAEConfig
 from aekit.sklearn import AutoEncoderOutlierDetector, AutoEncoderTransformer
 
@@ -79,11 +79,11 @@ def test_train_writes_a_vae_run_and_says_its_bound_and_its_code(run):
 
 def test_the_defaults_follow_the_data(tmp_path):
     # Data in [0, 1]: a Bernoulli decoder, dynamically binarised; two layers of 2 x 64.
-    grey = kind_config("vae", input_dim=64)
+    grey = aekit.RunConfig(model={"kind": "vae"}).model_config(64)
     assert (grey.decoder, grey.binarize, grey.scaling) == ("bernoulli", True, "none")
     assert grey.hidden == [128, 128] and grey.code_dim == 8 and grey.kl_warmup_epochs == 5
     # MNIST's size: Burda et al.'s 200-200.
-    assert kind_config("vae", input_dim=784).arch == "784-200-200-30"
+    assert aekit.RunConfig(model={"kind": "vae"}).model_config(784).arch == "784-200-200-30"
     # Real-valued data: a Gaussian decoder on standardised inputs, from the command too.
     np.save(tmp_path / "x.npy", aekit.load_digits().train.numpy()[:300] * 5 - 2)
     out = tmp_path / "g"

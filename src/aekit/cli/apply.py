@@ -1,6 +1,8 @@
 """The commands that apply a trained run to data (RUN, then INPUT or --data): ``aekit
 evaluate``, ``encode``, ``reconstruct``, ``score`` and ``impute``; and how they read INPUT
-(a folder of images as the run read its own, a CSV's header, a streamed file).
+(a folder of images as the run read its own, a CSV's header, a streamed file). And
+``aekit sample``: a VAE run's model applied to draws from its prior, seeded, written as
+a grid of images (.png, for image data) or an array (.npy).
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ from ..runs.api import checked_blocks, evaluate, load_model_and_data, read_image
 from ..runs.api import encode as encode_data
 from ..runs.api import impute as impute_data
 from ..runs.api import reconstruct as reconstruct_data
+from ..runs.api import sample as sample_prior
 from ..runs.api import score as score_data
-from ..runs.saved import read_run_config
-from .files import save_array, save_named, save_pngs, save_table
+from ..runs.saved import load, read_run_config
+from .files import save_array, save_image_grid, save_named, save_pngs, save_table
 from .printing import baseline_lines, fmt, likelihood_lines, pop_baselines
 
 TOP_ERRORS = 5  # the images named after scoring a folder
@@ -331,4 +334,31 @@ def cmd_impute(args: argparse.Namespace) -> int:
         return 0
     save_array(args.output, filled, _input_header(args))  # a CSV keeps its header
     print(f"wrote {len(filled)} samples with their missing values filled to {args.output}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    suffix = out.suffix.lower()
+    if suffix not in (".png", ".npy"):
+        raise ConfigError(f"output must end in .png or .npy, got {out.name!r}")
+    model = load(args.run)
+    samples = sample_prior(model, args.n, seed=args.seed, mean=not args.draw)
+    what = "drawn from p(x | z)" if args.draw else "the decoder's mean"
+    if suffix == ".npy":
+        save_array(out, samples, suffixes=(".npy",))
+        print(
+            f"wrote {len(samples)} samples from the prior ({what}, seed {args.seed}) to {out}, "
+            f"shaped {samples.shape}"
+        )
+        return 0
+    shape = model.config.image_shape
+    if shape is None:
+        raise ConfigError(
+            f"{args.run} was not trained on images: its samples are rows of "
+            f"{samples.shape[1]} features, which a picture cannot show; write them to a "
+            ".npy file"
+        )
+    save_image_grid(out, samples.reshape(len(samples), *shape))
+    print(f"wrote {len(samples)} samples from the prior ({what}, seed {args.seed}) to {out}")
     return 0

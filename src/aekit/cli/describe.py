@@ -17,7 +17,8 @@ from ..core.io import finite_json
 from ..models.autoencoder import AutoEncoder
 from ..models.families import WEIGHTS_FILE
 from ..runs.config import RunConfig
-from ..runs.report import read_metrics
+from ..runs.records import describe_samples
+from ..runs.report import processes, read_metrics
 from ..runs.saved import data_origin, describe_origin, read_run_config
 from .printing import fmt
 from .train import resume_command
@@ -96,6 +97,8 @@ def _training_lines(run: Path, config: dict[str, Any]) -> Iterator[str]:
     settings = RunConfig.from_dict(config, "config.json") if "training" in config else None
     result = config.get("result")
     yield f"data         {describe_origin(data_origin(config))}"
+    yield f"samples      {describe_samples(config)}"
+    yield f"processes    {processes(config)}"
     if settings is not None:
         t = settings.training
         machine = result.get("machine") if isinstance(result, dict) else None

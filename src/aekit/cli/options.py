@@ -14,6 +14,8 @@ import typing
 from typing import Any, Literal
 
 from ..core.config import describe, field_help
+from ..core.errors import ConfigError
+from ..core.schema import from_text
 from ..data.config import DataConfig
 from ..models.config import ModelConfig
 from ..models.kinds import family_configs, get_kind, kind_names
@@ -48,37 +50,18 @@ def _unwrap(tp: Any) -> tuple[Any, bool]:
 
 
 def _converter(tp: Any, optional: bool, name: str) -> Any:
-    origin = typing.get_origin(tp)
+    """A flag's text read for its field as every text setting is read (core.schema)."""
+    field_type = typing.Optional[tp] if optional else tp  # noqa: UP045 (a type object)
 
     def convert(text: str) -> Any:
-        if optional and text.strip().lower() == "none":
-            return _NONE
-        if origin in (list, tuple) and not _is_part_list(tp):
-            try:
-                return [int(s) for s in text.replace("-", ",").split(",") if s.strip()]
-            except ValueError:
-                raise argparse.ArgumentTypeError(
-                    f"expected sizes like 32,16, got {text!r}"
-                ) from None
-        if tp is int:
-            try:
-                return int(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if tp is float:
-            try:
-                return float(text)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        return text
+        try:
+            value = from_text(text, field_type)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return _NONE if value is None else value
 
     convert.__name__ = name
     return convert
-
-
-def _is_part_list(tp: Any) -> bool:
-    args = typing.get_args(tp)
-    return bool(args) and isinstance(args[0], type) and issubclass(args[0], Part)
 
 
 def _set_by_kinds() -> frozenset[str]:

@@ -20,10 +20,16 @@ from typing import Any
 
 from ..core.errors import AekitError, TrainingError, TrainingInterrupted, one_line
 from ..training import distributed
-from .apply import cmd_encode, cmd_evaluate, cmd_impute, cmd_reconstruct, cmd_score
+from .apply import (
+    cmd_encode,
+    cmd_evaluate,
+    cmd_impute,
+    cmd_reconstruct,
+    cmd_sample,
+    cmd_score,
+)
 from .describe import cmd_info, cmd_report
 from .parser import EXIT_USAGE, build_parser
-from .sample import cmd_sample
 from .train import cmd_train, resume_command
 
 # Each command's function, by name (its subparser: cli.parser.COMMAND_PARSERS).

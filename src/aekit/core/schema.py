@@ -183,38 +183,13 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return coerce(value, arg, where)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(
-            errors[0] if len(errors) == 1 else f"{where}: {_describe(value)} fits none of {tp}"
-        )
+        return _coerce_union(value, tp, args, where)
     if origin is Literal:
         if value in args:
             return value
         raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
     if origin in (list, tuple):
-        if getattr(value, "ndim", None) == 1 and callable(getattr(value, "tolist", None)):
-            value = value.tolist()  # a 1-D numpy array (or tensor) of sizes is a list
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: expected a list, got {_describe(value)}")
-        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-            if len(value) != len(args):
-                raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
-            return tuple(
-                coerce(v, a, f"{where}[{i}]")
-                for i, (v, a) in enumerate(zip(value, args, strict=True))
-            )
-        item = args[0] if args else Any
-        items = [coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
+        return _coerce_sequence(value, origin, args, where)
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: expected an object, got {_describe(value)}")
@@ -224,6 +199,46 @@ def coerce(value: Any, tp: Any, where: str) -> Any:
         return from_json(value, where)
     if dataclasses.is_dataclass(tp):
         return value if isinstance(value, tp) else from_dict(tp, value, where)
+    return _coerce_plain(value, tp, where)
+
+
+def _coerce_union(value: Any, tp: Any, args: tuple[Any, ...], where: str) -> Any:
+    """``value`` as the first of the union's types it fits (None where the union allows it)."""
+    if value is None and type(None) in args:
+        return None
+    errors = []
+    for arg in args:
+        if arg is type(None):
+            continue
+        try:
+            return coerce(value, arg, where)
+        except ConfigError as exc:
+            errors.append(str(exc))
+    raise ConfigError(
+        errors[0] if len(errors) == 1 else f"{where}: {_describe(value)} fits none of {tp}"
+    )
+
+
+def _coerce_sequence(value: Any, origin: Any, args: tuple[Any, ...], where: str) -> Any:
+    """``value`` as a list, or a tuple (of fixed length, or ``tuple[X, ...]``), item by item."""
+    if getattr(value, "ndim", None) == 1 and callable(getattr(value, "tolist", None)):
+        value = value.tolist()  # a 1-D numpy array (or tensor) of sizes is a list
+    if not isinstance(value, list | tuple):
+        raise ConfigError(f"{where}: expected a list, got {_describe(value)}")
+    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        if len(value) != len(args):
+            raise ConfigError(f"{where}: expected {len(args)} items, got {len(value)}")
+        return tuple(
+            coerce(v, a, f"{where}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True))
+        )
+    item = args[0] if args else Any
+    items = [coerce(v, item, f"{where}[{i}]") for i, v in enumerate(value)]
+    return tuple(items) if origin is tuple else items
+
+
+def _coerce_plain(value: Any, tp: Any, where: str) -> Any:
+    """``value`` as a number, string, bool or instance of class ``tp``: numpy's numbers
+    are numbers, and a whole float (3.0) is an int."""
     if tp is float:
         if is_number(value):  # numpy's too: np.float32(0.1) is a number
             return to_float(value)
@@ -250,3 +265,47 @@ def _describe(value: Any) -> str:
         if not isinstance(value, dict | list)
         else type(value).__name__
     )
+
+
+def means_none(text: str) -> bool:
+    """Whether a setting written as text says "none" (any case, spaces aside): no value."""
+    return text.strip().lower() == "none"
+
+
+def from_text(text: str, tp: Any, where: str = "") -> Any:
+    """A setting written as text, as the command line writes it, read for a field of type
+    ``tp``: "none" (:func:`means_none`) is None where the field allows None; sizes (a
+    list of whole numbers) are written "32,16" or "32-16"; a whole number or a number is
+    read as one; anything else (a name, a part's "NAME[:key=value,...]") stays text, for
+    :func:`coerce` to read. A text that is none of what the field takes is a
+    :class:`ConfigError` saying what was expected (after ``where``, the setting's name,
+    where given).
+
+    Examples
+    --------
+    >>> from_text("32,16", list[int]), from_text("none", int | None), from_text("0.5", float)
+    ([32, 16], None, 0.5)
+    """
+    named = f"{where}: " if where else ""
+    args = typing.get_args(tp)
+    if typing.get_origin(tp) in (Union, types.UnionType) and type(None) in args:
+        if means_none(text):
+            return None
+        tp = next(a for a in args if a is not type(None))
+    items = [a for a in typing.get_args(tp) if a is not Ellipsis]
+    if typing.get_origin(tp) in (list, tuple) and items and all(a is int for a in items):
+        try:
+            return [int(s) for s in text.replace("-", ",").split(",") if s.strip()]
+        except ValueError:
+            raise ConfigError(f"{named}expected sizes like 32,16, got {text!r}") from None
+    if tp is int:
+        try:
+            return int(text)
+        except ValueError:
+            raise ConfigError(f"{named}expected a whole number, got {text!r}") from None
+    if tp is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{named}expected a number, got {text!r}") from None
+    return text

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -68,15 +70,55 @@ def evaluate(
     >>> sorted(m)
     ['explained_variance', 'mse', 'psnr', 'squared_error']
     """
-    # Judged in the model's units: scaled, where the model scales its inputs. Data on
-    # disk is read a block at a time.
+    x = _checked(model, X)
+    sparsity, jacobian, denoising = _applicable(model, sparsity, jacobian, denoising)
+    pca = None if baseline is None else _float64(baseline)
+    reconstruction = _Reconstruction(x.shape[1], model.missing)
+    sparse = _Sparsity(model) if sparsity else None
+    denoised = _Denoising(model, pca) if denoising and model.corruption is not None else None
+    measures = [m for m in (reconstruction, sparse, denoised) if m is not None]
+    with _eval_mode(model):
+        _measure(model, x, batch_size, seed, measures)
+        jacobian_sum = _jacobian_sum(model, x, min(batch_size, 512)) if jacobian else 0.0
+
+    n = x.shape[0]
+    out = reconstruction.result(n)
+    if sparse is not None:
+        out.update(sparse.result(n))
+    if jacobian:
+        out["jacobian_frobenius"] = jacobian_sum / n
+    if denoised is not None:
+        out.update(denoised.result(reconstruction.entries(n), reconstruction.data_range))
+    return out
+
+
+def _checked(model: AutoEncoder, X: ArrayLike) -> Any:
+    """``X`` checked as data the model must reconstruct: a tensor, or data on disk as it
+    is (read a block at a time). Judged in the model's units: scaled, where the model
+    scales its inputs."""
     if isinstance(X, DiskArray):
         model.check_disk_input(X, str(X.path), targets=True)
-        x: Any = X
-    else:
-        x = model.check_input(X, targets=True)
-    cfg = model.config
-    penalties = model.penalties
+        return X
+    return model.check_input(X, targets=True)
+
+
+@contextmanager
+def _eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """The model in eval mode inside, and in the mode it was in afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _applicable(
+    model: AutoEncoder, sparsity: bool | None, jacobian: bool | None, denoising: bool | None
+) -> tuple[bool, bool, bool]:
+    """Which measures :func:`evaluate` takes: those asked for, by default those of what the
+    model is (sparse, contractive, denoising)."""
+    cfg, penalties = model.config, model.penalties
     if sparsity is None:
         sparsity = any(isinstance(p, KLSparsity | L1Sparsity) for p in penalties) or (
             cfg is not None and cfg.top_k is not None
@@ -85,105 +127,155 @@ def evaluate(
         jacobian = any(isinstance(p, Contractive) for p in penalties)
     if denoising is None:
         denoising = model.corruption is not None
+    return sparsity, jacobian, denoising
+
+
+def _measure(model: AutoEncoder, x: Any, batch_size: int, seed: int, measures: list[Any]) -> None:
+    """One pass over ``x``: each batch in the model's units, its code and reconstruction
+    (:meth:`AutoEncoder.code_and_reconstruction`), handed to each measure. The corruption
+    noise is drawn from a seeded, forked generator: repeatable, and the caller's random
+    state is left as it was."""
     device = model.device
-    was_training = model.training
-    model.eval()
-
-    n, d = x.shape
-    # The parts it computes with: its own, or PCA's where it fell back to PCA.
-    encoder, decoder, output_activation = getattr(
-        model, "parts", (model.encoder, model.decoder, model.output_activation)
-    )
-    low, high = math.inf, -math.inf
-    sse = 0.0
-    sum_x = torch.zeros(d, dtype=torch.float64)
-    sum_x2 = torch.zeros(d, dtype=torch.float64)
-    count = torch.zeros(d, dtype=torch.float64)  # observed entries per feature
-    code_sum = code_active = jac_sum = noisy_sse = denoised_sse = pca_sse = 0.0
-    if baseline is not None:
-        mean, components = (
-            torch.tensor(np.ascontiguousarray(a), dtype=torch.float64) for a in baseline
-        )
-    ever_active: Tensor | None = None
-    # The corruption noise is drawn from a seeded, forked generator: repeatable, and the
-    # caller's random state is left as it was.
     devices = [device] if device.type == "cuda" else []
-    try:
-        with torch.random.fork_rng(devices=devices), torch.inference_mode():
-            torch.manual_seed(seed)
-            for batch in _scaled_batches(model, x, batch_size):
-                # Missing entries (NaN; models of incomplete data) are neither input nor
-                # judged: errors and variances are over the observed entries.
-                observed = ~torch.isnan(batch)
-                seen = batch[observed] if model.missing else batch  # a copy only with NaN
-                if seen.numel():
-                    lo, hi = torch.aminmax(seen)
-                    low, high = min(low, float(lo)), max(high, float(hi))
-                b = torch.nan_to_num(batch, nan=0.0).to(device)
-                code = encoder(b)
-                recon = output_activation(decoder(code))
-                sse += float(((recon - b).pow(2) * observed.to(device)).sum())
-                b64 = batch.double().nan_to_num(nan=0.0)
-                sum_x += b64.sum(0)
-                sum_x2 += b64.pow(2).sum(0)
-                count += observed.sum(0)
-                if sparsity:
-                    active = active_units(
-                        code,
-                        cfg.code_activation if cfg is not None else None,
-                        cfg is not None and cfg.top_k is not None,
-                    )
-                    code_sum += float(code.sum())
-                    code_active += float(active.sum())
-                    batch_active = active.any(0).cpu()
-                    ever_active = (
-                        batch_active if ever_active is None else ever_active | batch_active
-                    )
-                if denoising and model.corruption is not None:
-                    # Corrupted with its holes, as in training: missing patterns hide
-                    # observed entries (filled with 0 as the model's input), judged there.
-                    noisy = model.corruption(batch.to(device)).nan_to_num(nan=0.0)
-                    mask = observed.to(device)
-                    noisy_sse += float(((noisy - b).pow(2) * mask).sum())
-                    recon_noisy = output_activation(decoder(encoder(noisy)))
-                    denoised_sse += float(((recon_noisy - b).pow(2) * mask).sum())
-                    if baseline is not None:
-                        centred = noisy.double().cpu() - mean
-                        by_pca = (centred @ components @ components.T + mean).to(device)
-                        pca_sse += float(((by_pca - b).pow(2) * mask).sum())
-        if jacobian:
-            # Jacobians need autograd (inside jacrev); no graph is kept beyond each batch.
-            with torch.no_grad():
-                for batch in _scaled_batches(model, x, min(batch_size, 512)):
-                    norms = jacobian_sq_norm(encoder, batch.to(device))
-                    jac_sum += float(norms.sqrt().sum())
-    finally:
-        model.train(was_training)
+    with torch.random.fork_rng(devices=devices), torch.inference_mode():
+        torch.manual_seed(seed)
+        for batch in _scaled_batches(model, x, batch_size):
+            # Missing entries (NaN; models of incomplete data) are neither input nor
+            # judged: errors and variances are over the observed entries.
+            observed = ~torch.isnan(batch)
+            b = torch.nan_to_num(batch, nan=0.0).to(device)
+            code, recon = model.code_and_reconstruction(b)
+            for measure in measures:
+                measure.add(batch, observed, b, code, recon)
 
-    data_range = (high - low) or 1.0
-    total_ss = float((sum_x2 - sum_x.pow(2) / count.clamp(min=1)).sum())
-    d = float(count.sum()) / n  # observed entries per sample (all d without missing values)
-    out: dict[str, Any] = {
-        "squared_error": sse / n,
-        "mse": sse / (n * d),
-        "psnr": _psnr(sse / (n * d), data_range),
-        "explained_variance": 1.0 - sse / total_ss if total_ss > 0 else float("nan"),
-    }
-    if sparsity:
-        code_dim = model.code_dim
-        out["mean_activation"] = code_sum / (n * code_dim)
-        out["l0"] = code_active / n
-        out["dead_units"] = int((~ever_active).sum()) if ever_active is not None else 0
-    if jacobian:
-        out["jacobian_frobenius"] = jac_sum / n
-    # A corruption that left the data as it was (missing patterns on complete data) has
-    # nothing to show.
-    if denoising and model.corruption is not None and noisy_sse > 0:
-        out["psnr_corrupted"] = _psnr(noisy_sse / (n * d), data_range)
-        out["psnr_denoised"] = _psnr(denoised_sse / (n * d), data_range)
-        if baseline is not None:
-            out["pca_psnr_denoised"] = _psnr(pca_sse / (n * d), data_range)
-    return out
+
+class _Reconstruction:
+    """Squared error, PSNR (over the data's range) and explained variance (around the
+    feature means), over the observed entries."""
+
+    def __init__(self, features: int, missing: bool) -> None:
+        self.missing = missing
+        self.low, self.high = math.inf, -math.inf
+        self.sse = 0.0
+        self.sum_x = torch.zeros(features, dtype=torch.float64)
+        self.sum_x2 = torch.zeros(features, dtype=torch.float64)
+        self.count = torch.zeros(features, dtype=torch.float64)  # observed entries per feature
+
+    def add(self, batch: Tensor, observed: Tensor, b: Tensor, code: Tensor, recon: Tensor) -> None:
+        seen = batch[observed] if self.missing else batch  # a copy only with NaN
+        if seen.numel():
+            lo, hi = torch.aminmax(seen)
+            self.low, self.high = min(self.low, float(lo)), max(self.high, float(hi))
+        self.sse += float(((recon - b).pow(2) * observed.to(b.device)).sum())
+        b64 = batch.double().nan_to_num(nan=0.0)
+        self.sum_x += b64.sum(0)
+        self.sum_x2 += b64.pow(2).sum(0)
+        self.count += observed.sum(0)
+
+    @property
+    def data_range(self) -> float:
+        return (self.high - self.low) or 1.0
+
+    def entries(self, n: int) -> float:
+        """Observed entries in all (``n`` times the observed entries per sample: n * d
+        without missing values)."""
+        return n * (float(self.count.sum()) / n)
+
+    def result(self, n: int) -> dict[str, Any]:
+        total_ss = float((self.sum_x2 - self.sum_x.pow(2) / self.count.clamp(min=1)).sum())
+        sse, entries = self.sse, self.entries(n)
+        return {
+            "squared_error": sse / n,
+            "mse": sse / entries,
+            "psnr": _psnr(sse / entries, self.data_range),
+            "explained_variance": 1.0 - sse / total_ss if total_ss > 0 else float("nan"),
+        }
+
+
+class _Sparsity:
+    """The mean code activation, the active units per sample and the units never active
+    (:func:`active_units`)."""
+
+    def __init__(self, model: AutoEncoder) -> None:
+        cfg = model.config
+        self.code_activation = cfg.code_activation if cfg is not None else None
+        self.top_k = cfg is not None and cfg.top_k is not None
+        self.code_dim = model.code_dim
+        self.code_sum = self.code_active = 0.0
+        self.ever_active: Tensor | None = None
+
+    def add(self, batch: Tensor, observed: Tensor, b: Tensor, code: Tensor, recon: Tensor) -> None:
+        active = active_units(code, self.code_activation, self.top_k)
+        self.code_sum += float(code.sum())
+        self.code_active += float(active.sum())
+        batch_active = active.any(0).cpu()
+        ever = self.ever_active
+        self.ever_active = batch_active if ever is None else ever | batch_active
+
+    def result(self, n: int) -> dict[str, Any]:
+        ever = self.ever_active
+        return {
+            "mean_activation": self.code_sum / (n * self.code_dim),
+            "l0": self.code_active / n,
+            "dead_units": int((~ever).sum()) if ever is not None else 0,
+        }
+
+
+class _Denoising:
+    """The PSNR of inputs corrupted by the model's own corruption and of its
+    reconstruction of them, against the clean data; with ``pca`` (mean, components), also
+    PCA's reconstruction of the same corrupted inputs."""
+
+    def __init__(self, model: AutoEncoder, pca: tuple[Tensor, Tensor] | None) -> None:
+        self.model, self.pca = model, pca
+        self.noisy_sse = self.denoised_sse = self.pca_sse = 0.0
+
+    def add(self, batch: Tensor, observed: Tensor, b: Tensor, code: Tensor, recon: Tensor) -> None:
+        # Corrupted with its holes, as in training: missing patterns hide observed
+        # entries (filled with 0 as the model's input), judged there.
+        assert self.model.corruption is not None
+        noisy = self.model.corruption(batch.to(b.device)).nan_to_num(nan=0.0)
+        mask = observed.to(b.device)
+        self.noisy_sse += float(((noisy - b).pow(2) * mask).sum())
+        _, recon_noisy = self.model.code_and_reconstruction(noisy)
+        self.denoised_sse += float(((recon_noisy - b).pow(2) * mask).sum())
+        if self.pca is not None:
+            mean, components = self.pca
+            centred = noisy.double().cpu() - mean
+            by_pca = (centred @ components @ components.T + mean).to(b.device)
+            self.pca_sse += float(((by_pca - b).pow(2) * mask).sum())
+
+    def result(self, entries: float, data_range: float) -> dict[str, Any]:
+        # A corruption that left the data as it was (missing patterns on complete data) has
+        # nothing to show.
+        if not self.noisy_sse > 0:
+            return {}
+        out = {
+            "psnr_corrupted": _psnr(self.noisy_sse / entries, data_range),
+            "psnr_denoised": _psnr(self.denoised_sse / entries, data_range),
+        }
+        if self.pca is not None:
+            out["pca_psnr_denoised"] = _psnr(self.pca_sse / entries, data_range)
+        return out
+
+
+def _jacobian_sum(model: AutoEncoder, x: Any, batch_size: int) -> float:
+    """The sum over the samples of ``||J_f(x)||_F``, the Frobenius norm of the encoder's
+    Jacobian. Jacobians need autograd (inside jacrev); no graph is kept beyond each batch."""
+    encoder = model.parts[0]  # PCA's projection, where the model fell back to PCA
+    total = 0.0
+    with torch.no_grad():
+        for batch in _scaled_batches(model, x, batch_size):
+            total += float(jacobian_sq_norm(encoder, batch.to(model.device)).sqrt().sum())
+    return total
+
+
+def _float64(baseline: tuple[Any, Any]) -> tuple[Tensor, Tensor]:
+    """A PCA's (mean, components) as float64 tensors."""
+    mean, components = (
+        torch.tensor(np.ascontiguousarray(a), dtype=torch.float64) for a in baseline
+    )
+    return mean, components
 
 
 def denoising_shortfall(model: AutoEncoder, metrics: dict[str, Any]) -> str | None:
@@ -243,21 +335,16 @@ def feature_errors(model: AutoEncoder, X: ArrayLike, batch_size: int = 4096) -> 
     a missing entry. Their row sums score samples: the worst reconstructed are the most
     unusual (anomaly detection), and a row says which features make it so."""
     x = model.check_input(X)
-    was_training = model.training
-    model.eval()
     out = []
-    try:
-        with torch.inference_mode():
-            for batch in x.split(batch_size):
-                # The reconstruction as model.reconstruct gives it (the same for a row
-                # whatever its batch), then element by element in float64: each row's
-                # errors, and so its score, depend on that row alone.
-                recon = torch.from_numpy(model._infer("_reconstruct", batch, batch_size))
-                b = model.scale(batch.double())
-                error = (model.scale(recon.double()) - b).pow(2).nan_to_num(nan=0.0)
-                out.append(error)
-    finally:
-        model.train(was_training)
+    with _eval_mode(model), torch.inference_mode():
+        for batch in x.split(batch_size):
+            # The reconstruction as model.reconstruct gives it (the same for a row
+            # whatever its batch), then element by element in float64: each row's
+            # errors, and so its score, depend on that row alone.
+            recon = torch.from_numpy(model._infer("_reconstruct", batch, batch_size))
+            b = model.scale(batch.double())
+            error = (model.scale(recon.double()) - b).pow(2).nan_to_num(nan=0.0)
+            out.append(error)
     return torch.cat(out).numpy()
 
 

@@ -3,9 +3,7 @@ a reconstruction loss. Every kind in the family is this one class with different
 
 from __future__ import annotations
 
-import math
 import warnings
-import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,6 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call
 
 from ..core.errors import ConfigError, DataError
 from ..core.seeding import seeded
@@ -23,35 +20,12 @@ from ..data.validation import ArrayLike, check_bounds, check_range, to_tensor
 from .config import ModelConfig, model_config
 from .corruption import Corruption
 from .families import register_family, save_model
+from .inference import infer
+from .inputs import SIGMOID_RANGE, checked_once, scaling_of, scaling_of_stats
 from .losses import LOSSES
 from .nets import activation, conv_decoder, conv_encoder, mlp_decoder, mlp_encoder
 from .pca import PCA_SAMPLES, Projection, Reconstruction, principal_subspace
 from .penalties import Penalty
-
-SIGMOID_RANGE = "the model's sigmoid output (and BCE loss) can only produce values in [0, 1]"
-# Each model's weights in float64 for inference (AutoEncoder._infer), with the state of
-# the float32 weights they were made from; held beside the model, not in it (not pickled,
-# copied or saved with it).
-# The tensors a model returned from check_input (by id: the tensor, its version then,
-# whether checked as targets, the scaling's versions then); weak, so no data is kept alive.
-_CHECKED: weakref.WeakKeyDictionary[
-    nn.Module, dict[int, tuple[Any, int, bool, tuple[int, ...]]]
-] = weakref.WeakKeyDictionary()
-_FLOAT64: weakref.WeakKeyDictionary[nn.Module, tuple[Any, dict[str, Tensor]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-class _Method(nn.Module):
-    """A model's method as a module's forward, for :func:`torch.func.functional_call`."""
-
-    def __init__(self, model: nn.Module, method: str) -> None:
-        super().__init__()
-        self.model = model
-        self.method = method
-
-    def forward(self, x: Tensor) -> Tensor:
-        return getattr(self.model, self.method)(x)
 
 
 @register_family("autoencoder")
@@ -256,6 +230,15 @@ class AutoEncoder(nn.Module):
         _, decoder, output_activation = self.parts
         return self.unscale(output_activation(decoder(h)))
 
+    def code_and_reconstruction(self, inputs: Tensor) -> tuple[Tensor, Tensor]:
+        """The code of ``inputs`` in the model's units (scaled, missing entries filled: as
+        :meth:`forward` hands them to the encoder) and their reconstruction in those units:
+        forward's encode -> decode, through the output activation, for measuring the model
+        (:meth:`sample_errors`, :func:`aekit.evaluate`)."""
+        encoder, decoder, output_activation = self.parts
+        code = encoder(inputs)
+        return code, output_activation(decoder(code))
+
     # ---- the PCA fallback (config.pca_fallback) ---------------------------------------------
 
     @property
@@ -311,14 +294,13 @@ class AutoEncoder(nn.Module):
         was_training = self.training
         self.eval()
         errors = []
-        encoder, decoder, output_activation = self.parts
         with seeded(0), torch.inference_mode():
             for batch in x.split(4096):
                 b = self.scale(batch.to(self.device))
                 observed = ~torch.isnan(b)
                 inputs = self.corruption(b) if self.corruption is not None else b
                 b, inputs = torch.nan_to_num(b, nan=0.0), torch.nan_to_num(inputs, nan=0.0)
-                recon = output_activation(decoder(encoder(inputs)))
+                _, recon = self.code_and_reconstruction(inputs)
                 errors.append(((recon - b).pow(2) * observed).flatten(1).double().sum(1).cpu())
         self.train(was_training)
         return torch.cat(errors) if errors else torch.zeros(0, dtype=torch.float64)
@@ -348,28 +330,11 @@ class AutoEncoder(nn.Module):
         if self.scaling == "none":
             return self
         if isinstance(x, DiskArray):  # from the one pass over the file
-            stats = self.check_disk_input(x, "training data")
-            if self.scaling == "standard":
-                shift, spread = torch.from_numpy(stats.mean), torch.from_numpy(stats.std)
-            else:
-                seen = stats.count > 0
-                shift = torch.from_numpy(np.where(seen, stats.low, 0.0))
-                spread = torch.from_numpy(np.where(seen, stats.high - stats.low, 1.0))
-            spread = torch.where(torch.isfinite(spread) & (spread > 0), spread, 1.0)
-            self.input_shift.copy_(shift.float())
-            self.input_scale.copy_(spread.float())
-            return self
-        t = self.check_input(x, "training data").double()
-        observed = ~torch.isnan(t)
-        count = observed.sum(0).clamp(min=1)
-        if self.scaling == "standard":
-            shift = torch.where(observed, t, 0).sum(0) / count
-            spread = (torch.where(observed, t - shift, 0).pow(2).sum(0) / count).sqrt()
-        else:  # minmax
-            shift = torch.where(observed, t, math.inf).amin(0)
-            spread = torch.where(observed, t, -math.inf).amax(0) - shift
-            shift = torch.where(torch.isfinite(shift), shift, 0)
-        spread = torch.where(torch.isfinite(spread) & (spread > 0), spread, 1.0)
+            shift, spread = scaling_of_stats(
+                self.check_disk_input(x, "training data"), self.scaling
+            )
+        else:
+            shift, spread = scaling_of(self.check_input(x, "training data"), self.scaling)
         self.input_shift.copy_(shift.float())
         self.input_scale.copy_(spread.float())
         return self
@@ -399,6 +364,12 @@ class AutoEncoder(nn.Module):
         return int(dense[-1].out_features) if dense else None
 
     @property
+    def needs_autograd(self) -> bool:
+        """Whether the loss differentiates the encoder itself (the exact or estimated
+        contractive penalty): then it is evaluated without a graph, not in inference mode."""
+        return any(p.needs_autograd(self.encoder) for p in self.penalties)
+
+    @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
@@ -410,27 +381,7 @@ class AutoEncoder(nn.Module):
         where it enters: the tensor this returned, given back unchanged (not modified in
         place since, the model's scaling unchanged), is not checked again.
         """
-        scaling = self._scaling_versions()
-        seen = _CHECKED.setdefault(self, {})
-        if isinstance(x, Tensor) and not x.is_inference() and id(x) in seen:
-            checked, version, as_targets, versions = seen[id(x)]
-            unchanged = checked() is x and x._version == version and versions == scaling
-            unchanged = unchanged and -1 not in scaling
-            if unchanged and (as_targets or not targets):
-                return x
-        t = self._check_input(x, name, targets)
-        for key in [k for k, entry in seen.items() if entry[0]() is None]:
-            del seen[key]  # tensors no longer alive
-        if not t.is_inference():  # tensors made in inference mode have no version
-            seen[id(t)] = (weakref.ref(t), t._version, targets, scaling)
-        return t
-
-    def _scaling_versions(self) -> tuple[int, ...]:
-        """Versions of the scaling buffers: they change when the scaling is fitted or
-        loaded, and with it whether data lies in the output's range."""
-        buffers = [getattr(self, b) for b in ("input_shift", "input_scale") if hasattr(self, b)]
-        # A buffer made in inference mode has no version: -1, so nothing passes unchecked.
-        return tuple(-1 if b.is_inference() else b._version for b in buffers)
+        return checked_once(self, x, targets, lambda: self._check_input(x, name, targets))
 
     def _check_input(self, x: ArrayLike, name: str, targets: bool) -> Tensor:
         # A DataFrame's columns are matched by name to those it was trained on.
@@ -479,51 +430,9 @@ class AutoEncoder(nn.Module):
 
     def _infer(self, method: str, x: Tensor, batch_size: int = 4096) -> np.ndarray:
         """``method`` ("_encode", "_decode", "_reconstruct") of ``x`` in inference mode, a
-        block of rows at a time, as a float32 array.
-
-        Each row's result is the same bit for bit whatever rows share its batch, in
-        whatever order and however many: the matrix products of float32 sum in an order
-        that depends on the shape (blocking, threads, the CPU's kernels), so the model is
-        evaluated in float64, whose differences of order lie some 29 bits below float32's
-        last bit, and rounded to float32 once at the end. (On Apple's MPS, which has no
-        float64, in float32.)"""
-        device = self.device
-        with torch.inference_mode():
-            if device.type != "mps":
-                state = self._float64_state()
-                call = _Method(self, method)
-                try:
-                    out = [
-                        functional_call(call, state, (b.to(device, torch.float64),)).float().cpu()
-                        for b in x.split(batch_size)
-                    ]
-                    return torch.cat(out).numpy()
-                except RuntimeError as exc:
-                    if "dtype" not in str(exc) and "Double" not in str(exc):
-                        raise
-                    # A module of your own holding float32 tensors besides its parameters
-                    # and buffers: in float32, as it was written.
-            fn = getattr(self, method)
-            out = [fn(b.to(device, non_blocking=True)).cpu() for b in x.split(batch_size)]
-        return torch.cat(out).numpy()
-
-    def _float64_state(self) -> dict[str, Tensor]:
-        """The model's parameters and buffers in float64 (for :meth:`_infer`), made again
-        only when the weights changed (training steps, loads and moves change a tensor's
-        version, storage or device)."""
-        tensors = {**dict(self.named_parameters()), **dict(self.named_buffers())}
-        key = tuple(
-            (name, t.data_ptr(), t._version, t.dtype, t.device) for name, t in tensors.items()
-        )
-        cached = _FLOAT64.get(self)
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        state = {
-            f"model.{name}": t.detach().double() if t.is_floating_point() else t
-            for name, t in tensors.items()
-        }
-        _FLOAT64[self] = (key, state)
-        return state
+        block of rows at a time, as a float32 array, each row's result the same bit for bit
+        whatever rows share its batch (:func:`~aekit.models.inference.infer`)."""
+        return infer(self, method, x, batch_size)
 
     def save(self, path: str | Path) -> Path:
         """Write ``config.json`` and ``model.safetensors`` into folder ``path``."""

@@ -126,14 +126,6 @@ def check_settings(name: str, settings: Mapping[str, Any], where: str = "model")
     )
 
 
-def kind_config(name: str, *, unit_range: bool = True, **settings: Any) -> Any:
-    """The config of a model of kind ``name``: ``settings`` (fields of its family's
-    config; others refused by :func:`check_settings`) over the kind's defaults for data
-    in [0, 1] (``unit_range``) or not."""
-    check_settings(name, settings)
-    return get_kind(name).make_config(name, unit_range=unit_range, **settings)
-
-
 def _family_words(name: str) -> str:
     """Kind ``name`` in words, the autoencoder's kinds as one: "the autoencoder kinds"."""
     return "the autoencoder kinds" if name in KINDS else f"the {name} kind"

@@ -18,7 +18,8 @@
   in Python, trained.
 - ``use``: a model or run folder used on data: evaluate, encode, reconstruct, score,
   impute, and the data they take (``load_model_and_data``).
-- ``pretrain``: greedy layer-wise pretraining; ``report``: the HTML report.
+- ``pretrain``: greedy layer-wise pretraining; ``report``: the HTML report; ``records``:
+  what a run folder recorded, read back (metrics.json, metrics.csv, the sample counts).
 - ``api``: the functions behind every command, imported from these in one place.
 
 May import training, evaluation, models, data and core; never cli or sklearn.

@@ -10,7 +10,7 @@ only parses flags into a :class:`~aekit.RunConfig` and prints what these return.
 
 The path from ``aekit train`` to the loss::
 
-    cli.commands.main -> cli.commands.cmd_train -> runs.run.train -> runs.run.execute
+    cli.program.main -> cli.train.cmd_train -> runs.run.train -> runs.run.execute
         -> runs.folder.train_in_folder -> Trainer.fit -> Trainer._train_epoch
         -> Trainer._loss -> Trainer._forward_once -> model(x) -> (loss, terms)
 """

@@ -23,7 +23,8 @@ from ..training import distributed
 from ..training.config import TrainConfig
 from ..training.trainer import Callback, FitResult, Trainer, warn_ignored, why_pca
 from .budget import within_time_budget
-from .folder import RunFolder, fit_in_folder
+from .folder import RunFolder, fit_in_folder, result_summary
+from .saved import IN_MEMORY
 
 
 def fit(
@@ -103,10 +104,9 @@ def fit_model(
         trainer.step_time = step
         return trainer, _said(trainer.fit(X, val), stacklevel + 2)
     # The data is the caller's: a resume must be given it again.
-    sections: dict[str, Any] = {"data": {"source": "array"}}
     names = frame_columns(X)
-    if names is not None:  # a DataFrame's names, kept as a run of a CSV keeps them
-        sections["columns"] = names
+    sections = in_memory_sections(names)
+    if names is not None:
         model.feature_names = names
     trainer, result = fit_in_folder(
         model,
@@ -121,6 +121,30 @@ def fit_model(
         step_time=step,
     )
     return trainer, _said(result, stacklevel + 2)
+
+
+def in_memory_sections(columns: list[str] | None) -> dict[str, Any]:
+    """What config.json records of data given in Python: its source, an array in memory
+    (which no command may assume it has), and its columns' names where it named them (a
+    DataFrame's), as a run of a CSV keeps them."""
+    sections: dict[str, Any] = {"data": {"source": IN_MEMORY}}
+    if columns is not None:
+        sections["columns"] = list(columns)
+    return sections
+
+
+def fitted_sections(
+    trainer: Trainer, result: FitResult, columns: list[str] | None
+) -> dict[str, Any]:
+    """The config.json sections of a model :func:`fit_model` trained on data given in
+    Python with no run folder (a scikit-learn estimator's, which saves it later), as a run
+    folder records them: the data (:func:`in_memory_sections`), the training settings
+    that ran and the result (:func:`~aekit.runs.folder.result_summary`)."""
+    return {
+        **in_memory_sections(columns),
+        "training": trainer.config.to_dict(),
+        "result": result_summary(trainer, result),
+    }
 
 
 def _said(result: FitResult, stacklevel: int) -> FitResult:

@@ -19,7 +19,7 @@ import fcntl
 import os
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -291,8 +291,12 @@ class RunFolder:
         return self.path / name
 
 
-def result_summary(trainer: Trainer, fit: FitResult) -> dict[str, Any]:
-    """The ``result`` section of a finished run's config.json."""
+def result_summary(
+    trainer: Trainer, fit: FitResult, samples: Mapping[str, int] | None = None
+) -> dict[str, Any]:
+    """The ``result`` section of a finished run's config.json; ``samples``: how many rows
+    it trained on, validated on and was tested on, where the caller counted them (the run
+    layer: :func:`~aekit.runs.result.sample_counts`)."""
     return {
         "epochs_trained": trainer.epoch,
         "steps": fit.steps,
@@ -300,6 +304,7 @@ def result_summary(trainer: Trainer, fit: FitResult) -> dict[str, Any]:
         "best_epoch": fit.best_epoch,
         "kept": trainer.config.keep if fit.best_epoch is not None else "last",
         "final": fit.final or None,
+        **({"samples": dict(samples)} if samples else {}),
         **({"machine": fit.machine} if fit.machine else {}),
     }
 
@@ -330,6 +335,7 @@ def train_in_folder(
     state: dict[str, Any] | None = None,
     split: Any = None,
     step_time: float | None = None,
+    samples: Mapping[str, int] | None = None,
 ) -> tuple[Trainer, FitResult]:
     """Train ``model`` into ``folder``, whose lock the caller holds: the one place where
     training into a folder starts or resumes. Writes config.json (``sections`` besides
@@ -338,7 +344,8 @@ def train_in_folder(
 
     ``state``: the folder's checkpoint, where the caller has read it already (read here
     otherwise); ``split``: the training and validation rows, where the caller drew them
-    (:meth:`Trainer.fit`); ``step_time``: a step's seconds, where the caller timed it.
+    (:meth:`Trainer.fit`); ``step_time``: a step's seconds, where the caller timed it;
+    ``samples``: the rows trained, validated and tested on, for the ``result`` section.
     """
     folder.prepare()
     # Settings left to the data are chosen now (where the caller has not), so config.json
@@ -359,5 +366,6 @@ def train_in_folder(
     else:
         folder.write_config(model, sections)
     fit = trainer.fit(X, val, split=split)
-    folder.save_model(trainer.model, {**sections, "result": result_summary(trainer, fit)})
+    result = result_summary(trainer, fit, samples)
+    folder.save_model(trainer.model, {**sections, "result": result})
     return trainer, fit

@@ -5,9 +5,7 @@ no network and no other file."""
 from __future__ import annotations
 
 import base64
-import csv
 import html
-import io
 import json
 import math
 import os
@@ -16,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import CheckpointError, ConfigError
-from ..core.io import MAX_FIGURE_BYTES, MAX_TABLE_BYTES, atomic_write, read_checked, read_json
+from ..core.io import MAX_FIGURE_BYTES, atomic_write, read_checked
 from ..models.families import model_config_of
 from ..training.config import TrainConfig
+from .records import describe_samples, read_history, read_metrics
 from .saved import data_origin, describe_origin, read_run_config
 
 FIGURES = "figures"
@@ -35,7 +34,7 @@ CAPTIONS = {
     "while the training curve falls is overfitting.",
     "filters.png": "What the first-layer units respond to: each unit's input weights, titled "
     "by the unit's number, the largest weights first, all on one colour scale centred at 0 (the "
-    "colour bar), so a faint unit has small weights. Grey: pixels the held-out data barely "
+    "colour bar), so a faint unit has small weights. Grey: pixels the training data barely "
     "uses, where a weight hardly matters.",
     "codes.png": "The held-out samples' codes in two dimensions, coloured by label where known.",
     "interpolation.png": "Decodings along the straight line between the codes of two held-out "
@@ -141,90 +140,6 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) -
     return f"<table>{f'<tr>{head}</tr>' if head else ''}{body}</table>"
 
 
-METRICS_JSON = "metrics.json"
-METRICS_CSV = "metrics.csv"
-TEXT_METRICS = ("split", "evaluation_error")  # the entries of metrics.json that are words
-
-
-def read_metrics(run: str | Path) -> dict[str, Any]:
-    """A run folder's metrics.json, checked: an object of numbers (null where a metric
-    was NaN or infinite), true/false flags and the split's name; {} where there is none.
-    Anything else is a :class:`CheckpointError` naming the file and the entry."""
-    path = Path(run) / METRICS_JSON
-    if not os.path.lexists(path):
-        return {}
-    metrics = read_json(path, "metrics file", CheckpointError)
-    if not isinstance(metrics, dict):
-        raise CheckpointError(
-            f"metrics file {path} must hold a JSON object, got {type(metrics).__name__}; "
-            "remove the file (aekit train --resume RUN evaluates the run and writes it again)"
-        )
-    for key, value in metrics.items():
-        fine = (
-            isinstance(value, str)
-            if key in TEXT_METRICS
-            else value is None or isinstance(value, bool | int | float)
-        )
-        if not fine:
-            wanted = "a text" if key in TEXT_METRICS else "a number or null"
-            raise CheckpointError(
-                f"metrics file {path}: {key!r} must be {wanted}, got {json.dumps(value)[:40]}; "
-                "remove the file (aekit train --resume RUN evaluates the run and writes it again)"
-            )
-    return metrics
-
-
-def read_history(run: str | Path) -> list[dict[str, float]]:
-    """A run folder's metrics.csv, checked: a header naming the columns (``epoch`` among
-    them), then one row of numbers an epoch (empty where a column did not apply); [] where
-    there is none. Anything else is a :class:`CheckpointError` naming the line."""
-    path = Path(run) / METRICS_CSV
-    if not os.path.lexists(path):
-        return []
-    raw = read_checked(path, "metrics file", CheckpointError, MAX_TABLE_BYTES)
-    fix = "remove the file, or train the run again"
-    try:
-        text = raw.decode("utf-8")
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise CheckpointError(f"metrics file {path} is not a readable CSV ({exc}); {fix}") from None
-    if not rows:
-        return []
-    header = [h.strip() for h in rows[0]]
-    if "epoch" not in header or any(not h for h in header) or len(set(header)) < len(header):
-        raise CheckpointError(
-            f"metrics file {path}: its first line must name the columns, 'epoch' among "
-            f"them, each once; got {','.join(rows[0])[:80]!r}; {fix}"
-        )
-    history = []
-    for number, row in enumerate(rows[1:], start=2):
-        if not row:
-            continue
-        if len(row) != len(header):
-            raise CheckpointError(
-                f"metrics file {path}: line {number} has {len(row)} field(s) where the "
-                f"header names {len(header)}; {fix}"
-            )
-        values: dict[str, float] = {}
-        for name, cell in zip(header, row, strict=True):
-            if cell.strip() == "":
-                continue
-            try:
-                values[name] = float(cell)
-            except ValueError:
-                raise CheckpointError(
-                    f"metrics file {path}: line {number}, column {name!r} holds "
-                    f"{cell[:40]!r}, not a number; {fix}"
-                ) from None
-        epoch = values.get("epoch")
-        if epoch is None or not math.isfinite(epoch) or epoch != int(epoch) or epoch < 0:
-            raise CheckpointError(
-                f"metrics file {path}: line {number} has no whole epoch number; {fix}"
-            )
-        history.append(values)
-    return history
-
-
 def _run_info(run: Path) -> dict[str, Any]:
     config = read_run_config(run)  # every section checked: what aekit writes, or refused
     _, model = model_config_of(config, run)
@@ -277,23 +192,23 @@ def _steps(info: dict[str, Any]) -> str:
     return f"{steps}"
 
 
-def processes(config: dict[str, Any]) -> int:
+def processes(config: dict[str, Any]) -> int | str:
     """How many processes trained the run (config.json's world_size; one where it records
-    none, as a run on one process does)."""
-    return int(config.get("world_size", 1))
+    none, as a run on one process does; said as unreadable where it is not a count)."""
+    size = config.get("world_size", 1)
+    if isinstance(size, int) and not isinstance(size, bool) and size >= 1:
+        return size
+    return f"not readable ({size!r:.40})"
 
 
-def write_report(run: str | Path, out: str | Path | None = None) -> Path:
-    """Write the one-page HTML report of run folder ``run`` (default: ``RUN/report.html``)."""
-    run = Path(run)
-    info = _run_info(run)
+def _facts(run: Path, info: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The header of a run's report: where it is, what it trained on and how."""
     config, metrics = info["config"], info["metrics"]
     training = config.get("training") or {}
-    parts = [f"<h1>aekit run: {html.escape(info['kind'])} {html.escape(info['arch'])}</h1>"]
-    facts = [
+    return [
         ("run folder", str(run.resolve())),
         ("data", describe_origin(data_origin(config))),
-        ("samples", "not recorded in the run folder"),
+        ("samples", describe_samples(config)),
         ("judged on", metrics.get("split", "?")),
         ("epochs trained", info["epochs"]),
         ("weights", _weights(metrics, config)),
@@ -304,6 +219,15 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
         ("optimizer", optimizer_summary(config)),
         ("aekit version", config.get("aekit_version", "?")),
     ]
+
+
+def write_report(run: str | Path, out: str | Path | None = None) -> Path:
+    """Write the one-page HTML report of run folder ``run`` (default: ``RUN/report.html``)."""
+    run = Path(run)
+    info = _run_info(run)
+    config, metrics = info["config"], info["metrics"]
+    parts = [f"<h1>aekit run: {html.escape(info['kind'])} {html.escape(info['arch'])}</h1>"]
+    facts = _facts(run, info)
     if isinstance(metrics.get("evaluation_error"), str):
         facts.append(("evaluation", f"failed: {metrics['evaluation_error']}"))
     # Words and numbers alike, left-aligned: a long optimizer line leaves no gap to read across.

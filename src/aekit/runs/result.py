@@ -22,7 +22,7 @@ from ..data.streaming import DiskArray, iter_rows
 from ..evaluation.likelihood import IWAE_K, evaluate_vae
 from ..evaluation.metrics import denoising_shortfall, linear_probe
 from ..evaluation.metrics import evaluate as evaluate_model
-from ..evaluation.plots import run_figures
+from ..evaluation.plots import first_layer_weights, pixel_variance, run_figures
 from ..evaluation.vae_figures import vae_figures
 from ..models.autoencoder import AutoEncoder
 from ..models.pca import pca_baseline, principal_subspace, sample_rows
@@ -76,6 +76,21 @@ def validation_rows(dataset: Dataset, cfg: RunConfig) -> tuple[torch.Tensor, tor
     if not isinstance(train, torch.Tensor | np.ndarray | DiskArray):
         return None
     return validation_split(len(train), cfg.training.val_fraction or 0.0, cfg.training.seed)
+
+
+def sample_counts(
+    dataset: Dataset, rows: tuple[torch.Tensor, torch.Tensor] | None
+) -> dict[str, int]:
+    """How many rows a run trains on, validates on (``rows``: the training and validation
+    rows of its training data) and is tested on (its test split's; 0 without one): the
+    ``samples`` of config.json's ``result`` section, which the report and ``aekit info``
+    show."""
+    trained = len(rows[0]) if rows is not None else len(dataset.train)
+    return {
+        "train": trained,
+        "validation": len(rows[1]) if rows is not None else 0,
+        "test": len(dataset.test) if dataset.test is not None else 0,
+    }
 
 
 def held_out(
@@ -185,10 +200,11 @@ def draw(
     split: str,
     judged: Any,
     layers: list[LayerResult] | None,
+    rows: tuple[torch.Tensor, torch.Tensor] | None,
 ) -> None:
-    """Draw a run's figures (of ``judged``, the data it was judged on) into
-    ``folder``/figures and write its report; figures that fail to draw are warned of, the
-    report written without them."""
+    """Draw a run's figures (of ``judged``, the data it was judged on; the filters' mask of
+    unused pixels from the rows it trained on, ``rows``) into ``folder``/figures and write
+    its report; figures that fail to draw are warned of, the report written without them."""
     try:
         labels = dataset.test_labels if split == "test" else None
         histories = [layer.fit.history for layer in layers or []]
@@ -198,8 +214,16 @@ def draw(
         if isinstance(trainer.model, VAE):
             vae_figures(trainer.model, shown.numpy(), figures, fit.history, labels)
         else:
+            variance = training_variance(trainer.model, dataset, rows)
             run_figures(
-                trainer.model, shown.numpy(), figures, fit.history, labels, histories, losses
+                trainer.model,
+                shown.numpy(),
+                figures,
+                fit.history,
+                labels,
+                histories,
+                losses,
+                variance,
             )
     except TrainingInterrupted:
         raise
@@ -210,6 +234,25 @@ def draw(
             stacklevel=4,  # the caller of train or resume
         )
     write_report(folder.path)
+
+
+def training_variance(
+    model: AutoEncoder, dataset: Dataset, rows: tuple[torch.Tensor, torch.Tensor] | None
+) -> np.ndarray | None:
+    """The variance of each input feature over the rows ``model`` trained on (``rows``:
+    the training and validation rows of ``dataset.train``; all of it without), from which
+    the filters figure greys the pixels the training data barely uses: one pass over the
+    data in memory, a block at a time, never copied; of data on disk, over the seeded
+    sample of those rows that PCA's baseline is fitted on. None where no filters are drawn
+    (no images, or no dense first layer)."""
+    cfg = model.config
+    if cfg is None or cfg.image_shape is None or first_layer_weights(model) is None:
+        return None
+    train = dataset.train
+    trained = rows[0].numpy() if rows is not None else None
+    if isinstance(train, DiskArray):
+        trained = sample_rows(trained if trained is not None else np.arange(len(train)))
+    return pixel_variance(train, trained)
 
 
 def failed_evaluation(folder: RunFolder, cfg: RunConfig, epoch: int, exc: Exception) -> NoReturn:

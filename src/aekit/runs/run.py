@@ -32,7 +32,15 @@ from .config import OutputConfig, RunConfig
 from .folder import RUNS_ROOT, TENSORBOARD, RunFolder, first_missing, train_in_folder
 from .inputs import check_data, dataset_of, in_unit_range, resume_data_config, run_config
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
-from .result import Run, draw, failed_evaluation, held_out, judge, validation_rows
+from .result import (
+    Run,
+    draw,
+    failed_evaluation,
+    held_out,
+    judge,
+    sample_counts,
+    validation_rows,
+)
 from .saved import ESTIMATOR_FILE, IN_MEMORY, data_origin
 
 
@@ -307,6 +315,7 @@ def execute(
         state=state,
         split=rows,
         step_time=step_time,
+        samples=sample_counts(dataset, rows),
     )
     if dataset.columns is not None:
         trainer.model.feature_names = list(dataset.columns)
@@ -322,7 +331,7 @@ def execute(
             logger.close()
         failed_evaluation(folder, cfg, epoch, exc)
     if cfg.output.report and folder.writes:
-        draw(folder, trainer, fit, dataset, split, judged, layers)
+        draw(folder, trainer, fit, dataset, split, judged, layers, rows)
         if logger is not None:
             logger.add_figures(folder.path / "figures", trainer.epoch)
     if logger is not None:

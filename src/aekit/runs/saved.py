@@ -150,5 +150,12 @@ def load(path: str | Path, device: str | torch.device = "cpu") -> Any:
     """Load the model saved in run folder ``path``, whatever its family; the rebuilt model
     gives the same outputs as the saved one. Raises :class:`CheckpointError` for a missing
     or corrupt folder, an unknown config or weights that do not match the config."""
+    return read_run(path, device)[0]
+
+
+def read_run(path: str | Path, device: str | torch.device = "cpu") -> tuple[Any, dict[str, Any]]:
+    """The model saved in run folder ``path`` (as :func:`load` gives it) and the folder's
+    config.json (as :func:`read_run_config` gives it), the file read once."""
     path = Path(path)
-    return rebuild_model(path, read_run_config(path), device)
+    config = read_run_config(path)
+    return rebuild_model(path, config, device), config

@@ -10,7 +10,7 @@ Every setting is a constructor argument and means what the same field of
 data's default), so a GridSearchCV searches the same schema ``aekit train`` uses. The
 parameters are declared once, in :data:`PARAMS` (built from those fields, their help
 included); each estimator's ``__init__`` and its Parameters section are made from it.
-The estimators train through :func:`aekit.runs.fit_model`, as :func:`aekit.fit` does. They
+The estimators train through :func:`aekit.runs.fitting.fit_model`, as :func:`aekit.fit` does. They
 scale their inputs (``scaling="auto"``: standardised unless the data lies in [0, 1]); the
 scaling is part of the model, saved with it and undone on output. They clone, pickle, sit
 in a Pipeline, and save to (and load from) aekit's safetensors folders with :meth:`save`

@@ -1,5 +1,5 @@
 """What the estimators share: :class:`AutoEncoderEstimator` builds the model from its
-parameters, trains it through :func:`aekit.runs.api.fit_model` (the one training path,
+parameters, trains it through :func:`aekit.runs.fitting.fit_model` (the one training path,
 as :func:`aekit.fit`'s), checks the inputs as scikit-learn does, and saves itself to a
 folder in aekit's format. An estimator is a subclass: its parameters (``_params``, made
 with :func:`~aekit.sklearn.params.with_params`), its ``fit`` and its methods, and the
@@ -12,23 +12,29 @@ import json
 import os
 import secrets
 import sys
+import typing
 from pathlib import Path
 from typing import Any, ClassVar
 
 import joblib
 import numpy as np
 import sklearn
+import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ..core.config import describe
 from ..core.errors import ConfigError
 from ..core.io import write_json
+from ..core.schema import from_text, means_none
 from ..models.autoencoder import AutoEncoder
+from ..models.config import ModelConfig
 from ..models.families import save_model
-from ..models.kinds import kind_config, model_class_of
-from ..runs.api import fit_model
-from ..runs.saved import ESTIMATOR_FILE, IN_MEMORY
+from ..models.kinds import model_class_of
+from ..runs.config import RunConfig
+from ..runs.fitting import fit_model, fitted_sections
+from ..runs.inputs import in_unit_range
+from ..runs.saved import ESTIMATOR_FILE
 from ..training.config import TrainConfig
 from .params import MODEL_PARAMS, PARAMS, TRAIN_PARAMS, Param, constructor, with_parameters_doc
 
@@ -68,76 +74,56 @@ class AutoEncoderEstimator(BaseEstimator):
 
     # ---- fitting ----------------------------------------------------------------------
 
-    def _model_settings(self, X: np.ndarray) -> dict[str, Any]:
-        """The ModelConfig fields these parameters set (None: the kind's default)."""
+    def _model_settings(self) -> dict[str, Any]:
+        """The ModelConfig fields these parameters set (None: the kind's or the data's
+        default); text is read as the command line reads it ("32,16", "none")."""
+        hints = typing.get_type_hints(ModelConfig)
         settings = {k: getattr(self, k) for k in MODEL_PARAMS if getattr(self, k) is not None}
-        if isinstance(settings.get("corruption"), str) and settings["corruption"] == "none":
-            settings["corruption"] = None
+        for name in ("hidden", "corruption"):
+            if isinstance(settings.get(name), str):
+                settings[name] = from_text(settings[name], hints[name], f"model.{name}")
+        if "hidden" in settings:
+            settings["hidden"] = list(settings["hidden"])
         if self.penalty is not None:
             penalty = self.penalty
             settings["penalties"] = (
                 []
-                if penalty == "none"
+                if isinstance(penalty, str) and means_none(penalty)
                 else list(penalty if isinstance(penalty, list | tuple) else [penalty])
             )
-        hidden = settings.get("hidden")
-        if isinstance(hidden, str):  # "32,16", as on the command line
-            try:
-                settings["hidden"] = [int(n) for n in hidden.split(",") if n.strip()]
-            except ValueError:
-                raise ConfigError(
-                    f"hidden must be layer sizes like [32, 16], got {hidden!r}"
-                ) from None
-        elif hidden is not None:
-            settings["hidden"] = list(hidden)
-        return settings
+        if self.scaling != "auto":  # "auto": the run's rule, by the data's range
+            settings["scaling"] = self.scaling
+        # A model for missing values is an autoencoder's setting (the vae kind has none).
+        missing = {"missing": True} if self._missing else {}
+        return {"kind": self.kind, **missing, **settings}
 
     def _fit_model(self, X: np.ndarray) -> AutoEncoder:
         """Build, scale and train the model on validated ``X``; set the fitted attributes."""
-        if self.scaling not in ("auto", "none", "standard", "minmax"):
-            raise ConfigError(
-                f"scaling must be 'auto', 'none', 'standard' or 'minmax', got {self.scaling!r}"
-            )
-        observed = X[~np.isnan(X)]
-        unit_range = bool(observed.size and observed.min() >= 0 and observed.max() <= 1)
-        scaling = self.scaling
-        if scaling == "auto":
-            scaling = "none" if unit_range else "standard"
-        settings = self._model_settings(X)
-        cfg = kind_config(  # a ModelConfig, or the config of the kind's family (VAEConfig)
-            self.kind,
-            unit_range=unit_range and scaling == "none",
-            input_dim=X.shape[1],
-            scaling=scaling,
-            **({"missing": True} if self._missing else {}),
-            **self._extra_model_settings(settings, X),
+        data = X.astype(np.float32)
+        run = RunConfig(model=self._extra_model_settings(self._model_settings(), X))
+        # As aekit train builds the model: the kind's preset, the data's range and size.
+        cfg = run.model_config(
+            X.shape[1], unit_range=in_unit_range(torch.from_numpy(data), self._missing)
         )
         seed = self.seed_ = self._seed()
         training = TrainConfig(
             **{k: getattr(self, k) for k in TRAIN_PARAMS if getattr(self, k) is not None},
             seed=seed,
         )
-        model = model_class_of(cfg).from_config(cfg, seed=seed)
+        model = model_class_of(cfg).from_config(cfg, seed=seed)  # the kind's family
         # As aekit.fit trains: the kind's settings, the warnings, the scaling fitted.
         trainer, result = fit_model(
             model,
-            X.astype(np.float32),
+            data,
             training,
             progress=self.verbose,
             desc=type(self).__name__,
             stacklevel=users_level(),  # the user's line calling fit (or fit_transform...)
         )
         # What save() records in config.json, as a run folder does (aekit info reads it).
-        self._run_sections = {
-            "data": {"source": IN_MEMORY},  # an array in memory: no command may assume one
-            "training": trainer.config.to_dict(),
-            "result": {
-                "epochs_trained": len(result.history),
-                "steps": result.steps,
-                "seconds": round(result.seconds, 3),
-                **({"machine": result.machine} if result.machine else {}),
-            },
-        }
+        names = getattr(self, "feature_names_in_", None)
+        columns = None if names is None else [str(n) for n in names]
+        self._run_sections = fitted_sections(trainer, result, columns)
         self.model_ = model.cpu().eval()
         self.history_ = result.history
         self.n_iter_ = max(1, len(result.history))
@@ -207,11 +193,10 @@ class AutoEncoderEstimator(BaseEstimator):
                 f"{path} exists and is not a saved estimator: save into a new folder "
                 "(a saved estimator's folder is overwritten)"
             )
-        sections = dict(getattr(self, "_run_sections", None) or {})
-        if hasattr(self, "feature_names_in_"):
-            # As a run folder keeps them: the CLI matches a table's columns by these names.
-            sections["columns"] = [str(n) for n in self.feature_names_in_]
-        save_model(self.model_, path, sections)
+        # What the fit (or the file it was loaded from) records, as a run folder does: the
+        # data, its columns' names (the CLI matches a table's columns by them), the
+        # training and its result (none in an estimator pickled by an older aekit).
+        save_model(self.model_, path, getattr(self, "_run_sections", None))
         params = {k: _jsonable(v) for k, v in self.get_params().items()}
         fitted = {
             "n_features_in_": self.n_features_in_,

@@ -14,8 +14,7 @@ import numpy as np
 from ..core.errors import ConfigError
 from ..core.io import read_json
 from ..models.families import CONFIG_FILE
-from ..runs.saved import ESTIMATOR_FILE
-from ..runs.saved import load as load_model
+from ..runs.saved import ESTIMATOR_FILE, read_run
 from .base import ABSENT, AutoEncoderEstimator, FileFields
 from .imputer import AutoEncoderImputer
 from .outliers import AutoEncoderOutlierDetector
@@ -26,6 +25,8 @@ ESTIMATORS = {
     cls.__name__: cls
     for cls in (AutoEncoderTransformer, AutoEncoderImputer, AutoEncoderOutlierDetector)
 }
+# The sections of config.json a loaded estimator writes again when it is saved.
+RUN_SECTIONS = ("data", "columns", "training", "result")
 
 
 def read_estimator_file(path: str | Path) -> dict[str, Any]:
@@ -38,7 +39,7 @@ def read_estimator_file(path: str | Path) -> dict[str, Any]:
     if not isinstance(info, dict):
         raise ConfigError(f"{file} must hold a JSON object; {fields.again}")
     name = info.get("estimator", ABSENT)
-    if name not in ESTIMATORS:
+    if not isinstance(name, str) or name not in ESTIMATORS:
         raise fields.bad("estimator", f"one of {', '.join(ESTIMATORS)}", name)
     cls = ESTIMATORS[name]
     params = info.get("params", {})
@@ -67,7 +68,8 @@ def load(path: str | Path) -> AutoEncoderEstimator:
     info = read_estimator_file(path)
     estimator = ESTIMATORS[info["estimator"]](**info.get("params", {}))
     fitted = info["fitted"]
-    estimator.model_ = load_model(path).eval()
+    model, saved = read_run(path)
+    estimator.model_ = model.eval()
     input_dim = getattr(estimator.model_.config, "input_dim", fitted["n_features_in_"])
     if input_dim != fitted["n_features_in_"]:
         raise ConfigError(
@@ -75,8 +77,7 @@ def load(path: str | Path) -> AutoEncoderEstimator:
             f"but the model in {CONFIG_FILE} takes {input_dim} features; save the estimator "
             "again (estimator.save(path))"
         )
-    saved = read_json(path / CONFIG_FILE)
-    estimator._run_sections = {k: saved[k] for k in ("data", "training", "result") if k in saved}
+    estimator._run_sections = {k: saved[k] for k in RUN_SECTIONS if k in saved}
     estimator.n_features_in_ = int(fitted["n_features_in_"])
     estimator.n_iter_ = int(fitted.get("n_iter_", 1))
     if fitted.get("seed_") is not None:

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from ..core.config import _Config, choices, require, within
 from ..core.seeding import MAX_SEED
+from . import distributed
 from .optim import OPTIMIZERS, SCHEDULES
 
 MAX_BATCH = 2**31 - 1
@@ -181,7 +183,7 @@ class TrainConfig(_Config):
         """Settings changed from their default that the rest of this config leaves unused
         (a rate for another optimizer, a warm-up without the schedule that has one...): one
         message each, so a setting that does nothing is said, not silently dropped. Checked
-        on the settings a user gave (see :func:`~aekit.training.trainer.warn_ignored`), not on
+        on the settings a user gave (see :func:`warn_ignored`), not on
         configs aekit derives or reads back from a run folder."""
         # setting: (the setting it depends on, the test of that setting, what it needs)
         uses = {
@@ -329,6 +331,17 @@ def warms_up(schedule: str) -> bool:
     ``warms_up`` attribute (the built-in constant and plateau set it False); one that
     does not say is assumed to."""
     return schedule not in SCHEDULES or getattr(SCHEDULES.get(schedule), "warms_up", True)
+
+
+def warn_ignored(config: TrainConfig | list[str], stacklevel: int = 3) -> None:
+    """Warn of each setting the user gave that the rest of ``config`` leaves unused
+    (:meth:`TrainConfig.ignored`, or the messages given): once, on rank 0, where a user's
+    settings enter (``aekit.train``, ``aekit.fit``, the estimators), not for the configs
+    aekit derives (pretraining's layers) or reads back (a resumed run)."""
+    messages = config.ignored() if isinstance(config, TrainConfig) else config
+    if distributed.is_main():
+        for message in messages:
+            warnings.warn(message, stacklevel=stacklevel)
 
 
 SAMPLE_BUDGET = 1_800_000  # samples a default run trains on (30 MNIST epochs)

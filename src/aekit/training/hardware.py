@@ -141,6 +141,21 @@ def warn_slow_bf16(speed: Bf16Speed, stacklevel: int = 2) -> None:
     )
 
 
+def bf16_autocast(precision: str, device: torch.device) -> tuple[bool, str | None]:
+    """Whether training's forward pass runs under bfloat16 autocast on ``device``:
+    precision bf16 always (with a warning, once, where bfloat16 is measured slower), auto
+    where it is measured faster (:func:`bf16_speed`), fp32 never; and for auto, what it
+    chose and why ("bf16 (bfloat16 measured 2.1x faster here)")."""
+    if precision == "fp32":
+        return False, None
+    speed = bf16_speed(device)
+    if precision == "auto":
+        return speed.fast, f"{'bf16' if speed.fast else 'fp32'} ({speed.describe()})"
+    if not speed.fast and distributed.is_main():
+        warn_slow_bf16(speed, stacklevel=4)
+    return True, None
+
+
 def measure_bf16(device: torch.device | str | None = None, repeats: int = REPEATS) -> Bf16Speed:
     """Time a float32 and a bfloat16 matrix product on ``device`` (not cached; CUDA is not
     timed: bfloat16 is fast there where the GPU supports it)."""
