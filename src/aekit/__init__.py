@@ -41,7 +41,18 @@ from .models.families import FAMILIES, register_family
 from .models.penalties import PENALTIES, Contractive, KLSparsity, L1Sparsity, Penalty
 from .models.presets import KINDS
 from .models.vae import VAE, VAEConfig
-from .runs.api import Run, encode, evaluate, fit, impute, reconstruct, resume, score, train
+from .runs.api import (
+    Run,
+    encode,
+    evaluate,
+    fit,
+    impute,
+    reconstruct,
+    resume,
+    sample,
+    score,
+    train,
+)
 from .runs.config import OutputConfig, PretrainConfig, RunConfig
 from .runs.folder import RunFolder
 from .runs.pretrain import pretrain_greedy
@@ -105,6 +116,7 @@ __all__ = [
     "reconstruct",
     "register_family",
     "resume",
+    "sample",
     "score",
     "train",
 ]

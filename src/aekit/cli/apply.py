@@ -1,6 +1,8 @@
 """The commands that apply a trained run to data (RUN, then INPUT or --data): ``aekit
 evaluate``, ``encode``, ``reconstruct``, ``score`` and ``impute``; and how they read INPUT
-(a folder of images as the run read its own, a CSV's header, a streamed file).
+(a folder of images as the run read its own, a CSV's header, a streamed file). And
+``aekit sample``: a VAE run's model applied to draws from its prior, seeded, written as
+a grid of images (.png, for image data) or an array (.npy).
 """
 
 from __future__ import annotations
@@ -25,14 +27,17 @@ from ..data.streaming import DiskArray
 from ..evaluation.metrics import feature_errors
 from ..evaluation.plots import reconstruction_grid
 from ..models.autoencoder import AutoEncoder
+from ..models.families import model_config_of
+from ..models.vae import VAE
 from ..runs.api import checked_blocks, evaluate, load_model_and_data, read_images
 from ..runs.api import encode as encode_data
 from ..runs.api import impute as impute_data
 from ..runs.api import reconstruct as reconstruct_data
+from ..runs.api import sample as sample_prior
 from ..runs.api import score as score_data
-from ..runs.saved import read_run_config
-from .files import save_array, save_named, save_pngs, save_table
-from .printing import baseline_lines, fmt, pop_baselines
+from ..runs.saved import load, read_run_config
+from .files import save_array, save_image_grid, save_named, save_pngs, save_table
+from .printing import baseline_lines, fmt, likelihood_lines, pop_baselines
 
 TOP_ERRORS = 5  # the images named after scoring a folder
 
@@ -92,6 +97,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         baseline=True,
         stream=args.stream,
         header=args.header,
+        **({"iwae_k": args.iwae_k} if args.iwae_k is not None else {}),
     )
     if args.json:
         print(json.dumps(finite_json(metrics), indent=2, allow_nan=False))
@@ -100,8 +106,13 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     width = max(map(len, metrics))
     for k, v in metrics.items():
         print(f"{k:<{width}}  {fmt(v)}")
+    _, model_cfg = model_config_of(read_run_config(args.run), Path(args.run))
+    named = args.data is None or args.data in NAMED_SOURCES
+    split = (args.split or "test") if named else Path(args.data).name
+    for line in likelihood_lines(model_cfg, metrics, split):
+        print(line)
     if pca is not None:
-        code = read_run_config(args.run)["model"]["code_dim"]
+        code = model_cfg.code_dim
         for line in baseline_lines(code, metrics["squared_error"], pca, others):
             print(line)
     return 0
@@ -213,8 +224,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     model, x = load_model_and_data(
         args.run, data, data_dir=args.data_dir, stream=args.stream, header=args.header
     )
-    total, errors = _errors(args, model, x)
-    columns, header = [total], ["error"]
+    if isinstance(model, VAE):
+        total, errors, name, what = _vae_scores(args, model, x)
+    else:
+        total, errors = _errors(args, model, x)
+        name, what = "error", "the errors"
+    columns, header = [total], [name]
     limit = _limit(args, total)
     if limit is not None:
         columns.append((total > limit).astype(np.float64))
@@ -230,16 +245,41 @@ def cmd_score(args: argparse.Namespace) -> int:
     else:
         save_table(args.output, np.column_stack(columns), header)
     flagged = f"; {int(columns[1].sum())} above {limit:.4g} (outliers)" if limit is not None else ""
-    print(f"wrote the errors of {len(total)} samples to {args.output}{flagged}")
+    print(f"wrote {what} of {len(total)} samples to {args.output}{flagged}")
     if images is not None:
         worst = np.argsort(-total, kind="stable")[:TOP_ERRORS]
-        print("highest errors: " + ", ".join(f"{images.files[i]} {fmt(total[i])}" for i in worst))
+        highest = "highest errors" if name == "error" else "highest scores"
+        print(f"{highest}: " + ", ".join(f"{images.files[i]} {fmt(total[i])}" for i in worst))
     return 0
+
+
+def _vae_scores(
+    args: argparse.Namespace, model: VAE, x: Any
+) -> tuple[np.ndarray, np.ndarray, str, str]:
+    """A VAE's score of each sample (its negative ELBO, or with --iwae-k its negative
+    importance-weighted bound, nats), as :func:`_errors` gives errors; the column's name
+    and what the scores are, in words."""
+    if args.per_feature:
+        raise ConfigError(
+            "a VAE scores each sample as a whole, by its likelihood: it has no per-feature "
+            "errors (--per-feature)"
+        )
+    k = args.iwae_k
+    total = np.asarray(score_data(model, x, iwae_k=k), dtype=np.float64)
+    if k is None or k == 1:
+        return total, total[:, None], "negative_elbo", "the negative ELBO (nats)"
+    what = f"the negative importance-weighted bound (k={k}, nats)"
+    return total, total[:, None], "negative_iwae", what
 
 
 def _errors(args: argparse.Namespace, model: AutoEncoder, x: Any) -> tuple[np.ndarray, np.ndarray]:
     """(each sample's error, the errors of its features); a streamed input's errors a
     block at a time, one column a sample (its features' would be as large as the data)."""
+    if args.iwae_k is not None:
+        raise ConfigError(
+            "--iwae-k is the samples of a VAE's bound; this model is an autoencoder, scored "
+            "by its reconstruction error"
+        )
     if not isinstance(x, DiskArray):
         errors = score_data(model, x)
         return errors.sum(1), errors
@@ -294,4 +334,31 @@ def cmd_impute(args: argparse.Namespace) -> int:
         return 0
     save_array(args.output, filled, _input_header(args))  # a CSV keeps its header
     print(f"wrote {len(filled)} samples with their missing values filled to {args.output}")
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    out = Path(args.output)
+    suffix = out.suffix.lower()
+    if suffix not in (".png", ".npy"):
+        raise ConfigError(f"output must end in .png or .npy, got {out.name!r}")
+    model = load(args.run)
+    samples = sample_prior(model, args.n, seed=args.seed, mean=not args.draw)
+    what = "drawn from p(x | z)" if args.draw else "the decoder's mean"
+    if suffix == ".npy":
+        save_array(out, samples, suffixes=(".npy",))
+        print(
+            f"wrote {len(samples)} samples from the prior ({what}, seed {args.seed}) to {out}, "
+            f"shaped {samples.shape}"
+        )
+        return 0
+    shape = model.config.image_shape
+    if shape is None:
+        raise ConfigError(
+            f"{args.run} was not trained on images: its samples are rows of "
+            f"{samples.shape[1]} features, which a picture cannot show; write them to a "
+            ".npy file"
+        )
+    save_image_grid(out, samples.reshape(len(samples), *shape))
+    print(f"wrote {len(samples)} samples from the prior ({what}, seed {args.seed}) to {out}")
     return 0

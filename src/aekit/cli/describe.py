@@ -76,7 +76,7 @@ def _info_lines(run: Path, config: dict[str, Any]) -> Iterator[str]:
 
 def _weights_lines(run: Path, config: dict[str, Any], model: AutoEncoder | None) -> Iterator[str]:
     """The model's size, whether it fell back to PCA; or that its weights are missing."""
-    if model is not None and model.is_pca:
+    if model is not None and getattr(model, "is_pca", False):
         yield (
             "             fell back to PCA: its validation error was lower than the trained "
             "layers', so the model encodes and decodes as PCA"

@@ -131,3 +131,27 @@ def _check_output(path: Path, suffixes: tuple[str, ...]) -> str:
     if not path.parent.is_dir():
         raise ConfigError(f"output folder does not exist: {path.parent}")
     return suffix
+
+
+def save_image_grid(path: Path, images: np.ndarray, per_row: int = 8, least: int = 32) -> None:
+    """Write (N, C, H, W) images in [0, 1] as one 8-bit PNG, ``per_row`` to a row with a
+    white gap between them, each enlarged (nearest pixel) to at least ``least`` pixels
+    on its longer side. The same images give the same file, byte for byte."""
+    from PIL import Image
+
+    _check_output(path, (".png",))
+    if images.ndim != 4 or images.shape[1] not in (1, 3, 4):
+        raise ConfigError(f"samples of shape {images.shape[1:]} are not images")
+    n, c, h, w = images.shape
+    zoom = max(1, -(-least // max(h, w)))
+    cols, rows, gap = min(n, per_row), -(-n // per_row), 2
+    height, width = rows * (h * zoom + gap) + gap, cols * (w * zoom + gap) + gap
+    grid = np.ones((height, width, c), dtype=np.float32)
+    for i, image in enumerate(np.clip(images, 0, 1)):
+        r, col = divmod(i, cols)
+        top, left = gap + r * (h * zoom + gap), gap + col * (w * zoom + gap)
+        big = image.transpose(1, 2, 0).repeat(zoom, axis=0).repeat(zoom, axis=1)
+        grid[top : top + h * zoom, left : left + w * zoom] = big
+    pixels = (grid * 255).round().astype(np.uint8)
+    picture = Image.fromarray(pixels[..., 0] if c == 1 else pixels)
+    atomic_write(path, lambda tmp: picture.save(tmp, format="PNG"))

@@ -1,6 +1,9 @@
 """The options of ``aekit train`` generated from the fields of :class:`~aekit.RunConfig`'s
 sections (name, type, choices, default and help), so every setting has a flag and a new
-field needs no edit here; and the settings read back from the parsed flags.
+field needs no edit here; the model settings of every kind's family (the autoencoder's
+:class:`~aekit.ModelConfig`, then a group for the fields of each other family's config:
+the vae kind's :class:`~aekit.VAEConfig`, see :mod:`aekit.models.kinds`); and the
+settings read back from the parsed flags.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from ..core.errors import ConfigError
 from ..core.schema import from_text
 from ..data.config import DataConfig
 from ..models.config import ModelConfig
+from ..models.kinds import family_configs, get_kind, kind_names
 from ..models.parts import Part
 from ..models.presets import KINDS
 from ..runs.config import OutputConfig, PretrainConfig
@@ -110,7 +114,7 @@ def _option(section: str, f: dataclasses.Field[Any], tp: Any, text: str) -> dict
         kwargs["choices"] = list(typing.get_args(tp))
         kwargs["metavar"] = "{" + ",".join(map(str, typing.get_args(tp))) + "}"
     elif registry is not None or (section == "model" and f.name == "kind"):
-        names = (registry or KINDS).names()
+        names = registry.names() if registry is not None else kind_names()
         kwargs["choices"] = names
         kwargs["metavar"] = "{" + ",".join(names) + "}"
     if f.metadata.get("append"):
@@ -122,19 +126,58 @@ def _option(section: str, f: dataclasses.Field[Any], tp: Any, text: str) -> dict
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
-    """One option per field of each RunConfig section."""
+    """One option per field of each RunConfig section; after the model's, the settings
+    of the other families' kinds."""
     for section, cls, prefix, title in SECTIONS:
         group = parser.add_argument_group(title)
-        helps = field_help(cls)
-        hints = typing.get_type_hints(cls)
-        # The kind first: its preset is what the other model options change.
-        for f in sorted(dataclasses.fields(cls), key=lambda f: f.name != "kind"):
-            flag = f.metadata.get("flag") or f"--{prefix}{f.name.replace('_', '-')}"
-            default = _default_text(section, f)
-            text = helps.get(f.name, "").rstrip(".")
-            if default and "(default:" not in text:
-                text = f"{text} (default: {default})"
-            group.add_argument(flag, **_option(section, f, hints[f.name], text.replace("%", "%%")))
+        _add_fields(group, section, cls, prefix, dataclasses.fields(cls))
+        if section == "model":
+            _add_family_options(parser)
+
+
+def _add_fields(
+    group: Any,
+    section: str,
+    cls: type,
+    prefix: str,
+    fields: Any,
+    defaults: dict[str, str] | None = None,
+) -> None:
+    """An option for each of ``fields`` of ``cls`` (``defaults``: a kind's defaults in
+    words, by field, where it chooses them)."""
+    helps = field_help(cls)
+    hints = typing.get_type_hints(cls)
+    # The kind first: its preset is what the other model options change.
+    for f in sorted(fields, key=lambda f: f.name != "kind"):
+        flag = f.metadata.get("flag") or f"--{prefix}{f.name.replace('_', '-')}"
+        default = (defaults or {}).get(f.name) or _default_text(section, f)
+        text = helps.get(f.name, "").rstrip(".")
+        if default and "(default:" not in text:
+            text = f"{text} (default: {default})"
+        group.add_argument(flag, **_option(section, f, hints[f.name], text.replace("%", "%%")))
+
+
+# Settings a model takes from its data, never named in a group's title.
+FROM_DATA = ("kind", "input_dim", "image_shape")
+
+
+def _add_family_options(parser: argparse.ArgumentParser) -> None:
+    """A group for each family besides the autoencoder (the vae kind's): the fields of
+    its config that ModelConfig lacks, each a model setting; its title names the kinds
+    and the model options above that they take too."""
+    shared = {f.name for f in dataclasses.fields(ModelConfig)}
+    for cls in family_configs()[1:]:
+        kinds = [get_kind(k) for k in kind_names() if get_kind(k).config_class is cls]
+        fields = dataclasses.fields(cls)
+        also = [f"--{f.name.replace('_', '-')}" for f in fields if f.name in shared]
+        also = [flag for flag in also if flag[2:].replace("-", "_") not in FROM_DATA]
+        defaults = {k: v for kind in kinds for k, v in kind.defaults.items()}
+        title = (
+            f"--kind {', '.join(k.name for k in kinds)}: its own model settings (it also "
+            f"takes {', '.join(also)} and --arch)"
+        )
+        own = [f for f in fields if f.name not in shared]
+        _add_fields(parser.add_argument_group(title), "model", cls, "", own, defaults)
 
 
 def given_settings(args: argparse.Namespace) -> dict[str, dict[str, Any]]:

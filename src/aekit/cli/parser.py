@@ -10,9 +10,9 @@ from typing import Any
 
 from ..core.version import __version__
 from ..models.corruption import CORRUPTIONS
+from ..models.kinds import kind_names
 from ..models.nets import ACTIVATIONS
 from ..models.penalties import PENALTIES
-from ..models.presets import KINDS
 from .options import add_config_options
 
 EXIT_USAGE = 2
@@ -102,6 +102,16 @@ def _add_reading(parser: argparse.ArgumentParser) -> None:
     _add_header(parser)
 
 
+def _add_iwae_k(parser: argparse.ArgumentParser, what: str, default: str) -> None:
+    parser.add_argument(
+        "--iwae-k",
+        type=int,
+        metavar="K",
+        help=f"a VAE run: the samples per example of {what}; 5000 gives the figure papers "
+        f"report, K times as slow as the ELBO (default: {default})",
+    )
+
+
 # ---- one builder per command -------------------------------------------------------------------
 
 _TRAIN_EXAMPLES = (
@@ -114,6 +124,7 @@ _TRAIN_EXAMPLES = (
     "  aekit train --arch 64-48-32-8 --pretrain greedy --pretrain-corruption masking:nu=0.25"
     "     (stacked denoising)\n"
     "  aekit train --config my_run.json --epochs 10     (flags override the file)\n"
+    "  aekit train --kind vae --data mnist --iwae-k 5000     (a variational autoencoder)\n"
     "  aekit train --resume runs/sparse-20261126-120000\n"
 )
 
@@ -132,7 +143,7 @@ def _train(sub: Subparsers) -> None:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=(
-            _TRAIN_EXAMPLES + f"\nkinds: {', '.join(KINDS.names())}\n"
+            _TRAIN_EXAMPLES + f"\nkinds: {', '.join(kind_names())}\n"
             f"penalties: {', '.join(PENALTIES.names())}\n"
             f"corruptions: {', '.join(CORRUPTIONS.names())}\n"
             f"activations: {', '.join(ACTIVATIONS.names())}"
@@ -178,6 +189,7 @@ def _evaluate(sub: Subparsers) -> None:
         help="split of digits or mnist (default: test)",
     )
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    _add_iwae_k(e, "the importance-weighted bound (iwae_nll)", "100")
     _add_stream(e)
     _add_header(e)
 
@@ -248,6 +260,12 @@ def _score(sub: Subparsers) -> None:
         help="flag this share of INPUT's samples, the worst reconstructed, in (0, 0.5]",
     )
     s.add_argument("--per-feature", action="store_true", help="add each feature's error")
+    _add_iwae_k(
+        s,
+        "each sample's score: its negative importance-weighted bound (column "
+        "'negative_iwae') rather than its negative ELBO",
+        "1, the ELBO",
+    )
     _add_reading(s)
 
 
@@ -265,6 +283,30 @@ def _impute(sub: Subparsers) -> None:
     m.add_argument("-o", "--output", required=True, metavar="FILE", help="filled.npy or .csv")
     _add_stream(m)
     _add_header(m)
+
+
+def _sample(sub: Subparsers) -> None:
+    s = _command(
+        sub,
+        "sample",
+        help="draw samples from a VAE's prior: a picture or an array",
+        description="Draw -n samples from the model of a VAE run (aekit train --kind vae): "
+        "codes from the prior N(0, I), decoded to the decoder's mean. -o samples.png draws "
+        "them as a grid of images (image data); -o samples.npy writes them, (n, features) "
+        "in the data's units. The same --seed gives the same file.",
+    )
+    _add_run(s)
+    s.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="samples.png or samples.npy"
+    )
+    s.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    s.add_argument("--seed", type=int, default=0, help="seeds the draws (default 0)")
+    s.add_argument(
+        "--draw",
+        action="store_true",
+        help="draw each sample from p(x | z) (binary pixels, for a Bernoulli decoder) "
+        "rather than taking the decoder's mean",
+    )
 
 
 def _report(sub: Subparsers) -> None:
@@ -289,4 +331,14 @@ def _info(sub: Subparsers) -> None:
 
 # The commands in the order of ``aekit --help``: a new command's builder goes here, its
 # function in cli.program.COMMANDS.
-COMMAND_PARSERS = (_train, _evaluate, _encode, _reconstruct, _score, _impute, _report, _info)
+COMMAND_PARSERS = (
+    _train,
+    _evaluate,
+    _encode,
+    _reconstruct,
+    _score,
+    _impute,
+    _sample,
+    _report,
+    _info,
+)

@@ -20,7 +20,14 @@ from typing import Any
 
 from ..core.errors import AekitError, TrainingError, TrainingInterrupted, one_line
 from ..training import distributed
-from .apply import cmd_encode, cmd_evaluate, cmd_impute, cmd_reconstruct, cmd_score
+from .apply import (
+    cmd_encode,
+    cmd_evaluate,
+    cmd_impute,
+    cmd_reconstruct,
+    cmd_sample,
+    cmd_score,
+)
 from .describe import cmd_info, cmd_report
 from .parser import EXIT_USAGE, build_parser
 from .train import cmd_train, resume_command
@@ -33,6 +40,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "reconstruct": cmd_reconstruct,
     "score": cmd_score,
     "impute": cmd_impute,
+    "sample": cmd_sample,
     "report": cmd_report,
     "info": cmd_info,
 }

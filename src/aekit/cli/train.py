@@ -27,6 +27,7 @@ RESUME_OPTIONS = {
     ("training", "epochs"),
     ("output", "progress"),
     ("output", "report"),
+    ("output", "iwae_k"),
 }
 
 
@@ -46,7 +47,7 @@ def _resume(args: argparse.Namespace) -> Run:
     if extra or args.config or args.arch:
         raise ConfigError(
             "--resume continues a run with its own settings; only --data, --data-dir, "
-            "--test, --epochs, --no-progress and --no-report go with it"
+            "--test, --epochs, --no-progress, --no-report and --iwae-k go with it"
         )
     return resume(
         args.resume,
@@ -56,6 +57,7 @@ def _resume(args: argparse.Namespace) -> Run:
         epochs=getattr(args, "training.epochs"),
         progress=getattr(args, "output.progress"),
         report=getattr(args, "output.report"),
+        iwae_k=getattr(args, "output.iwae_k"),
     )
 
 

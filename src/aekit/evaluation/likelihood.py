@@ -13,11 +13,15 @@ summed over samples in float64; every draw comes from generators seeded here (th
 caller's random state is untouched), so the same call gives the same figure. A
 dynamically binarised model (``binarize``) is judged on one seeded binary draw of the
 data (the same draw for every function here): its likelihood is that of binary x.
-All figures are in nats per example.
+All figures are in nats per example, of the data in the model's units (standardised,
+where the model scales its inputs). :func:`evaluate_vae` gathers them for a run
+(``aekit.evaluate``, ``aekit train``'s end); :func:`sample_scores` gives each sample's
+negative bound, the anomaly score of ``aekit score`` and the outlier detector.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Iterator
@@ -28,19 +32,22 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..data.streaming import DiskArray, iter_rows
 from ..models.vae import VAE, binarize, gaussian_kl
+from .metrics import _psnr
 
 LOG_2PI = math.log(2 * math.pi)
 MEMORY = 2**28  # bytes of activations a chunk of decoded samples may take (256 MiB)
 K_REPORTED = 5_000  # samples of the bound papers report (Burda et al. 2016)
+IWAE_K = 100  # the samples where time counts: aekit train's end, aekit evaluate and score
 COLLAPSED = 0.01  # nats: a unit whose KL on held-out data is below this carries nothing
 DATA_SEED = 0  # the binary draw of held-out data for a dynamically binarised model
 
 
 def judged_data(model: VAE, x: Tensor, data_seed: int = DATA_SEED) -> Tensor:
     """``x`` as the model is judged on it: a seeded binary draw where the model is
-    dynamically binarised, else itself (float32, on the CPU)."""
-    x = x.float().cpu()
+    dynamically binarised, else itself in the model's units (float32, on the CPU)."""
+    x = model.scale(x.float().cpu())
     return binarize(x, data_seed) if model.config.binarize else x
 
 
@@ -80,19 +87,25 @@ def iwae_nll(model: VAE, x: Tensor, k: int = K_REPORTED, **settings: Any) -> flo
     return -float(log_likelihood(model, x, k, **settings).mean())
 
 
-def _log_weights(model: VAE, x: Tensor, k: int, samples: int, generator: Any) -> Tensor:
+def _log_weights(
+    model: VAE, x: Tensor, k: int, samples: int, generator: Any, shared: Tensor | None = None
+) -> Tensor:
     """log p(x, z_i) - log q(z_i | x) for ``k`` draws z_i of each row of ``x``, (rows, k)
-    in float64, ``samples`` draws per row at a time."""
+    in float64, ``samples`` draws per row at a time; ``shared``: the k standard normal
+    draws (k, code) every row uses, else drawn for each row from ``generator``."""
     mean, logvar = model.posterior(x)
     std = torch.exp(0.5 * logvar)
     # log q(z | x) - log p(z) = sum over units of (z^2 - eps^2 - logvar) / 2, z = mean + std eps
     chunks = []
     for start in range(0, k, samples):
         n = min(samples, k - start)
-        eps = torch.randn((len(x), n, mean.shape[1]), generator=generator, device=x.device)
+        if shared is not None:
+            eps = shared[start : start + n].to(x.device).expand(len(x), n, mean.shape[1])
+        else:
+            eps = torch.randn((len(x), n, mean.shape[1]), generator=generator, device=x.device)
         z = mean[:, None] + std[:, None] * eps
         log_q_over_p = 0.5 * (z.pow(2) - eps.pow(2) - logvar[:, None]).sum(-1)
-        out = model.decoder(z.reshape(-1, z.shape[-1])).reshape(len(x), n, -1)
+        out = model.decoder(z.reshape(-1, z.shape[-1]).to(x.dtype)).reshape(len(x), n, -1)
         log_px = -model.reconstruction_nll(out, x[:, None])
         chunks.append((log_px - log_q_over_p).double())
     return torch.cat(chunks, dim=1)
@@ -158,19 +171,40 @@ def collapsed_units(kl: np.ndarray, threshold: float = COLLAPSED) -> list[int]:
 
 
 def collapse_note(kl: np.ndarray, threshold: float = COLLAPSED) -> str | None:
-    """Posterior collapse in words, where units carry under ``threshold`` nats each on
-    held-out data (None where none do)."""
+    """The units that carry under ``threshold`` nats each on held-out data (KL per unit),
+    in words (None where none do): :func:`code_note`, with the units named."""
     units = collapsed_units(kl, threshold)
     if not units:
         return None
-    n = len(kl)
-    shown = ", ".join(map(str, units[:10])) + (" ..." if len(units) > 10 else "")
-    what = "every code unit carries" if len(units) == n else f"{len(units)} of {n} code units carry"
+    return code_note(len(kl) - len(units), len(kl), threshold, units)
+
+
+def code_note(
+    active: int, units: int, threshold: float = COLLAPSED, inactive: list[int] | None = None
+) -> str:
+    """How much of its code a VAE uses, in words: all of it; some units inactive, which
+    is normal (a VAE leaves the units the data does not need at the prior); or posterior
+    collapse, where no unit carries anything and the decoder models the data alone.
+    ``active`` of ``units`` carry at least ``threshold`` nats each on held-out data;
+    ``inactive``: the others' numbers, where known."""
+    if active >= units:
+        return f"all {units} code units in use (each carries {threshold:g} nats or more)"
+    which = ""
+    if inactive:
+        shown = ", ".join(map(str, inactive[:10])) + (" ..." if len(inactive) > 10 else "")
+        which = f"; units {shown}"
+    if active == 0:
+        return (
+            f"posterior collapse: every code unit carries under {threshold:g} nats on "
+            f"held-out data (KL per unit{which}): the decoder models the data without the "
+            "code, whose codes say nothing of their samples. To use the code: a KL "
+            "warm-up (kl_warmup_epochs), free bits, a smaller beta or a weaker decoder"
+        )
     return (
-        f"posterior collapse: {what} under {threshold:g} nats on held-out data (KL per "
-        f"unit; units {shown}): the decoder models the data without them. To use more of "
-        "the code: a KL warm-up (kl_warmup_epochs), free bits, a smaller beta or decoder, "
-        "or a smaller code"
+        f"{units - active} of {units} code units inactive (each carries under "
+        f"{threshold:g} nats on held-out data{which}), {active} in use: normal for a VAE, "
+        "which leaves at the prior the units the data does not need (not posterior "
+        "collapse, where every unit is inactive)"
     )
 
 
@@ -184,3 +218,124 @@ def _evaluating(model: VAE) -> Iterator[None]:
             yield
     finally:
         model.train(was_training)
+
+
+# ---- a VAE judged: the metrics of a run, the score of each sample ------------------------------
+
+BLOCK_ROWS = 65_536  # rows of data on disk judged at a time
+
+
+def evaluate_vae(
+    model: VAE, X: Any, *, iwae_k: int = IWAE_K, seed: int = 0, batch_size: int = 1000
+) -> dict[str, Any]:
+    """The metrics of a VAE on data ``X`` (an array, a tensor, or data on disk, judged a
+    block at a time), what ``aekit.evaluate`` and a run give for one; nats per example:
+
+    ``elbo`` and its terms ``reconstruction_nll`` (E_q[-log p(x | z)]) and ``kl``;
+    ``iwae_nll``: minus the importance-weighted bound with ``iwae_k`` samples, an upper
+    bound on the negative log-likelihood (in expectation), the test figure papers report
+    (with k = 5,000); ``active_units``: the code units carrying 0.01 nats or more each
+    (:func:`code_note` says what the rest mean); and the reconstruction's
+    ``squared_error`` (per sample, summed over features), ``mse``, ``psnr`` and
+    ``explained_variance``, of the decoder's mean at the posterior mean against the data
+    in the model's units, as the autoencoders' are measured.
+    """
+    if iwae_k < 1:
+        raise ValueError(f"iwae_k must be >= 1, got {iwae_k}")
+    if isinstance(X, DiskArray):
+        model.check_disk_input(X, str(X.path), targets=True)
+        blocks: Any = iter_rows(X, BLOCK_ROWS)
+    else:
+        blocks = [model.check_input(X, targets=True)]
+    n, sums, kl_units = 0, dict.fromkeys(("elbo", "reconstruction_nll", "kl", "iwae"), 0.0), 0.0
+    fit = _Fit()
+    for block in blocks:
+        rows = len(block)
+        bound = elbo(model, block, seed=seed, batch_size=batch_size)
+        sums["elbo"] += bound.elbo * rows
+        sums["reconstruction_nll"] += bound.reconstruction * rows
+        sums["kl"] += bound.kl * rows
+        sums["iwae"] += float(log_likelihood(model, block, iwae_k, seed=seed).sum())
+        kl_units = kl_units + kl_per_unit(model, block) * rows
+        fit.add(model, block)
+        n += rows
+    n = max(n, 1)
+    active = int((np.asarray(kl_units) / n >= COLLAPSED).sum())
+    return {
+        "elbo": sums["elbo"] / n,
+        "reconstruction_nll": sums["reconstruction_nll"] / n,
+        "kl": sums["kl"] / n,
+        "iwae_nll": -sums["iwae"] / n,
+        "iwae_k": iwae_k,
+        "active_units": active,
+        **fit.metrics(n),
+    }
+
+
+class _Fit:
+    """The reconstruction's errors summed over blocks: squared error, the data's range and
+    its sums for the explained variance, in the model's units (float64)."""
+
+    def __init__(self) -> None:
+        self.sse, self.low, self.high = 0.0, math.inf, -math.inf
+        self.sum_x: Any = 0.0
+        self.sum_x2: Any = 0.0
+        self.features = 1
+
+    def add(self, model: VAE, block: Tensor) -> None:
+        recon = torch.from_numpy(np.asarray(model.reconstruct(block.cpu().numpy())))
+        x = model.scale(block.double().cpu())
+        self.sse += float((model.scale(recon.double()) - x).pow(2).sum())
+        if x.numel():
+            self.low, self.high = min(self.low, float(x.min())), max(self.high, float(x.max()))
+        self.sum_x = self.sum_x + x.sum(0)
+        self.sum_x2 = self.sum_x2 + x.pow(2).sum(0)
+        self.features = x.shape[1]
+
+    def metrics(self, n: int) -> dict[str, float]:
+        total_ss = float((self.sum_x2 - torch.as_tensor(self.sum_x).pow(2) / n).sum())
+        mse = self.sse / (n * self.features)
+        return {
+            "squared_error": self.sse / n,
+            "mse": mse,
+            "psnr": _psnr(mse, (self.high - self.low) or 1.0),
+            "explained_variance": 1.0 - self.sse / total_ss if total_ss > 0 else math.nan,
+        }
+
+
+def sample_scores(
+    model: VAE, x: Tensor, k: int = 1, *, seed: int = 0, memory: int = MEMORY
+) -> np.ndarray:
+    """Each row's negative bound in nats (float64), an anomaly score (higher: less
+    likely under the model): minus the ELBO (``k`` = 1: one draw of z, the KL in closed
+    form), or minus the importance-weighted bound with ``k`` samples.
+
+    A row's score depends on that row alone, as a score must (the same alone, in a
+    batch, or in another order): the draws of z are the same ``k`` standard normal draws
+    for every row (seeded by ``seed``), and a dynamically binarised model scores the
+    data as given (the Bernoulli cross-entropy of grey values: the expected negative
+    log-likelihood of their binary draws), not one random draw. The networks run in
+    float64 (rounded to float32 where the model's own steps do), as
+    :meth:`aekit.AutoEncoder.reconstruct` does: float32 matrix products sum in an order
+    that depends on how many rows share them."""
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    x = model.scale(x.float().cpu()).double()
+    model = copy.deepcopy(model).double()
+    generator = torch.Generator().manual_seed(seed)
+    eps = torch.randn((k, model.code_dim), generator=generator)
+    samples = min(k, max(1, memory // _bytes_per_code(model)))
+    rows = max(1, memory // _bytes_per_code(model) // samples)
+    out = []
+    with _evaluating(model):
+        for block in x.split(rows):
+            block = block.to(model.device)
+            if k == 1:
+                mean, logvar = model.posterior(block)
+                z = mean + torch.exp(0.5 * logvar) * eps[0].to(block.device)
+                nll = model.reconstruction_nll(model.decoder(z.double()), block).double()
+                out.append(nll + gaussian_kl(mean, logvar).double().sum(1))
+                continue
+            log_w = _log_weights(model, block, k, samples, None, shared=eps)
+            out.append(math.log(k) - torch.logsumexp(log_w, dim=1))
+    return torch.cat(out).cpu().numpy() if out else np.zeros(0)

@@ -29,6 +29,7 @@ from .use import (
     load_model_and_data,
     reconstruct,
     result_dtype,
+    sample,
     score,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "result_dtype",
     "resume",
     "resume_status",
+    "sample",
     "score",
     "train",
 ]

@@ -15,7 +15,8 @@ import torch
 
 from ..data.streaming import DiskArray
 from ..models.autoencoder import AutoEncoder
-from ..models.presets import large_batch_training, training_defaults
+from ..models.kinds import kind_training
+from ..models.presets import large_batch_training
 from ..training.config import TIME_BUDGET, TrainConfig
 from ..training.trainer import spoken_duration, step_seconds
 
@@ -79,7 +80,7 @@ def within_time_budget(
     has a larger-batch recipe the user left open (the deep kind's, batch 512: Muon's cost
     is per step), that recipe is timed too and taken where it trains faster."""
     kind = model.config.kind if model.config is not None else None
-    defaults = training_defaults(kind)
+    defaults = kind_training(kind)
     if not isinstance(train, torch.Tensor | np.ndarray | DiskArray):
         raise TypeError(f"a step is timed on an array, not {type(train).__name__}")
     samples = len(train)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import typing
 import warnings
 from pathlib import Path
 from typing import Any, Literal
@@ -19,10 +18,10 @@ from ..core.errors import ConfigError
 from ..core.io import read_json
 from ..core.schema import check_known, coerce, from_dict, to_dict
 from ..data.config import NAMED_SOURCES, DataConfig
-from ..models.config import ModelConfig, model_config
+from ..evaluation.likelihood import IWAE_K
 from ..models.corruption import Corruption
+from ..models.kinds import check_settings, get_kind, model_fields
 from ..models.penalties import Penalty
-from ..models.presets import KINDS
 from ..training.config import MAX_EPOCHS, TrainConfig
 
 
@@ -83,12 +82,15 @@ class OutputConfig(_Config):
         (RUN/report.html) at the end.
     tensorboard : also log every epoch's losses and the figures for TensorBoard into
         RUN/tensorboard (needs the tensorboard package).
+    iwae_k : samples per example of the importance-weighted bound a VAE (--kind vae) is
+        judged by at the end, in nats (5000: the figure papers report, 50 times slower).
     """
 
     out: str | None = None
     progress: bool | None = None
     report: bool = True
     tensorboard: bool = False
+    iwae_k: int = dataclasses.field(default=IWAE_K, metadata=within(1))
 
 
 # Top-level keys of a run folder's config.json besides the RunConfig sections.
@@ -102,7 +104,8 @@ class RunConfig(_Config):
     """All the settings of a run: the one schema behind :func:`aekit.train`, config files,
     run folders' ``config.json`` and the ``aekit train`` flags.
 
-    ``model`` holds model settings (fields of :class:`ModelConfig`, ``kind`` among them);
+    ``model`` holds model settings (fields of the config of the kind's family:
+    :class:`ModelConfig`, or :class:`~aekit.VAEConfig` for the vae kind; ``kind`` among them);
     what it does not set comes from the kind's preset and the data (input size, image
     shape, the code-size rule). :meth:`model_config` resolves them.
 
@@ -125,10 +128,10 @@ class RunConfig(_Config):
     output: OutputConfig = dataclasses.field(default_factory=OutputConfig)
 
     def validate(self) -> None:
-        hints = typing.get_type_hints(ModelConfig)
+        hints = model_fields()  # the settings of every kind's family
         check_known(self.model, hints, "model")
         self.model = {k: coerce(v, hints[k], f"model.{k}") for k, v in self.model.items()}
-        KINDS.get(self.kind)
+        check_settings(self.kind, self.model)  # the kind known, and these its own
 
     @property
     def kind(self) -> str:
@@ -139,13 +142,13 @@ class RunConfig(_Config):
         input_dim: int,
         image_shape: tuple[int, int, int] | None = None,
         unit_range: bool = True,
-    ) -> ModelConfig:
-        """The model these settings describe for data of ``input_dim`` features.
+    ) -> Any:
+        """The config of the model these settings describe for data of ``input_dim``
+        features: a :class:`ModelConfig`, or the config of the kind's family (a
+        :class:`~aekit.VAEConfig` for the vae kind).
 
         ``unit_range``: whether the data lies in [0, 1] (see :func:`model_config`)."""
         settings = dict(self.model)
-        if "scaling" not in settings and not unit_range:
-            settings["scaling"] = "standard"
         given = settings.pop("input_dim", input_dim)
         if given != input_dim:
             raise ConfigError(
@@ -162,7 +165,8 @@ class RunConfig(_Config):
                 stacklevel=3,
             )
         kind = settings.pop("kind", "undercomplete")
-        return model_config(kind, unit_range=unit_range, input_dim=input_dim, **settings)
+        make = get_kind(kind).make_config
+        return make(kind, unit_range=unit_range, input_dim=input_dim, **settings)
 
     @classmethod
     def from_dict(cls, data: Any, where: str | None = None) -> RunConfig:

@@ -16,7 +16,7 @@ from ..data.columns import frame_columns
 from ..data.streaming import DiskArray
 from ..data.validation import in_memory
 from ..models.autoencoder import AutoEncoder
-from ..models.presets import training_defaults
+from ..models.kinds import kind_training
 from ..training import distributed
 from ..training.config import TrainConfig
 from ..training.trainer import Callback, FitResult, Trainer, warn_ignored, why_pca
@@ -87,7 +87,7 @@ def fit_model(
     caller's line...)."""
     # A model of a kind trains as that kind does under ``aekit train`` (the deep kind's Muon).
     given = config
-    config = given.settled(training_defaults(getattr(getattr(model, "config", None), "kind", None)))
+    config = given.settled(kind_training(getattr(getattr(model, "config", None), "kind", None)))
     distributed.init(config.device)
     warn_ignored(config, stacklevel=stacklevel + 2)
     _fit_scaling_once(model, X)

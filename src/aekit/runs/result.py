@@ -19,12 +19,15 @@ from ..core.errors import AekitError, EvaluationError, TrainingInterrupted
 from ..data.batches import validation_split
 from ..data.dataset import Dataset
 from ..data.streaming import DiskArray, iter_rows
+from ..evaluation.likelihood import IWAE_K, evaluate_vae
 from ..evaluation.metrics import denoising_shortfall, linear_probe
 from ..evaluation.metrics import evaluate as evaluate_model
 from ..evaluation.plots import first_layer_weights, pixel_variance, run_figures
+from ..evaluation.vae_figures import vae_figures
 from ..models.autoencoder import AutoEncoder
 from ..models.pca import pca_baseline, principal_subspace, sample_rows
 from ..models.presets import default_code_dim, has_wide_code
+from ..models.vae import VAE
 from ..training import distributed
 from ..training.trainer import FitResult, Trainer
 from .config import RunConfig
@@ -120,41 +123,61 @@ def judge(
     dataset: Dataset,
     rows: tuple[torch.Tensor, torch.Tensor] | None,
     epoch: int,
+    iwae_k: int = IWAE_K,
 ) -> tuple[dict[str, Any], str, Any]:
     """Evaluate a trained model on its held-out data (``rows``: the validation split the
     trainer held out), with PCA's baseline, and write metrics.json; the metrics, the
-    split they were measured on, and that data."""
+    split they were measured on, and that data. A VAE is judged by its likelihood
+    (:func:`~aekit.evaluation.likelihood.evaluate_vae`, the importance-weighted bound
+    with ``iwae_k`` samples) beside its reconstruction."""
     judged, split, fitted_on = held_out(dataset, rows)
-    assert trainer.model.config is not None
-    code_dim = trainer.model.config.code_dim
-    # PCA in the model's units (scaled, where the model scales), as the metrics are.
-    fitted_on = trainer.model.scale(fitted_on)
-    plain = default_code_dim(trainer.model.config.input_dim)
-    # A denoiser is compared with PCA denoising the same corrupted inputs, at its own code
-    # size where it compresses, else at the other kinds' default one.
-    denoiser = None
-    if trainer.model.corruption is not None:
-        compresses = code_dim < trainer.model.config.input_dim
-        denoiser = principal_subspace(fitted_on, code_dim if compresses else plain)
-    metrics = evaluate_model(trainer.model, judged, baseline=denoiser)
-    warn_denoising(trainer.model, metrics, stacklevel=5)  # the caller of train or resume
-    pca = pca_baseline(fitted_on, scaled_blocks(trainer.model, judged), code_dim)
-    if pca is not None:
-        metrics["pca_squared_error"] = pca
-    if has_wide_code(trainer.model.config.kind) and plain < code_dim:
-        # A kind with a wide code is judged against PCA at the other kinds' code size too.
-        pca_plain = pca_baseline(fitted_on, scaled_blocks(trainer.model, judged), plain)
-        if pca_plain is not None:
-            metrics[f"pca{plain}_squared_error"] = pca_plain
+    if isinstance(trainer.model, VAE):
+        metrics = evaluate_vae(trainer.model, judged, iwae_k=iwae_k)
+        pca = pca_baseline(
+            trainer.model.scale(fitted_on),
+            scaled_blocks(trainer.model, judged),
+            trainer.model.code_dim,
+        )
+        if pca is not None:
+            metrics["pca_squared_error"] = pca
+    else:
+        metrics = _judged_autoencoder(trainer.model, judged, fitted_on)
     if dataset.train_labels is not None and dataset.test_labels is not None:
         metrics["probe_accuracy"] = linear_probe(
             trainer.model, dataset.train, dataset.train_labels, dataset.test, dataset.test_labels
         )
-    fell_back = {"fell_back_to_pca": True} if trainer.model.is_pca else {}
+    fell_back = {"fell_back_to_pca": True} if getattr(trainer.model, "is_pca", False) else {}
     folder.write_json(
         METRICS_JSON, {"split": split, "weights_from_epoch": epoch, **fell_back, **metrics}
     )
     return metrics, split, judged
+
+
+def _judged_autoencoder(model: AutoEncoder, judged: Any, fitted_on: Any) -> dict[str, Any]:
+    """An autoencoder's metrics on ``judged``, against PCA fitted on ``fitted_on`` (at its
+    code size, and at the other kinds' where its kind's code is wide)."""
+    assert model.config is not None
+    code_dim = model.config.code_dim
+    # PCA in the model's units (scaled, where the model scales), as the metrics are.
+    fitted_on = model.scale(fitted_on)
+    plain = default_code_dim(model.config.input_dim)
+    # A denoiser is compared with PCA denoising the same corrupted inputs, at its own code
+    # size where it compresses, else at the other kinds' default one.
+    denoiser = None
+    if model.corruption is not None:
+        compresses = code_dim < model.config.input_dim
+        denoiser = principal_subspace(fitted_on, code_dim if compresses else plain)
+    metrics = evaluate_model(model, judged, baseline=denoiser)
+    warn_denoising(model, metrics, stacklevel=6)  # the caller of train or resume
+    pca = pca_baseline(fitted_on, scaled_blocks(model, judged), code_dim)
+    if pca is not None:
+        metrics["pca_squared_error"] = pca
+    if has_wide_code(model.config.kind) and plain < code_dim:
+        # A kind with a wide code is judged against PCA at the other kinds' code size too.
+        pca_plain = pca_baseline(fitted_on, scaled_blocks(model, judged), plain)
+        if pca_plain is not None:
+            metrics[f"pca{plain}_squared_error"] = pca_plain
+    return metrics
 
 
 def warn_denoising(model: AutoEncoder, metrics: dict[str, Any], stacklevel: int) -> None:
@@ -188,10 +211,20 @@ def draw(
         losses = [layer.model.config.loss for layer in layers or [] if layer.model.config]
         figures = folder.path / "figures"
         shown = judged.head(FIGURE_SAMPLES) if isinstance(judged, DiskArray) else judged
-        variance = training_variance(trainer.model, dataset, rows)
-        run_figures(
-            trainer.model, shown.numpy(), figures, fit.history, labels, histories, losses, variance
-        )
+        if isinstance(trainer.model, VAE):
+            vae_figures(trainer.model, shown.numpy(), figures, fit.history, labels)
+        else:
+            variance = training_variance(trainer.model, dataset, rows)
+            run_figures(
+                trainer.model,
+                shown.numpy(),
+                figures,
+                fit.history,
+                labels,
+                histories,
+                losses,
+                variance,
+            )
     except TrainingInterrupted:
         raise
     except Exception as exc:  # the run and its metrics stand without them

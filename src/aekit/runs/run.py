@@ -23,7 +23,7 @@ from ..data.streaming import DiskArray
 from ..models.autoencoder import AutoEncoder
 from ..models.config import ModelConfig
 from ..models.families import model_config_of
-from ..models.presets import training_defaults
+from ..models.kinds import kind_training, model_class_of
 from ..training import distributed
 from ..training.tensorboard import TensorBoardLogger, require_tensorboard
 from ..training.trainer import shows_progress, warn_ignored
@@ -92,12 +92,12 @@ def train(
     model_cfg = cfg.model_config(dataset.input_dim, dataset.image_shape, unit_range)
     # The kind's training where the user left it open, then what the data decides; the
     # settings left to the data are chosen now, so config.json records what ran.
-    settled = cfg.training.settled(training_defaults(model_cfg.kind))
+    settled = cfg.training.settled(kind_training(model_cfg.kind))
     warn_ignored(settled)  # the user's settings, before any are chosen from the data
     first = settled.resolved(len(dataset.train))
     # Everything that can be refused is refused before the run folder exists.
     model_cfg.check_memory(first.batch_size or 1)
-    model = AutoEncoder.from_config(model_cfg, seed=first.seed)
+    model = model_class_of(model_cfg).from_config(model_cfg, seed=first.seed)
     # Checked once, here: the trainer is handed the checked tensor (Model.check_input).
     checked = check_data(model, dataset.train, "training data")
     if dataset.test is not None:
@@ -119,10 +119,15 @@ def train(
     return run
 
 
-def _refuse_before_writing(cfg: RunConfig, model_cfg: ModelConfig, dataset: Dataset) -> None:
+def _refuse_before_writing(cfg: RunConfig, model_cfg: Any, dataset: Dataset) -> None:
     """Refuse what would fail once the run folder is written: pretraining streamed data or
     a model it cannot stack, a device this machine lacks, TensorBoard not installed."""
     if cfg.pretrain is not None:
+        if not isinstance(model_cfg, ModelConfig):
+            raise ConfigError(
+                f"greedy pretraining stacks shallow autoencoders; the {model_cfg.kind} kind "
+                "trains whole: train it without --pretrain"
+            )
         if isinstance(dataset.train, DiskArray):
             raise ConfigError(
                 "greedy pretraining holds each layer's codes in memory: it does not stream; "
@@ -158,6 +163,7 @@ def resume(
     epochs: int | None = None,
     progress: bool | None = None,
     report: bool | None = None,
+    iwae_k: int | None = None,
 ) -> Run:
     """Continue the interrupted run in folder ``path`` from its last checkpoint, as
     ``aekit train --resume`` does; on the CPU the result is bit-identical to a run that
@@ -168,7 +174,8 @@ def resume(
     the checkpoint); the MNIST folder is searched in ``data_dir``, ``$AEKIT_DATA`` and the
     cache. ``epochs`` extends the run: its schedule stretches to the new length (a cosine
     goes on from the rate the longer cosine has at that point). ``report=False`` leaves
-    the figures and report as they were.
+    the figures and report as they were. ``iwae_k``: the samples of the importance-weighted
+    bound a VAE is judged by at the end (default 100; see :class:`~aekit.OutputConfig`).
     """
     if isinstance(data, Path):
         data = str(data)  # a file named by a path, as by a string
@@ -184,19 +191,21 @@ def resume(
             stacklevel=2,
         )
     cfg, state = _resumable(folder, raw, epochs)
-    _, model_cfg = model_config_of(raw, folder.path)
+    model_class, model_cfg = model_config_of(raw, folder.path)
     stored_data = cfg.data if data_origin(raw) is not None else DataConfig(source=IN_MEMORY)
     data_cfg = resume_data_config(stored_data, folder.path, data, data_dir, test)
     given = data if not isinstance(data, str) else None
     if data_dir is not None:  # the caller's own setting, unlike the stored config's
         asked = DataConfig(source=data_cfg.source, data_dir=data_dir)
         warn_ignored(asked.ignored(streamed=True, given=given is not None))
-    dataset, data_cfg = dataset_of(data_cfg, given, model_cfg.missing)
+    dataset, data_cfg = dataset_of(data_cfg, given, getattr(model_cfg, "missing", False))
     output = cfg.output.replace(progress=progress)
     if report is not None:
         output = output.replace(report=report)
+    if iwae_k is not None:
+        output = output.replace(iwae_k=iwae_k)
     cfg = cfg.replace(data=data_cfg, output=output)
-    model = AutoEncoder.from_config(model_cfg, seed=cfg.training.seed)
+    model = model_class.from_config(model_cfg, seed=cfg.training.seed)
     with folder.undone_on_failure(None), folder.locked():
         if distributed.is_main():  # under torchrun, said once
             print(resume_status(folder.path, epochs, state, raw), file=sys.stderr)
@@ -314,7 +323,7 @@ def execute(
     kept = fit.best_epoch if fit.best_epoch is not None and cfg.training.keep == "best" else None
     epoch = kept if kept is not None else trainer.epoch
     try:
-        metrics, split, judged = judge(folder, trainer, dataset, rows, epoch)
+        metrics, split, judged = judge(folder, trainer, dataset, rows, epoch, cfg.output.iwae_k)
     except TrainingInterrupted:
         raise
     except Exception as exc:  # the weights are saved: the folder says what failed

@@ -16,6 +16,8 @@ import torch
 
 from ..core.errors import ConfigError, DataError
 from ..core.io import write_npy_blocks
+from ..core.schema import whole
+from ..core.seeding import MAX_SEED
 from ..data.columns import frame_columns, match_columns, say_order
 from ..data.config import NAMED_SOURCES
 from ..data.files import read_table
@@ -23,10 +25,12 @@ from ..data.formats.images import Images, is_image_folder, not_streamed
 from ..data.sources import load_source, streams
 from ..data.streaming import DiskArray, open_disk_array
 from ..data.validation import to_tensor
+from ..evaluation.likelihood import IWAE_K, evaluate_vae, sample_scores
 from ..evaluation.metrics import evaluate as evaluate_model
 from ..evaluation.metrics import feature_errors
 from ..models.autoencoder import AutoEncoder
 from ..models.pca import pca_baseline
+from ..models.vae import VAE
 from .folder import RunFolder
 from .inputs import check_images, load_dataset, read_images, stored_data
 from .result import scaled_blocks, warn_denoising
@@ -129,6 +133,11 @@ def evaluate(
     the training split (as ``aekit evaluate`` prints it). ``options`` are those of
     :func:`aekit.evaluation.metrics.evaluate` (batch_size, sparsity, jacobian, denoising, seed).
 
+    A VAE (the vae kind) is judged by its likelihood beside its reconstruction
+    (:func:`aekit.evaluation.likelihood.evaluate_vae`): the ELBO and its terms, and
+    ``iwae_nll``, minus the importance-weighted bound with ``iwae_k`` samples (an option;
+    default 100, and 5,000 for the figure papers report), in nats per sample.
+
     Examples
     --------
     >>> import aekit
@@ -139,10 +148,17 @@ def evaluate(
     """
     stream = options.pop("stream", None)
     header = options.pop("header", "auto")
+    iwae_k = options.pop("iwae_k", None)
     run = model if isinstance(model, str | Path) else None
     model, x = load_model_and_data(model, data, split, data_dir, stream, header=header)
-    metrics = evaluate_model(model, x, **options)
-    if run is not None:  # as after training; a model in hand is the caller's to judge
+    if isinstance(model, VAE):
+        metrics = evaluate_vae(model, x, iwae_k=IWAE_K if iwae_k is None else iwae_k, **options)
+    else:
+        if iwae_k is not None:
+            raise ConfigError(_NOT_A_VAE.format(what="iwae_k is the samples of a VAE's bound"))
+        metrics = evaluate_model(model, x, **options)
+    if run is not None and not isinstance(model, VAE):
+        # As after training; a model in hand is the caller's to judge.
         warn_denoising(model, metrics, stacklevel=3)
     if baseline and run is not None and model.config is not None:
         # PCA needs training data: the run's own data set's training split, when it was
@@ -201,12 +217,53 @@ def score(
     out: str | Path | None = None,
     stream: bool | None = None,
     header: str = "auto",
+    iwae_k: int | None = None,
 ) -> np.ndarray:
     """Squared reconstruction error of each feature of each sample of ``data`` (as in
     :func:`encode`), ``(samples, features)``, in the model's units; a row's sum is the
-    sample's anomaly score (see :func:`aekit.evaluation.metrics.feature_errors`)."""
+    sample's anomaly score (see :func:`aekit.evaluation.metrics.feature_errors`).
+
+    A VAE scores each sample as a whole, ``(samples,)``: its negative ELBO in nats, or
+    with ``iwae_k`` its negative importance-weighted bound with that many samples
+    (higher: less likely; see :func:`aekit.evaluation.likelihood.sample_scores`)."""
     model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream, header=header)
+    if isinstance(model, VAE):
+        k = 1 if iwae_k is None else iwae_k
+        return _by_rows(model, x, lambda b: sample_scores(model, model.check_input(b), k), out)
+    if iwae_k is not None:
+        raise ConfigError(_NOT_A_VAE.format(what="iwae_k is the samples of a VAE's bound"))
     return _by_rows(model, x, lambda b: feature_errors(model, b), out)
+
+
+def sample(model: Any, n: int = 64, *, seed: int = 0, mean: bool = True) -> np.ndarray:
+    """``n`` samples from a VAE (a model, or a run folder's; the vae kind), float32
+    ``(n, features)`` in the data's units: codes drawn from the prior N(0, I), decoded to
+    the decoder's mean (``mean=True``: a Bernoulli decoder's probabilities, which draw
+    as grey images) or to a draw from p(x | z). Seeded: the same ``seed`` gives the same
+    samples, on every device, and the caller's random state is untouched.
+
+    Examples
+    --------
+    >>> import aekit
+    >>> model = aekit.VAE.from_config(aekit.VAEConfig(input_dim=64, code_dim=4), seed=0)
+    >>> aekit.sample(model, 3, seed=1).shape
+    (3, 64)
+    """
+    if isinstance(model, str | Path):
+        model = load(RunFolder(model).path)
+    if not isinstance(model, VAE):
+        raise ConfigError(
+            _NOT_A_VAE.format(what="samples are drawn from a VAE's prior, of which it has none")
+        )
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+        raise ConfigError(f"the number of samples must be a whole number >= 1, got {n!r}")
+    seed = whole(seed, "seed", 0, MAX_SEED, "2**63 - 1")
+    return model.sample(int(n), generator=seed, mean=mean).numpy()
+
+
+_NOT_A_VAE = (
+    "{what}; this model is an autoencoder, not a VAE (train one with --kind vae; kind='vae')"
+)
 
 
 def impute(

@@ -30,6 +30,7 @@ from ..core.schema import from_text, means_none
 from ..models.autoencoder import AutoEncoder
 from ..models.config import ModelConfig
 from ..models.families import save_model
+from ..models.kinds import model_class_of
 from ..runs.config import RunConfig
 from ..runs.fitting import fit_model, fitted_sections
 from ..runs.inputs import in_unit_range
@@ -92,7 +93,9 @@ class AutoEncoderEstimator(BaseEstimator):
             )
         if self.scaling != "auto":  # "auto": the run's rule, by the data's range
             settings["scaling"] = self.scaling
-        return {"kind": self.kind, "missing": self._missing, **settings}
+        # A model for missing values is an autoencoder's setting (the vae kind has none).
+        missing = {"missing": True} if self._missing else {}
+        return {"kind": self.kind, **missing, **settings}
 
     def _fit_model(self, X: np.ndarray) -> AutoEncoder:
         """Build, scale and train the model on validated ``X``; set the fitted attributes."""
@@ -107,7 +110,7 @@ class AutoEncoderEstimator(BaseEstimator):
             **{k: getattr(self, k) for k in TRAIN_PARAMS if getattr(self, k) is not None},
             seed=seed,
         )
-        model = AutoEncoder.from_config(cfg, seed=seed)
+        model = model_class_of(cfg).from_config(cfg, seed=seed)  # the kind's family
         # As aekit.fit trains: the kind's settings, the warnings, the scaling fitted.
         trainer, result = fit_model(
             model,

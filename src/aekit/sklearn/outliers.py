@@ -14,7 +14,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..core.errors import ConfigError
 from ..core.schema import Bounds, number
+from ..evaluation.likelihood import sample_scores
 from ..evaluation.metrics import feature_errors
+from ..models.vae import VAE
 from ..runs.saved import ESTIMATOR_FILE
 from .base import ABSENT, AutoEncoderEstimator, FileFields
 from .params import PARAMS, Param, with_params
@@ -28,7 +30,9 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
     model's scaled units (standardised features by default, so each feature counts by
     its spread, not its units); ``decision_function`` is ``score_samples - offset_``;
     ``predict`` gives -1 for outliers (decision below 0) and +1 for inliers;
-    :meth:`feature_errors` gives the per-feature errors that explain a score.
+    :meth:`feature_errors` gives the per-feature errors that explain a score. With
+    ``kind="vae"`` (a variational autoencoder) a sample's score is its ELBO: the least
+    likely samples are the outliers.
 
     Examples
     --------
@@ -75,14 +79,23 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
         """Squared reconstruction error of each feature of each sample (samples,
         features), in the model's scaled units: which features make a sample an outlier."""
         check_is_fitted(self)
+        if isinstance(self.model_, VAE):
+            raise ConfigError(
+                "kind='vae' scores each sample as a whole, by its ELBO: it has no "
+                "per-feature errors"
+            )
         return feature_errors(self.model_, self._validated(X).astype(np.float32))
 
     def score_samples(self, X: Any) -> np.ndarray:
-        """Minus the squared reconstruction error of each sample (higher: more normal)."""
-        return -self.feature_errors(X).sum(1)
+        """Minus the squared reconstruction error of each sample (higher: more normal);
+        for ``kind="vae"``, its ELBO (minus its negative ELBO, nats)."""
+        check_is_fitted(self)
+        return self._scores(self._validated(X))
 
     def _scores(self, X: np.ndarray) -> np.ndarray:
         """:meth:`score_samples` of validated ``X``."""
+        if isinstance(self.model_, VAE):
+            return -sample_scores(self.model_, self.model_.check_input(X.astype(np.float32)))
         return -feature_errors(self.model_, X.astype(np.float32)).sum(1)
 
     def decision_function(self, X: Any) -> np.ndarray:

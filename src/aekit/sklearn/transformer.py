@@ -9,13 +9,17 @@ import numpy as np
 from sklearn.base import TransformerMixin
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ..evaluation.likelihood import sample_scores
 from ..evaluation.metrics import feature_errors
+from ..models.vae import VAE
 from .base import AutoEncoderEstimator, FileFields
 
 
 class AutoEncoderTransformer(TransformerMixin, AutoEncoderEstimator):
     """An autoencoder as a scikit-learn transformer: ``transform`` gives the codes,
-    ``inverse_transform`` decodes them, ``score`` is the negative squared error.
+    ``inverse_transform`` decodes them, ``score`` is the negative squared error. With
+    ``kind="vae"`` a variational autoencoder: the codes are its posterior means, and the
+    score is the ELBO.
 
     Attributes
     ----------
@@ -62,9 +66,13 @@ class AutoEncoderTransformer(TransformerMixin, AutoEncoderEstimator):
     def score_samples(self, X: Any) -> np.ndarray:
         """Minus the squared reconstruction error of each sample, summed over features, in
         the model's units (standardised features unless ``scaling`` is "none", so no
-        feature dominates by its units)."""
+        feature dominates by its units); for ``kind="vae"``, each sample's ELBO in nats
+        (:func:`aekit.evaluation.likelihood.sample_scores`)."""
         check_is_fitted(self)
-        return -feature_errors(self.model_, self._validated(X).astype(np.float32)).sum(1)
+        X = self._validated(X).astype(np.float32)
+        if isinstance(self.model_, VAE):
+            return -sample_scores(self.model_, self.model_.check_input(X))
+        return -feature_errors(self.model_, X).sum(1)
 
     def score(self, X: Any, y: Any = None) -> float:
         """The mean of :meth:`score_samples`: minus the mean squared reconstruction error
