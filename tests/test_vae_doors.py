@@ -248,6 +248,9 @@ def test_inactive_units_are_normal_and_every_unit_inactive_is_collapse():
 QUICK = {"kind": "vae", "epochs": 3, "random_state": 0}
 
 
+# scikit-learn's whole check suite for the two VAE estimators (about a minute): in the slow
+# suite; the next test covers what the VAE changes in them (codes, scores) in the default one.
+@pytest.mark.slow
 @parametrize_with_checks([AutoEncoderTransformer(**QUICK), AutoEncoderOutlierDetector(**QUICK)])
 def test_scikit_learn_estimator_checks_of_the_vae(estimator, check):
     check(estimator)
