@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from ..core.config import describe, field_help
 from ..core.errors import ConfigError
-from ..core.schema import from_text
+from ..core.schema import from_text, type_hints
 from ..data.config import DataConfig
 from ..models.config import ModelConfig
 from ..models.kinds import family_configs, get_kind, kind_names
@@ -74,7 +74,7 @@ def _set_by_kinds() -> frozenset[str]:
     )
 
 
-def _default_text(section: str, f: dataclasses.Field[Any]) -> str:
+def _default_text(section: str, f: dataclasses.Field[Any], by_kinds: frozenset[str]) -> str:
     if section == "model":
         if f.name in ("input_dim", "image_shape"):
             return "from the data"
@@ -94,7 +94,7 @@ def _default_text(section: str, f: dataclasses.Field[Any]) -> str:
         value = f.default_factory()
     else:
         return ""
-    if section == "model" and f.name in _set_by_kinds():
+    if section == "model" and f.name in by_kinds:
         return f"the kind's, else {describe(value)}"
     return describe(value)
 
@@ -128,11 +128,12 @@ def _option(section: str, f: dataclasses.Field[Any], tp: Any, text: str) -> dict
 def add_config_options(parser: argparse.ArgumentParser) -> None:
     """One option per field of each RunConfig section; after the model's, the settings
     of the other families' kinds."""
+    by_kinds = _set_by_kinds()  # once: it builds every kind's preset
     for section, cls, prefix, title in SECTIONS:
         group = parser.add_argument_group(title)
-        _add_fields(group, section, cls, prefix, dataclasses.fields(cls))
+        _add_fields(group, section, cls, prefix, dataclasses.fields(cls), by_kinds)
         if section == "model":
-            _add_family_options(parser)
+            _add_family_options(parser, by_kinds)
 
 
 def _add_fields(
@@ -141,16 +142,18 @@ def _add_fields(
     cls: type,
     prefix: str,
     fields: Any,
+    by_kinds: frozenset[str],
     defaults: dict[str, str] | None = None,
 ) -> None:
     """An option for each of ``fields`` of ``cls`` (``defaults``: a kind's defaults in
-    words, by field, where it chooses them)."""
+    words, by field, where it chooses them; ``by_kinds``: the settings some kind's preset
+    chooses)."""
     helps = field_help(cls)
-    hints = typing.get_type_hints(cls)
+    hints = type_hints(cls)
     # The kind first: its preset is what the other model options change.
     for f in sorted(fields, key=lambda f: f.name != "kind"):
         flag = f.metadata.get("flag") or f"--{prefix}{f.name.replace('_', '-')}"
-        default = (defaults or {}).get(f.name) or _default_text(section, f)
+        default = (defaults or {}).get(f.name) or _default_text(section, f, by_kinds)
         text = helps.get(f.name, "").rstrip(".")
         if default and "(default:" not in text:
             text = f"{text} (default: {default})"
@@ -161,7 +164,7 @@ def _add_fields(
 FROM_DATA = ("kind", "input_dim", "image_shape")
 
 
-def _add_family_options(parser: argparse.ArgumentParser) -> None:
+def _add_family_options(parser: argparse.ArgumentParser, by_kinds: frozenset[str]) -> None:
     """A group for each family besides the autoencoder (the vae kind's): the fields of
     its config that ModelConfig lacks, each a model setting; its title names the kinds
     and the model options above that they take too."""
@@ -177,7 +180,7 @@ def _add_family_options(parser: argparse.ArgumentParser) -> None:
             f"takes {', '.join(also)} and --arch)"
         )
         own = [f for f in fields if f.name not in shared]
-        _add_fields(parser.add_argument_group(title), "model", cls, "", own, defaults)
+        _add_fields(parser.add_argument_group(title), "model", cls, "", own, by_kinds, defaults)
 
 
 def given_settings(args: argparse.Namespace) -> dict[str, dict[str, Any]]:

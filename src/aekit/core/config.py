@@ -18,12 +18,11 @@ import functools
 import inspect
 import json
 import re
-import typing
 from typing import Any
 
 from .errors import ConfigError
 from .registry import Registry
-from .schema import Bounds, check_known, coerce, from_dict, number, to_dict
+from .schema import Bounds, check_known, coerce, from_dict, number, to_dict, type_hints
 
 
 def choices(registry: Registry[Any], flag: str | None = None) -> dict[str, Any]:
@@ -69,7 +68,7 @@ class _Config:
         return super().__new__(cls)
 
     def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
+        hints = type_hints(type(self))
         name = type(self).__name__
         for f in dataclasses.fields(self):  # type: ignore[arg-type]
             where = f"{name}.{f.name}"

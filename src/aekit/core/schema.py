@@ -9,6 +9,7 @@ and type (unknown keys, wrong types and missing fields are errors naming the fie
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 import types
@@ -144,6 +145,14 @@ def check_known(given: typing.Iterable[str], known: typing.Iterable[str], where:
         )
 
 
+@functools.cache
+def type_hints(cls: type) -> dict[str, Any]:
+    """``typing.get_type_hints(cls)``, evaluated once per class (read it, never change it):
+    every config and part checks its values against its annotations when built, and the
+    command line builds hundreds of them (the kinds' presets) for its help texts."""
+    return typing.get_type_hints(cls)
+
+
 def from_dict(cls: type, data: Any, where: str) -> Any:
     """Build dataclass ``cls`` from ``data``, checking keys and types.
 
@@ -151,7 +160,7 @@ def from_dict(cls: type, data: Any, where: str) -> Any:
     """
     if not isinstance(data, dict):
         raise ConfigError(f"{where or 'settings'}: expected an object, got {_describe(data)}")
-    hints = typing.get_type_hints(cls)
+    hints = type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     check_known(data, fields, where)
     kwargs = {}

@@ -20,12 +20,12 @@ Examples
 from __future__ import annotations
 
 import dataclasses
-import typing
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..core.errors import ConfigError
 from ..core.registry import Registry
+from ..core.schema import type_hints
 from .autoencoder import AutoEncoder
 from .config import ModelConfig, model_config
 from .presets import KINDS, training_defaults
@@ -106,7 +106,7 @@ def model_fields() -> dict[str, Any]:
     families share a field)."""
     hints: dict[str, Any] = {}
     for cls in family_configs():
-        for name, tp in typing.get_type_hints(cls).items():
+        for name, tp in type_hints(cls).items():
             hints.setdefault(name, tp)
     return hints
 

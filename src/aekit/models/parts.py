@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import typing
 from typing import Any, ClassVar
 
 from ..core.errors import ConfigError
 from ..core.registry import Registry
-from ..core.schema import Bounds, coerce, from_dict, number
+from ..core.schema import Bounds, coerce, from_dict, number, type_hints
 
 
 @dataclasses.dataclass(frozen=True)
@@ -27,7 +26,7 @@ class Part:
     def __post_init__(self) -> None:
         # As the configs do: each parameter checked against its annotation (numpy's
         # numbers are numbers), every float finite and within its declared range.
-        hints = typing.get_type_hints(type(self))
+        hints = type_hints(type(self))
         for f in dataclasses.fields(self):
             where = f"{self.name} {f.name}"
             value = coerce(getattr(self, f.name), hints[f.name], where)
