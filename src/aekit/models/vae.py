@@ -51,7 +51,7 @@ from ..core.config import _Config, choices, require, within
 from ..core.errors import ConfigError, DataError
 from ..core.seeding import seeded
 from ..data.validation import ArrayLike
-from .config import SIZES, physical_memory
+from .config import SIZES, check_conv, physical_memory
 from .corruption import Corruption
 from .families import register_family, save_model
 from .inference import batched
@@ -149,16 +149,7 @@ class VAEConfig(_Config):
             "scaling needs the Gaussian decoder: a Bernoulli decoder models the data's own "
             "values, in [0, 1]",
         )
-        if self.architecture == "conv":
-            require(self.image_shape is not None, "architecture 'conv' needs image_shape (C, H, W)")
-            require(
-                self.kernel_size >= 1 and self.kernel_size % 2 == 1,
-                f"kernel_size must be odd and >= 1, got {self.kernel_size}",
-            )
-            require(
-                len(self.conv_channels) >= 1 and all(c >= 1 for c in self.conv_channels),
-                f"conv_channels must be a non-empty list of positive sizes, got {self.conv_channels}",
-            )
+        check_conv(self)
         if self.image_shape is not None:
             require(
                 math.prod(self.image_shape) == self.input_dim,
