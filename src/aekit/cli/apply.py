@@ -72,6 +72,23 @@ def _input_header(args: argparse.Namespace) -> list[str] | None:
     return names
 
 
+def _reading(args: argparse.Namespace) -> dict[str, Any]:
+    """How INPUT is read, from the flags that say it (--data-dir, --stream, --header)."""
+    return {
+        "data_dir": getattr(args, "data_dir", None),
+        "stream": args.stream,
+        "header": args.header,
+    }
+
+
+def _from_input(args: argparse.Namespace, apply: Any) -> tuple[np.ndarray, str | None]:
+    """``apply`` (encode, reconstruct, impute: the run functions) of INPUT, read as the
+    flags say; and the output written block by block where INPUT streams (else None:
+    the result is the caller's to save)."""
+    streamed = _streamed(args, args.input)
+    return apply(args.run, args.input, out=streamed, **_reading(args)), streamed
+
+
 def _streamed(args: argparse.Namespace, data: str | None) -> str | None:
     """The output path to write block by block when the input streams, else None."""
     if data is None or data in NAMED_SOURCES or not streams(data, args.stream):
@@ -93,10 +110,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         args.run,
         images if images is not None else args.data,
         split=args.split,
-        data_dir=args.data_dir,
         baseline=True,
-        stream=args.stream,
-        header=args.header,
+        **_reading(args),
         **({"iwae_k": args.iwae_k} if args.iwae_k is not None else {}),
     )
     if args.json:
@@ -122,28 +137,22 @@ def cmd_encode(args: argparse.Namespace) -> int:
     images = _input_images(args, args.input)
     if images is not None:
         codes = encode_data(args.run, images)
-        names = save_named(args.output, images, codes, [f"code_{i}" for i in range(codes.shape[1])])
+        names = save_named(args.output, images, codes, _code_names(codes))
         print(
             f"wrote codes of {len(codes)} samples ({codes.shape[1]} units) to {args.output}{names}"
         )
         return 0
-    out = _streamed(args, args.input)
-    codes = encode_data(
-        args.run,
-        args.input,
-        data_dir=args.data_dir,
-        stream=args.stream,
-        out=out,
-        header=args.header,
-    )
-    if out is None:
+    codes, streamed = _from_input(args, encode_data)
+    if streamed is None:
         # A table with named columns gives a table with named columns.
         named = _input_header(args) is not None
-        save_array(
-            args.output, codes, [f"code_{i}" for i in range(codes.shape[1])] if named else None
-        )
+        save_array(args.output, codes, _code_names(codes) if named else None)
     print(f"wrote codes of {len(codes)} samples ({codes.shape[1]} units) to {args.output}")
     return 0
+
+
+def _code_names(codes: np.ndarray) -> list[str]:
+    return [f"code_{i}" for i in range(codes.shape[1])]
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> int:
@@ -177,9 +186,7 @@ def _reconstruction_grid(args: argparse.Namespace, data: Any, out: Path) -> None
     """The first ``-n`` samples over their reconstructions, drawn to a .png."""
     if args.n < 1:
         raise ConfigError(f"-n must be >= 1, got {args.n}")
-    model, x = load_model_and_data(
-        args.run, data, data_dir=args.data_dir, stream=args.stream, header=args.header
-    )
+    model, x = load_model_and_data(args.run, data, **_reading(args))
     sample = x.read(0, args.n) if isinstance(x, DiskArray) else np.asarray(x[: args.n])
     image_shape = model.config.image_shape if model.config is not None else None
     recon = model.reconstruct(sample)
@@ -195,15 +202,7 @@ def _reconstruction_grid(args: argparse.Namespace, data: Any, out: Path) -> None
 
 
 def _reconstruct_array(args: argparse.Namespace, out: Path) -> None:
-    streamed = _streamed(args, args.input)
-    recon = reconstruct_data(
-        args.run,
-        args.input,
-        data_dir=args.data_dir,
-        stream=args.stream,
-        out=streamed,
-        header=args.header,
-    )
+    recon, streamed = _from_input(args, reconstruct_data)
     if streamed is None:
         names = _input_header(args)
         fits = names is not None and len(names) == recon.reshape(len(recon), -1).shape[1]
@@ -221,9 +220,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         args.contamination = number(args.contamination, "--contamination", CONTAMINATION)
     images = _input_images(args, args.input)
     data: Any = images if images is not None else args.input
-    model, x = load_model_and_data(
-        args.run, data, data_dir=args.data_dir, stream=args.stream, header=args.header
-    )
+    model, x = load_model_and_data(args.run, data, **_reading(args))
     if isinstance(model, VAE):
         total, errors, name, what = _vae_scores(args, model, x)
     else:
@@ -327,12 +324,9 @@ def _saved_threshold(run: Path) -> float | None:
 
 
 def cmd_impute(args: argparse.Namespace) -> int:
-    streamed = _streamed(args, args.input)
-    filled = impute_data(args.run, args.input, stream=args.stream, out=streamed, header=args.header)
-    if streamed is not None:
-        print(f"wrote {len(filled)} samples with their missing values filled to {args.output}")
-        return 0
-    save_array(args.output, filled, _input_header(args))  # a CSV keeps its header
+    filled, streamed = _from_input(args, impute_data)
+    if streamed is None:
+        save_array(args.output, filled, _input_header(args))  # a CSV keeps its header
     print(f"wrote {len(filled)} samples with their missing values filled to {args.output}")
     return 0
 

@@ -95,11 +95,17 @@ def _add_header(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_reading(parser: argparse.ArgumentParser) -> None:
-    """How INPUT is read: --data-dir, --stream, --header."""
-    _add_data_dir(parser)
+def _add_reading(parser: argparse.ArgumentParser, data_dir: bool = True) -> None:
+    """How INPUT is read: --data-dir (where ``data_dir``), --stream, --header."""
+    if data_dir:
+        _add_data_dir(parser)
     _add_stream(parser)
     _add_header(parser)
+
+
+def _add_output(parser: argparse.ArgumentParser, output_help: str) -> None:
+    """-o/--output FILE, required: what the command writes."""
+    parser.add_argument("-o", "--output", required=True, metavar="FILE", help=output_help)
 
 
 def _add_iwae_k(parser: argparse.ArgumentParser, what: str, default: str) -> None:
@@ -190,8 +196,7 @@ def _evaluate(sub: Subparsers) -> None:
     )
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
     _add_iwae_k(e, "the importance-weighted bound (iwae_nll)", "100")
-    _add_stream(e)
-    _add_header(e)
+    _add_reading(e, data_dir=False)  # --data-dir comes with --data, above
 
 
 def _encode(sub: Subparsers) -> None:
@@ -202,12 +207,9 @@ def _encode(sub: Subparsers) -> None:
         description="Encode INPUT and write the codes (.npy or .csv).",
     )
     _add_run_and_input(c)
-    c.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        metavar="FILE",
-        help="codes.npy or codes.csv (a folder of images: codes.csv has a column 'file'; "
+    _add_output(
+        c,
+        "codes.npy or codes.csv (a folder of images: codes.csv has a column 'file'; "
         "beside codes.npy, codes.files.txt names the file of each row)",
     )
     _add_reading(c)
@@ -224,13 +226,7 @@ def _reconstruct(sub: Subparsers) -> None:
         "named after its file.",
     )
     _add_run_and_input(r)
-    r.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        metavar="FILE",
-        help="grid.png, recon.npy or recon.csv; or a folder, for a folder of images",
-    )
+    _add_output(r, "grid.png, recon.npy or recon.csv; or a folder, for a folder of images")
     r.add_argument("-n", type=int, default=10, help="number of samples in the picture (default 10)")
     _add_reading(r)
 
@@ -248,7 +244,7 @@ def _score(sub: Subparsers) -> None:
         "folder of images, a first column 'file' names each image.",
     )
     _add_run_and_input(s)
-    s.add_argument("-o", "--output", required=True, metavar="FILE", help="scores.csv")
+    _add_output(s, "scores.csv")
     limit = s.add_mutually_exclusive_group()
     limit.add_argument(
         "--threshold", type=float, metavar="ERROR", help="an error above this is an outlier"
@@ -280,9 +276,8 @@ def _impute(sub: Subparsers) -> None:
         "observed values are kept.",
     )
     _add_run_and_input(m, input_help="a .npy/.npz/.csv file")
-    m.add_argument("-o", "--output", required=True, metavar="FILE", help="filled.npy or .csv")
-    _add_stream(m)
-    _add_header(m)
+    _add_output(m, "filled.npy or .csv")
+    _add_reading(m, data_dir=False)  # no named data sets: they have no missing values
 
 
 def _sample(sub: Subparsers) -> None:
@@ -296,9 +291,7 @@ def _sample(sub: Subparsers) -> None:
         "in the data's units. The same --seed gives the same file.",
     )
     _add_run(s)
-    s.add_argument(
-        "-o", "--output", required=True, metavar="FILE", help="samples.png or samples.npy"
-    )
+    _add_output(s, "samples.png or samples.npy")
     s.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     s.add_argument("--seed", type=int, default=0, help="seeds the draws (default 0)")
     s.add_argument(

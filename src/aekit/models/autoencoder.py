@@ -14,14 +14,12 @@ from torch import Tensor, nn
 
 from ..core.errors import ConfigError, DataError
 from ..core.seeding import seeded
-from ..data.columns import frame_columns, match_columns
-from ..data.streaming import DiskArray, Stats
-from ..data.validation import ArrayLike, check_bounds, check_range, to_tensor
+from ..data.validation import ArrayLike, to_tensor
 from .config import ModelConfig, model_config
 from .corruption import Corruption
 from .families import register_family, save_model
 from .inference import infer
-from .inputs import SIGMOID_RANGE, checked_once, scaling_of, scaling_of_stats
+from .inputs import ModelInputs
 from .losses import LOSSES
 from .nets import activation, conv_decoder, conv_encoder, mlp_decoder, mlp_encoder
 from .pca import PCA_SAMPLES, Projection, Reconstruction, principal_subspace
@@ -29,7 +27,7 @@ from .penalties import Penalty
 
 
 @register_family("autoencoder")
-class AutoEncoder(nn.Module):
+class AutoEncoder(ModelInputs, nn.Module):
     """An autoencoder ``r = g(f(x))`` trained to reconstruct ``x``.
 
     Build one from a preset with :meth:`build`, from a :class:`ModelConfig` with
@@ -311,34 +309,6 @@ class AutoEncoder(nn.Module):
     def extra_repr(self) -> str:
         return "fell back to PCA: encodes and decodes as PCA" if self.is_pca else ""
 
-    def scale(self, x: Tensor) -> Tensor:
-        """``x`` in the model's scaled units (itself without scaling)."""
-        if self.scaling == "none":
-            return x
-        # Data may be on the CPU while the model is on a GPU (evaluation in blocks).
-        return (x - self.input_shift.to(x.device)) / self.input_scale.to(x.device)
-
-    def unscale(self, x: Tensor) -> Tensor:
-        """Scaled values back in the data's units."""
-        if self.scaling == "none":
-            return x
-        return x * self.input_scale.to(x.device) + self.input_shift.to(x.device)
-
-    def fit_scaling(self, x: Tensor | ArrayLike) -> AutoEncoder:
-        """Fit the input scaling (``config.scaling``) to training data ``x``, ignoring
-        missing entries; a constant feature keeps a scale of 1."""
-        if self.scaling == "none":
-            return self
-        if isinstance(x, DiskArray):  # from the one pass over the file
-            shift, spread = scaling_of_stats(
-                self.check_disk_input(x, "training data"), self.scaling
-            )
-        else:
-            shift, spread = scaling_of(self.check_input(x, "training data"), self.scaling)
-        self.input_shift.copy_(shift.float())
-        self.input_scale.copy_(spread.float())
-        return self
-
     def fill_missing(self, x: Tensor) -> Tensor:
         """``x`` with its missing entries (NaN) set to 0, for a model of data with missing
         values (0 is the mean of standardised data, and masking noise's value)."""
@@ -373,60 +343,11 @@ class AutoEncoder(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def check_input(self, x: ArrayLike, name: str = "data", *, targets: bool = False) -> Tensor:
-        """Validate data for this model and return it as a float32 CPU tensor.
-
-        ``targets=True`` also checks that values fit the output activation's range (data
-        the model must reconstruct, as in training and evaluation). Data is validated once
-        where it enters: the tensor this returned, given back unchanged (not modified in
-        place since, the model's scaling unchanged), is not checked again.
-        """
-        return checked_once(self, x, targets, lambda: self._check_input(x, name, targets))
-
-    def _check_input(self, x: ArrayLike, name: str, targets: bool) -> Tensor:
-        # A DataFrame's columns are matched by name to those it was trained on.
-        x = match_columns(x, frame_columns(x), self.feature_names, name)
-        # Data to learn from or be judged on needs an observed entry; inputs need not
-        # (an all-NaN row alone is filled as it is within a batch).
-        t = to_tensor(x, name, allow_missing=self.missing, observed=targets)
-        if self.input_dim is not None and t.shape[1] != self.input_dim:
-            raise DataError(
-                f"{name} has {t.shape[1]} features but the model expects {self.input_dim}"
-            )
-        if targets and self._checks_range:
-            # The sigmoid reproduces the data in the model's units: scaled, where it scales.
-            check_range(self.scale(t), 0.0, 1.0, self._units(name), SIGMOID_RANGE)
-        return t
-
     @property
     def _checks_range(self) -> bool:
         """Whether data must lie in the sigmoid output's [0, 1]: minmax scaling puts the
         training data there, and held-out data beyond its range is scored as it is."""
         return self.output_activation_name == "sigmoid" and self.scaling != "minmax"
-
-    def _units(self, name: str) -> str:
-        return name if self.scaling == "none" else f"{name} (scaled, {self.scaling})"
-
-    def check_disk_input(
-        self, data: DiskArray, name: str = "data", *, targets: bool = False
-    ) -> Stats:
-        """:meth:`check_input` for data on disk, from one pass over it (cached)."""
-        name = data.named(name)
-        if self.input_dim is not None and data.features != self.input_dim:
-            raise DataError(
-                f"{name} has {data.features} features but the model expects {self.input_dim}"
-            )
-        stats = data.check(name, allow_missing=self.missing)
-        if targets and self._checks_range:
-            if self.scaling == "none":
-                lo, hi = data.range()
-            else:  # each feature's observed range, in the model's units
-                seen = stats.count > 0
-                low = self.scale(torch.from_numpy(stats.low[None]).float())[0].numpy()
-                high = self.scale(torch.from_numpy(stats.high[None]).float())[0].numpy()
-                lo, hi = (float(low[seen].min()), float(high[seen].max())) if seen.any() else (0, 1)
-            check_bounds(lo, hi, 0.0, 1.0, self._units(name), SIGMOID_RANGE)
-        return stats
 
     def _infer(self, method: str, x: Tensor, batch_size: int = 4096) -> np.ndarray:
         """``method`` ("_encode", "_decode", "_reconstruct") of ``x`` in inference mode, a

@@ -38,6 +38,23 @@ def physical_memory() -> int:
         return 2**50
 
 
+def check_conv(config: Any) -> None:
+    """Refuse a convolutional architecture's settings that cannot build one (the checks
+    ``ModelConfig`` and ``VAEConfig`` share): an image shape, an odd kernel, channels."""
+    if config.architecture != "conv":
+        return
+    require(config.image_shape is not None, "architecture 'conv' needs image_shape (C, H, W)")
+    require(
+        config.kernel_size >= 1 and config.kernel_size % 2 == 1,
+        f"kernel_size must be odd and >= 1, got {config.kernel_size}",
+    )
+    channels = config.conv_channels
+    require(
+        len(channels) >= 1 and all(c >= 1 for c in channels),
+        f"conv_channels must be a non-empty list of positive sizes, got {channels}",
+    )
+
+
 @dataclasses.dataclass
 class ModelConfig(_Config):
     """Everything needed to rebuild an :class:`~aekit.AutoEncoder` exactly.
@@ -124,16 +141,7 @@ class ModelConfig(_Config):
                 f"image_shape {tuple(self.image_shape)} has {math.prod(self.image_shape)} "
                 f"values but input_dim is {self.input_dim}",
             )
-        if self.architecture == "conv":
-            require(self.image_shape is not None, "architecture 'conv' needs image_shape (C, H, W)")
-            require(
-                self.kernel_size >= 1 and self.kernel_size % 2 == 1,
-                f"kernel_size must be odd and >= 1, got {self.kernel_size}",
-            )
-            require(
-                len(self.conv_channels) >= 1 and all(c >= 1 for c in self.conv_channels),
-                f"conv_channels must be a non-empty list of positive sizes, got {self.conv_channels}",
-            )
+        check_conv(self)
         if self.top_k is not None:
             require(
                 1 <= self.top_k <= self.code_dim,

@@ -50,12 +50,12 @@ from torch import Tensor, nn
 from ..core.config import _Config, choices, require, within
 from ..core.errors import ConfigError, DataError
 from ..core.seeding import seeded
-from ..data.columns import frame_columns, match_columns
-from ..data.streaming import DiskArray, Stats
-from ..data.validation import ArrayLike, check_bounds, check_range, to_tensor
-from .config import SIZES, physical_memory
+from ..data.validation import ArrayLike
+from .config import SIZES, check_conv, physical_memory
 from .corruption import Corruption
 from .families import register_family, save_model
+from .inference import batched
+from .inputs import ModelInputs
 from .nets import ACTIVATIONS, conv_decoder, conv_encoder, mlp_decoder, mlp_encoder
 from .presets import default_code_dim
 
@@ -149,16 +149,7 @@ class VAEConfig(_Config):
             "scaling needs the Gaussian decoder: a Bernoulli decoder models the data's own "
             "values, in [0, 1]",
         )
-        if self.architecture == "conv":
-            require(self.image_shape is not None, "architecture 'conv' needs image_shape (C, H, W)")
-            require(
-                self.kernel_size >= 1 and self.kernel_size % 2 == 1,
-                f"kernel_size must be odd and >= 1, got {self.kernel_size}",
-            )
-            require(
-                len(self.conv_channels) >= 1 and all(c >= 1 for c in self.conv_channels),
-                f"conv_channels must be a non-empty list of positive sizes, got {self.conv_channels}",
-            )
+        check_conv(self)
         if self.image_shape is not None:
             require(
                 math.prod(self.image_shape) == self.input_dim,
@@ -242,7 +233,7 @@ def _nets(c: VAEConfig) -> tuple[nn.Sequential, nn.Sequential]:
 
 
 @register_family("vae")
-class VAE(nn.Module):
+class VAE(ModelInputs, nn.Module):
     """A variational autoencoder: Gaussian encoder ``q(z | x)``, standard normal prior,
     Bernoulli or Gaussian decoder ``p(x | z)``. See the module's docstring.
 
@@ -254,6 +245,7 @@ class VAE(nn.Module):
 
     config_class = VAEConfig
     missing = False  # it learns from complete data only (no missing values)
+    range_reason = BERNOULLI_RANGE  # of the data a Bernoulli decoder models
 
     def __init__(self, config: VAEConfig) -> None:
         super().__init__()
@@ -271,7 +263,8 @@ class VAE(nn.Module):
         # The names of the columns it was trained on, where its data named them.
         self.feature_names: list[str] | None = None
         # Input scaling (VAEConfig.scaling): x -> (x - shift) / scale before everything,
-        # undone on output; buffers, saved with the weights, fitted by fit_scaling.
+        # undone on output; buffers, saved with the weights, fitted by fit_scaling
+        # (ModelInputs: the scaling and the input checks every family shares).
         self.scaling = config.scaling
         if self.scaling != "none":
             self.register_buffer("input_shift", torch.zeros(config.input_dim))
@@ -358,7 +351,7 @@ class VAE(nn.Module):
             raise DataError(
                 f"codes must have shape (samples, {self.config.code_dim}), got {tuple(codes.shape)}"
             )
-        return self._batches(self._decode, codes).numpy()
+        return batched(self, self._decode, codes).numpy()
 
     def reconstruct(self, x: Tensor | ArrayLike) -> Any:
         """The decoder's mean at the posterior mean: ``decode(encode(x))``."""
@@ -375,8 +368,8 @@ class VAE(nn.Module):
             generator = torch.Generator().manual_seed(generator)
         z = torch.randn(n, self.config.code_dim, generator=generator)
         if mean:
-            return self._batches(self._decode, z)
-        out = self._batches(self.decoder, z)  # logits, or the mean in the model's units
+            return batched(self, self._decode, z)
+        out = batched(self, self.decoder, z)  # logits, or the mean in the model's units
         if self.config.decoder == "bernoulli":
             return torch.bernoulli(torch.sigmoid(out), generator=generator)
         sigma = torch.exp(self._log_sigma().detach()).cpu()
@@ -393,52 +386,12 @@ class VAE(nn.Module):
         out = self.decoder(z)
         return torch.sigmoid(out) if self.config.decoder == "bernoulli" else self.unscale(out)
 
-    # ---- input scaling ----------------------------------------------------------------------
-
-    def scale(self, x: Tensor) -> Tensor:
-        """``x`` in the model's units (itself without scaling)."""
-        if self.scaling == "none":
-            return x
-        return (x - self.input_shift.to(x.device)) / self.input_scale.to(x.device)
-
-    def unscale(self, x: Tensor) -> Tensor:
-        """Values in the model's units back in the data's."""
-        if self.scaling == "none":
-            return x
-        return x * self.input_scale.to(x.device) + self.input_shift.to(x.device)
-
-    def fit_scaling(self, x: Tensor | ArrayLike) -> VAE:
-        """Fit the input scaling (``config.scaling``) to training data ``x``: each
-        feature's mean and standard deviation (a constant feature keeps a scale of 1)."""
-        if self.scaling == "none":
-            return self
-        if isinstance(x, DiskArray):  # from the one pass over the file
-            stats = self.check_disk_input(x, "training data")
-            shift, spread = torch.from_numpy(stats.mean), torch.from_numpy(stats.std)
-        else:
-            t = self.check_input(x, "training data").double()
-            shift, spread = t.mean(0), t.std(0, correction=0)
-        spread = torch.where(torch.isfinite(spread) & (spread > 0), spread, 1.0)
-        self.input_shift.copy_(shift.float())
-        self.input_scale.copy_(spread.float())
-        return self
-
     def _on_rows(self, fn: Any, x: Tensor | ArrayLike) -> Any:
         """``fn`` of ``x`` a block at a time in inference mode: a tensor for a tensor (on
         the model's device), else a checked array in, a float32 array out."""
         if isinstance(x, Tensor):
             return fn(x)
-        return self._batches(fn, self.check_input(x)).numpy()
-
-    def _batches(self, fn: Any, x: Tensor, batch_size: int = 4096) -> Tensor:
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.inference_mode():
-                out = [fn(b.to(self.device)).float().cpu() for b in x.split(batch_size)]
-        finally:
-            self.train(was_training)
-        return torch.cat(out) if out else torch.zeros(0)
+        return batched(self, fn, self.check_input(x)).numpy()
 
     # ---- checks -----------------------------------------------------------------------------
 
@@ -454,32 +407,10 @@ class VAE(nn.Module):
     def code_dim(self) -> int:
         return self.config.code_dim
 
-    def check_input(self, x: ArrayLike, name: str = "data", *, targets: bool = False) -> Tensor:
-        """Validate data for this model and return it as a float32 CPU tensor;
-        ``targets=True`` also checks that a Bernoulli decoder's data lies in [0, 1]."""
-        x = match_columns(x, frame_columns(x), self.feature_names, name)
-        t = to_tensor(x, name)
-        if t.shape[1] != self.input_dim:
-            raise DataError(
-                f"{name} has {t.shape[1]} features but the model expects {self.input_dim}"
-            )
-        if targets and self.config.decoder == "bernoulli":
-            check_range(t, 0.0, 1.0, name, BERNOULLI_RANGE)
-        return t
-
-    def check_disk_input(
-        self, data: DiskArray, name: str = "data", *, targets: bool = False
-    ) -> Stats:
-        """:meth:`check_input` for data on disk, from one pass over it (cached)."""
-        name = data.named(name)
-        if data.features != self.input_dim:
-            raise DataError(
-                f"{name} has {data.features} features but the model expects {self.input_dim}"
-            )
-        stats = data.check(name)
-        if targets and self.config.decoder == "bernoulli":
-            check_bounds(*data.range(), 0.0, 1.0, name, BERNOULLI_RANGE)
-        return stats
+    @property
+    def _checks_range(self) -> bool:
+        """Whether data must lie in [0, 1]: a Bernoulli decoder's."""
+        return self.config.decoder == "bernoulli"
 
     def extra_repr(self) -> str:
         return self.config.summary()

@@ -190,8 +190,7 @@ def encode(
     Data on disk (``stream``; default: files above 1 GiB) is encoded a block at a time;
     with ``out`` (a .npy path) the result is written there block by block and returned
     as a read-only memory map, for results larger than memory."""
-    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream, header=header)
-    return _by_rows(model, x, model.encode, out)
+    return _apply(model, data, lambda m: m.encode, out, data_dir, stream, header)
 
 
 def reconstruct(
@@ -205,8 +204,7 @@ def reconstruct(
 ) -> np.ndarray:
     """Reconstructions of ``data`` (as in :func:`encode`), in the shape of the data
     (images come back as images; data on disk as rows of features)."""
-    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream, header=header)
-    return _by_rows(model, x, model.reconstruct, out, shaped=True)
+    return _apply(model, data, lambda m: m.reconstruct, out, data_dir, stream, header, shaped=True)
 
 
 def score(
@@ -226,13 +224,16 @@ def score(
     A VAE scores each sample as a whole, ``(samples,)``: its negative ELBO in nats, or
     with ``iwae_k`` its negative importance-weighted bound with that many samples
     (higher: less likely; see :func:`aekit.evaluation.likelihood.sample_scores`)."""
-    model, x = load_model_and_data(model, data, data_dir=data_dir, stream=stream, header=header)
-    if isinstance(model, VAE):
-        k = 1 if iwae_k is None else iwae_k
-        return _by_rows(model, x, lambda b: sample_scores(model, model.check_input(b), k), out)
-    if iwae_k is not None:
-        raise ConfigError(_NOT_A_VAE.format(what="iwae_k is the samples of a VAE's bound"))
-    return _by_rows(model, x, lambda b: feature_errors(model, b), out)
+
+    def scorer(model: Any) -> Any:
+        if isinstance(model, VAE):
+            k = 1 if iwae_k is None else iwae_k
+            return lambda b: sample_scores(model, model.check_input(b), k)
+        if iwae_k is not None:
+            raise ConfigError(_NOT_A_VAE.format(what="iwae_k is the samples of a VAE's bound"))
+        return lambda b: feature_errors(model, b)
+
+    return _apply(model, data, scorer, out, data_dir, stream, header)
 
 
 def sample(model: Any, n: int = 64, *, seed: int = 0, mean: bool = True) -> np.ndarray:
@@ -285,10 +286,15 @@ def impute(
             f"{folder} is a folder of images, which have no missing values to fill: impute "
             "fills the NaN entries of arrays (.npy, .npz, .csv)"
         )
-    # Whether the model is one for missing values comes first: the data has them.
-    model, x = load_model_and_data(
-        model, data, data_dir=data_dir, stream=stream, check=False, header=header
-    )
+    # Whether the model is one for missing values comes first (the data, read unchecked,
+    # has them); a block is checked as it is filled.
+    how = dict(check=False, shaped=True, stored=True, checked=True)
+    return _apply(model, data, _filler, out, data_dir, stream, header, **how)
+
+
+def _filler(model: AutoEncoder) -> Any:
+    """What :func:`impute` applies to a block: its missing values filled in by ``model``
+    (refused where the model was not trained for missing values)."""
     if not model.missing:
         raise ConfigError(
             "this model was not trained for missing values; train one with missing=True "
@@ -307,7 +313,29 @@ def impute(
         kept[missing] = recon[missing]
         return kept
 
-    return _by_rows(model, x, fill, out, shaped=True, stored=True, checked=True)
+    return fill
+
+
+def _apply(
+    model: AutoEncoder | str | Path,
+    data: Any,
+    how: Any,
+    out: str | Path | None,
+    data_dir: str | None,
+    stream: bool | None,
+    header: str,
+    check: bool = True,
+    **by_rows: Any,
+) -> np.ndarray:
+    """What :func:`encode`, :func:`reconstruct`, :func:`score` and :func:`impute` share:
+    the model and the data read and checked for it (:func:`load_model_and_data`; data
+    read whole is checked unless ``check`` is off), then ``how(model)``, the function it
+    applies to rows (refusing a model it cannot use), applied to the data by
+    :func:`_by_rows` (``by_rows``: its options)."""
+    model, x = load_model_and_data(
+        model, data, data_dir=data_dir, stream=stream, check=check, header=header
+    )
+    return _by_rows(model, x, how(model), out, **by_rows)
 
 
 def _stored(block: Any) -> np.ndarray:
