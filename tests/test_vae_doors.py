@@ -18,8 +18,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import aekit
 from aekit.cli import main
-from aekit.cli.printing import likelihood_lines
-from aekit.evaluation.likelihood import code_note, sample_scores
+from aekit.evaluation.likelihood import code_note, likelihood_words, sample_scores
 from aekit.models.kinds import get_kind, kind_names
 from aekit.models.vae import VAE, VAEConfig
 from aekit.sklearn import AutoEncoderOutlierDetector, AutoEncoderTransformer
@@ -69,10 +68,10 @@ def test_train_writes_a_vae_run_and_says_its_bound_and_its_code(run):
     assert "of one seeded binary draw of the data" in printed  # binarised by default
     assert "\ncode: " in printed and "\nbaseline: PCA-8 " in printed
     # The report draws the curves of the objective's terms.
-    assert {"curves.png", "reconstructions.png", "codes.png"} <= {
+    assert {"elbo_curves.png", "reconstructions.png", "codes.png", "kl_per_unit.png"} <= {
         p.name for p in (out / "figures").iterdir()
     }
-    assert "curves.png" in (out / "report.html").read_text()
+    assert "elbo_curves.png" in (out / "report.html").read_text()
     model = aekit.load(out)
     assert isinstance(model, VAE) and model.config.kl_warmup_epochs == 5
 
@@ -239,7 +238,7 @@ def test_inactive_units_are_normal_and_every_unit_inactive_is_collapse():
     assert code_note(0, 8).startswith("posterior collapse: every code unit carries under")
     cfg = VAEConfig(input_dim=64, code_dim=8)
     metrics = {"iwae_nll": 30.0, "iwae_k": 5000, "elbo": -31.0, "reconstruction_nll": 29.0}
-    lines = likelihood_lines(cfg, {**metrics, "kl": 2.0, "active_units": 0}, "test")
+    lines = likelihood_words(cfg, {**metrics, "kl": 2.0, "active_units": 0}, "test")
     assert "k=5000)" in lines[0] and lines[1].startswith("code: posterior collapse")
 
 

@@ -24,6 +24,7 @@ from ..data.formats.csv import csv_header
 from ..data.formats.images import Images, is_image_folder, not_streamed
 from ..data.sources import streams
 from ..data.streaming import DiskArray
+from ..evaluation.likelihood import likelihood_words
 from ..evaluation.metrics import feature_errors
 from ..evaluation.plots import reconstruction_grid
 from ..models.autoencoder import AutoEncoder
@@ -37,7 +38,7 @@ from ..runs.api import sample as sample_prior
 from ..runs.api import score as score_data
 from ..runs.saved import load, read_run_config
 from .files import save_array, save_image_grid, save_named, save_pngs, save_table
-from .printing import baseline_lines, fmt, likelihood_lines, pop_baselines
+from .printing import baseline_lines, fmt, pop_baselines
 
 TOP_ERRORS = 5  # the images named after scoring a folder
 
@@ -109,7 +110,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _, model_cfg = model_config_of(read_run_config(args.run), Path(args.run))
     named = args.data is None or args.data in NAMED_SOURCES
     split = (args.split or "test") if named else Path(args.data).name
-    for line in likelihood_lines(model_cfg, metrics, split):
+    for line in likelihood_words(model_cfg, metrics, split):
         print(line)
     if pca is not None:
         code = model_cfg.code_dim
