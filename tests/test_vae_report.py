@@ -14,6 +14,7 @@ import torch
 from matplotlib.image import AxesImage
 
 import aekit
+from aekit.cli import main
 from aekit.evaluation.likelihood import COLLAPSED, collapsed_units, kl_per_unit
 from aekit.evaluation.plots import elbo_curves, interpolation, kl_per_unit_plot, prior_samples
 from aekit.evaluation.vae_figures import vae_figures
@@ -195,7 +196,9 @@ def test_the_report_says_the_collapse_in_bold(vae_run, tmp_path):
 
 
 def test_an_autoencoders_report_has_no_likelihood(sparse_run, tmp_path):
-    assert "Likelihood and the code" not in write_report(sparse_run, tmp_path / "r.html").read_text()
+    assert (
+        "Likelihood and the code" not in write_report(sparse_run, tmp_path / "r.html").read_text()
+    )
 
 
 # A decoder far wider than the encoder and a KL weight of 4 from the first step: the
@@ -215,3 +218,36 @@ def test_a_collapsed_run_says_so_at_its_end_and_in_its_report(tmp_path):
     assert "<strong>code: posterior collapse: every code unit" in page
     kl = kl_per_unit(aekit.load(tmp_path / "c"), aekit.load_digits().test)
     assert collapsed_units(kl) == list(range(16))
+
+
+# ---- --iwae-k is a VAE's: refused for an autoencoder, by every door that takes it ----------
+
+REFUSED = "the sparse kind is an autoencoder, judged by its reconstruction error: leave it out"
+
+
+def test_iwae_k_for_an_autoencoder_is_refused_by_every_command(sparse_run, tmp_path, capsys):
+    run = str(sparse_run)
+    before = {p.name: p.read_bytes() for p in sparse_run.iterdir() if p.is_file()}
+    out = tmp_path / "scores.csv"
+    commands = [
+        ["evaluate", run, "--iwae-k", "5"],
+        ["score", run, "digits", "-o", str(out), "--iwae-k", "5"],
+        ["train", "--resume", run, "--iwae-k", "5", "--epochs", "6"],
+        # at its default too: a flag that does nothing is not taken in silence
+        ["train", "--kind", "sparse", "--iwae-k", "100", "--out", str(tmp_path / "new")],
+    ]
+    for argv in commands:
+        assert main(argv) == 2, argv
+        said = " ".join(capsys.readouterr().err.split())
+        assert said.count("aekit: error") == 1 and REFUSED in said, said
+        assert "--iwae-k" in said and "--kind vae" in said
+    assert not out.exists() and not (tmp_path / "new").exists()
+    assert {p.name: p.read_bytes() for p in sparse_run.iterdir() if p.is_file()} == before
+    # From Python the same, in Python's words.
+    with pytest.raises(aekit.ConfigError, match=r"output\.iwae_k is the samples of a VAE's"):
+        aekit.train({"model": {"kind": "sparse"}, "output": {"iwae_k": 7}}, out=tmp_path / "p")
+    with pytest.raises(aekit.ConfigError, match=REFUSED):
+        aekit.resume(sparse_run, iwae_k=5)
+    with pytest.raises(aekit.ConfigError, match="iwae_k is the samples of a VAE's bound"):
+        aekit.score(sparse_run, aekit.load_digits().test, iwae_k=5)
+    assert not (tmp_path / "p").exists()

@@ -36,6 +36,7 @@ from ..runs.api import impute as impute_data
 from ..runs.api import reconstruct as reconstruct_data
 from ..runs.api import sample as sample_prior
 from ..runs.api import score as score_data
+from ..runs.config import iwae_k_refused
 from ..runs.saved import load, read_run_config
 from .files import save_array, save_image_grid, save_named, save_pngs, save_table
 from .printing import baseline_lines, fmt, pop_baselines
@@ -89,6 +90,9 @@ def _streamed(args: argparse.Namespace, data: str | None) -> str | None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    model_class, model_cfg = model_config_of(read_run_config(args.run), Path(args.run))
+    if args.iwae_k is not None and not issubclass(model_class, VAE):
+        raise iwae_k_refused(model_cfg.kind, "--iwae-k", "aekit train --kind vae")
     images = _input_images(args, args.data, sys.stderr if args.json else sys.stdout)
     metrics = evaluate(
         args.run,
@@ -107,7 +111,6 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     width = max(map(len, metrics))
     for k, v in metrics.items():
         print(f"{k:<{width}}  {fmt(v)}")
-    _, model_cfg = model_config_of(read_run_config(args.run), Path(args.run))
     named = args.data is None or args.data in NAMED_SOURCES
     split = (args.split or "test") if named else Path(args.data).name
     for line in likelihood_words(model_cfg, metrics, split):
@@ -277,10 +280,8 @@ def _errors(args: argparse.Namespace, model: AutoEncoder, x: Any) -> tuple[np.nd
     """(each sample's error, the errors of its features); a streamed input's errors a
     block at a time, one column a sample (its features' would be as large as the data)."""
     if args.iwae_k is not None:
-        raise ConfigError(
-            "--iwae-k is the samples of a VAE's bound; this model is an autoencoder, scored "
-            "by its reconstruction error"
-        )
+        kind = model.config.kind if model.config is not None else "custom"
+        raise iwae_k_refused(kind, "--iwae-k", "aekit train --kind vae")
     if not isinstance(x, DiskArray):
         errors = score_data(model, x)
         return errors.sum(1), errors
