@@ -272,3 +272,38 @@ def test_the_transformer_gives_posterior_means_and_the_detector_scores_by_the_el
         detector.feature_errors(X)
     with pytest.raises(aekit.ConfigError, match=r"model\.loss is not a setting of the vae kind"):
         AutoEncoderTransformer(kind="vae", loss="bce", epochs=1).fit(X)
+
+
+def test_the_vaes_own_settings_are_estimator_parameters(X, tmp_path):
+    X = X[:200]  # a fit of one epoch on a few digits: the settings are what is checked
+    from sklearn.base import clone
+
+    from aekit.sklearn import VAE_PARAMS, load
+
+    assert set(VAE_PARAMS) == {
+        "beta", "kl_warmup_epochs", "kl_warmup_steps", "free_bits", "decoder",
+        "decoder_variance", "decoder_sigma", "binarize", "decoder_hidden",
+    }  # fmt: skip
+    settings = {"beta": 2.0, "kl_warmup_epochs": 0.0, "free_bits": 0.1, "binarize": False}
+    vae = AutoEncoderTransformer(kind="vae", decoder_hidden="32,16", epochs=1, **settings)
+    # The scikit-learn way: get_params, set_params, clone, a saved estimator.
+    assert {k: vae.get_params()[k] for k in settings} == settings
+    again = clone(vae).set_params(beta=3.0, kl_warmup_steps=10, kl_warmup_epochs=None)
+    assert again.beta == 3.0 and vae.beta == 2.0 and clone(again).kl_warmup_steps == 10
+    cfg = vae.fit(X).model_.config
+    assert (cfg.beta, cfg.kl_warmup_epochs, cfg.free_bits, cfg.binarize) == (2.0, 0.0, 0.1, False)
+    assert cfg.decoder_hidden == [32, 16] and cfg.kl_warmup_steps == 0
+    assert load(vae.save(tmp_path / "t")).get_params() == vae.get_params()
+    assert again.fit(X).model_.config.kl_warmup_steps == 10
+    gaussian = {"decoder": "gaussian", "decoder_variance": "fixed", "decoder_sigma": 0.5}
+    detector = AutoEncoderOutlierDetector(kind="vae", epochs=1, **gaussian).fit(X)
+    cfg = detector.model_.config
+    assert (cfg.decoder, cfg.decoder_variance, cfg.decoder_sigma) == ("gaussian", "fixed", 0.5)
+    # Refused for an autoencoder, naming the fix; and a VAE setting's own checks hold.
+    with pytest.raises(aekit.ConfigError, match=r"beta=2\.0: the VAE's own setting, and kind="):
+        AutoEncoderTransformer(beta=2.0, epochs=1).fit(X)
+    said = r"'sparse' is an autoencoder: leave them as None, or set kind=\"vae\""
+    with pytest.raises(aekit.ConfigError, match=said):
+        AutoEncoderOutlierDetector(kind="sparse", beta=2.0, free_bits=1.0, epochs=1).fit(X)
+    with pytest.raises(aekit.ConfigError, match="not both"):
+        AutoEncoderTransformer(kind="vae", kl_warmup_epochs=1, kl_warmup_steps=5).fit(X)
