@@ -206,7 +206,7 @@ def test_what_a_new_user_tripped_on(cancer, tmp_path):
         warnings.simplefilter("error")
         warnings.filterwarnings("ignore", "kept PCA's solution")  # said of one epoch, rightly
         AutoEncoderTransformer(epochs=1, random_state=0).fit(frame).transform(frame)
-    with pytest.raises(TypeError, match="AutoEncoderEstimator"):
+    with pytest.raises(TypeError, match=r"AutoEncoderTransformer\.__init__\(\) got an unexpected"):
         AutoEncoderTransformer(code_size=4)
 
 

@@ -90,9 +90,10 @@ def _streamed(args: argparse.Namespace, data: str | None) -> str | None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    model_class, model_cfg = model_config_of(read_run_config(args.run), Path(args.run))
-    if args.iwae_k is not None and not issubclass(model_class, VAE):
-        raise iwae_k_refused(model_cfg.kind, "--iwae-k", "aekit train --kind vae")
+    if args.iwae_k is not None:  # refused before the data is read
+        family, judged = model_config_of(read_run_config(args.run), Path(args.run))
+        if not issubclass(family, VAE):
+            raise iwae_k_refused(judged.kind, "--iwae-k", "aekit train --kind vae")
     images = _input_images(args, args.data, sys.stderr if args.json else sys.stdout)
     metrics = evaluate(
         args.run,
@@ -111,6 +112,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     width = max(map(len, metrics))
     for k, v in metrics.items():
         print(f"{k:<{width}}  {fmt(v)}")
+    _, model_cfg = model_config_of(read_run_config(args.run), Path(args.run))
     named = args.data is None or args.data in NAMED_SOURCES
     split = (args.split or "test") if named else Path(args.data).name
     for line in likelihood_words(model_cfg, metrics, split):

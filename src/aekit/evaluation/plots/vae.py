@@ -155,7 +155,8 @@ def kl_per_unit_plot(
     shown = np.maximum(kl[order], floor)
     x = np.arange(k)
     fig, ax = plt.subplots(figsize=(min(13.0, max(8.5, 0.25 * k + 5.0)), 3.6))
-    ax.bar(x[~low], shown[~low], color="C0", width=0.8, label=f"in use: {k - len(collapsed)}")
+    if not low.all():
+        ax.bar(x[~low], shown[~low], color="C0", width=0.8, label=f"in use: {k - len(collapsed)}")
     if low.any():
         ax.bar(
             x[low],
