@@ -215,7 +215,8 @@ def likelihood_words(config: Any, metrics: dict[str, Any], split: str) -> list[s
     (an autoencoder's metrics)."""
     if "iwae_nll" not in metrics:
         return []
-    k = metrics.get("iwae_k", "?")
+    k = metrics.get("iwae_k")
+    k = k if isinstance(k, int) else "?"  # a hand-edited metrics.json is read, not trusted
     units = " nats"
     if getattr(config, "binarize", False):
         units += " (of one seeded binary draw of the data: the model is dynamically binarised)"
