@@ -24,6 +24,7 @@ from ..data.formats.csv import csv_header
 from ..data.formats.images import Images, is_image_folder, not_streamed
 from ..data.sources import streams
 from ..data.streaming import DiskArray
+from ..evaluation.likelihood import likelihood_words
 from ..evaluation.metrics import feature_errors
 from ..evaluation.plots import reconstruction_grid
 from ..models.autoencoder import AutoEncoder
@@ -35,9 +36,10 @@ from ..runs.api import impute as impute_data
 from ..runs.api import reconstruct as reconstruct_data
 from ..runs.api import sample as sample_prior
 from ..runs.api import score as score_data
+from ..runs.config import iwae_k_refused
 from ..runs.saved import load, read_run_config
 from .files import save_array, save_image_grid, save_named, save_pngs, save_table
-from .printing import baseline_lines, fmt, likelihood_lines, pop_baselines
+from .printing import baseline_lines, fmt, pop_baselines
 
 TOP_ERRORS = 5  # the images named after scoring a folder
 
@@ -105,6 +107,10 @@ def _streamed(args: argparse.Namespace, data: str | None) -> str | None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    if args.iwae_k is not None:  # refused before the data is read
+        family, judged = model_config_of(read_run_config(args.run), Path(args.run))
+        if not issubclass(family, VAE):
+            raise iwae_k_refused(judged.kind, "--iwae-k", "aekit train --kind vae")
     images = _input_images(args, args.data, sys.stderr if args.json else sys.stdout)
     metrics = evaluate(
         args.run,
@@ -124,7 +130,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     _, model_cfg = model_config_of(read_run_config(args.run), Path(args.run))
     named = args.data is None or args.data in NAMED_SOURCES
     split = (args.split or "test") if named else Path(args.data).name
-    for line in likelihood_lines(model_cfg, metrics, split):
+    for line in likelihood_words(model_cfg, metrics, split):
         print(line)
     if pca is not None:
         code = model_cfg.code_dim
@@ -273,10 +279,8 @@ def _errors(args: argparse.Namespace, model: AutoEncoder, x: Any) -> tuple[np.nd
     """(each sample's error, the errors of its features); a streamed input's errors a
     block at a time, one column a sample (its features' would be as large as the data)."""
     if args.iwae_k is not None:
-        raise ConfigError(
-            "--iwae-k is the samples of a VAE's bound; this model is an autoencoder, scored "
-            "by its reconstruction error"
-        )
+        kind = model.config.kind if model.config is not None else "custom"
+        raise iwae_k_refused(kind, "--iwae-k", "aekit train --kind vae")
     if not isinstance(x, DiskArray):
         errors = score_data(model, x)
         return errors.sum(1), errors

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..data.streaming import DiskArray
-from ..evaluation.likelihood import K_REPORTED, code_note
+from ..evaluation.likelihood import likelihood_words
 from ..models.presets import default_code_dim
 from ..runs.api import Run
 from ..runs.report import versus
@@ -162,30 +162,9 @@ def _metric_lines(run: Run) -> Iterator[str]:
     probe = metrics.pop("probe_accuracy", None)
     judged = {k: metrics.pop(k) for k in JUDGED if k in metrics}
     yield f"{run.split}: " + "  ".join(f"{k} {fmt(v)}" for k, v in metrics.items())
-    yield from likelihood_lines(cfg, metrics, run.split)
+    yield from likelihood_words(cfg, metrics, run.split)
     yield from baseline_lines(cfg.code_dim, metrics["squared_error"], pca, others)
     yield from judged_lines(cfg, judged, probe)
-
-
-def likelihood_lines(cfg: Any, metrics: dict[str, Any], split: str) -> list[str]:
-    """A VAE's likelihood and the use of its code, in words, from its metrics
-    (:func:`~aekit.evaluation.likelihood.evaluate_vae`); none for an autoencoder."""
-    if "iwae_nll" not in metrics:
-        return []
-    k = metrics["iwae_k"]
-    units = " nats"
-    if cfg.binarize:
-        units += " (of one seeded binary draw of the data: the model is dynamically binarised)"
-    elif cfg.scaling != "none":
-        units += f" (of the data in the model's units: scaled, {cfg.scaling})"
-    paper = f"; --iwae-k {K_REPORTED} gives the figure papers report" if k < K_REPORTED else ""
-    return [
-        f"likelihood: {split} negative log-likelihood at most {fmt(metrics['iwae_nll'])} nats "
-        f"a sample (the importance-weighted bound, k={k}{paper}); ELBO "
-        f"{fmt(metrics['elbo'])} = -(reconstruction {fmt(metrics['reconstruction_nll'])} + "
-        f"KL {fmt(metrics['kl'])}){units}",
-        f"code: {code_note(metrics['active_units'], cfg.code_dim)}",
-    ]
 
 
 def judged_lines(cfg: Any, judged: dict[str, Any], probe: float | None) -> list[str]:

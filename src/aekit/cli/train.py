@@ -12,7 +12,7 @@ from typing import Any
 
 from ..core.errors import AekitError, ConfigError
 from ..runs.api import Run, resume, train
-from ..runs.config import RunConfig
+from ..runs.config import RunConfig, is_vae_kind, iwae_k_refused
 from ..runs.saved import IN_MEMORY, data_origin, read_run_config
 from ..training import distributed
 from .options import SECTIONS, given_settings
@@ -76,6 +76,10 @@ def run_config_from_args(args: argparse.Namespace) -> RunConfig:
         file_section = base.get(section) or {}
         if given[section] or file_section:
             merged[section] = {**file_section, **given[section]}
+    kind = (merged.get("model") or {}).get("kind", "undercomplete")
+    # Given at all, even at its default: a flag that would do nothing is refused.
+    if "iwae_k" in given["output"] and isinstance(kind, str) and not is_vae_kind(kind):
+        raise iwae_k_refused(kind, "--iwae-k", "--kind vae")
     return RunConfig.from_dict(merged)
 
 

@@ -208,6 +208,45 @@ def code_note(
     )
 
 
+def likelihood_words(config: Any, metrics: dict[str, Any], split: str) -> list[str]:
+    """A VAE's likelihood and the use of its code, in words, from its metrics
+    (:func:`evaluate_vae`) and its config (a :class:`~aekit.VAEConfig`): what ``aekit
+    train`` and ``aekit evaluate`` print and the run's report says; none without them
+    (an autoencoder's metrics)."""
+    if "iwae_nll" not in metrics:
+        return []
+    k = metrics.get("iwae_k")
+    k = k if isinstance(k, int) else "?"  # a hand-edited metrics.json is read, not trusted
+    units = " nats"
+    if getattr(config, "binarize", False):
+        units += " (of one seeded binary draw of the data: the model is dynamically binarised)"
+    elif getattr(config, "scaling", "none") != "none":
+        units += f" (of the data in the model's units: scaled, {config.scaling})"
+    paper = (
+        f"; --iwae-k {K_REPORTED} gives the figure papers report"
+        if isinstance(k, int) and k < K_REPORTED
+        else ""
+    )
+    code = (
+        code_note(metrics["active_units"], config.code_dim)
+        if isinstance(metrics.get("active_units"), int)
+        else "not measured"
+    )
+    return [
+        f"likelihood: {split} negative log-likelihood at most {_num(metrics['iwae_nll'])} nats "
+        f"a sample (the importance-weighted bound, k={k}{paper}); ELBO "
+        f"{_num(metrics.get('elbo'))} = -(reconstruction {_num(metrics.get('reconstruction_nll'))}"
+        f" + KL {_num(metrics.get('kl'))}){units}",
+        f"code: {code}",
+    ]
+
+
+def _num(value: Any) -> str:
+    """A figure as the words print it: 4 significant digits; n/a where it is missing (a
+    NaN or infinity, null in metrics.json)."""
+    return f"{value:.4g}" if isinstance(value, int | float) else "n/a"
+
+
 @contextmanager
 def _evaluating(model: VAE) -> Iterator[None]:
     """The model in evaluation and inference mode inside; in its mode as it was after."""

@@ -1,8 +1,9 @@
 """The figures of a VAE's run (what ``aekit train --kind vae`` writes into RUN/figures):
-the curves of the training objective's terms (the reconstruction's negative
-log-likelihood, the KL, and the warm-up's or free bits' weighting of it), held-out
-samples and their reconstructions (image data), and the codes (posterior means) in two
-dimensions; drawn with the autoencoders' figure functions (:mod:`.plots`)."""
+the ELBO's terms per epoch (the reconstruction's negative log-likelihood and the KL, in
+nats), held-out samples and their reconstructions, samples from the prior and decodings
+along the line between two held-out samples' posterior means (image data), each code
+unit's KL with the collapsed units marked, and the codes (posterior means) in two
+dimensions; drawn with the figure functions of :mod:`.plots`."""
 
 from __future__ import annotations
 
@@ -11,13 +12,22 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..models.vae import VAE
-from .plots import code_space, loss_curves, reconstruction_grid, summed_over
+from .likelihood import kl_per_unit
+from .plots import (
+    code_space,
+    elbo_curves,
+    interpolation,
+    kl_per_unit_plot,
+    prior_samples,
+    reconstruction_grid,
+    summed_over,
+)
 
-# The reconstruction term's name on the curves, by decoder: the Bernoulli decoder's is the
-# cross-entropy (nats); the Gaussian's, a negative log-likelihood.
-DECODER_LOSS = {"bernoulli": "bce", "gaussian": "Gaussian negative log-likelihood"}
+PRIOR_SAMPLES = 64  # images in the grid of samples from the prior (8 x 8)
+PRIOR_SEED = 0  # the seed of those samples: the same run, the same figure
 
 
 def vae_figures(
@@ -28,25 +38,38 @@ def vae_figures(
     labels: np.ndarray | None = None,
 ) -> list[Path]:
     """Draw a VAE's figures of held-out data ``X`` into ``folder`` (``history``: the
-    per-epoch losses; ``labels``: of ``X``, for the codes' colours); returns the files."""
+    per-epoch losses; ``labels``: of ``X``, for the codes' colours); returns the files.
+    Image data (the model's ``image_shape``) gets the pictures of samples besides the
+    figures every VAE gets (the curves, the KL per unit, the codes)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     cfg = model.config
+    shape = cfg.image_shape
     x = np.asarray(X, dtype=np.float32).reshape(len(X), -1)
     written = []
+
+    def out(name: str) -> Path:
+        written.append(folder / name)
+        return folder / name
+
     if history:
-        written.append(folder / "curves.png")
-        over = summed_over(x.shape[1], cfg.image_shape)
-        loss_curves(history, written[-1], DECODER_LOSS[cfg.decoder], over)
-    if cfg.image_shape is not None and len(x):
-        written.append(folder / "reconstructions.png")
-        sample = x[:10]
+        over = summed_over(x.shape[1], shape)
+        elbo_curves(history, out("elbo_curves.png"), cfg.decoder, over, cfg.code_dim)
+    if shape is not None and len(x):
         title = "held-out samples and their reconstructions (the decoder's mean)"
+        sample = x[:10]
         reconstruction_grid(
-            sample, model.reconstruct(sample), written[-1], cfg.image_shape, title=title
+            sample, model.reconstruct(sample), out("reconstructions.png"), shape, title=title
         )
+    if shape is not None:
+        prior_samples(model, out("prior_samples.png"), shape, PRIOR_SAMPLES, PRIOR_SEED)
+    if shape is not None and len(x) >= 2:
+        # Two held-out samples' posterior means (encode), decoded to the decoder's mean.
+        interpolation(model, x[0], x[1], out("interpolation.png"), shape)
     if len(x):
-        written.append(folder / "codes.png")
+        # The KL of the data the run was judged on, as its metrics' active_units count it.
+        kl = kl_per_unit(model, torch.from_numpy(x))
+        kl_per_unit_plot(kl, out("kl_per_unit.png"), samples=len(x))
         codes: Any = np.asarray(model.encode(x[:2000]))
-        code_space(codes, written[-1], labels[: len(codes)] if labels is not None else None)
+        code_space(codes, out("codes.png"), labels[: len(codes)] if labels is not None else None)
     return written

@@ -22,7 +22,25 @@ from ..evaluation.likelihood import IWAE_K
 from ..models.corruption import Corruption
 from ..models.kinds import check_settings, get_kind, model_fields
 from ..models.penalties import Penalty
+from ..models.vae import VAE
 from ..training.config import MAX_EPOCHS, TrainConfig
+
+
+def iwae_k_refused(kind: str, setting: str = "iwae_k", fix: str = "kind='vae'") -> ConfigError:
+    """The error for the samples of a VAE's importance-weighted bound (``setting``: as the
+    caller names it, "iwae_k" or "--iwae-k") given for a model of ``kind`` that is not a
+    VAE, which has no such bound: never ignored in silence, as a setting that does
+    nothing would be. ``fix``: how the caller would ask for a VAE."""
+    return ConfigError(
+        f"{setting} is the samples of a VAE's importance-weighted bound, and the {kind} "
+        f"kind is an autoencoder, judged by its reconstruction error: leave it out (or "
+        f"train a VAE: {fix})"
+    )
+
+
+def is_vae_kind(kind: str) -> bool:
+    """Whether models of kind ``kind`` are VAEs (judged by their likelihood)."""
+    return issubclass(get_kind(kind).model_class, VAE)
 
 
 def _rearranges(given: Any, images: tuple[int, ...]) -> bool:
@@ -132,6 +150,9 @@ class RunConfig(_Config):
         check_known(self.model, hints, "model")
         self.model = {k: coerce(v, hints[k], f"model.{k}") for k, v in self.model.items()}
         check_settings(self.kind, self.model)  # the kind known, and these its own
+        # The CLI refuses --iwae-k for another kind even at its default (cli.train).
+        if self.output.iwae_k != IWAE_K and not is_vae_kind(self.kind):
+            raise iwae_k_refused(self.kind, "output.iwae_k")
 
     @property
     def kind(self) -> str:

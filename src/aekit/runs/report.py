@@ -15,6 +15,7 @@ from typing import Any
 
 from ..core.errors import CheckpointError, ConfigError
 from ..core.io import MAX_FIGURE_BYTES, atomic_write, read_checked
+from ..evaluation.likelihood import likelihood_words
 from ..models.families import model_config_of
 from ..training.config import TrainConfig
 from .records import describe_samples, read_history, read_metrics
@@ -32,13 +33,28 @@ CAPTIONS = {
     "Where the first epochs would flatten the rest, the lower row repeats the curves from the "
     "end of the first tenth of training on a linear scale: a validation curve that rises "
     "while the training curve falls is overfitting.",
+    "elbo_curves.png": "A VAE's training: the ELBO's terms per epoch in nats per sample, "
+    "training solid and validation dashed: the negative ELBO, the reconstruction's negative "
+    "log-likelihood -log p(x | z) and the KL divergence of the posterior q(z | x) from the "
+    "prior (the ELBO is minus their sum); where the objective weighs the KL otherwise (beta, "
+    "a KL warm-up, free bits), the objective as minimised too. The dotted line marks the "
+    "epoch of the lowest validation loss.",
+    "prior_samples.png": "Samples from the model: codes drawn from the prior N(0, I) (seeded: "
+    "the same run draws the same grid), each shown as the decoder's mean.",
+    "kl_per_unit.png": "How much each code unit carries: its KL divergence from the prior on "
+    "the held-out data, in nats (a log scale), one bar a unit, largest first. Units under the "
+    "dashed threshold carry nothing (collapsed): red bars with red numbers. Some such units are "
+    "normal for a VAE, which leaves at the prior the units the data does not need; all of "
+    "them is posterior collapse.",
     "filters.png": "What the first-layer units respond to: each unit's input weights, titled "
     "by the unit's number, the largest weights first, all on one colour scale centred at 0 (the "
     "colour bar), so a faint unit has small weights. Grey: pixels the training data barely "
     "uses, where a weight hardly matters.",
-    "codes.png": "The held-out samples' codes in two dimensions, coloured by label where known.",
+    "codes.png": "The held-out samples' codes (a VAE's: their posterior means) in two "
+    "dimensions, coloured by label where known.",
     "interpolation.png": "Decodings along the straight line between the codes of two held-out "
-    "samples.",
+    "samples (a VAE's: their posterior means, each decoded to the decoder's mean); the ends "
+    "are the two samples' reconstructions.",
     "activation_frequencies.png": "How often each code unit is active, one bar a unit, most "
     "active first; dead units (never active) are the red crosses and red numbers. Under a KL "
     "penalty, the diamonds are each unit's mean activation, which the penalty pulls to rho (the "
@@ -157,6 +173,7 @@ def _run_info(run: Path) -> dict[str, Any]:
         "arch": model.arch,
         "seconds": seconds,
         "epochs": epochs,
+        "model": model,
     }
 
 
@@ -221,6 +238,30 @@ def _facts(run: Path, info: dict[str, Any]) -> list[tuple[str, Any]]:
     ]
 
 
+def _likelihood(info: dict[str, Any]) -> list[str]:
+    """A VAE's likelihood and the use of its code in words, as ``aekit train`` printed them
+    (none for an autoencoder): collapsed units, and posterior collapse, said where the
+    reader sees them."""
+    metrics = info["metrics"]
+    lines = likelihood_words(info["model"], metrics, str(metrics.get("split", "held-out")))
+    if not lines:
+        return []
+    active, units = metrics.get("active_units"), info["model"].code_dim
+    collapsed = isinstance(active, int) and active < units
+    note = lines[1]
+    if collapsed:  # said in bold: it changes what the codes and the samples mean
+        figure = (info["path"] / FIGURES / "kl_per_unit.png").is_file()
+        which = " (the figure of the KL per unit numbers them, in red)" if figure else ""
+        note = f"<strong>{html.escape(note)}</strong>{which}"
+    else:
+        note = html.escape(note)
+    return [
+        "<h2>Likelihood and the code</h2>",
+        f"<p>{html.escape(lines[0])}</p>",
+        f"<p class='code-note'>{note}</p>",
+    ]
+
+
 def write_report(run: str | Path, out: str | Path | None = None) -> Path:
     """Write the one-page HTML report of run folder ``run`` (default: ``RUN/report.html``)."""
     run = Path(run)
@@ -254,6 +295,7 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
                 f"<p>This kind has a wide code; PCA with {html.escape(k)} components (the "
                 f"other kinds' code size) gives {_fmt(value)}.</p>"
             )
+    parts.extend(_likelihood(info))
     figures = _figures(run)
     if figures:
         parts.append("<h2>Figures</h2>")

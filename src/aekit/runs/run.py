@@ -24,11 +24,12 @@ from ..models.autoencoder import AutoEncoder
 from ..models.config import ModelConfig
 from ..models.families import model_config_of
 from ..models.kinds import kind_training, model_class_of
+from ..models.vae import VAE
 from ..training import distributed
 from ..training.tensorboard import TensorBoardLogger, require_tensorboard
 from ..training.trainer import shows_progress, warn_ignored
 from .budget import choose_training, say_estimate
-from .config import OutputConfig, RunConfig
+from .config import OutputConfig, RunConfig, iwae_k_refused
 from .folder import RUNS_ROOT, TENSORBOARD, RunFolder, first_missing, train_in_folder
 from .inputs import check_data, dataset_of, in_unit_range, resume_data_config, run_config
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
@@ -181,6 +182,12 @@ def resume(
         data = str(data)  # a file named by a path, as by a string
     folder = RunFolder(path)
     raw = folder.read_config()
+    if iwae_k is not None:  # refused before anything else is asked of the folder
+        family, judged = model_config_of(raw, folder.path)
+        if not issubclass(family, VAE):
+            raise iwae_k_refused(
+                judged.kind, "iwae_k (--iwae-k)", "kind 'vae', aekit train --kind vae"
+            )
     stored = raw.get("training")
     distributed.init(str(stored.get("device", "auto")) if isinstance(stored, dict) else "auto")
     before, now = raw.get("world_size", 1), distributed.world_size()

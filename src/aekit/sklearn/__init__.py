@@ -10,6 +10,9 @@ Every setting is a constructor argument and means what the same field of
 data's default), so a GridSearchCV searches the same schema ``aekit train`` uses. The
 parameters are declared once, in :data:`PARAMS` (built from those fields, their help
 included); each estimator's ``__init__`` and its Parameters section are made from it.
+The transformer and the outlier detector, which also fit ``kind="vae"``, take the VAE's
+own settings too (:data:`VAE_PARAMS`: beta, the KL warm-up, free bits, the decoder and
+its likelihood, binarisation), refused in ``fit`` for another kind.
 The estimators train through :func:`aekit.runs.fitting.fit_model`, as :func:`aekit.fit` does. They
 scale their inputs (``scaling="auto"``: standardised unless the data lies in [0, 1]); the
 scaling is part of the model, saved with it and undone on output. They clone, pickle, sit
@@ -30,7 +33,7 @@ from .base import AutoEncoderEstimator
 from .estimator_file import ESTIMATORS, load, read_estimator_file
 from .imputer import AutoEncoderImputer
 from .outliers import CONTAMINATION, AutoEncoderOutlierDetector, contamination, threshold
-from .params import MODEL_PARAMS, NAMED, NOT_TRAIN_PARAMS, PARAMS, TRAIN_PARAMS, Param
+from .params import MODEL_PARAMS, NAMED, NOT_TRAIN_PARAMS, PARAMS, TRAIN_PARAMS, VAE_PARAMS, Param
 from .transformer import AutoEncoderTransformer
 
 __all__ = [
@@ -42,6 +45,7 @@ __all__ = [
     "NOT_TRAIN_PARAMS",
     "PARAMS",
     "TRAIN_PARAMS",
+    "VAE_PARAMS",
     "AutoEncoderEstimator",
     "AutoEncoderImputer",
     "AutoEncoderOutlierDetector",

@@ -31,12 +31,21 @@ from ..models.autoencoder import AutoEncoder
 from ..models.config import ModelConfig
 from ..models.families import save_model
 from ..models.kinds import model_class_of
-from ..runs.config import RunConfig
+from ..models.vae import VAEConfig
+from ..runs.config import RunConfig, is_vae_kind
 from ..runs.fitting import fit_model, fitted_sections
 from ..runs.inputs import in_unit_range
 from ..runs.saved import ESTIMATOR_FILE
 from ..training.config import TrainConfig
-from .params import MODEL_PARAMS, PARAMS, TRAIN_PARAMS, Param, constructor, with_parameters_doc
+from .params import (
+    MODEL_PARAMS,
+    PARAMS,
+    TRAIN_PARAMS,
+    VAE_PARAMS,
+    Param,
+    constructor,
+    with_parameters_doc,
+)
 
 # Where a frame is aekit's or scikit-learn's own code (fit_transform, a Pipeline or a
 # search call fit): the warnings of a fit point past them, at the user's line.
@@ -93,9 +102,29 @@ class AutoEncoderEstimator(BaseEstimator):
             )
         if self.scaling != "auto":  # "auto": the run's rule, by the data's range
             settings["scaling"] = self.scaling
+        settings.update(self._vae_settings())
         # A model for missing values is an autoencoder's setting (the vae kind has none).
         missing = {"missing": True} if self._missing else {}
         return {"kind": self.kind, **missing, **settings}
+
+    def _vae_settings(self) -> dict[str, Any]:
+        """The VAE's own settings these parameters set (an estimator that fits
+        ``kind="vae"`` has them: :data:`~aekit.sklearn.params.VAE_PARAMS`), refused for
+        a kind that is not a VAE, where they would do nothing."""
+        given = {k: getattr(self, k) for k in VAE_PARAMS if getattr(self, k, None) is not None}
+        if given and not is_vae_kind(self.kind):
+            names = ", ".join(f"{k}={v!r}" for k, v in given.items())
+            raise ConfigError(
+                f"{names}: the VAE's own setting{'s' if len(given) > 1 else ''}, and kind="
+                f"{self.kind!r} is an autoencoder: leave {'them' if len(given) > 1 else 'it'} "
+                'as None, or set kind="vae"'
+            )
+        if isinstance(given.get("decoder_hidden"), str):  # "32,16", as the flag takes it
+            hint = typing.get_type_hints(VAEConfig)["decoder_hidden"]
+            given["decoder_hidden"] = from_text(given["decoder_hidden"], hint, "decoder_hidden")
+        if given.get("decoder_hidden") is not None:
+            given["decoder_hidden"] = list(given["decoder_hidden"])
+        return given
 
     def _fit_model(self, X: np.ndarray) -> AutoEncoder:
         """Build, scale and train the model on validated ``X``; set the fitted attributes."""

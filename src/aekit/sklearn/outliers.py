@@ -19,7 +19,7 @@ from ..evaluation.metrics import feature_errors
 from ..models.vae import VAE
 from ..runs.saved import ESTIMATOR_FILE
 from .base import ABSENT, AutoEncoderEstimator, FileFields
-from .params import PARAMS, Param, with_params
+from .params import PARAMS, Param, with_params, with_vae_params
 
 
 class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
@@ -52,7 +52,7 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
     """
 
     _params = with_params(
-        PARAMS,
+        with_vae_params(PARAMS),  # kind="vae": its objective and decoder too
         Param(
             "contamination",
             "auto",

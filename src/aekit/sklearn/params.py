@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 
 from ..core.config import describe, field_help
 from ..models.config import ModelConfig
+from ..models.vae import VAEConfig
 from ..training.config import TrainConfig
 
 
@@ -42,6 +43,14 @@ MODEL_PARAMS = (
     "top_k",
     "pca_fallback",
 )
+# The VAE's own settings (VAEConfig fields no autoencoder has: its objective and its
+# decoder): parameters of the estimators that fit kind="vae" (the transformer and the
+# outlier detector), refused in fit for another kind.
+VAE_PARAMS = tuple(
+    f.name
+    for f in dataclasses.fields(VAEConfig)
+    if f.name not in {g.name for g in dataclasses.fields(ModelConfig)}
+)
 # TrainConfig fields they do not take: ``random_state`` is the seed, and an estimator
 # trains in memory, with no run folder to checkpoint into.
 NOT_TRAIN_PARAMS = ("seed", "checkpoint_seconds", "checkpoint_every", "checkpoint_every_steps")
@@ -56,8 +65,8 @@ def _fields(
 ) -> list[Param]:
     """Parameters for fields ``names`` of config class ``cls``, documented by the field's
     help; each defaults to None, the config's (or the kind's) default, unless ``defaults``
-    gives one. Annotated as the field, or None; those in ``spec`` (parts) also take the
-    command line's "NAME[:key=value,...]"."""
+    gives one. Annotated as the field, or None; those in ``spec`` also take the command
+    line's text (a part's "NAME[:key=value,...]", sizes' "32,16")."""
     hints = typing.get_type_hints(cls)
     helps = field_help(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -71,6 +80,8 @@ def _fields(
             field = fields[name]
             if cls is ModelConfig:
                 doc += " None: the kind's."
+            elif cls is VAEConfig:
+                doc = f'kind="vae" only: {doc} None: the vae kind\'s.'
             elif field.default is not None and field.default is not dataclasses.MISSING:
                 doc += f" None: {describe(field.default)}."
         out.append(Param(name, default, hint, doc))
@@ -110,6 +121,15 @@ PARAMS: tuple[Param, ...] = (
 
 
 NAMED = {p.name: p for p in PARAMS}
+
+
+def with_vae_params(params: tuple[Param, ...]) -> tuple[Param, ...]:
+    """``params`` with the VAE's own settings (:data:`VAE_PARAMS`) after ``scaling``, the
+    last of the model's settings: the parameters of an estimator that fits
+    ``kind="vae"``."""
+    at = [p.name for p in params].index("scaling") + 1
+    vae = _fields(VAEConfig, VAE_PARAMS, {}, spec=("decoder_hidden",))
+    return params[:at] + tuple(vae) + params[at:]
 
 
 def with_params(params: tuple[Param, ...], *changes: Param) -> tuple[Param, ...]:

@@ -13,6 +13,7 @@ from ..evaluation.likelihood import sample_scores
 from ..evaluation.metrics import feature_errors
 from ..models.vae import VAE
 from .base import AutoEncoderEstimator, FileFields
+from .params import PARAMS, with_vae_params
 
 
 class AutoEncoderTransformer(TransformerMixin, AutoEncoderEstimator):
@@ -39,6 +40,8 @@ class AutoEncoderTransformer(TransformerMixin, AutoEncoderEstimator):
     >>> ae.get_feature_names_out()[:2].tolist()
     ['autoencodertransformer0', 'autoencodertransformer1']
     """
+
+    _params = with_vae_params(PARAMS)  # kind="vae": its objective and decoder too
 
     def fit(self, X: Any, y: Any = None) -> AutoEncoderTransformer:
         """Train on ``X`` (samples, features); ``y`` is ignored."""

@@ -18,6 +18,7 @@ The modules, by what they draw:
     filters          the first layer's units as images
     codes            the code: code space, unit activity, the encoder's Jacobian
     curves           loss curves per epoch, and the pretraining's
+    vae              a VAE's: the ELBO's terms, samples from the prior, the KL per unit
     comparison       figures comparing runs (the comparison report)
     run              run_figures: which figures a run's folder gets
 
@@ -59,6 +60,7 @@ from .style import (
     save,
     summed_over,
 )
+from .vae import elbo_curves, kl_per_unit_plot, prior_samples
 
 __all__ = [
     "LOSS_NAMES",
@@ -70,18 +72,21 @@ __all__ = [
     "code_space",
     "compare_curves",
     "compare_errors",
+    "elbo_curves",
     "encoder_jacobian_spectrum",
     "feature_errors_plot",
     "filters",
     "first_layer_weights",
     "interpolation",
     "jacobian_spectrum",
+    "kl_per_unit_plot",
     "log_ticks",
     "loss_curves",
     "loss_label",
     "lowest_validation",
     "pixel_variance",
     "pretraining_curves",
+    "prior_samples",
     "readable_scale",
     "reconstruction_grid",
     "run_figures",
