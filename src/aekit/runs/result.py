@@ -20,7 +20,7 @@ from ..data.batches import validation_split
 from ..data.dataset import Dataset
 from ..data.streaming import DiskArray, iter_rows
 from ..evaluation.likelihood import IWAE_K, evaluate_vae
-from ..evaluation.metrics import denoising_shortfall, linear_probe
+from ..evaluation.metrics import dead_code_units, denoising_shortfall, linear_probe
 from ..evaluation.metrics import evaluate as evaluate_model
 from ..evaluation.plots import first_layer_weights, pixel_variance, run_figures
 from ..evaluation.vae_figures import vae_figures
@@ -167,7 +167,9 @@ def _judged_autoencoder(model: AutoEncoder, judged: Any, fitted_on: Any) -> dict
     if model.corruption is not None:
         compresses = code_dim < model.config.input_dim
         denoiser = principal_subspace(fitted_on, code_dim if compresses else plain)
-    metrics = evaluate_model(model, judged, baseline=denoiser)
+    metrics: dict[str, Any] = evaluate_model(model, judged, baseline=denoiser)
+    if "dead_units" in metrics:  # which they are, for the report and aekit info to name
+        metrics["dead_unit_numbers"] = dead_code_units(model, judged)
     warn_denoising(model, metrics, stacklevel=6)  # the caller of train or resume
     pca = pca_baseline(fitted_on, scaled_blocks(model, judged), code_dim)
     if pca is not None:
