@@ -30,6 +30,10 @@ CAPTIONS = {
     "feature_errors.png": "Mean squared reconstruction error of each feature on the held-out data.",
     "curves.png": "Training and validation loss per epoch, one panel per loss term, each "
     "naming its loss and units; the dotted line marks the epoch of the lowest validation loss. "
+    "The dash-dotted black line is PCA's held-out squared error with as many components as the "
+    "code, drawn where the panel is a squared error per sample in the same units (never on a "
+    "cross-entropy); where the run fell back to PCA, the figure's title says its final model "
+    "is that PCA, and the curves are those of the layers it set aside. "
     "Where the first epochs would flatten the rest, the lower row repeats the curves from the "
     "end of the first tenth of training on a linear scale: a validation curve that rises "
     "while the training curve falls is overfitting.",
