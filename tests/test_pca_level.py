@@ -127,3 +127,24 @@ def test_a_run_that_falls_back_draws_pca_as_its_final_model(tmp_path, monkeypatc
     assert run.split == "validation"
     assert given[0].error == pytest.approx(run.metrics["pca_squared_error"], rel=1e-4)
     assert (tmp_path / "r" / "figures" / "curves.png").stat().st_size > 10_000
+
+
+def test_the_line_is_drawn_on_the_zoomed_row_too(digits):
+    """Where the first epochs would flatten the rest, the second row repeats the panel from
+    a later epoch: PCA's level spans it too, within its scale."""
+    model = aekit.AutoEncoder.build("linear", input_dim=64, code_dim=8, pca_fallback=False)
+    fit = aekit.fit(model, digits.train[:200], epochs=30, progress=False, lr=0.01)
+    level = PcaLevel(float(fit.final["val_reconstruction"]) * 0.8, 8, "the validation data")
+    fig = plots.loss_curves(fit.history, None, "mse", "64 pixels", pca=level)
+    assert plots.zoom_start([(*plots.curves.series(fit.history, "val_loss"), {})]) is not None
+    assert sorted(i for i, _ in _pca_lines(fig)) == [0, 1]
+    spans = [
+        list(line.get_xdata())
+        for ax in fig.axes
+        for line in ax.get_lines()
+        if line.get_label().startswith("PCA-")
+    ]
+    assert spans == [[0, 1], [0, 1]]  # from edge to edge of each panel (axes fractions)
+    for ax in fig.axes:
+        low, high = ax.get_ylim()
+        assert low < level.error < high

@@ -64,7 +64,8 @@ def curve_grid(
 ) -> Any:
     """One column per panel (title, y label, curves) on :func:`readable_scale`; a second
     row from :func:`zoom_start` on where the first epochs flatten the rest; a dotted line
-    at epoch ``best``."""
+    at epoch ``best``. A curve whose style says ``level`` is a horizontal line at its
+    value across the panel (in every row), its value within the panel's scale."""
     from matplotlib.ticker import MaxNLocator
 
     plt = pyplot()
@@ -81,8 +82,11 @@ def curve_grid(
             ax = axes[row][col]
             since = start if row == 1 else None
             for xs, ys, style in curves:
-                kept = [(x, y) for x, y in zip(xs, ys, strict=True) if since is None or x >= since]
                 style = dict(style)
+                if style.pop("level", False):  # a reference level: across the whole panel
+                    ax.axhline(ys[0], **style)
+                    continue
+                kept = [(x, y) for x, y in zip(xs, ys, strict=True) if since is None or x >= since]
                 mark = style.pop("mark_lowest", False)
                 ax.plot([p[0] for p in kept], [p[1] for p in kept], **style)
                 finite = [(y, x) for x, y in kept if math.isfinite(y)]
@@ -192,8 +196,9 @@ def loss_curves(
                 label = "validation" if split == "val" else "training"
                 curves.append((xs, ys, {"ls": style, "color": colour, "label": label}))
         if pca is not None and term == "reconstruction" and loss == "mse" and epochs:
-            # A line across the epochs drawn, on the scale with the curves.
-            level = {"ls": "-.", "color": "k", "lw": 1.3, "label": pca.label()}
+            # A level across the panel, on the scale with the curves (its epochs: the
+            # zoomed row's scale takes it in too).
+            level = {"ls": "-.", "color": "k", "lw": 1.3, "label": pca.label(), "level": True}
             curves.append(([min(epochs), max(epochs)], [pca.error, pca.error], level))
         panels.append((*_term_text(term, terms, loss, summed_over, scaling), curves))
     # The legend of the reconstruction panel carries PCA's line.
