@@ -87,6 +87,8 @@ def test_the_line_is_on_the_reconstruction_panel_only(digits):
     titles = [ax.get_title() for ax in fig.axes]
     drawn_on = {titles[i] for i, _ in _pca_lines(fig)}
     assert drawn_on == {"reconstruction: squared error"}
+    legend = fig.axes[titles.index("reconstruction: squared error")].get_legend()
+    assert any(t.get_text().startswith("PCA-16 on the test split") for t in legend.get_texts())
     assert fig._suptitle is None  # the model is not PCA
 
 
@@ -145,6 +147,7 @@ def test_the_line_is_drawn_on_the_zoomed_row_too(digits):
         if line.get_label().startswith("PCA-")
     ]
     assert spans == [[0, 1], [0, 1]]  # from edge to edge of each panel (axes fractions)
+    assert fig.axes[1].get_legend() is None  # no legend over the line on the zoomed row
     for ax in fig.axes:
         low, high = ax.get_ylim()
         assert low < level.error < high

@@ -201,8 +201,12 @@ def loss_curves(
             level = {"ls": "-.", "color": "k", "lw": 1.3, "label": pca.label(), "level": True}
             curves.append(([min(epochs), max(epochs)], [pca.error, pca.error], level))
         panels.append((*_term_text(term, terms, loss, summed_over, scaling), curves))
-    # The legend of the reconstruction panel carries PCA's line.
-    fig = curve_grid(panels, lowest_validation(history), legend_each=pca is not None)
+    fig = curve_grid(panels, lowest_validation(history))
+    drawn = pca is not None and loss == "mse" and "reconstruction" in terms
+    if drawn and terms.index("reconstruction") > 0:
+        # The top left panel has the legend; the one with PCA's line needs its own (the
+        # top row's: a legend on the zoomed row would hide the line it spans).
+        fig.axes[terms.index("reconstruction")].legend(fontsize=8)
     if pca is not None and pca.final:
         off_axis = (
             ""
