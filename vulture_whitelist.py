@@ -18,6 +18,7 @@ _.__signature__  # noqa: what inspect.signature reads (the estimators' parameter
 _.__qualname__  # noqa
 _.__annotations__  # noqa
 _.frequencies  # noqa: set on a histogram artist for the figure test to read
+_.dead_units  # noqa: set on the activity figure: the dead units it numbers, for callers
 
 # Public API: for users, not called inside the package.
 _.build  # noqa: AutoEncoder.build

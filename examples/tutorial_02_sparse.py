@@ -23,7 +23,9 @@ print(f"mean activation: {codes.mean():.3f} (target rho = 0.05)")
 
 # %%
 # Each unit's rate (its mean activation over the test digits) and how often it is
-# clearly on (above 0.5). A unit that is never on is dead: it carries no information.
+# clearly on (above 0.5). A unit that is never on is inactive, yet alive where its value
+# still follows the input; a dead unit is one whose value is the same on every digit: it
+# carries no information (aekit.evaluate counts both: inactive_units, dead_units).
 rate = codes.mean(0)
 on = (codes > 0.5).mean(0)
 order = np.argsort(-rate)

@@ -45,7 +45,8 @@ def test_the_output_says_what_to_judge_a_kind_by(tmp_path, capsys):
     assert main([*argv, "--no-progress", "--no-report"]) == 0
     out = capsys.readouterr().out
     assert "baseline: PCA-25" in out and "sparsity: mean activation" in out
-    assert "(target rho 0.05)" in out and "units fire (h > 0.5)" in out and "never do (dead)" in out
+    assert "(target rho 0.05)" in out and "units fire (h > 0.5)" in out and "never do" in out
+    assert "dead units (the same value on every held-out sample): " in out
     assert "linear probe: logistic regression on the codes, accuracy" in out
     assert "chosen from the data size: batch_size 32, warmup_epochs 0" in out
     argv = ["train", "--kind", "contractive", "--epochs", "2", "--out", str(tmp_path / "c")]

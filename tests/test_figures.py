@@ -99,8 +99,9 @@ def test_activation_frequencies_count_active_units_the_metrics_way(tmp_path, dig
     _png(tmp_path / "a.png", min_bytes=1000)
     codes = model.encode(x)
     np.testing.assert_allclose(fig.frequencies, (codes > 0.5).mean(0))
-    dead = aekit.evaluate(model, x)["dead_units"]
-    assert int((fig.frequencies == 0).sum()) == dead
+    m = aekit.evaluate(model, x)
+    assert int((fig.frequencies == 0).sum()) == m["inactive_units"]
+    assert len(fig.dead_units) == m["dead_units"]
 
 
 def test_jacobian_spectrum_is_the_svd_of_the_encoder_jacobian(tmp_path, digits):

@@ -15,9 +15,10 @@ import matplotlib.pyplot as plt
 import matplotlib.text
 import numpy as np
 import pytest
+import torch
 
 import aekit
-from aekit.evaluation import plots
+from aekit.evaluation import metrics, plots
 
 HOSTILE = ["m$x_$y", "m$\\frac{1}{2}$"]
 
@@ -259,22 +260,23 @@ def test_a_run_draws_its_filters_mask_from_the_rows_it_trained_on(tmp_path, monk
 def test_dead_units_stand_apart_from_live_ones(digits):
     model = aekit.AutoEncoder.build("sparse", input_dim=64, hidden=[], code_dim=25)
     aekit.fit(model, digits.train, epochs=3, progress=False)
+    with torch.no_grad():  # two units the same whatever the input: dead
+        model.encoder[0].weight[[4, 9]] = 0.0
     x = digits.test.numpy()
     fig = plots.activation_frequencies(model, x)
     ax = fig.axes[0]
     freq = fig.frequencies
-    dead = int((freq == 0).sum())
-    assert dead == aekit.evaluate(model, x)["dead_units"]
-    # one bar a live unit, one red cross a dead one, at height 0
-    assert len(ax.patches) == len(freq) - dead
-    crosses = [c for c in ax.collections if c.get_offsets().size]
-    if dead:
-        assert len(crosses) == 1 and len(crosses[0].get_offsets()) == dead
-        assert np.all(crosses[0].get_offsets()[:, 1] == 0)
+    assert fig.dead_units == [4, 9] == metrics.dead_code_units(model, x)
+    assert aekit.evaluate(model, x)["dead_units"] == 2
+    # one bar a live unit, one red cross a dead one, at its share active (0 here)
+    assert len(ax.patches) == len(freq) - 2
+    crosses = [c for c in ax.collections if c.get_label().startswith("dead units")]
+    assert len(crosses) == 1 and len(crosses[0].get_offsets()) == 2
+    assert np.all(crosses[0].get_offsets()[:, 1] == 0)
     red = [t.get_text() for t in ax.get_xticklabels() if t.get_color() == "C3"]
-    assert sorted(int(u) for u in red) == sorted(np.flatnonzero(freq == 0).tolist())
+    assert sorted(int(u) for u in red) == [4, 9]
     heights = sorted((p.get_height() for p in ax.patches), reverse=True)
-    assert heights == sorted(freq[freq > 0].tolist(), reverse=True)
+    assert heights == sorted(np.delete(freq, [4, 9]).tolist(), reverse=True)
 
 
 def test_dead_units_are_drawn_even_when_every_unit_is_dead():
@@ -293,7 +295,7 @@ def test_dead_units_are_drawn_even_when_every_unit_is_dead():
     ax = fig.axes[0]
     assert len(ax.patches) == 1 and ax.patches[0].get_height() == pytest.approx(0.01)
     assert len(ax.collections[0].get_offsets()) == 3
-    assert "3 dead" in ax.get_title()
+    assert "dead (the same value on every sample): 1-3 of 4" in ax.get_title()
 
 
 @pytest.mark.parametrize("labels", [np.arange(10), np.array([3, 7, 11]), np.array([0.5, 1.5])])

@@ -11,6 +11,7 @@ import torch
 
 import aekit
 from aekit.cli import main
+from aekit.evaluation import metrics
 from aekit.evaluation.metrics import denoising_shortfall
 
 
@@ -35,19 +36,24 @@ def test_sparsity_metrics(X):
     codes = model.encode(X)
     assert m["l0"] == pytest.approx(3.0)
     assert m["mean_activation"] == pytest.approx(codes.mean(), rel=1e-4, abs=1e-6)
-    assert m["dead_units"] == int((codes == 0).all(0).sum())
+    assert m["dead_units"] == int((codes == 0).all(0).sum())  # never chosen: always 0
     # a unit that can never fire is dead
     model = aekit.AutoEncoder.build("sparse_l1", input_dim=64, code_dim=6)
     with torch.no_grad():
         model.encoder[0].weight[2] = 0.0
         model.encoder[0].bias[2] = -1.0
-    assert aekit.evaluate(model, X)["dead_units"] >= 1
-    # a sigmoid unit is active where it fires (h > 0.5), not wherever it is above 0
+    m = aekit.evaluate(model, X)
+    assert 2 in metrics.dead_code_units(model, X)
+    assert m["dead_units"] == len(metrics.dead_code_units(model, X)) >= 1
+    # a sigmoid unit is active where it fires (h > 0.5), not wherever it is above 0; one
+    # that never fires but varies is inactive, not dead
     model = aekit.AutoEncoder.build("sparse", input_dim=64, code_dim=10)
     codes = model.encode(X)
     m = aekit.evaluate(model, X)
     assert m["l0"] == pytest.approx((codes > 0.5).sum(1).mean(), rel=1e-5)
-    assert m["dead_units"] == int((codes <= 0.5).all(0).sum())
+    assert m["inactive_units"] == int((codes <= 0.5).all(0).sum())
+    spread = codes.max(0) - codes.min(0)
+    assert m["dead_units"] == int((spread <= 1e-3 * spread.max()).sum())
 
 
 def test_jacobian_metric_is_the_mean_frobenius_norm(X):

@@ -20,7 +20,7 @@ from ..runs.config import RunConfig
 from ..runs.records import describe_samples
 from ..runs.report import processes, read_metrics
 from ..runs.saved import data_origin, describe_origin, read_run_config
-from .printing import fmt
+from .printing import dead_line, fmt
 from .train import resume_command
 
 
@@ -66,7 +66,11 @@ def _info_lines(run: Path, config: dict[str, Any]) -> Iterator[str]:
         # Described, not refused: info is how a damaged folder is looked at.
         try:
             metrics = read_metrics(run)
-            yield "evaluation   " + "  ".join(f"{k} {fmt(v)}" for k, v in metrics.items())
+            yield "evaluation   " + "  ".join(
+                f"{k} {fmt(v)}" for k, v in metrics.items() if not isinstance(v, list)
+            )
+            if "dead_units" in metrics:  # which units, by number, not only how many
+                yield "             " + dead_line(metrics, model_cfg.code_dim)
         except AekitError as exc:
             yield f"evaluation   (metrics.json unreadable: {one_line(exc)})"
     yield "files        " + ", ".join(

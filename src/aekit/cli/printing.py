@@ -10,6 +10,7 @@ from typing import Any
 
 from ..data.streaming import DiskArray
 from ..evaluation.likelihood import likelihood_words
+from ..evaluation.metrics import said_units
 from ..models.presets import default_code_dim
 from ..runs.api import Run
 from ..runs.report import versus
@@ -67,7 +68,9 @@ def baseline_lines(code_dim: int, error: Any, pca: Any, others: dict[str, Any]) 
 JUDGED = (
     "mean_activation",
     "l0",
+    "inactive_units",
     "dead_units",
+    "dead_unit_numbers",
     "jacobian_frobenius",
     "psnr_corrupted",
     "psnr_denoised",
@@ -173,11 +176,13 @@ def judged_lines(cfg: Any, judged: dict[str, Any], probe: float | None) -> list[
         rho = next((p.rho for p in cfg.penalties if hasattr(p, "rho")), None)
         target = f" (target rho {rho:g})" if rho is not None else ""
         active = "fire (h > 0.5)" if cfg.code_activation == "sigmoid" else "are non-zero"
+        never = f"; {judged['inactive_units']} never do" if "inactive_units" in judged else ""
         lines.append(
             f"sparsity: mean activation {fmt(judged['mean_activation'])}{target}; per "
-            f"sample {fmt(judged['l0'])} of {cfg.code_dim} units {active}; "
-            f"{judged['dead_units']} never do (dead)"
+            f"sample {fmt(judged['l0'])} of {cfg.code_dim} units {active}{never}"
         )
+    if "dead_units" in judged:
+        lines.append(dead_line(judged, cfg.code_dim))
     if "jacobian_frobenius" in judged:
         lines.append(
             f"contraction: mean ||J_f(x)||_F {fmt(judged['jacobian_frobenius'])} "
@@ -199,6 +204,19 @@ def judged_lines(cfg: Any, judged: dict[str, Any], probe: float | None) -> list[
     if probe is not None:
         lines.append(f"linear probe: logistic regression on the codes, accuracy {probe:.3f}")
     return lines
+
+
+def dead_line(metrics: dict[str, Any], code_dim: int) -> str:
+    """The dead code units by number, from metrics (``dead_unit_numbers``; their count
+    alone from a run that recorded no numbers): "dead units (...): 3, 17, 42 of 156"."""
+    numbers = metrics.get("dead_unit_numbers")
+    said = (
+        said_units(numbers, code_dim)
+        if isinstance(numbers, list)
+        else f"{metrics.get('dead_units')} of {code_dim}"
+    )
+    more = "; metrics.json lists them all" if " more of " in said else ""
+    return f"dead units (the same value on every held-out sample): {said}{more}"
 
 
 def trained_for(cfg: Any) -> str:

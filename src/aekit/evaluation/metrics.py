@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,6 +23,15 @@ from ..models.penalties import Contractive, KLSparsity, L1Sparsity, jacobian_sq_
 # top-k codes are exactly 0 when inactive; other codes are active away from 0.
 ACTIVE_ABOVE = {"sigmoid": 0.5, "relu": 0.0}
 ACTIVE_DEFAULT = 1e-3  # |h| above this
+# When a code unit is dead: its value does not vary across the samples, its range (largest
+# minus smallest value) at most this share of the widest-ranging unit's. A dead unit tells
+# the decoder nothing about the input, whatever its level: a ReLU or top-k unit that never
+# fires (0 on every sample), a sigmoid unit saturated, or one pinned at a KL penalty's rho
+# whatever the input. A unit that varies is alive even where it is never active: a sigmoid
+# unit between 0.01 and 0.3 never fires (h > 0.5) yet carries information, and under a KL
+# penalty that is what the penalty asks of it. Relative, not absolute: codes of a linear or
+# ReLU kind have no fixed scale.
+DEAD_SPREAD = 1e-3
 
 
 def active_units(code: Tensor, code_activation: str | None, top_k: bool = False) -> Tensor:
@@ -32,6 +41,57 @@ def active_units(code: Tensor, code_activation: str | None, top_k: bool = False)
     if code_activation in ACTIVE_ABOVE:
         return code > ACTIVE_ABOVE[code_activation]
     return code.abs() > ACTIVE_DEFAULT
+
+
+def dead_mask(low: Tensor | np.ndarray, high: Tensor | np.ndarray) -> np.ndarray:
+    """Which code units are dead (:data:`DEAD_SPREAD`), from each unit's smallest and
+    largest value over the samples: a boolean array, one entry a unit. Every unit of a code
+    that varies nowhere is dead."""
+    spread = np.asarray(high, dtype=np.float64) - np.asarray(low, dtype=np.float64)
+    if spread.size == 0:
+        return np.zeros(0, dtype=bool)
+    return spread <= DEAD_SPREAD * float(spread.max())
+
+
+def dead_code_units(model: AutoEncoder, X: ArrayLike, batch_size: int = 4096) -> list[int]:
+    """The numbers of ``model``'s dead code units on data ``X`` (numbered from 0, as the
+    columns of :meth:`AutoEncoder.encode`'s output), by the rule :func:`evaluate` counts
+    ``dead_units`` by (:data:`DEAD_SPREAD`), from the same codes."""
+    x = _checked(model, X)
+    sparse = _Sparsity(model)
+    with _eval_mode(model):
+        _measure(model, x, batch_size, 0, [sparse])
+    return sparse.dead()
+
+
+def said_units(numbers: Sequence[int], total: int, limit: int = 120) -> str:
+    """Unit numbers in words for a reader: "3, 17, 42 of 156"; runs of three or more as
+    ranges ("0-99, 101 of 1000"); past about ``limit`` characters, the first ones and how
+    many more ("..., and 412 more of 1000"); "none of 156" for none."""
+    if not numbers:
+        return f"none of {total}"
+    runs: list[tuple[int, int]] = []
+    for n in sorted(int(u) for u in numbers):
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    parts: list[tuple[str, int]] = []  # the text of each, and how many units it names
+    for a, b in runs:
+        parts.extend(
+            [(f"{a}-{b}", b - a + 1)] if b - a >= 2 else [(str(u), 1) for u in range(a, b + 1)]
+        )
+    shown: list[str] = []
+    listed = length = 0
+    for text, count in parts:
+        if shown and length + len(text) + 2 > limit:
+            break
+        shown.append(text)
+        listed += count
+        length += len(text) + 2
+    if len(shown) == len(parts):
+        return f"{', '.join(shown)} of {total}"
+    return f"{', '.join(shown)}, and {len(numbers) - listed} more of {total}"
 
 
 def evaluate(
@@ -52,7 +112,8 @@ def evaluate(
     ``explained_variance`` (1 - SSE / total sum of squares around the feature means).
     ``sparsity`` (default: sparse models): ``mean_activation``, ``l0`` (mean active units
     per sample: a sigmoid unit above 0.5, a ReLU or top-k unit above 0, another away from
-    0) and ``dead_units`` (never active on ``X``). ``jacobian`` (default:
+    0), ``inactive_units`` (never active on ``X``) and ``dead_units`` (whose value does not
+    vary across ``X``: :data:`DEAD_SPREAD`; :func:`dead_code_units` names them). ``jacobian`` (default:
     contractive models): ``jacobian_frobenius``, the mean ||J_f(x)||_F. ``denoising``
     (default: models with a corruption): ``psnr_corrupted`` and ``psnr_denoised``, the PSNR
     of the corrupted input and of its reconstruction against the clean data, where the
@@ -193,8 +254,9 @@ class _Reconstruction:
 
 
 class _Sparsity:
-    """The mean code activation, the active units per sample and the units never active
-    (:func:`active_units`)."""
+    """The mean code activation, the active units per sample, the units never active
+    (:func:`active_units`) and the dead ones, whose value does not vary (:func:`dead_mask`,
+    from each unit's smallest and largest value)."""
 
     def __init__(self, model: AutoEncoder) -> None:
         cfg = model.config
@@ -203,6 +265,8 @@ class _Sparsity:
         self.code_dim = model.code_dim
         self.code_sum = self.code_active = 0.0
         self.ever_active: Tensor | None = None
+        self.low: Tensor | None = None
+        self.high: Tensor | None = None
 
     def add(self, batch: Tensor, observed: Tensor, b: Tensor, code: Tensor, recon: Tensor) -> None:
         active = active_units(code, self.code_activation, self.top_k)
@@ -211,13 +275,23 @@ class _Sparsity:
         batch_active = active.any(0).cpu()
         ever = self.ever_active
         self.ever_active = batch_active if ever is None else ever | batch_active
+        low, high = (v.double().cpu() for v in torch.aminmax(code, dim=0))
+        self.low = low if self.low is None else torch.minimum(self.low, low)
+        self.high = high if self.high is None else torch.maximum(self.high, high)
+
+    def dead(self) -> list[int]:
+        """The numbers of the dead units (none before any sample)."""
+        if self.low is None or self.high is None:
+            return []
+        return np.flatnonzero(dead_mask(self.low.numpy(), self.high.numpy())).tolist()
 
     def result(self, n: int) -> dict[str, Any]:
         ever = self.ever_active
         return {
             "mean_activation": self.code_sum / (n * self.code_dim),
             "l0": self.code_active / n,
-            "dead_units": int((~ever).sum()) if ever is not None else 0,
+            "inactive_units": int((~ever).sum()) if ever is not None else 0,
+            "dead_units": len(self.dead()),
         }
 
 

@@ -20,11 +20,14 @@ from ..core.io import MAX_TABLE_BYTES, read_checked, read_json
 METRICS_JSON = "metrics.json"
 METRICS_CSV = "metrics.csv"
 TEXT_METRICS = ("split", "evaluation_error")  # the entries of metrics.json that are words
+# The entries of metrics.json that are lists: the numbers of the dead code units.
+LIST_METRICS = ("dead_unit_numbers",)
 
 
 def read_metrics(run: str | Path) -> dict[str, Any]:
     """A run folder's metrics.json, checked: an object of numbers (null where a metric
-    was NaN or infinite), true/false flags and the split's name; {} where there is none.
+    was NaN or infinite), true/false flags, the split's name and the dead code units'
+    numbers (a list); {} where there is none.
     Anything else is a :class:`CheckpointError` naming the file and the entry."""
     path = Path(run) / METRICS_JSON
     if not os.path.lexists(path):
@@ -36,13 +39,17 @@ def read_metrics(run: str | Path) -> dict[str, Any]:
             "remove the file (aekit train --resume RUN evaluates the run and writes it again)"
         )
     for key, value in metrics.items():
-        fine = (
-            isinstance(value, str)
-            if key in TEXT_METRICS
-            else value is None or isinstance(value, bool | int | float)
-        )
+        if key in TEXT_METRICS:
+            fine, wanted = isinstance(value, str), "a text"
+        elif key in LIST_METRICS:
+            fine = isinstance(value, list) and all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value
+            )
+            wanted = "a list of unit numbers"
+        else:
+            fine = value is None or isinstance(value, bool | int | float)
+            wanted = "a number or null"
         if not fine:
-            wanted = "a text" if key in TEXT_METRICS else "a number or null"
             raise CheckpointError(
                 f"metrics file {path}: {key!r} must be {wanted}, got {json.dumps(value)[:40]}; "
                 "remove the file (aekit train --resume RUN evaluates the run and writes it again)"

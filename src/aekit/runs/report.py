@@ -16,6 +16,7 @@ from typing import Any
 from ..core.errors import CheckpointError, ConfigError
 from ..core.io import MAX_FIGURE_BYTES, atomic_write, read_checked
 from ..evaluation.likelihood import likelihood_words
+from ..evaluation.metrics import said_units
 from ..models.families import model_config_of
 from ..training.config import TrainConfig
 from .records import describe_samples, read_history, read_metrics
@@ -30,6 +31,10 @@ CAPTIONS = {
     "feature_errors.png": "Mean squared reconstruction error of each feature on the held-out data.",
     "curves.png": "Training and validation loss per epoch, one panel per loss term, each "
     "naming its loss and units; the dotted line marks the epoch of the lowest validation loss. "
+    "The dash-dotted black line is PCA's held-out squared error with as many components as the "
+    "code, drawn where the panel is a squared error per sample in the same units (never on a "
+    "cross-entropy); where the run fell back to PCA, the figure's title says its final model "
+    "is that PCA, and the curves are those of the layers it set aside. "
     "Where the first epochs would flatten the rest, the lower row repeats the curves from the "
     "end of the first tenth of training on a linear scale: a validation curve that rises "
     "while the training curve falls is overfitting.",
@@ -56,9 +61,11 @@ CAPTIONS = {
     "samples (a VAE's: their posterior means, each decoded to the decoder's mean); the ends "
     "are the two samples' reconstructions.",
     "activation_frequencies.png": "How often each code unit is active, one bar a unit, most "
-    "active first; dead units (never active) are the red crosses and red numbers. Under a KL "
-    "penalty, the diamonds are each unit's mean activation, which the penalty pulls to rho (the "
-    "dashed line): a unit can meet rho without ever being active.",
+    "active first. Dead units, whose value is the same on every held-out sample (they tell the "
+    "decoder nothing), are the red crosses, numbered in the title (and in red on the axis, up "
+    "to 64 units). A grey circle is a unit never active that still varies with the input: "
+    "alive. Under a KL penalty, the diamonds are each unit's mean activation, which the "
+    "penalty pulls to rho (the dashed line): a unit can meet rho without ever being active.",
     "jacobian_spectrum.png": "Singular values of the encoder's Jacobian: a contractive "
     "encoder keeps few directions.",
     "pretraining.png": "Greedy pretraining: each layer's reconstruction error per epoch.",
@@ -171,6 +178,7 @@ def _run_info(run: Path) -> dict[str, Any]:
         "history": history,
         "kind": model.kind,
         "arch": model.arch,
+        "code_dim": model.code_dim,
         "seconds": seconds,
         "epochs": epochs,
         "model": model,
@@ -185,6 +193,27 @@ def optimizer_summary(config: dict[str, Any]) -> str:
         return "not recorded"
     machine = (config.get("result") or {}).get("machine")
     return TrainConfig.from_dict(training).summary(machine if isinstance(machine, dict) else None)
+
+
+def _dead_units(metrics: dict[str, Any], code_dim: int) -> str:
+    """The dead code units by number (metrics.json's ``dead_unit_numbers``; their count
+    alone where a run recorded no numbers), and what dead means."""
+    numbers = metrics.get("dead_unit_numbers")
+    said = (
+        said_units(numbers, code_dim, limit=400)
+        if isinstance(numbers, list)
+        else f"{_fmt(metrics['dead_units'])} of {code_dim}"
+    )
+    never = metrics.get("inactive_units")
+    inactive = (
+        f" {_fmt(never)} units are never active; those of them that vary are not dead."
+        if never is not None
+        else ""
+    )
+    return (
+        "<p>Dead code units (numbered from 0, as the columns of aekit encode's output), "
+        f"whose value is the same on every held-out sample: {html.escape(said)}.{inactive}</p>"
+    )
 
 
 def _weights(metrics: dict[str, Any], config: dict[str, Any]) -> str:
@@ -288,6 +317,8 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
                 f"<p>Squared error per sample {_fmt(err)} against {_fmt(pca)} for PCA with as "
                 f"many components as the code ({html.escape(versus(err, pca))}).</p>"
             )
+    if "dead_units" in metrics:
+        parts.append(_dead_units(metrics, info["code_dim"]))
     for key, value in metrics.items():
         if key.startswith("pca") and key.endswith("_squared_error") and key != "pca_squared_error":
             k = key[3:].split("_")[0]

@@ -20,9 +20,9 @@ from ..data.batches import validation_split
 from ..data.dataset import Dataset
 from ..data.streaming import DiskArray, iter_rows
 from ..evaluation.likelihood import IWAE_K, evaluate_vae
-from ..evaluation.metrics import denoising_shortfall, linear_probe
+from ..evaluation.metrics import dead_code_units, denoising_shortfall, linear_probe
 from ..evaluation.metrics import evaluate as evaluate_model
-from ..evaluation.plots import first_layer_weights, pixel_variance, run_figures
+from ..evaluation.plots import PcaLevel, first_layer_weights, pixel_variance, run_figures
 from ..evaluation.vae_figures import vae_figures
 from ..models.autoencoder import AutoEncoder
 from ..models.pca import pca_baseline, principal_subspace, sample_rows
@@ -167,7 +167,9 @@ def _judged_autoencoder(model: AutoEncoder, judged: Any, fitted_on: Any) -> dict
     if model.corruption is not None:
         compresses = code_dim < model.config.input_dim
         denoiser = principal_subspace(fitted_on, code_dim if compresses else plain)
-    metrics = evaluate_model(model, judged, baseline=denoiser)
+    metrics: dict[str, Any] = evaluate_model(model, judged, baseline=denoiser)
+    if "dead_units" in metrics:  # which they are, for the report and aekit info to name
+        metrics["dead_unit_numbers"] = dead_code_units(model, judged)
     warn_denoising(model, metrics, stacklevel=6)  # the caller of train or resume
     pca = pca_baseline(fitted_on, scaled_blocks(model, judged), code_dim)
     if pca is not None:
@@ -201,10 +203,12 @@ def draw(
     judged: Any,
     layers: list[LayerResult] | None,
     rows: tuple[torch.Tensor, torch.Tensor] | None,
+    metrics: dict[str, Any],
 ) -> None:
     """Draw a run's figures (of ``judged``, the data it was judged on; the filters' mask of
-    unused pixels from the rows it trained on, ``rows``) into ``folder``/figures and write
-    its report; figures that fail to draw are warned of, the report written without them."""
+    unused pixels from the rows it trained on, ``rows``; PCA's level on the loss curves
+    from ``fit`` and ``metrics``, :func:`pca_level`) into ``folder``/figures and write its
+    report; figures that fail to draw are warned of, the report written without them."""
     try:
         labels = dataset.test_labels if split == "test" else None
         histories = [layer.fit.history for layer in layers or []]
@@ -224,6 +228,7 @@ def draw(
                 histories,
                 losses,
                 variance,
+                pca_level(trainer.model, fit, metrics, split),
             )
     except TrainingInterrupted:
         raise
@@ -234,6 +239,30 @@ def draw(
             stacklevel=4,  # the caller of train or resume
         )
     write_report(folder.path)
+
+
+def pca_level(
+    model: AutoEncoder, fit: FitResult, metrics: dict[str, Any], split: str
+) -> PcaLevel | None:
+    """PCA's held-out error measured as the validation curve is (squared error per
+    sample, in the model's units, of clean inputs), for the loss curves: the validation
+    error the PCA fallback compared the trained layers with (``fit.pca_comparison``: the
+    validation rows the curve is drawn on), except for a model with a corruption, whose
+    comparison was on corrupted inputs and the curve's on clean ones; else PCA's error on
+    the data the run was judged on (``metrics``, on ``split``): the validation rows, or
+    the test split. None where neither is known (nor on training data: no validation
+    curve). ``final``: the model is that PCA (it fell back)."""
+    cfg = model.config
+    if cfg is None:
+        return None
+    final = bool(fit.kept_pca)
+    if fit.pca_comparison is not None and model.corruption is None:
+        return PcaLevel(fit.pca_comparison[1], cfg.code_dim, "the validation data", final)
+    error = metrics.get("pca_squared_error")
+    if not isinstance(error, float | int) or not np.isfinite(error) or split == "train":
+        return None
+    data = "the validation data" if split == "validation" else f"the {split} split"
+    return PcaLevel(float(error), cfg.code_dim, data, final)
 
 
 def training_variance(

@@ -338,7 +338,7 @@ def execute(
             logger.close()
         failed_evaluation(folder, cfg, epoch, exc)
     if cfg.output.report and folder.writes:
-        draw(folder, trainer, fit, dataset, split, judged, layers, rows)
+        draw(folder, trainer, fit, dataset, split, judged, layers, rows, metrics)
         if logger is not None:
             logger.add_figures(folder.path / "figures", trainer.epoch)
     if logger is not None:

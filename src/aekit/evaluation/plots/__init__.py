@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from .codes import activation_frequencies, code_space, encoder_jacobian_spectrum, jacobian_spectrum
 from .comparison import compare_curves, compare_errors
-from .curves import loss_curves, lowest_validation, pretraining_curves, zoom_start
+from .curves import PcaLevel, loss_curves, lowest_validation, pretraining_curves, zoom_start
 from .filters import (
     UNUSED_SHARE,
     barely_varying,
@@ -66,6 +66,7 @@ __all__ = [
     "LOSS_NAMES",
     "PLAIN_TEXT",
     "UNUSED_SHARE",
+    "PcaLevel",
     "activation_frequencies",
     "as_image",
     "barely_varying",

@@ -82,48 +82,73 @@ def code_space(
     return save(fig, path)
 
 
-def _unit_bars(ax: Any, freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """One bar a live unit, most active first, a red cross (and a red number) a dead one;
-    the units' order and which of them, in that order, are dead."""
+def _unit_bars(ax: Any, freq: np.ndarray, dead: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """One bar a unit, most active first (among equals, the most varying first, so the dead
+    come last); a dead unit's bar red and marked with a red cross (at 0 where it is never
+    active) and, where the units are numbered on the axis, its number red; a unit never
+    active that still varies (alive) a grey circle at 0. The units' order."""
     k = len(freq)
-    order = np.argsort(-freq, kind="stable")
-    dead = freq[order] == 0
+    order = np.lexsort((-spread, -freq))
+    freq, dead = freq[order], dead[order]
     x = np.arange(k)
     live = f"live units: {k - int(dead.sum())}"
-    ax.bar(x[~dead], freq[order][~dead], color="C0", width=0.8, label=live)
+    ax.bar(x[~dead], freq[~dead], color="C0", width=0.8, label=live)
+    if (dead & (freq > 0)).any():  # a unit always at the same level above the threshold
+        ax.bar(x[dead], freq[dead], color="C3", width=0.8)
+    idle = ~dead & (freq == 0)
+    if idle.any():
+        ax.scatter(
+            x[idle],
+            np.zeros(int(idle.sum())),
+            marker="o",
+            facecolors="none",
+            edgecolors="0.45",
+            s=30 if k <= 200 else 10,
+            zorder=3,
+            clip_on=False,
+            label=f"never active, yet varying (alive): {int(idle.sum())}",
+        )
     if dead.any():
         ax.scatter(
             x[dead],
-            np.zeros(int(dead.sum())),
+            freq[dead],
             marker="x",
             color="C3",
-            s=40,
-            zorder=3,
+            s=40 if k <= 200 else 12,
+            zorder=4,
             clip_on=False,
-            label=f"dead units (never active): {int(dead.sum())}",
+            label=f"dead units (the same value on every sample): {int(dead.sum())}",
         )
     if k <= 64:
         ax.set_xticks(x, [str(u) for u in order], fontsize=7 if k > 30 else 8)
         for label, is_dead in zip(ax.get_xticklabels(), dead, strict=True):
             if is_dead:
                 label.set_color("C3")
-        ax.set_xlabel("code unit (numbered as in the model; sorted by how often it is active)")
+        ax.set_xlabel("code unit, numbered from 0 as in the model (most active first)")
     else:
-        ax.set_xlabel(f"the {k} code units, sorted by how often each is active")
+        ax.set_xlabel(
+            f"the {k} code units, sorted by how often each is active (the dead ones are "
+            "numbered in the title)"
+        )
     ax.set_xlim(-0.7, k - 0.3)
-    return order, dead
+    return order
 
 
 @plain_text
 def activation_frequencies(model: Any, X: np.ndarray, path: str | Path | None = None) -> Any:
     """How often each code unit is active over ``X`` ("active" as the metrics count it:
     a sigmoid unit above 0.5, a ReLU or top-k unit above 0): one bar per unit, sorted
-    from the most to the least active, dead units (never active) marked with a red cross
-    and a red number, so that a unit active on one sample in a thousand is not taken for
-    a dead one. Under a KL penalty, each unit's mean activation too, with the target rho
-    it is pulled to."""
+    from the most to the least active. Dead units (whose value does not vary across ``X``,
+    as :func:`~aekit.evaluation.metrics.evaluate` counts them) are marked with a red cross,
+    and numbered in the title (and in red on the axis, up to 64 units), so that they can
+    be found at any width; a unit never active that still varies (alive: under a KL
+    penalty, a unit kept near rho that follows the input) is a grey circle. Under a KL
+    penalty, each unit's mean activation too, with the target rho it is pulled to. The
+    figure's ``frequencies`` and ``dead_units`` (their numbers) are what it shows."""
+    import textwrap
+
     from ...models.penalties import KLSparsity
-    from ..metrics import active_units
+    from ..metrics import active_units, dead_mask, said_units
 
     plt = pyplot()
     codes = torch.as_tensor(model.encode(np.asarray(X, dtype=np.float32)))
@@ -131,8 +156,19 @@ def activation_frequencies(model: Any, X: np.ndarray, path: str | Path | None = 
     active = active_units(codes, cfg.code_activation, cfg.top_k is not None)
     freq = active.double().mean(0).numpy()
     k = len(freq)
-    fig, ax = plt.subplots(figsize=(min(13.0, max(8.0, 0.22 * k + 4.5)), 3.6))
-    order, dead = _unit_bars(ax, freq)
+    low, high = (v.double().numpy() for v in torch.aminmax(codes, dim=0))
+    dead = dead_mask(low, high)
+    width = min(13.0, max(8.0, 0.22 * k + 4.5))
+    dead_numbers = np.flatnonzero(dead).tolist()
+    # The dead units by number, in the title: readable at any width, where 1000 tick labels
+    # are not; wrapped to the figure's width (about 11 characters an inch at this size).
+    named = textwrap.fill(
+        f"dead (the same value on every sample): {said_units(dead_numbers, k)}",
+        width=int(width * 11),
+    )
+    lines = named.count("\n") + 1
+    fig, ax = plt.subplots(figsize=(width, 3.6 + 0.18 * lines))
+    order = _unit_bars(ax, freq, dead, high - low)
     x = np.arange(k)
     kl = [p for p in model.penalties if isinstance(p, KLSparsity)]
     mean = codes.double().mean(0).numpy()
@@ -154,14 +190,14 @@ def activation_frequencies(model: Any, X: np.ndarray, path: str | Path | None = 
         else "h != 0"
     )
     ax.set_title(
-        f"activity of the {k} code units on {len(codes)} samples (active: {rule}); "
-        f"{int(dead.sum())} dead",
+        f"activity of the {k} code units on {len(codes)} samples (active: {rule})\n{named}",
         fontsize=10,
     )
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     tight(fig)
     fig.frequencies = freq  # the plotted values, unit by unit, for tests and callers
+    fig.dead_units = dead_numbers
     return save(fig, path)
 
 

@@ -1,9 +1,12 @@
 """Loss curves per epoch: one panel per loss term, each naming its loss and units, on a
 readable scale, with a second row on a linear scale where the first epochs would flatten
-the rest; also the greedy pretraining's curves, layer by layer."""
+the rest; PCA's held-out error as a reference where it is measured as the curve is, and
+whether the run's final model is that PCA; also the greedy pretraining's curves, layer by
+layer."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -61,7 +64,8 @@ def curve_grid(
 ) -> Any:
     """One column per panel (title, y label, curves) on :func:`readable_scale`; a second
     row from :func:`zoom_start` on where the first epochs flatten the rest; a dotted line
-    at epoch ``best``."""
+    at epoch ``best``. A curve whose style says ``level`` is a horizontal line at its
+    value across the panel (in every row), its value within the panel's scale."""
     from matplotlib.ticker import MaxNLocator
 
     plt = pyplot()
@@ -78,8 +82,11 @@ def curve_grid(
             ax = axes[row][col]
             since = start if row == 1 else None
             for xs, ys, style in curves:
-                kept = [(x, y) for x, y in zip(xs, ys, strict=True) if since is None or x >= since]
                 style = dict(style)
+                if style.pop("level", False):  # a reference level: across the whole panel
+                    ax.axhline(ys[0], **style)
+                    continue
+                kept = [(x, y) for x, y in zip(xs, ys, strict=True) if since is None or x >= since]
                 mark = style.pop("mark_lowest", False)
                 ax.plot([p[0] for p in kept], [p[1] for p in kept], **style)
                 finite = [(y, x) for x, y in kept if math.isfinite(y)]
@@ -114,8 +121,27 @@ def curve_grid(
     return fig
 
 
+@dataclasses.dataclass(frozen=True)
+class PcaLevel:
+    """PCA's reconstruction error on held-out data, for :func:`loss_curves` to draw beside
+    the validation curve: ``error`` the squared error per sample (summed over the
+    features), in the model's units (scaled, where it scales its inputs), as a validation
+    curve of squared error is; ``components`` PCA's (the code size); ``data`` which samples
+    it was measured on, in words ("the validation data"); ``final`` whether the run's
+    final model is this PCA (it fell back to PCA)."""
+
+    error: float
+    components: int
+    data: str
+    final: bool = False
+
+    def label(self) -> str:
+        said = f"PCA-{self.components} on {self.data}: {self.error:.4g}"
+        return said + (" (the run's final model)" if self.final else "")
+
+
 def _term_text(
-    term: str, terms: Sequence[str], loss: str | None, summed_over: str | None
+    term: str, terms: Sequence[str], loss: str | None, summed_over: str | None, scaling: str
 ) -> tuple[str, str]:
     """A loss term's panel title and y label, naming the loss and its units."""
     name = LOSS_NAMES.get(loss, loss) if loss else "reconstruction"
@@ -125,7 +151,7 @@ def _term_text(
             if terms == ["reconstruction"]
             else f"reconstruction: {name}"
         )
-        return title, loss_label(loss, summed_over)
+        return title, loss_label(loss, summed_over, scaling)
     if term == "loss":
         added = " + ".join([name, *[t for t in terms if t not in ("loss", "reconstruction")]])
         return f"total loss = {added}", "per sample, as minimised"
@@ -138,20 +164,29 @@ def loss_curves(
     path: str | Path | None = None,
     loss: str | None = None,
     summed_over: str | None = None,
+    pca: PcaLevel | None = None,
+    scaling: str = "none",
 ) -> Any:
     """Training and validation curves, one panel per loss term (the total, the
     reconstruction, each penalty), each naming its loss (``loss``: "mse" or "bce") and
-    units (``summed_over``: what a sample's loss sums, "64 pixels"). A log scale with
-    labelled ticks near both ends where the values span more than a factor of 3; where
-    the first epochs would flatten the rest, a second row from the end of the first tenth
-    of training on a linear scale; a dotted line at the epoch of the lowest validation
-    loss (the weights a run keeps, unless told to keep the last)."""
+    units (``summed_over``: what a sample's loss sums, "64 pixels"; ``scaling``: the
+    model's input scaling, the units it is measured in). A log scale with labelled ticks
+    near both ends where the values span more than a factor of 3; where the first epochs
+    would flatten the rest, a second row from the end of the first tenth of training on a
+    linear scale; a dotted line at the epoch of the lowest validation loss (the weights a
+    run keeps, unless told to keep the last).
+
+    ``pca``: PCA's held-out error, drawn as a labelled horizontal line on the
+    reconstruction panel where that panel is a squared error (the measure PCA's error
+    is): never on a cross-entropy's, nor on a total that adds penalties. Where the run's
+    final model is that PCA (``pca.final``), the title says so, on any loss."""
     terms = ["loss"] + [
         k[len("train_") :] for k in history[0] if k.startswith("train_") and k != "train_loss"
     ]
     # The total equals the reconstruction when nothing else is added: draw it once.
     if terms == ["loss", "reconstruction"]:
         terms = ["reconstruction"]
+    epochs = [row["epoch"] for row in history]
     panels = []
     for term in terms:
         curves = []
@@ -160,8 +195,33 @@ def loss_curves(
             if xs:
                 label = "validation" if split == "val" else "training"
                 curves.append((xs, ys, {"ls": style, "color": colour, "label": label}))
-        panels.append((*_term_text(term, terms, loss, summed_over), curves))
+        if pca is not None and term == "reconstruction" and loss == "mse" and epochs:
+            # A level across the panel, on the scale with the curves (its epochs: the
+            # zoomed row's scale takes it in too).
+            level = {"ls": "-.", "color": "k", "lw": 1.3, "label": pca.label(), "level": True}
+            curves.append(([min(epochs), max(epochs)], [pca.error, pca.error], level))
+        panels.append((*_term_text(term, terms, loss, summed_over, scaling), curves))
     fig = curve_grid(panels, lowest_validation(history))
+    drawn = pca is not None and loss == "mse" and "reconstruction" in terms
+    if drawn and terms.index("reconstruction") > 0:
+        # The top left panel has the legend; the one with PCA's line needs its own (the
+        # top row's: a legend on the zoomed row would hide the line it spans).
+        fig.axes[terms.index("reconstruction")].legend(fontsize=8)
+    if pca is not None and pca.final:
+        off_axis = (
+            ""
+            if loss == "mse"
+            else f"; PCA's squared error ({pca.error:.4g} on {pca.data}) is in other units "
+            f"than this {LOSS_NAMES.get(loss or '', 'loss')}, so it is not drawn"
+        )
+        fig.suptitle(
+            f"the run's final model is PCA-{pca.components} (the fallback): the trained "
+            f"layers, whose curves these are, did not clearly beat it on the validation "
+            f"data{off_axis}",
+            fontsize=9,
+            wrap=True,
+        )
+        tight(fig)
     return save(fig, path)
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from .codes import activation_frequencies, code_space, jacobian_spectrum
-from .curves import loss_curves, pretraining_curves
+from .curves import PcaLevel, loss_curves, pretraining_curves
 from .filters import filters, first_layer_weights
 from .reconstructions import feature_errors_plot, interpolation, reconstruction_grid
 from .style import as_image, summed_over
@@ -26,13 +26,16 @@ def run_figures(
     layers: Sequence[Sequence[Mapping[str, float]]] = (),
     layer_losses: Sequence[str] = (),
     train_variance: np.ndarray | None = None,
+    pca: PcaLevel | None = None,
 ) -> list[Path]:
     """Every figure that fits ``model``'s kind, drawn on held-out data ``X`` into
     ``folder`` (what ``aekit train`` writes into ``RUN/figures``); ``layers`` and
     ``layer_losses``: the histories and losses of greedily pretrained layers;
     ``train_variance``: the variance of each input feature over the data the model
     trained on (:func:`pixel_variance`), from which the filters' grey mask of the pixels
-    the data barely uses is drawn (without it, from ``X``). Returns the files."""
+    the data barely uses is drawn (without it, from ``X``); ``pca``: PCA's held-out error
+    for the loss curves to draw beside the validation curve, and whether the model is that
+    PCA (:class:`~aekit.evaluation.plots.curves.PcaLevel`). Returns the files."""
     from ..metrics import feature_errors
 
     folder = Path(folder)
@@ -54,7 +57,9 @@ def run_figures(
         feature_errors_plot(feature_errors(model, x), out("feature_errors.png"), names)
     if history:
         loss = cfg.loss if cfg is not None else None
-        loss_curves(history, out("curves.png"), loss, summed_over(x.shape[1], shape))
+        scaling = cfg.scaling if cfg is not None else "none"
+        over = summed_over(x.shape[1], shape)
+        loss_curves(history, out("curves.png"), loss, over, pca=pca, scaling=scaling)
     codes = np.asarray(model.encode(x[:2000]))
     code_space(codes, out("codes.png"), labels[: len(codes)] if labels is not None else None)
     if images and first_layer_weights(model) is not None:

@@ -63,15 +63,19 @@ def save(fig: Any, path: str | Path | None) -> Any:
 LOSS_NAMES = {"bce": "cross-entropy", "mse": "squared error"}
 
 
-def loss_label(loss: str | None, summed_over: str | None = None) -> str:
+def loss_label(loss: str | None, summed_over: str | None = None, scaling: str = "none") -> str:
     """A reconstruction loss with its units, for an axis: "squared error per sample (sum
-    over 64 pixels)", "cross-entropy per sample (nats, sum over 64 pixels)"."""
+    over 64 pixels)", "cross-entropy per sample (nats, sum over 64 pixels)"; for a model
+    that scales its inputs (``scaling``), "..., in standard-scaled units": the loss is
+    measured there, not in the data's units."""
     if loss is None:
         return "reconstruction loss per sample"
     name = LOSS_NAMES.get(loss, loss)
     units = ["nats"] if loss == "bce" else []
     if summed_over:
         units.append(f"sum over {summed_over}")
+    if scaling != "none":
+        units.append(f"in {scaling}-scaled units")
     return f"{name} per sample" + (f" ({', '.join(units)})" if units else "")
 
 
