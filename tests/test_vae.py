@@ -126,7 +126,9 @@ def test_collapse_is_said_for_a_too_powerful_decoder_and_not_for_a_healthy_one(
     assert len(collapsed_units(kl)) >= 4
     note = collapse_note(kl)
     # Some units inactive: said as normal, not as posterior collapse.
-    assert note is not None and "of 16 code units inactive (each carries under 0.01" in note
+    units = ", ".join(map(str, collapsed_units(kl)[:10]))
+    assert note is not None and f"of 16 code units inactive (units {units}" in note
+    assert "(each carries under 0.01 nats of KL on held-out data)" in note
     assert "normal for a VAE" in note and not note.startswith("posterior collapse")
     assert collapse_note(kl_per_unit(trained, digits.test)) is None
     # Every unit inactive: posterior collapse, said with what to do.

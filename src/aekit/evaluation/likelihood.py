@@ -192,17 +192,17 @@ def code_note(
     which = ""
     if inactive:
         shown = ", ".join(map(str, inactive[:10])) + (" ..." if len(inactive) > 10 else "")
-        which = f"; units {shown}"
+        which = f" (units {shown})"
     if active == 0:
         return (
-            f"posterior collapse: every code unit carries under {threshold:g} nats on "
-            f"held-out data (KL per unit{which}): the decoder models the data without the "
+            f"posterior collapse: every code unit carries under {threshold:g} nats of KL on "
+            f"held-out data{which}: the decoder models the data without the "
             "code, whose codes say nothing of their samples. To use the code: a KL "
             "warm-up (kl_warmup_epochs), free bits, a smaller beta or a weaker decoder"
         )
     return (
-        f"{units - active} of {units} code units inactive (each carries under "
-        f"{threshold:g} nats on held-out data{which}), {active} in use: normal for a VAE, "
+        f"{units - active} of {units} code units inactive{which} (each carries under "
+        f"{threshold:g} nats of KL on held-out data), {active} in use: normal for a VAE, "
         "which leaves at the prior the units the data does not need (not posterior "
         "collapse, where every unit is inactive)"
     )

@@ -31,6 +31,7 @@ from ..evaluation.metrics import feature_errors
 from ..models.autoencoder import AutoEncoder
 from ..models.pca import pca_baseline
 from ..models.vae import VAE
+from .config import iwae_k_refused
 from .folder import RunFolder
 from .inputs import check_images, load_dataset, read_images, stored_data
 from .result import scaled_blocks, warn_denoising
@@ -155,7 +156,7 @@ def evaluate(
         metrics = evaluate_vae(model, x, iwae_k=IWAE_K if iwae_k is None else iwae_k, **options)
     else:
         if iwae_k is not None:
-            raise ConfigError(_NOT_A_VAE.format(what="iwae_k is the samples of a VAE's bound"))
+            raise iwae_k_refused(_kind_of(model))
         metrics = evaluate_model(model, x, **options)
     if run is not None and not isinstance(model, VAE):
         # As after training; a model in hand is the caller's to judge.
@@ -230,7 +231,7 @@ def score(
             k = 1 if iwae_k is None else iwae_k
             return lambda b: sample_scores(model, model.check_input(b), k)
         if iwae_k is not None:
-            raise ConfigError(_NOT_A_VAE.format(what="iwae_k is the samples of a VAE's bound"))
+            raise iwae_k_refused(_kind_of(model))
         return lambda b: feature_errors(model, b)
 
     return _apply(model, data, scorer, out, data_dir, stream, header)
@@ -260,6 +261,12 @@ def sample(model: Any, n: int = 64, *, seed: int = 0, mean: bool = True) -> np.n
         raise ConfigError(f"the number of samples must be a whole number >= 1, got {n!r}")
     seed = whole(seed, "seed", 0, MAX_SEED, "2**63 - 1")
     return model.sample(int(n), generator=seed, mean=mean).numpy()
+
+
+def _kind_of(model: Any) -> str:
+    """The kind a model was built as, for messages ("undercomplete"; "given" for a model
+    built outside the kinds)."""
+    return str(getattr(getattr(model, "config", None), "kind", None) or "given")
 
 
 _NOT_A_VAE = (
