@@ -58,7 +58,9 @@ cross-check, Pythae's own ``VAE.get_nll`` (importance sampling, batches of 100) 
 first ``--check`` test images, for both models (aekit's weights copied into a Pythae VAE),
 beside aekit's estimator on the same images.
 
-Writes ``benchmarks/results/vae_pythae.json`` and ``.txt``.
+Writes ``benchmarks/results/vae_pythae.json`` and ``.txt`` (``--out`` names them;
+``--throughput-only`` runs the alternated rounds alone). BENCHMARKS.md section 18 has the
+figures, the machine and its load.
 """
 
 from __future__ import annotations
