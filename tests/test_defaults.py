@@ -113,8 +113,10 @@ def test_the_presets_follow_the_data():
     # a layer narrower than twice the code would be a second bottleneck
     assert model_config("deep", input_dim=30, unit_range=False).hidden == [38, 19]
     assert model_config("deep", input_dim=64).hidden == [82, 41, 20]
-    assert model_config("undercomplete", input_dim=64).arch == "64-16-8"
-    assert model_config("undercomplete", input_dim=12, code_dim=8).hidden == []
+    assert model_config("undercomplete", input_dim=64).arch == "64-32-8"
+    # at least 32 wide, wider than a small input: the code is the bottleneck
+    assert model_config("undercomplete", input_dim=12, code_dim=6).hidden == [32]
+    assert model_config("undercomplete", input_dim=784, code_dim=30).hidden == [60]
     # a setting given still replaces the kind's
     assert model_config("denoising", input_dim=30, unit_range=False, loss="bce").loss == "bce"
 

@@ -97,7 +97,7 @@ def trained(digits_folders):
             ]
         )
     assert code == 0
-    assert "trained undercomplete 64-16-8 on train (60 samples)" in said.getvalue()
+    assert "trained undercomplete 64-32-8 on train (60 samples)" in said.getvalue()
     return root / "run"
 
 

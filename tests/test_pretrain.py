@@ -161,7 +161,7 @@ def test_any_pretraining_flag_turns_pretraining_on(tmp_path, capsys):
     out = tmp_path / "r"
     argv = ["train", "--pretrain-epochs", "2", "--epochs", "1", "--out", str(out), "--no-progress"]
     assert main(argv) == 0
-    assert "pretrained layer 1 64-16" in capsys.readouterr().out
+    assert "pretrained layer 1 64-32" in capsys.readouterr().out
     saved = json.loads((out / "config.json").read_text())
     assert saved["pretrain"] == {**aekit.PretrainConfig(epochs=2).to_dict()}
     assert (out / "pretrain" / "layers.json").exists()
