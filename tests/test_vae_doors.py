@@ -129,7 +129,7 @@ def test_help_lists_the_vae_kind_and_its_settings(capsys):
         main(["train", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--kind vae: its own model settings (it also takes --code-dim, --hidden" in text
-    assert "(default: bernoulli for data in [0, 1], else gaussian)" in text
+    assert "(default: bernoulli for nearly binary data in [0, 1] (as pen strokes: half its" in text
     assert "--beta BETA weight of the KL term (beta-VAE; 1 is the ELBO) (default: 1.0)" in text
     assert "vae" in kind_names() and get_kind("vae").model_class is VAE
 
@@ -159,7 +159,10 @@ def test_evaluate_gives_the_bound(run, capsys):
     printed = _main(["evaluate", str(out), "--iwae-k", "20"])
     assert "likelihood: test negative log-likelihood at most" in printed and "k=20;" in printed
     autoencoder = aekit.AutoEncoder.build(input_dim=64, code_dim=4)
-    with pytest.raises(aekit.ConfigError, match="iwae_k is the samples of a VAE's importance-weighted bound, and the"):
+    with pytest.raises(
+        aekit.ConfigError,
+        match="iwae_k is the samples of a VAE's importance-weighted bound, and the",
+    ):
         aekit.evaluate(autoencoder, aekit.load_digits().test, iwae_k=10)
 
 
@@ -307,3 +310,36 @@ def test_the_vaes_own_settings_are_estimator_parameters(X, tmp_path):
         AutoEncoderOutlierDetector(kind="sparse", beta=2.0, free_bits=1.0, epochs=1).fit(X)
     with pytest.raises(aekit.ConfigError, match="not both"):
         AutoEncoderTransformer(kind="vae", kl_warmup_epochs=1, kl_warmup_steps=5).fit(X)
+
+
+def test_the_decoder_follows_the_data_pen_strokes_bernoulli_grey_photographs_gaussian(tmp_path):
+    """Nearly binary data in [0, 1] (the digits: 65% of values within 0.1 of 0 or 1) gets
+    the Bernoulli decoder; patches of a grey photograph (16%) the Gaussian one, on the
+    values as they are; data outside [0, 1] the Gaussian one, standardised."""
+    from skimage.data import camera
+
+    from aekit.data.validation import nearly_binary
+
+    digits = aekit.load_digits().train
+    image = torch.from_numpy(camera()[:256, :256].astype(np.float32) / 255)
+    patches = image.unfold(0, 8, 8).unfold(1, 8, 8).reshape(-1, 64)  # 1,024 patches
+    assert nearly_binary(digits) and not nearly_binary(patches)
+    assert nearly_binary(torch.tensor([[0.0, 1.0, 0.5, 0.95]]))  # 3 of 4 near 0 or 1
+    assert not nearly_binary(torch.tensor([[0.0, 0.5, 0.5, 0.5]]))  # 1 of 4
+    assert nearly_binary(torch.tensor([[float("nan"), 0.0]]))  # missing entries aside
+
+    def decoder(data: torch.Tensor) -> tuple[str, bool, str]:
+        config = {"model": {"kind": "vae"}, "training": {"epochs": 1}}
+        config["output"] = {"report": False, "progress": False}
+        run = aekit.train(config, data=data.numpy(), out=tmp_path / str(len(data)))
+        c = run.model.config
+        return c.decoder, c.binarize, c.scaling
+
+    assert decoder(digits[:300]) == ("bernoulli", True, "none")
+    assert decoder(patches[:301]) == ("gaussian", False, "none")
+    assert decoder(patches[:302] * 255) == ("gaussian", False, "standard")
+    # A decoder given is the user's, whatever the data.
+    est = AutoEncoderTransformer(kind="vae", epochs=1, random_state=0).fit(patches.numpy())
+    assert est.model_.config.decoder == "gaussian"
+    given = dict(kind="vae", decoder="bernoulli", epochs=1, random_state=0)
+    assert AutoEncoderTransformer(**given).fit(patches.numpy()).model_.config.binarize

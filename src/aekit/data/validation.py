@@ -159,6 +159,23 @@ def observed_range(t: Tensor) -> tuple[float, float] | None:
     return lo, hi
 
 
+# Values within NEAR of 0 or 1 count as ink or background; data is nearly binary where
+# at least half its values do. Pen strokes are (MNIST 91%, the digits 65%); natural grey
+# images are not (8x8 patches of scikit-image's photographs: 0-16%).
+NEAR, BINARY_SHARE = 0.1, 0.5
+
+
+def nearly_binary(t: Tensor, rows: int = 10_000) -> bool:
+    """Whether data in [0, 1] is nearly binary (:data:`BINARY_SHARE` of its values within
+    :data:`NEAR` of 0 or 1), judged on its first ``rows`` rows, missing entries aside."""
+    seen = t[:rows].float()
+    seen = seen[~torch.isnan(seen)]
+    if seen.numel() == 0:
+        return True
+    near = (seen <= NEAR) | (seen >= 1 - NEAR)
+    return float(near.float().mean()) >= BINARY_SHARE
+
+
 def check_range(t: Tensor, low: float, high: float, name: str, why: str) -> None:
     seen = observed_range(t)
     if seen is not None:

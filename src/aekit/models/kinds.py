@@ -35,8 +35,9 @@ from .vae import KIND_DEFAULTS, VAE, vae_config
 @dataclasses.dataclass(frozen=True)
 class Kind:
     """A kind of model: the family class that builds it, the function that makes its
-    config (``make_config(kind, *, unit_range, **settings)``, ``settings`` being fields
-    of the family's config, ``unit_range`` whether the data lies in [0, 1]), and the
+    config (``make_config(kind, *, unit_range, binary, **settings)``, ``settings`` being
+    fields of the family's config, ``unit_range`` whether the data lies in [0, 1],
+    ``binary`` whether it is also nearly binary, as pen strokes are), and the
     training settings it chooses where the user leaves them open."""
 
     name: str
@@ -60,10 +61,13 @@ FAMILY_KINDS: Registry[Kind] = Registry("kind")
 FAMILY_KINDS.register("vae")(Kind("vae", VAE, vae_config, defaults=KIND_DEFAULTS))
 
 
-def _autoencoder_config(kind: str, *, unit_range: bool = True, **settings: Any) -> ModelConfig:
+def _autoencoder_config(
+    kind: str, *, unit_range: bool = True, binary: bool = True, **settings: Any
+) -> ModelConfig:
     """An autoencoder kind's config for a run: its inputs standardised where the data
     lies outside [0, 1] and the settings leave the scaling open, then
-    :func:`~aekit.models.config.model_config`."""
+    :func:`~aekit.models.config.model_config` (``binary``: unused, the autoencoders'
+    output and loss follow the range alone)."""
     if "scaling" not in settings and not unit_range:
         settings["scaling"] = "standard"
     return model_config(kind, unit_range=unit_range, **settings)

@@ -163,12 +163,14 @@ class RunConfig(_Config):
         input_dim: int,
         image_shape: tuple[int, int, int] | None = None,
         unit_range: bool = True,
+        binary: bool = True,
     ) -> Any:
         """The config of the model these settings describe for data of ``input_dim``
         features: a :class:`ModelConfig`, or the config of the kind's family (a
         :class:`~aekit.VAEConfig` for the vae kind).
 
-        ``unit_range``: whether the data lies in [0, 1] (see :func:`model_config`)."""
+        ``unit_range``: whether the data lies in [0, 1] (see :func:`model_config`);
+        ``binary``: whether it is nearly binary, as pen strokes are (a VAE's decoder)."""
         settings = dict(self.model)
         given = settings.pop("input_dim", input_dim)
         if given != input_dim:
@@ -187,7 +189,7 @@ class RunConfig(_Config):
             )
         kind = settings.pop("kind", "undercomplete")
         make = get_kind(kind).make_config
-        return make(kind, unit_range=unit_range, input_dim=input_dim, **settings)
+        return make(kind, unit_range=unit_range, binary=binary, input_dim=input_dim, **settings)
 
     @classmethod
     def from_dict(cls, data: Any, where: str | None = None) -> RunConfig:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..core.errors import CheckpointError, ConfigError, DataError
 from ..data.columns import frame_columns
@@ -20,7 +21,7 @@ from ..data.formats.images import Images, load_images
 from ..data.shapes import channels_first, image_shape_of
 from ..data.sources import load_source
 from ..data.streaming import DiskArray
-from ..data.validation import observed_range, to_tensor
+from ..data.validation import nearly_binary, observed_range, to_tensor
 from ..models.autoencoder import AutoEncoder
 from .config import RunConfig
 from .folder import RunFolder
@@ -122,6 +123,14 @@ def in_unit_range(x: Any, missing: bool) -> bool:
         return lo >= 0 and hi <= 1
     seen = observed_range(x)  # a missing entry is no evidence of range
     return seen is None or (seen[0] >= 0 and seen[1] <= 1)
+
+
+def is_nearly_binary(x: Any) -> bool:
+    """Whether training data ``x`` in [0, 1] is nearly binary, as pen strokes are
+    (:func:`~aekit.data.validation.nearly_binary`; data on disk: its first rows)."""
+    if isinstance(x, DiskArray):
+        x = x.read(0, min(len(x), 10_000))
+    return nearly_binary(torch.as_tensor(x))
 
 
 def check_data(model: AutoEncoder, x: Any, name: str) -> Any:

@@ -31,7 +31,14 @@ from ..training.trainer import shows_progress, warn_ignored
 from .budget import choose_training, say_estimate
 from .config import OutputConfig, RunConfig, iwae_k_refused
 from .folder import RUNS_ROOT, TENSORBOARD, RunFolder, first_missing, train_in_folder
-from .inputs import check_data, dataset_of, in_unit_range, resume_data_config, run_config
+from .inputs import (
+    check_data,
+    dataset_of,
+    in_unit_range,
+    is_nearly_binary,
+    resume_data_config,
+    run_config,
+)
 from .pretrain import LayerResult, layer_configs, pretrain_greedy
 from .result import (
     Run,
@@ -90,7 +97,8 @@ def train(
     warn_ignored(used.ignored(isinstance(dataset.train, DiskArray), not named and data is not None))
     cfg = cfg.replace(data=data_cfg)
     unit_range = in_unit_range(dataset.train, bool(cfg.model.get("missing")))
-    model_cfg = cfg.model_config(dataset.input_dim, dataset.image_shape, unit_range)
+    binary = unit_range and is_nearly_binary(dataset.train)
+    model_cfg = cfg.model_config(dataset.input_dim, dataset.image_shape, unit_range, binary)
     # The kind's training where the user left it open, then what the data decides; the
     # settings left to the data are chosen now, so config.json records what ran.
     settled = cfg.training.settled(kind_training(model_cfg.kind))

@@ -34,7 +34,7 @@ from ..models.kinds import model_class_of
 from ..models.vae import VAEConfig
 from ..runs.config import RunConfig, is_vae_kind
 from ..runs.fitting import fit_model, fitted_sections
-from ..runs.inputs import in_unit_range
+from ..runs.inputs import in_unit_range, is_nearly_binary
 from ..runs.saved import ESTIMATOR_FILE
 from ..training.config import TrainConfig
 from .params import (
@@ -131,9 +131,9 @@ class AutoEncoderEstimator(BaseEstimator):
         data = X.astype(np.float32)
         run = RunConfig(model=self._extra_model_settings(self._model_settings(), X))
         # As aekit train builds the model: the kind's preset, the data's range and size.
-        cfg = run.model_config(
-            X.shape[1], unit_range=in_unit_range(torch.from_numpy(data), self._missing)
-        )
+        unit_range = in_unit_range(torch.from_numpy(data), self._missing)
+        binary = unit_range and is_nearly_binary(torch.from_numpy(data))
+        cfg = run.model_config(X.shape[1], unit_range=unit_range, binary=binary)
         seed = self.seed_ = self._seed()
         training = TrainConfig(
             **{k: getattr(self, k) for k in TRAIN_PARAMS if getattr(self, k) is not None},
