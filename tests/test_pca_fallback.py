@@ -261,3 +261,84 @@ def test_this_processs_own_threads_are_not_counted_as_other_load():
         worker.join()
     # Counted as other load it would leave one core fewer (1 of 2 on this machine).
     assert during >= 0.8 * before
+
+
+@pytest.fixture(scope="module")
+def iris_run(tmp_path_factory):
+    """A bare ``aekit train`` on the iris table (150 rows, 38 of them validation), which
+    keeps PCA's solution though its layers' validation error is lower: not by enough to
+    tell (the rule of aekit.training.fallback)."""
+    from sklearn.datasets import load_iris
+
+    folder = tmp_path_factory.mktemp("iris")
+    table = load_iris(as_frame=True).frame.drop(columns="target")
+    table.to_csv(folder / "iris.csv", index=False)
+    run = folder / "run"
+    assert (
+        main(["train", "--data", str(folder / "iris.csv"), "--no-progress", "--out", str(run)]) == 0
+    )
+    return run
+
+
+def _info(run, capsys) -> str:
+    capsys.readouterr()
+    assert main(["info", str(run)]) == 0
+    return capsys.readouterr().out
+
+
+def test_info_and_the_report_say_the_fallbacks_true_reason_with_both_errors(iris_run, capsys):
+    import json
+
+    record = json.loads((iris_run / "config.json").read_text())["result"]["pca_comparison"]
+    assert record["kept_pca"] is True
+    # The case the old wording got wrong: the layers lower, PCA kept for want of margin.
+    assert record["trained_error"] < record["pca_error"]
+    trained, pca = f"{record['trained_error']:.4g}", f"{record['pca_error']:.4g}"
+    info = _info(iris_run, capsys)
+    report = (iris_run / "report.html").read_text().replace("&#x27;", "'")
+    for said in (info, report):
+        assert f"trained model's error ({trained}) is below PCA's ({pca})" in said
+        assert "by less than 2 standard errors" in said
+        assert "lower than the trained layers'" not in said
+        assert "beat the trained layers" not in said
+    weights = next(line for line in info.splitlines() if line.startswith("weights "))
+    assert "PCA's solution, not an epoch's" in weights
+    # No bare "weights_from_epoch 0" beside a model that has no epoch's weights.
+    assert "weights_from_epoch" not in info
+
+
+def test_a_run_folder_without_the_record_still_reads_and_says_what_is_true(
+    iris_run, tmp_path, capsys
+):
+    import json
+    import shutil
+
+    from aekit.runs.report import write_report
+
+    old = tmp_path / "old"
+    shutil.copytree(iris_run, old)
+    config = json.loads((old / "config.json").read_text())
+    del config["result"]["pca_comparison"]  # as aekit wrote it before it recorded this
+    (old / "config.json").write_text(json.dumps(config))
+    info = _info(old, capsys)
+    report = write_report(old).read_text().replace("&#x27;", "'")
+    for said in (info, report):
+        assert "did not clearly beat PCA on the validation data" in said
+        assert "does not record the two errors" in said
+        assert "lower than the trained layers'" not in said
+
+
+def test_the_recorded_comparison_reads_back_and_names_the_rule_that_applied():
+    import math
+
+    from aekit.runs.records import fallback_reason
+    from aekit.training.fallback import comparison_record, recorded_comparison
+
+    lower = comparison_record((0.9, 0.7, math.inf), True)
+    assert lower["standard_error"] is None  # JSON has no infinity
+    assert recorded_comparison(lower) == (0.9, 0.7, math.inf)
+    said = fallback_reason({"result": {"pca_comparison": lower}})
+    assert "its error (0.7) is below the trained model's (0.9)" in said
+    # What aekit does not write is not read as a comparison.
+    for bad in ({"trained_error": "0.9", "pca_error": 0.7}, {"pca_error": 0.7}, [0.9, 0.7]):
+        assert recorded_comparison(bad) is None

@@ -17,7 +17,7 @@ from ..core.io import finite_json
 from ..models.autoencoder import AutoEncoder
 from ..models.families import WEIGHTS_FILE
 from ..runs.config import RunConfig
-from ..runs.records import describe_samples
+from ..runs.records import describe_samples, fallback_reason
 from ..runs.report import processes, read_metrics
 from ..runs.saved import data_origin, describe_origin, read_run_config
 from .printing import dead_line, fmt
@@ -66,8 +66,12 @@ def _info_lines(run: Path, config: dict[str, Any]) -> Iterator[str]:
         # Described, not refused: info is how a damaged folder is looked at.
         try:
             metrics = read_metrics(run)
+            # A model that is PCA has no epoch's weights: its weights line says whose.
+            pca = bool(metrics.get("fell_back_to_pca"))
             yield "evaluation   " + "  ".join(
-                f"{k} {fmt(v)}" for k, v in metrics.items() if not isinstance(v, list)
+                f"{k} {fmt(v)}"
+                for k, v in metrics.items()
+                if not isinstance(v, list) and not (pca and k == "weights_from_epoch")
             )
             if "dead_units" in metrics:  # which units, by number, not only how many
                 yield "             " + dead_line(metrics, model_cfg.code_dim)
@@ -82,8 +86,8 @@ def _weights_lines(run: Path, config: dict[str, Any], model: AutoEncoder | None)
     """The model's size, whether it fell back to PCA; or that its weights are missing."""
     if model is not None and getattr(model, "is_pca", False):
         yield (
-            "             fell back to PCA: its validation error was lower than the trained "
-            "layers', so the model encodes and decodes as PCA"
+            f"weights      PCA's solution, not an epoch's (the model fell back to PCA and "
+            f"encodes and decodes as PCA): {fallback_reason(config)}"
         )
     if model is not None:
         yield f"parameters   {sum(p.numel() for p in model.parameters()):,}"

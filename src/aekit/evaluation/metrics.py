@@ -108,7 +108,11 @@ def evaluate(
     """Metrics of ``model`` on data ``X`` (no training, no autograd except for Jacobians).
 
     Always: ``squared_error`` (per sample, summed over features; the field's "error per
-    image"), ``mse`` (per feature), ``psnr`` (dB, for the data's range), and
+    image"), ``mse`` (per feature), ``psnr`` (dB: 10 log10(peak^2 / mse), the peak the
+    range of ``X`` in the model's units, its largest observed entry less its smallest: 1
+    for images that span [0, 1]; for a table the model standardises, the range of the
+    standardised values, which moves with the rows judged, so only a comparison of
+    models on the same rows), and
     ``explained_variance`` (1 - SSE / total sum of squares around the feature means).
     ``sparsity`` (default: sparse models): ``mean_activation``, ``l0`` (mean active units
     per sample: a sigmoid unit above 0.5, a ReLU or top-k unit above 0, another away from

@@ -94,9 +94,11 @@ class ModelConfig(_Config):
         scaled units.
     pca_fallback : PCA with code_dim components is fitted to the training data when
         training starts, and kept with the weights; after training (keeping the best
-        epoch), where PCA's reconstruction error on the validation data is lower than the
-        trained model's, the model is PCA: it encodes, decodes and is saved as PCA, and
-        the output says so. On by default for the compressing kinds (undercomplete,
+        epoch), unless the trained model beats PCA clearly on the validation data (its
+        mean reconstruction error lower by more than 2 standard errors of the per-sample
+        difference, or lower on more samples than not by more than 2 standard deviations
+        of a fair coin's count), the model is PCA: it encodes, decodes and is saved as
+        PCA, and the output says why, with both errors. On by default for the compressing kinds (undercomplete,
         linear, deep, denoising) where the code is smaller than the input, so that a
         default never ends worse than PCA on data too small for its layers.
     """

@@ -33,6 +33,7 @@ from ..core.io import atomic_write, write_json
 from ..data.streaming import DiskArray
 from ..models.families import CONFIG_FILE, WEIGHTS_FILE, run_config_json, save_model
 from ..training import distributed
+from ..training.fallback import comparison_record
 from ..training.trainer import Callback, FitResult, Trainer
 from .saved import read_run_config
 
@@ -304,6 +305,12 @@ def result_summary(
         "best_epoch": fit.best_epoch,
         "kept": trainer.config.keep if fit.best_epoch is not None else "last",
         "final": fit.final or None,
+        # Why the model is PCA, or why its layers were kept, for aekit info and the report.
+        **(
+            {"pca_comparison": comparison_record(fit.pca_comparison, fit.kept_pca)}
+            if fit.pca_comparison is not None
+            else {}
+        ),
         **({"samples": dict(samples)} if samples else {}),
         **({"machine": fit.machine} if fit.machine else {}),
     }

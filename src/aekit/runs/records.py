@@ -16,6 +16,7 @@ from typing import Any
 
 from ..core.errors import CheckpointError
 from ..core.io import MAX_TABLE_BYTES, read_checked, read_json
+from ..training.fallback import recorded_comparison, why_pca
 
 METRICS_JSON = "metrics.json"
 METRICS_CSV = "metrics.csv"
@@ -126,3 +127,20 @@ def describe_samples(config: dict[str, Any]) -> str:
     ):
         return "not readable: config.json's result.samples is not a count per split"
     return ", ".join(f"{n} {word}" for n, word in zip(counts, SAMPLES.values(), strict=True))
+
+
+def fallback_reason(config: dict[str, Any]) -> str:
+    """Why a run's model fell back to PCA, in words, from its config.json's
+    ``result.pca_comparison`` (:func:`~aekit.training.fallback.why_pca`: both validation
+    errors and which rule applied); for a folder that records none (written before aekit
+    recorded it), what holds under every version of the rule."""
+    result = config.get("result")
+    comparison = recorded_comparison(
+        result.get("pca_comparison") if isinstance(result, dict) else None
+    )
+    if comparison is None:
+        return (
+            "the trained layers did not clearly beat PCA on the validation data (this run "
+            "folder does not record the two errors)"
+        )
+    return why_pca(comparison)

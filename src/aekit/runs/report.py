@@ -19,7 +19,7 @@ from ..evaluation.likelihood import likelihood_words
 from ..evaluation.metrics import said_units
 from ..models.families import model_config_of
 from ..training.config import TrainConfig
-from .records import describe_samples, read_history, read_metrics
+from .records import describe_samples, fallback_reason, read_history, read_metrics
 from .saved import data_origin, describe_origin, read_run_config
 
 FIGURES = "figures"
@@ -218,7 +218,7 @@ def _dead_units(metrics: dict[str, Any], code_dim: int) -> str:
 
 def _weights(metrics: dict[str, Any], config: dict[str, Any]) -> str:
     if metrics.get("fell_back_to_pca"):
-        return "PCA's solution: it beat the trained layers on the validation data"
+        return f"PCA's solution, not an epoch's (the model fell back to PCA): {fallback_reason(config)}"
     epoch = metrics.get("weights_from_epoch", "?")
     result = config.get("result") or {}
     why = " (lowest validation loss)" if result.get("kept") == "best" else ""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -37,7 +38,10 @@ def clearly_better(gain: Tensor) -> tuple[bool, float]:
 
 
 def why_pca(comparison: tuple[float, float, float]) -> str:
-    """Why a model fell back to PCA, from :attr:`FitResult.pca_comparison`."""
+    """Why a model fell back to PCA, from :attr:`FitResult.pca_comparison` (or a run
+    folder's record of it, :func:`comparison_record`): which rule applied, PCA's error
+    lower, or the layers' lower but not clearly (:func:`clearly_better`), with both
+    errors."""
     trained, pca, margin = comparison
     if pca <= trained:
         return f"on the validation data its error ({pca:.4g}) is below the trained model's ({trained:.4g})"
@@ -47,6 +51,37 @@ def why_pca(comparison: tuple[float, float, float]) -> str:
         f"difference ({margin:.2g} each), and on too few more samples than not: too "
         "little to tell"
     )
+
+
+def comparison_record(comparison: tuple[float, float, float], kept_pca: bool) -> dict[str, Any]:
+    """What a run folder records of the fallback's choice (config.json's
+    ``result.pca_comparison``), so that ``aekit info`` and the report can say why
+    afterwards: both validation errors, the standard error of their difference (None
+    where it was infinite: fewer than 2 validation samples) and whether PCA was kept."""
+    trained, pca, margin = comparison
+    return {
+        "trained_error": trained,
+        "pca_error": pca,
+        "standard_error": margin if math.isfinite(margin) else None,
+        "kept_pca": kept_pca,
+    }
+
+
+def recorded_comparison(record: Any) -> tuple[float, float, float] | None:
+    """The comparison a run folder recorded (:func:`comparison_record`) as
+    :attr:`FitResult.pca_comparison` is, for :func:`why_pca`; None where it records
+    none (a folder written before aekit recorded it) or not as aekit writes it."""
+    if not isinstance(record, dict):
+        return None
+    trained, pca = record.get("trained_error"), record.get("pca_error")
+    margin = record.get("standard_error")
+    if not all(_number(v) for v in (trained, pca)) or not (margin is None or _number(margin)):
+        return None
+    return float(trained), float(pca), math.inf if margin is None else float(margin)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def pca_unfitted(model: torch.nn.Module) -> bool:
