@@ -130,6 +130,20 @@ def test_interpolation_starts_and_ends_at_the_two_reconstructions(trained, digit
     np.testing.assert_allclose(fig.decoded[-1], model.reconstruct(b[None])[0], rtol=1e-5, atol=1e-6)
 
 
+def test_the_interpolation_runs_between_the_two_farthest_codes(trained, digits):
+    """Its ends are the pair of the first 200 held-out samples whose codes lie farthest
+    apart (brute force over every pair agrees), not the first two, which may be alike."""
+    model, _ = trained
+    codes = np.asarray(model.encode(digits.test[:300].numpy()))
+    i, j = plots.distant_pair(codes)
+    first = codes[:200].astype(np.float64)
+    gaps = np.linalg.norm(first[:, None] - first[None, :], axis=-1)
+    assert gaps[i, j] == pytest.approx(gaps.max(), rel=1e-9) and i != j
+    assert plots.distant_pair(np.zeros((5, 3))) == (0, 1)  # all alike: the first two
+    with pytest.raises(ValueError, match="two samples"):
+        plots.distant_pair(codes[:1])
+
+
 def test_pretraining_curves_and_score_histogram(tmp_path, trained):
     _, history = trained
     fig = plots.pretraining_curves(

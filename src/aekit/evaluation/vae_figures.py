@@ -18,6 +18,7 @@ from ..models.vae import VAE
 from .likelihood import kl_per_unit
 from .plots import (
     code_space,
+    distant_pair,
     elbo_curves,
     interpolation,
     kl_per_unit_plot,
@@ -64,8 +65,10 @@ def vae_figures(
     if shape is not None:
         prior_samples(model, out("prior_samples.png"), shape, PRIOR_SAMPLES, PRIOR_SEED)
     if shape is not None and len(x) >= 2:
-        # Two held-out samples' posterior means (encode), decoded to the decoder's mean.
-        interpolation(model, x[0], x[1], out("interpolation.png"), shape)
+        # Two held-out samples' posterior means (encode), decoded to the decoder's mean:
+        # the two of the first 200 whose means lie farthest apart.
+        i, j = distant_pair(np.asarray(model.encode(x[:200])))
+        interpolation(model, x[i], x[j], out("interpolation.png"), shape)
     if len(x):
         # The KL of the data the run was judged on, as its metrics' active_units count it.
         kl = kl_per_unit(model, torch.from_numpy(x))

@@ -44,6 +44,7 @@ from .filters import (
     unused_pixels,
 )
 from .reconstructions import (
+    distant_pair,
     feature_errors_plot,
     interpolation,
     reconstruction_grid,
@@ -73,6 +74,7 @@ __all__ = [
     "code_space",
     "compare_curves",
     "compare_errors",
+    "distant_pair",
     "elbo_curves",
     "encoder_jacobian_spectrum",
     "feature_errors_plot",

@@ -85,6 +85,19 @@ def feature_errors_plot(
     return save(fig, path)
 
 
+def distant_pair(codes: np.ndarray, among: int = 200) -> tuple[int, int]:
+    """The two of the first ``among`` samples whose codes lie farthest apart: the ends of
+    an interpolation that crosses the code space (the first two samples may be alike,
+    two flat grey patches, and the line between them shows nothing)."""
+    c = np.asarray(codes, dtype=np.float64)[:among].reshape(min(len(codes), among), -1)
+    if len(c) < 2:
+        raise ValueError("an interpolation needs two samples")
+    squared = (c * c).sum(1)
+    distance = squared[:, None] + squared[None, :] - 2 * c @ c.T
+    i, j = np.unravel_index(int(np.argmax(distance)), distance.shape)
+    return (int(i), int(j)) if i != j else (0, 1)
+
+
 @plain_text
 def interpolation(
     model: Any,

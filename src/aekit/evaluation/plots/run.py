@@ -13,7 +13,7 @@ import torch
 from .codes import activation_frequencies, code_space, jacobian_spectrum
 from .curves import PcaLevel, loss_curves, pretraining_curves
 from .filters import filters, first_layer_weights
-from .reconstructions import feature_errors_plot, interpolation, reconstruction_grid
+from .reconstructions import distant_pair, feature_errors_plot, interpolation, reconstruction_grid
 from .style import as_image, summed_over
 
 
@@ -65,7 +65,8 @@ def run_figures(
     if images and first_layer_weights(model) is not None:
         filters(model, out("filters.png"), shape, data=x, variance=train_variance)
     if images and len(x) >= 2:
-        interpolation(model, x[0], x[1], out("interpolation.png"), shape)
+        i, j = distant_pair(codes)
+        interpolation(model, x[i], x[j], out("interpolation.png"), shape)
     _penalty_figures(model, x, out)
     if layers:
         pretraining_curves(layers, out("pretraining.png"), layer_losses)
