@@ -93,15 +93,16 @@ def main() -> None:
     parser.add_argument("--subset", type=int, default=1000)
     parser.add_argument("--run", default="/tmp/vae_mnist_run")
     parser.add_argument("--judge-only", action="store_true", help="judge --run as it is")
+    parser.add_argument("--name", default="vae_mnist", help="results/NAME.json and .txt")
     args = parser.parse_args()
 
     data = aekit.load_mnist(os.environ.get("AEKIT_DATA"), download=False)
     figures = {} if args.judge_only else train(data.train, args.epochs, args.minutes, args.run)
     figures.update(judge(aekit.load(args.run), data.test, args))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "vae_mnist.json").write_text(json.dumps(figures, indent=2) + "\n")
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(figures, indent=2) + "\n")
     lines = [f"{k}: {v}" for k, v in figures.items()]
-    (RESULTS / "vae_mnist.txt").write_text("\n".join(lines) + "\n")
+    (RESULTS / f"{args.name}.txt").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
