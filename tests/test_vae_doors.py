@@ -159,7 +159,10 @@ def test_evaluate_gives_the_bound(run, capsys):
     printed = _main(["evaluate", str(out), "--iwae-k", "20"])
     assert "likelihood: test negative log-likelihood at most" in printed and "k=20;" in printed
     autoencoder = aekit.AutoEncoder.build(input_dim=64, code_dim=4)
-    with pytest.raises(aekit.ConfigError, match="iwae_k is the samples of a VAE's importance-weighted bound, and the"):
+    with pytest.raises(
+        aekit.ConfigError,
+        match="iwae_k is the samples of a VAE's importance-weighted bound, and the",
+    ):
         aekit.evaluate(autoencoder, aekit.load_digits().test, iwae_k=10)
 
 

@@ -248,6 +248,9 @@ def test_iwae_k_for_an_autoencoder_is_refused_by_every_command(sparse_run, tmp_p
         aekit.train({"model": {"kind": "sparse"}, "output": {"iwae_k": 7}}, out=tmp_path / "p")
     with pytest.raises(aekit.ConfigError, match=REFUSED):
         aekit.resume(sparse_run, iwae_k=5)
-    with pytest.raises(aekit.ConfigError, match="iwae_k is the samples of a VAE's importance-weighted bound, and the"):
+    with pytest.raises(
+        aekit.ConfigError,
+        match="iwae_k is the samples of a VAE's importance-weighted bound, and the",
+    ):
         aekit.score(sparse_run, aekit.load_digits().test, iwae_k=5)
     assert not (tmp_path / "p").exists()
