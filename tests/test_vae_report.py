@@ -254,3 +254,38 @@ def test_iwae_k_for_an_autoencoder_is_refused_by_every_command(sparse_run, tmp_p
     ):
         aekit.score(sparse_run, aekit.load_digits().test, iwae_k=5)
     assert not (tmp_path / "p").exists()
+
+
+def test_iwae_k_below_one_is_refused_up_front_by_every_door(vae_run, tmp_path, capsys):
+    run = str(vae_run)
+    before = {p.name: p.read_bytes() for p in vae_run.iterdir() if p.is_file()}
+    out, new = tmp_path / "scores.csv", tmp_path / "new"
+    commands = [
+        ["evaluate", run, "--data", "digits", "--iwae-k", "0"],
+        ["score", run, "digits", "-o", str(out), "--iwae-k", "-3"],
+        ["train", "--resume", run, "--iwae-k", "0", "--epochs", "6"],
+        ["train", "--kind", "vae", "--iwae-k", "0", "--epochs", "1", "--out", str(new)],
+    ]
+    for argv in commands:
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's own usage error: the flag's type refused it
+            code = exc.code
+        assert code == 2, argv
+        said = " ".join(capsys.readouterr().err.split())
+        assert said.count("error:") == 1 and "internal error" not in said, said
+        assert "iwae" in said and ">= 1 (1 is the ELBO, 5000 the figure papers report)" in said
+    assert not out.exists() and not new.exists()  # no run folder left
+    assert {p.name: p.read_bytes() for p in vae_run.iterdir() if p.is_file()} == before
+    # From Python the same: a ConfigError before anything is read or made.
+    digits = aekit.load_digits().test
+    for call in (
+        lambda: aekit.evaluate(vae_run, digits, iwae_k=0),
+        lambda: aekit.score(vae_run, digits, iwae_k=0),
+        lambda: aekit.resume(vae_run, iwae_k=0),
+        lambda: aekit.train({"model": {"kind": "vae"}, "output": {"iwae_k": 0}}, out=new),
+    ):
+        with pytest.raises(aekit.ConfigError, match=r"iwae_k.* must be .*>= 1 \(1 is the ELBO"):
+            call()
+    assert not new.exists()
+    assert aekit.OutputConfig(iwae_k=1).iwae_k == 1  # the least allowed
