@@ -82,6 +82,14 @@ def test_the_kl_figure_marks_exactly_the_collapsed_units_in_red():
     threshold = [line for line in ax.get_lines() if "threshold" in line.get_label()]
     assert [tuple(line.get_ydata()) for line in threshold] == [(COLLAPSED, COLLAPSED)]
     assert "3 under 0.01 nats" in ax.get_title() and "on 20 held-out samples" in ax.get_title()
+    # Some units inactive is no collapse: the legend says inactive, and collapse only of all.
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "inactive (KL under 0.01 nats): 3" in legend
+    assert not any("collapse" in t for t in legend)
+    every = kl_per_unit_plot(np.zeros(4)).axes[0].get_legend().get_texts()
+    assert "inactive (KL under 0.01 nats): 4\nall: posterior collapse" in [
+        t.get_text() for t in every
+    ]
     # The tick labels are plain numbers, never math text.
     assert all("$" not in t.get_text() for t in ax.get_yticklabels())
 
