@@ -19,6 +19,7 @@ from aekit.evaluation.likelihood import COLLAPSED, collapsed_units, kl_per_unit
 from aekit.evaluation.plots import elbo_curves, interpolation, kl_per_unit_plot, prior_samples
 from aekit.evaluation.vae_figures import vae_figures
 from aekit.models.vae import VAE, VAEConfig
+from aekit.runs.records import read_metrics
 from aekit.runs.report import CAPTIONS, VAE_CAPTIONS, write_report
 
 from .conftest import run_cli
@@ -303,3 +304,24 @@ def test_iwae_k_below_one_is_refused_up_front_by_every_door(vae_run, tmp_path, c
             call()
     assert not new.exists()
     assert aekit.OutputConfig(iwae_k=1).iwae_k == 1  # the least allowed
+
+
+def test_the_inactive_units_are_recorded_and_named_by_every_door(vae_run, tmp_path, capsys):
+    metrics = json.loads((vae_run / "metrics.json").read_text())
+    assert isinstance(metrics["inactive_unit_numbers"], list)  # recorded by the run
+    assert len(metrics["inactive_unit_numbers"]) == 4 - metrics["active_units"]
+    run = tmp_path / "run"
+    shutil.copytree(vae_run, run)
+    named = {**metrics, "active_units": 2, "inactive_unit_numbers": [1, 3]}
+    (run / "metrics.json").write_text(json.dumps(named))
+    said = "code: 2 of 4 code units inactive (units 1, 3: each carries under 0.01 nats"
+    assert said in write_report(run).read_text()  # the report's text
+    assert main(["info", str(run)]) == 0  # aekit info
+    assert said in capsys.readouterr().out
+    assert main(["evaluate", str(run), "--iwae-k", "2"]) == 0  # measured again: its own
+    printed = capsys.readouterr().out
+    assert "\ncode: " in printed and "inactive_unit_numbers" not in printed  # words, not a list
+    # metrics.json is read, not trusted: a list of anything else is refused, naming it.
+    (run / "metrics.json").write_text(json.dumps({**named, "inactive_unit_numbers": [-1]}))
+    with pytest.raises(aekit.CheckpointError, match="inactive_unit_numbers"):
+        read_metrics(run)
