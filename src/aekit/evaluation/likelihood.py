@@ -223,6 +223,12 @@ def likelihood_words(config: Any, metrics: dict[str, Any], split: str) -> list[s
         units += " (of one seeded binary draw of the data: the model is dynamically binarised)"
     elif getattr(config, "scaling", "none") != "none":
         units += f" (of the data in the model's units: scaled, {config.scaling})"
+    if getattr(config, "decoder", None) == "gaussian":
+        # A density, not a probability: -107 nats is no error, and no figure for MNIST's.
+        units += (
+            "; a Gaussian decoder's likelihood is a density of continuous data: it can be "
+            "negative, and compares only between models of the same data in the same units"
+        )
     paper = (
         f"; --iwae-k {K_REPORTED} gives the figure papers report"
         if isinstance(k, int) and k < K_REPORTED
