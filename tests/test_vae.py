@@ -17,6 +17,7 @@ from aekit.evaluation.likelihood import (
     collapse_note,
     collapsed_units,
     elbo,
+    evaluate_vae,
     iwae_nll,
     judged_data,
     kl_per_unit,
@@ -128,7 +129,12 @@ def test_collapse_is_said_for_a_too_powerful_decoder_and_not_for_a_healthy_one(
     # Some units inactive: said as normal, not as posterior collapse.
     units = ", ".join(map(str, collapsed_units(kl)[:10]))
     assert note is not None and f"of 16 code units inactive (units {units}" in note
-    assert "(each carries under 0.01 nats of KL on held-out data)" in note
+    assert f"{units}{' ...' if len(collapsed_units(kl)) > 10 else ''}: each carries under " in note
+    assert "each carries under 0.01 nats of KL on held-out data)" in note
+    # The run's metrics name them too (metrics.json, and from it every door's code: line).
+    judged = evaluate_vae(collapsed, digits.test, iwae_k=1)
+    assert judged["inactive_unit_numbers"] == collapsed_units(kl)
+    assert judged["active_units"] == 16 - len(collapsed_units(kl))
     assert "normal for a VAE" in note and not note.startswith("posterior collapse")
     assert collapse_note(kl_per_unit(trained, digits.test)) is None
     # Every unit inactive: posterior collapse, said with what to do.

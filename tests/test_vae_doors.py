@@ -243,6 +243,16 @@ def test_inactive_units_are_normal_and_every_unit_inactive_is_collapse():
     metrics = {"iwae_nll": 30.0, "iwae_k": 5000, "elbo": -31.0, "reconstruction_nll": 29.0}
     lines = likelihood_words(cfg, {**metrics, "kl": 2.0, "active_units": 0}, "test")
     assert "k=5000)" in lines[0] and lines[1].startswith("code: posterior collapse")
+    assert "density" not in lines[0]  # a Bernoulli decoder's: a probability of the data
+    # A Gaussian decoder's negative log-likelihood is a density's: said so, as it may be < 0.
+    gaussian = VAEConfig(input_dim=64, code_dim=8, decoder="gaussian", scaling="standard")
+    lines = likelihood_words(gaussian, {**metrics, "iwae_nll": -107.3, "active_units": 8}, "test")
+    assert "at most -107.3 nats" in lines[0]
+    assert lines[0].endswith(
+        "nats (of the data in the model's units: scaled, standard); a Gaussian decoder's "
+        "likelihood is a density of continuous data: it can be negative, and compares only "
+        "between models of the same data in the same units"
+    )
 
 
 # ---- scikit-learn ---------------------------------------------------------------------------

@@ -19,7 +19,8 @@ from aekit.evaluation.likelihood import COLLAPSED, collapsed_units, kl_per_unit
 from aekit.evaluation.plots import elbo_curves, interpolation, kl_per_unit_plot, prior_samples
 from aekit.evaluation.vae_figures import vae_figures
 from aekit.models.vae import VAE, VAEConfig
-from aekit.runs.report import CAPTIONS, write_report
+from aekit.runs.records import read_metrics
+from aekit.runs.report import CAPTIONS, VAE_CAPTIONS, write_report
 
 from .conftest import run_cli
 
@@ -82,6 +83,14 @@ def test_the_kl_figure_marks_exactly_the_collapsed_units_in_red():
     threshold = [line for line in ax.get_lines() if "threshold" in line.get_label()]
     assert [tuple(line.get_ydata()) for line in threshold] == [(COLLAPSED, COLLAPSED)]
     assert "3 under 0.01 nats" in ax.get_title() and "on 20 held-out samples" in ax.get_title()
+    # Some units inactive is no collapse: the legend says inactive, and collapse only of all.
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "inactive (KL under 0.01 nats): 3" in legend
+    assert not any("collapse" in t for t in legend)
+    every = kl_per_unit_plot(np.zeros(4)).axes[0].get_legend().get_texts()
+    assert "inactive (KL under 0.01 nats): 4\nall: posterior collapse" in [
+        t.get_text() for t in every
+    ]
     # The tick labels are plain numbers, never math text.
     assert all("$" not in t.get_text() for t in ax.get_yticklabels())
 
@@ -172,8 +181,11 @@ def test_the_report_of_a_vae_run_has_its_figures_and_says_its_likelihood(vae_run
         "codes.png",
         "interpolation.png",
     ]
-    for name in VAE_FIGURES:  # every figure captioned
-        assert CAPTIONS[name][:60] in page.replace("&#x27;", "'")
+    for name in VAE_FIGURES:  # every figure captioned, a VAE's own caption where it has one
+        assert VAE_CAPTIONS.get(name, CAPTIONS[name])[:60] in page.replace("&#x27;", "'")
+    # A VAE's captions speak of a VAE: no corruption, its codes its posterior means.
+    assert "denoising" not in page and "corrupted" not in page
+    assert "codes, their posterior means, in two dimensions" in page
     assert "<h2>Likelihood and the code</h2>" in page
     metrics = json.loads((vae_run / "metrics.json").read_text())
     assert f"at most {metrics['iwae_nll']:.4g} nats a sample" in page
@@ -196,9 +208,12 @@ def test_the_report_says_the_collapse_in_bold(vae_run, tmp_path):
 
 
 def test_an_autoencoders_report_has_no_likelihood(sparse_run, tmp_path):
-    assert (
-        "Likelihood and the code" not in write_report(sparse_run, tmp_path / "r.html").read_text()
-    )
+    page = write_report(sparse_run, tmp_path / "r.html").read_text()
+    page = re.sub(r"base64,[^']*", "", page)  # the words, not the images' bytes
+    assert "Likelihood and the code" not in page
+    # Its captions are an autoencoder's: no VAE's posterior means in them.
+    assert "The held-out samples&#x27; codes in two dimensions" in page
+    assert "posterior" not in page and "VAE" not in page
 
 
 # A decoder far wider than the encoder and a KL weight of 4 from the first step: the
@@ -254,3 +269,59 @@ def test_iwae_k_for_an_autoencoder_is_refused_by_every_command(sparse_run, tmp_p
     ):
         aekit.score(sparse_run, aekit.load_digits().test, iwae_k=5)
     assert not (tmp_path / "p").exists()
+
+
+def test_iwae_k_below_one_is_refused_up_front_by_every_door(vae_run, tmp_path, capsys):
+    run = str(vae_run)
+    before = {p.name: p.read_bytes() for p in vae_run.iterdir() if p.is_file()}
+    out, new = tmp_path / "scores.csv", tmp_path / "new"
+    commands = [
+        ["evaluate", run, "--data", "digits", "--iwae-k", "0"],
+        ["score", run, "digits", "-o", str(out), "--iwae-k", "-3"],
+        ["train", "--resume", run, "--iwae-k", "0", "--epochs", "6"],
+        ["train", "--kind", "vae", "--iwae-k", "0", "--epochs", "1", "--out", str(new)],
+    ]
+    for argv in commands:
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's own usage error: the flag's type refused it
+            code = exc.code
+        assert code == 2, argv
+        said = " ".join(capsys.readouterr().err.split())
+        assert said.count("error:") == 1 and "internal error" not in said, said
+        assert "iwae" in said and ">= 1 (1 is the ELBO, 5000 the figure papers report)" in said
+    assert not out.exists() and not new.exists()  # no run folder left
+    assert {p.name: p.read_bytes() for p in vae_run.iterdir() if p.is_file()} == before
+    # From Python the same: a ConfigError before anything is read or made.
+    digits = aekit.load_digits().test
+    for call in (
+        lambda: aekit.evaluate(vae_run, digits, iwae_k=0),
+        lambda: aekit.score(vae_run, digits, iwae_k=0),
+        lambda: aekit.resume(vae_run, iwae_k=0),
+        lambda: aekit.train({"model": {"kind": "vae"}, "output": {"iwae_k": 0}}, out=new),
+    ):
+        with pytest.raises(aekit.ConfigError, match=r"iwae_k.* must be .*>= 1 \(1 is the ELBO"):
+            call()
+    assert not new.exists()
+    assert aekit.OutputConfig(iwae_k=1).iwae_k == 1  # the least allowed
+
+
+def test_the_inactive_units_are_recorded_and_named_by_every_door(vae_run, tmp_path, capsys):
+    metrics = json.loads((vae_run / "metrics.json").read_text())
+    assert isinstance(metrics["inactive_unit_numbers"], list)  # recorded by the run
+    assert len(metrics["inactive_unit_numbers"]) == 4 - metrics["active_units"]
+    run = tmp_path / "run"
+    shutil.copytree(vae_run, run)
+    named = {**metrics, "active_units": 2, "inactive_unit_numbers": [1, 3]}
+    (run / "metrics.json").write_text(json.dumps(named))
+    said = "code: 2 of 4 code units inactive (units 1, 3: each carries under 0.01 nats"
+    assert said in write_report(run).read_text()  # the report's text
+    assert main(["info", str(run)]) == 0  # aekit info
+    assert said in capsys.readouterr().out
+    assert main(["evaluate", str(run), "--iwae-k", "2"]) == 0  # measured again: its own
+    printed = capsys.readouterr().out
+    assert "\ncode: " in printed and "inactive_unit_numbers" not in printed  # words, not a list
+    # metrics.json is read, not trusted: a list of anything else is refused, naming it.
+    (run / "metrics.json").write_text(json.dumps({**named, "inactive_unit_numbers": [-1]}))
+    with pytest.raises(aekit.CheckpointError, match="inactive_unit_numbers"):
+        read_metrics(run)

@@ -124,8 +124,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         print(json.dumps(finite_json(metrics), indent=2, allow_nan=False))
         return 0
     pca, others = pop_baselines(metrics)
-    width = max(map(len, metrics))
-    for k, v in metrics.items():
+    numbers = {k: v for k, v in metrics.items() if not isinstance(v, list)}  # lists: in words
+    width = max(map(len, numbers))
+    for k, v in numbers.items():
         print(f"{k:<{width}}  {fmt(v)}")
     _, model_cfg = model_config_of(read_run_config(args.run), Path(args.run))
     named = args.data is None or args.data in NAMED_SOURCES

@@ -14,6 +14,7 @@ from typing import Any
 from ..core.checkpoint import CHECKPOINT_FILE
 from ..core.errors import AekitError, ConfigError, one_line
 from ..core.io import finite_json
+from ..evaluation.likelihood import likelihood_words
 from ..models.autoencoder import AutoEncoder
 from ..models.families import WEIGHTS_FILE
 from ..runs.config import RunConfig
@@ -75,6 +76,9 @@ def _info_lines(run: Path, config: dict[str, Any]) -> Iterator[str]:
             )
             if "dead_units" in metrics:  # which units, by number, not only how many
                 yield "             " + dead_line(metrics, model_cfg.code_dim)
+            words = likelihood_words(model_cfg, metrics, str(metrics.get("split", "held-out")))
+            if words:  # a VAE's: its inactive units by number, as aekit train printed them
+                yield "             " + words[1]
         except AekitError as exc:
             yield f"evaluation   (metrics.json unreadable: {one_line(exc)})"
     yield "files        " + ", ".join(

@@ -8,11 +8,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..core.errors import ConfigError
+from ..core.schema import from_text
 from ..core.version import __version__
 from ..models.corruption import CORRUPTIONS
 from ..models.kinds import kind_names
 from ..models.nets import ACTIVATIONS
 from ..models.penalties import PENALTIES
+from ..runs.config import IWAE_K_NOTE
 from .options import add_config_options
 
 EXIT_USAGE = 2
@@ -108,10 +111,22 @@ def _add_output(parser: argparse.ArgumentParser, output_help: str) -> None:
     parser.add_argument("-o", "--output", required=True, metavar="FILE", help=output_help)
 
 
+def _iwae_k(text: str) -> int:
+    """--iwae-k's K: a whole number, 1 or more, refused as the command's usage error
+    before the run or data is read (0 used to reach the bound as an internal error)."""
+    try:
+        k = from_text(text, int)  # as every whole-number flag is read
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 ({IWAE_K_NOTE}), got {k}")
+    return int(k)
+
+
 def _add_iwae_k(parser: argparse.ArgumentParser, what: str, default: str) -> None:
     parser.add_argument(
         "--iwae-k",
-        type=int,
+        type=_iwae_k,
         metavar="K",
         help=f"a VAE run: the samples per example of {what}; 5000 gives the figure papers "
         f"report, K times as slow as the ELBO (default: {default})",

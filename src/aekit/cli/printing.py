@@ -164,7 +164,10 @@ def _metric_lines(run: Run) -> Iterator[str]:
     pca, others = pop_baselines(metrics)
     probe = metrics.pop("probe_accuracy", None)
     judged = {k: metrics.pop(k) for k in JUDGED if k in metrics}
-    yield f"{run.split}: " + "  ".join(f"{k} {fmt(v)}" for k, v in metrics.items())
+    # Lists of unit numbers are said in words (the code: line), not as numbers here.
+    yield f"{run.split}: " + "  ".join(
+        f"{k} {fmt(v)}" for k, v in metrics.items() if not isinstance(v, list)
+    )
     yield from likelihood_words(cfg, metrics, run.split)
     yield from baseline_lines(cfg.code_dim, metrics["squared_error"], pca, others)
     yield from judged_lines(cfg, judged, probe)

@@ -75,6 +75,8 @@ class _Config:
             value = coerce(getattr(self, f.name), hints[f.name], where)
             if isinstance(value, float):
                 value = number(value, where, f.metadata.get("bounds"))
+            elif isinstance(value, int) and not isinstance(value, bool):
+                number(value, where, f.metadata.get("bounds"))  # an int's range too, kept an int
             registry = f.metadata.get("registry")
             if registry is not None and value is not None and value not in registry:
                 raise ConfigError(

@@ -189,10 +189,10 @@ def code_note(
     ``inactive``: the others' numbers, where known."""
     if active >= units:
         return f"all {units} code units in use (each carries {threshold:g} nats or more)"
-    which = ""
+    shown = ""
     if inactive:
         shown = ", ".join(map(str, inactive[:10])) + (" ..." if len(inactive) > 10 else "")
-        which = f" (units {shown})"
+    which = f" (units {shown})" if shown else ""
     if active == 0:
         return (
             f"posterior collapse: every code unit carries under {threshold:g} nats of KL on "
@@ -200,8 +200,9 @@ def code_note(
             "code, whose codes say nothing of their samples. To use the code: a KL "
             "warm-up (kl_warmup_epochs), free bits, a smaller beta or a weaker decoder"
         )
+    numbered = f"units {shown}: " if shown else ""  # in the one parenthesis, not a second
     return (
-        f"{units - active} of {units} code units inactive{which} (each carries under "
+        f"{units - active} of {units} code units inactive ({numbered}each carries under "
         f"{threshold:g} nats of KL on held-out data), {active} in use: normal for a VAE, "
         "which leaves at the prior the units the data does not need (not posterior "
         "collapse, where every unit is inactive)"
@@ -222,13 +223,24 @@ def likelihood_words(config: Any, metrics: dict[str, Any], split: str) -> list[s
         units += " (of one seeded binary draw of the data: the model is dynamically binarised)"
     elif getattr(config, "scaling", "none") != "none":
         units += f" (of the data in the model's units: scaled, {config.scaling})"
+    if getattr(config, "decoder", None) == "gaussian":
+        # A density, not a probability: -107 nats is no error, and no figure for MNIST's.
+        units += (
+            "; a Gaussian decoder's likelihood is a density of continuous data: it can be "
+            "negative, and compares only between models of the same data in the same units"
+        )
     paper = (
         f"; --iwae-k {K_REPORTED} gives the figure papers report"
         if isinstance(k, int) and k < K_REPORTED
         else ""
     )
+    numbers = metrics.get("inactive_unit_numbers")  # absent from runs of older versions
     code = (
-        code_note(metrics["active_units"], config.code_dim)
+        code_note(
+            metrics["active_units"],
+            config.code_dim,
+            inactive=numbers if isinstance(numbers, list) else None,
+        )
         if isinstance(metrics.get("active_units"), int)
         else "not measured"
     )
@@ -274,7 +286,8 @@ def evaluate_vae(
     ``iwae_nll``: minus the importance-weighted bound with ``iwae_k`` samples, an upper
     bound on the negative log-likelihood (in expectation), the test figure papers report
     (with k = 5,000); ``active_units``: the code units carrying 0.01 nats or more each
-    (:func:`code_note` says what the rest mean); and the reconstruction's
+    (:func:`code_note` says what the rest mean), and ``inactive_unit_numbers`` the others'
+    numbers (a list); and the reconstruction's
     ``squared_error`` (per sample, summed over features), ``mse``, ``psnr`` and
     ``explained_variance``, of the decoder's mean at the posterior mean against the data
     in the model's units, as the autoencoders' are measured.
@@ -299,7 +312,8 @@ def evaluate_vae(
         fit.add(model, block)
         n += rows
     n = max(n, 1)
-    active = int((np.asarray(kl_units) / n >= COLLAPSED).sum())
+    kl_mean = np.asarray(kl_units) / n
+    active = int((kl_mean >= COLLAPSED).sum())
     return {
         "elbo": sums["elbo"] / n,
         "reconstruction_nll": sums["reconstruction_nll"] / n,
@@ -307,6 +321,7 @@ def evaluate_vae(
         "iwae_nll": -sums["iwae"] / n,
         "iwae_k": iwae_k,
         "active_units": active,
+        "inactive_unit_numbers": collapsed_units(kl_mean),  # which, for the words to name
         **fit.metrics(n),
     }
 

@@ -18,7 +18,7 @@ from ..core.errors import ConfigError
 from ..core.io import read_json
 from ..core.schema import check_known, coerce, from_dict, to_dict
 from ..data.config import NAMED_SOURCES, DataConfig
-from ..evaluation.likelihood import IWAE_K
+from ..evaluation.likelihood import IWAE_K, K_REPORTED
 from ..models.corruption import Corruption
 from ..models.kinds import check_settings, get_kind, model_fields
 from ..models.penalties import Penalty
@@ -36,6 +36,20 @@ def iwae_k_refused(kind: str, setting: str = "iwae_k", fix: str = "kind='vae'") 
         f"kind is an autoencoder, judged by its reconstruction error: leave it out (or "
         f"train a VAE: {fix})"
     )
+
+
+# What the samples of the importance-weighted bound may be, in every door's message.
+IWAE_K_NOTE = f"1 is the ELBO, {K_REPORTED} the figure papers report"
+
+
+def iwae_k_checked(value: Any, setting: str = "iwae_k") -> int:
+    """``value`` as the samples per example of a VAE's importance-weighted bound: a whole
+    number, 1 or more (``setting``: as the caller names it), else :class:`ConfigError`
+    naming it, checked before any data is read or any run folder made."""
+    k = coerce(value, int, setting)
+    if k < 1:
+        raise ConfigError(f"{setting} must be a whole number >= 1 ({IWAE_K_NOTE}), got {k}")
+    return k
 
 
 def is_vae_kind(kind: str) -> bool:
@@ -108,7 +122,7 @@ class OutputConfig(_Config):
     progress: bool | None = None
     report: bool = True
     tensorboard: bool = False
-    iwae_k: int = dataclasses.field(default=IWAE_K, metadata=within(1))
+    iwae_k: int = dataclasses.field(default=IWAE_K, metadata=within(1, note=IWAE_K_NOTE))
 
 
 # Top-level keys of a run folder's config.json besides the RunConfig sections.

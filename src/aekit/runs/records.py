@@ -21,14 +21,15 @@ from ..training.fallback import recorded_comparison, why_pca
 METRICS_JSON = "metrics.json"
 METRICS_CSV = "metrics.csv"
 TEXT_METRICS = ("split", "evaluation_error")  # the entries of metrics.json that are words
-# The entries of metrics.json that are lists: the numbers of the dead code units.
-LIST_METRICS = ("dead_unit_numbers",)
+# The entries of metrics.json that are lists: the numbers of the dead code units (an
+# autoencoder's) and of the inactive ones (a VAE's: under 0.01 nats of KL each).
+LIST_METRICS = ("dead_unit_numbers", "inactive_unit_numbers")
 
 
 def read_metrics(run: str | Path) -> dict[str, Any]:
     """A run folder's metrics.json, checked: an object of numbers (null where a metric
-    was NaN or infinite), true/false flags, the split's name and the dead code units'
-    numbers (a list); {} where there is none.
+    was NaN or infinite), true/false flags, the split's name and the dead or inactive code
+    units' numbers (lists); {} where there is none.
     Anything else is a :class:`CheckpointError` naming the file and the entry."""
     path = Path(run) / METRICS_JSON
     if not os.path.lexists(path):

@@ -18,6 +18,7 @@ from ..core.io import MAX_FIGURE_BYTES, atomic_write, read_checked
 from ..evaluation.likelihood import likelihood_words
 from ..evaluation.metrics import said_units
 from ..models.families import model_config_of
+from ..models.vae import VAE
 from ..training.config import TrainConfig
 from .records import describe_samples, fallback_reason, read_history, read_metrics
 from .saved import data_origin, describe_origin, read_run_config
@@ -48,18 +49,16 @@ CAPTIONS = {
     "the same run draws the same grid), each shown as the decoder's mean.",
     "kl_per_unit.png": "How much each code unit carries: its KL divergence from the prior on "
     "the held-out data, in nats (a log scale), one bar a unit, largest first. Units under the "
-    "dashed threshold carry nothing (collapsed): red bars with red numbers. Some such units are "
-    "normal for a VAE, which leaves at the prior the units the data does not need; all of "
-    "them is posterior collapse.",
+    "dashed threshold are inactive (they carry almost nothing): red bars with red numbers. "
+    "Some such units are normal for a VAE, which leaves at the prior the units the data does "
+    "not need; all of them inactive is posterior collapse.",
     "filters.png": "What the first-layer units respond to: each unit's input weights, titled "
     "by the unit's number, the largest weights first, all on one colour scale centred at 0 (the "
     "colour bar), so a faint unit has small weights. Grey: pixels the training data barely "
     "uses, where a weight hardly matters.",
-    "codes.png": "The held-out samples' codes (a VAE's: their posterior means) in two "
-    "dimensions, coloured by label where known.",
+    "codes.png": "The held-out samples' codes in two dimensions, coloured by label where known.",
     "interpolation.png": "Decodings along the straight line between the codes of two held-out "
-    "samples (a VAE's: their posterior means, each decoded to the decoder's mean); the ends "
-    "are the two samples' reconstructions.",
+    "samples; the ends are the two samples' reconstructions.",
     "activation_frequencies.png": "How often each code unit is active, one bar a unit, most "
     "active first. Dead units, whose value is the same on every held-out sample (they tell the "
     "decoder nothing), are the red crosses, numbered in the title (and in red on the axis, up "
@@ -107,6 +106,24 @@ def _image(path: Path, caption: str | None = None, alt: str | None = None) -> st
         f"<figure><img alt='{html.escape(alt or path.name)}' "
         f"src='data:image/png;base64,{data}'>{cap}</figure>"
     )
+
+
+# A VAE's captions where its figures differ from an autoencoder's: it has no corruption, and
+# its codes are posterior means, decoded to the decoder's mean.
+VAE_CAPTIONS = {
+    "reconstructions.png": "Held-out samples (top) and their reconstructions (bottom): the "
+    "decoder's mean at each sample's posterior mean.",
+    "codes.png": "The held-out samples' codes, their posterior means, in two dimensions, "
+    "coloured by label where known.",
+    "interpolation.png": "Decodings along the straight line between the posterior means of two "
+    "held-out samples, each decoded to the decoder's mean; the ends are the two samples' "
+    "reconstructions.",
+}
+
+
+def _caption(name: str, vae: bool) -> str | None:
+    """The caption of figure ``name`` in a VAE's report (``vae``) or an autoencoder's."""
+    return VAE_CAPTIONS.get(name, CAPTIONS.get(name)) if vae else CAPTIONS.get(name)
 
 
 def _figures(run: Path) -> list[Path]:
@@ -165,7 +182,7 @@ def _table(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) -
 
 def _run_info(run: Path) -> dict[str, Any]:
     config = read_run_config(run)  # every section checked: what aekit writes, or refused
-    _, model = model_config_of(config, run)
+    family, model = model_config_of(config, run)
     metrics = read_metrics(run)
     history = read_history(run)
     result = config.get("result") or {}
@@ -182,6 +199,7 @@ def _run_info(run: Path) -> dict[str, Any]:
         "seconds": seconds,
         "epochs": epochs,
         "model": model,
+        "vae": issubclass(family, VAE),
     }
 
 
@@ -330,7 +348,7 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
     figures = _figures(run)
     if figures:
         parts.append("<h2>Figures</h2>")
-        parts.extend(_image(p, CAPTIONS.get(p.name)) for p in figures)
+        parts.extend(_image(p, _caption(p.name, info["vae"])) for p in figures)
     parts.append(
         "<h2>Configuration</h2><pre>" + html.escape(json.dumps(config, indent=2)) + "</pre>"
     )

@@ -29,7 +29,7 @@ from ..training import distributed
 from ..training.tensorboard import TensorBoardLogger, require_tensorboard
 from ..training.trainer import shows_progress, warn_ignored
 from .budget import choose_training, say_estimate
-from .config import OutputConfig, RunConfig, iwae_k_refused
+from .config import OutputConfig, RunConfig, iwae_k_checked, iwae_k_refused
 from .folder import RUNS_ROOT, TENSORBOARD, RunFolder, first_missing, train_in_folder
 from .inputs import (
     check_data,
@@ -191,6 +191,7 @@ def resume(
     folder = RunFolder(path)
     raw = folder.read_config()
     if iwae_k is not None:  # refused before anything else is asked of the folder
+        iwae_k = iwae_k_checked(iwae_k, "iwae_k (--iwae-k)")
         family, judged = model_config_of(raw, folder.path)
         if not issubclass(family, VAE):
             raise iwae_k_refused(

@@ -31,7 +31,7 @@ from ..evaluation.metrics import feature_errors
 from ..models.autoencoder import AutoEncoder
 from ..models.pca import pca_baseline
 from ..models.vae import VAE
-from .config import iwae_k_refused
+from .config import iwae_k_checked, iwae_k_refused
 from .folder import RunFolder
 from .inputs import check_images, load_dataset, read_images, stored_data
 from .result import scaled_blocks, warn_denoising
@@ -150,6 +150,8 @@ def evaluate(
     stream = options.pop("stream", None)
     header = options.pop("header", "auto")
     iwae_k = options.pop("iwae_k", None)
+    if iwae_k is not None:  # before the model and data are read
+        iwae_k = iwae_k_checked(iwae_k)
     run = model if isinstance(model, str | Path) else None
     model, x = load_model_and_data(model, data, split, data_dir, stream, header=header)
     if isinstance(model, VAE):
@@ -225,6 +227,8 @@ def score(
     A VAE scores each sample as a whole, ``(samples,)``: its negative ELBO in nats, or
     with ``iwae_k`` its negative importance-weighted bound with that many samples
     (higher: less likely; see :func:`aekit.evaluation.likelihood.sample_scores`)."""
+    if iwae_k is not None:  # before the model and data are read
+        iwae_k = iwae_k_checked(iwae_k)
 
     def scorer(model: Any) -> Any:
         if isinstance(model, VAE):

@@ -60,8 +60,11 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
             "the share of outliers expected in the training data (a number in (0, 0.5]: the "
             'threshold is that quantile of the training scores), or "auto": the box-plot '
             "rule, which needs no guess: a sample is an outlier when its error lies above the "
-            "upper Tukey fence of the training errors, Q3 + 1.5 x (Q3 - Q1) (0.7% of normally "
-            "distributed errors, more for a heavier tail).",
+            "upper Tukey fence of the training errors, Q3 + 1.5 x (Q3 - Q1) (0.35% of normally "
+            'distributed errors, more for a heavier tail). For kind="vae", "auto" flags the '
+            "1% least likely training samples (lowest ELBO): the negative ELBO has no tail "
+            "that a fence can rely on (of grey values under a Bernoulli decoder it is bounded "
+            "above by their entropy, so that the fence can lie beyond every sample).",
         ),
     )
 
@@ -71,7 +74,7 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
         X = self._validated(X, reset=True)
         self._fit_model(X)
         scores = self._scores(X)  # X validated already: not again, as unnamed data
-        self.offset_ = threshold(scores, c)
+        self.offset_ = threshold(scores, c, likelihood=isinstance(self.model_, VAE))
         self._training_errors = -scores  # for the score histogram that save() draws
         return self
 
@@ -142,6 +145,10 @@ class AutoEncoderOutlierDetector(OutlierMixin, AutoEncoderEstimator):
 
 
 CONTAMINATION = Bounds(0, 0.5, low_open=True)
+# The share contamination="auto" flags of a VAE's training samples: a fixed share, as the
+# negative ELBO's shape depends on the decoder and the data; within what the box-plot rule
+# flags of reconstruction errors (0.35% of normal ones, a few % of the usual heavier tails).
+AUTO_LIKELIHOOD_SHARE = 0.01
 
 
 def contamination(value: Any) -> float | str:
@@ -155,10 +162,16 @@ def contamination(value: Any) -> float | str:
     return number(value, "contamination", CONTAMINATION)
 
 
-def threshold(scores: np.ndarray, contamination: float | str) -> float:
+def threshold(scores: np.ndarray, contamination: float | str, *, likelihood: bool = False) -> float:
     """The offset below which a score (minus an error) marks an outlier: the
     ``contamination`` quantile of the training scores, or for "auto" the upper Tukey
-    fence of the training errors, Q3 + 1.5 IQR."""
+    fence of the training errors, Q3 + 1.5 IQR. Where the scores are ``likelihood``s (a
+    VAE's ELBO), "auto" is the :data:`AUTO_LIKELIHOOD_SHARE` quantile instead: the fence
+    assumes errors with an upper tail, and the negative ELBO need not have one (of grey
+    values under a Bernoulli decoder it piles up below their entropy, 64 log 2 nats for
+    8x8 patches, and the fence lies beyond every sample: nothing is ever flagged)."""
+    if contamination == "auto" and likelihood:
+        contamination = AUTO_LIKELIHOOD_SHARE
     if contamination != "auto":
         return float(np.percentile(scores, 100.0 * float(contamination)))
     q1, q3 = np.percentile(-scores, [25, 75])

@@ -1,5 +1,5 @@
 """Figures of a variational autoencoder: the ELBO's terms per epoch (in nats), samples
-from the prior, and the KL divergence each code unit carries, collapsed units marked.
+from the prior, and the KL divergence each code unit carries, inactive units marked.
 (Its reconstructions, codes and interpolations are the autoencoders' figures: a VAE's
 ``encode`` gives the posterior mean and ``decode`` the decoder's mean.)"""
 
@@ -138,11 +138,11 @@ def kl_per_unit_plot(
 ) -> Any:
     """Each code unit's KL divergence from the prior (``kl``: nats, by unit number, as
     :func:`aekit.evaluation.likelihood.kl_per_unit` gives it), one bar a unit, sorted from
-    the most to the least; the units under ``threshold`` nats (collapsed: they carry
-    nothing) are red bars with red numbers, and the threshold a dashed line. A log scale,
+    the most to the least; the units under ``threshold`` nats (inactive: they carry almost
+    nothing; all of them inactive is posterior collapse) are red bars with red numbers, and the threshold a dashed line. A log scale,
     so that the threshold and the units near it can be read beside units of several nats;
     a unit under a thousandth of the threshold is drawn at that floor. ``fig.order`` is
-    the units in the order drawn, ``fig.collapsed`` the collapsed ones (sorted)."""
+    the units in the order drawn, ``fig.collapsed`` the inactive ones (sorted)."""
     from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
     plt = pyplot()
@@ -158,12 +158,15 @@ def kl_per_unit_plot(
     if not low.all():
         ax.bar(x[~low], shown[~low], color="C0", width=0.8, label=f"in use: {k - len(collapsed)}")
     if low.any():
+        # Inactive, not collapsed: a VAE leaves the units the data does not need at the
+        # prior; posterior collapse is every unit inactive, and said so only then.
+        label = f"inactive (KL under {threshold:g} nats): {len(collapsed)}"
         ax.bar(
             x[low],
             shown[low],
             color="C3",
             width=0.8,
-            label=f"collapsed (under {threshold:g} nats): {len(collapsed)}",
+            label=label + ("\nall: posterior collapse" if low.all() else ""),
         )
     ax.axhline(threshold, color="C3", ls="--", lw=1, label=f"threshold {threshold:g} nats")
     ax.set_yscale("log")
