@@ -25,7 +25,9 @@ error = aekit.evaluate(model, data.test)["squared_error"]
 pca = PCA(n_components=8).fit(data.train.numpy())
 test = data.test.numpy()
 pca_error = float(((pca.inverse_transform(pca.transform(test)) - test) ** 2).sum(1).mean())
-print(f"autoencoder {model.config.arch}: {error:.3f}   PCA-8: {pca_error:.3f}  (squared error per image)")
+print(
+    f"autoencoder {model.config.arch}: {error:.3f}   PCA-8: {pca_error:.3f}  (squared error per image)"
+)
 
 # %%
 # The reconstructions: the first row is the test images, the second the autoencoder's,
