@@ -303,6 +303,8 @@ def test_info_and_the_report_say_the_fallbacks_true_reason_with_both_errors(iris
         assert "beat the trained layers" not in said
     weights = next(line for line in info.splitlines() if line.startswith("weights "))
     assert "PCA's solution, not an epoch's" in weights
+    model = next(line for line in info.splitlines() if line.startswith("model "))
+    assert "then replaced by PCA-2" in model  # the layers it names were set aside
     # No bare "weights_from_epoch 0" beside a model that has no epoch's weights.
     assert "weights_from_epoch" not in info
 

@@ -208,3 +208,18 @@ def test_tensorboard_logs_every_epoch_and_the_figures(tmp_path):
     expected = [row["train_reconstruction"] for row in run.fit.history]
     assert losses == pytest.approx(expected, rel=1e-6)
     assert "figures/reconstructions" in tags["images"]
+
+
+def test_captions_fit_the_runs_kind_and_corruption():
+    """An autoencoder's reconstructions caption speaks of a corrupted middle row only where
+    its model is trained on corrupted inputs (which its figure then draws); a VAE's never."""
+    from aekit.runs.report import _caption
+
+    plain = _caption("reconstructions.png", vae=False)
+    corrupted = _caption("reconstructions.png", vae=False, corrupted=True)
+    vae = _caption("reconstructions.png", vae=True, corrupted=True)
+    assert plain is not None and "corrupted" not in plain and "middle" not in plain
+    assert corrupted is not None and "corrupted inputs the model sees (middle)" in corrupted
+    assert vae is not None and "corrupted" not in vae and "decoder's mean" in vae
+    assert "farthest apart" in (_caption("interpolation.png", vae=False) or "")
+    assert _caption("curves.png", vae=False) == _caption("curves.png", vae=True, corrupted=True)

@@ -60,7 +60,10 @@ def _info_lines(run: Path, config: dict[str, Any]) -> Iterator[str]:
     yield f"run folder   {run}"
     yield f"aekit        {config['aekit_version']}"
     yield f"kind         {model_cfg.kind}"
-    yield f"model        {model_cfg.summary()}"
+    replaced = model is not None and getattr(model, "is_pca", False)
+    # The layers the config describes were set aside: the model is PCA with their code size.
+    pca = f" (trained, then replaced by PCA-{model_cfg.code_dim}: see weights)" if replaced else ""
+    yield f"model        {model_cfg.summary()}{pca}"
     yield from _weights_lines(run, config, model)
     yield from _training_lines(run, config)
     if os.path.lexists(run / "metrics.json"):

@@ -27,8 +27,7 @@ FIGURES = "figures"
 REPORT = "report.html"
 # Figures in the order a reader wants them, with what each shows.
 CAPTIONS = {
-    "reconstructions.png": "Held-out samples (top), the corrupted inputs a denoising model "
-    "sees (middle, when there is a corruption) and their reconstructions (bottom).",
+    "reconstructions.png": "Held-out samples (top) and their reconstructions (bottom).",
     "feature_errors.png": "Mean squared reconstruction error of each feature on the held-out data.",
     "curves.png": "Training and validation loss per epoch, one panel per loss term, each "
     "naming its loss and units; the dotted line marks the epoch of the lowest validation loss. "
@@ -36,8 +35,8 @@ CAPTIONS = {
     "code, drawn where the panel is a squared error per sample in the same units (never on a "
     "cross-entropy); where the run fell back to PCA, the figure's title says its final model "
     "is that PCA, and the curves are those of the layers it set aside. "
-    "Where the first epochs would flatten the rest, the lower row repeats the curves from the "
-    "end of the first tenth of training on a linear scale: a validation curve that rises "
+    "Where the first epochs would flatten the rest, a second panel (below or beside) repeats "
+    "the curves from the end of the first tenth of training on a linear scale: a validation curve that rises "
     "while the training curve falls is overfitting.",
     "elbo_curves.png": "A VAE's training: the ELBO's terms per epoch in nats per sample, "
     "training solid and validation dashed: the negative ELBO, the reconstruction's negative "
@@ -58,7 +57,8 @@ CAPTIONS = {
     "uses, where a weight hardly matters.",
     "codes.png": "The held-out samples' codes in two dimensions, coloured by label where known.",
     "interpolation.png": "Decodings along the straight line between the codes of two held-out "
-    "samples; the ends are the two samples' reconstructions.",
+    "samples (of the first 200, the two whose codes lie farthest apart); the ends are the two "
+    "samples' reconstructions.",
     "activation_frequencies.png": "How often each code unit is active, one bar a unit, most "
     "active first. Dead units, whose value is the same on every held-out sample (they tell the "
     "decoder nothing), are the red crosses, numbered in the title (and in red on the axis, up "
@@ -116,14 +116,22 @@ VAE_CAPTIONS = {
     "codes.png": "The held-out samples' codes, their posterior means, in two dimensions, "
     "coloured by label where known.",
     "interpolation.png": "Decodings along the straight line between the posterior means of two "
-    "held-out samples, each decoded to the decoder's mean; the ends are the two samples' "
-    "reconstructions.",
+    "held-out samples (of the first 200, the two whose means lie farthest apart), each decoded "
+    "to the decoder's mean; the ends are the two samples' reconstructions.",
+}
+# A model trained on corrupted inputs: its reconstructions figure has a middle row.
+CORRUPTED_CAPTIONS = {
+    "reconstructions.png": "Held-out samples (top), the corrupted inputs the model sees "
+    "(middle) and their reconstructions of the clean samples (bottom).",
 }
 
 
-def _caption(name: str, vae: bool) -> str | None:
-    """The caption of figure ``name`` in a VAE's report (``vae``) or an autoencoder's."""
-    return VAE_CAPTIONS.get(name, CAPTIONS.get(name)) if vae else CAPTIONS.get(name)
+def _caption(name: str, vae: bool, corrupted: bool = False) -> str | None:
+    """The caption of figure ``name`` in a VAE's report (``vae``) or an autoencoder's, of
+    a model trained on corrupted inputs (``corrupted``: an autoencoder's reconstructions
+    then show them; a VAE's never do) or not."""
+    own = VAE_CAPTIONS if vae else CORRUPTED_CAPTIONS if corrupted else {}
+    return own.get(name, CAPTIONS.get(name))
 
 
 def _figures(run: Path) -> list[Path]:
@@ -348,7 +356,8 @@ def write_report(run: str | Path, out: str | Path | None = None) -> Path:
     figures = _figures(run)
     if figures:
         parts.append("<h2>Figures</h2>")
-        parts.extend(_image(p, _caption(p.name, info["vae"])) for p in figures)
+        corrupted = getattr(info["model"], "corruption", None) is not None
+        parts.extend(_image(p, _caption(p.name, info["vae"], corrupted)) for p in figures)
     parts.append(
         "<h2>Configuration</h2><pre>" + html.escape(json.dumps(config, indent=2)) + "</pre>"
     )
