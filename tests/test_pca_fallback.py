@@ -344,3 +344,18 @@ def test_the_recorded_comparison_reads_back_and_names_the_rule_that_applied():
     # What aekit does not write is not read as a comparison.
     for bad in ({"trained_error": "0.9", "pca_error": 0.7}, {"pca_error": 0.7}, [0.9, 0.7]):
         assert recorded_comparison(bad) is None
+
+
+def test_the_fallbacks_advice_fits_its_cause():
+    """Layers that overfit (their training rows' error far below the validation rows' at
+    their best epoch) are told more data or a smaller model, not more epochs."""
+    from aekit.cli.printing import _fallback_advice
+
+    def row(train: float, val: float) -> dict[str, float]:
+        return {"train_reconstruction": train, "val_reconstruction": val}
+
+    overfit = _fallback_advice([row(2.0, 2.1), row(0.367, 1.40), row(0.2, 1.6)])
+    assert overfit.startswith("the layers overfit: at their best epoch, error 0.367")
+    assert "against 1.4 on the validation rows" in overfit and "epochs" not in overfit
+    assert "more data or epochs" in _fallback_advice([row(1.0, 1.2), row(0.9, 1.1)])
+    assert "more data or epochs" in _fallback_advice([])  # no history: no evidence

@@ -147,14 +147,31 @@ def _kept_lines(run: Run) -> Iterator[str]:
     if run.fit.kept_pca and run.fit.pca_comparison is not None:
         yield (
             f"kept PCA's solution: {why_pca(run.fit.pca_comparison)}, so here the layers "
-            "did not generalise better than PCA; the model now encodes and decodes as PCA (more data or "
-            "epochs, or another kind, may do better; --no-pca-fallback keeps the trained "
+            "did not generalise better than PCA; the model now encodes and decodes as PCA "
+            f"({_fallback_advice(run.fit.history)}; --no-pca-fallback keeps the trained "
             "layers)"
         )
     elif run.fit.best_epoch is not None and run.config.training.keep == "best":
         yield f"kept the {averaged}weights of epoch {run.fit.best_epoch} (lowest validation loss)"
     elif averaged:
         yield "kept the averaged weights of the last epoch (the raw ones are in the checkpoint)"
+
+
+def _fallback_advice(history: list[dict[str, float]]) -> str:
+    """What may beat PCA where the layers did not: where at their best epoch they fit
+    their training rows far better than the validation rows, they overfit (more epochs
+    would not help); else they may have needed longer."""
+    rows = [r for r in history if "val_reconstruction" in r and "train_reconstruction" in r]
+    if rows:
+        best = min(rows, key=lambda r: r["val_reconstruction"])
+        train, val = best["train_reconstruction"], best["val_reconstruction"]
+        if train < val / 1.5:
+            return (
+                f"the layers overfit: at their best epoch, error {train:.4g} on the rows they "
+                f"trained on against {val:.4g} on the validation rows; more data, or a "
+                "smaller model (--hidden, --code-dim), may do better"
+            )
+    return "more data or epochs, or another kind, may do better"
 
 
 def _metric_lines(run: Run) -> Iterator[str]:
