@@ -66,6 +66,9 @@ def test_train_writes_a_vae_run_and_says_its_bound_and_its_code(run):
     assert "likelihood: test negative log-likelihood at most" in printed
     assert "(the importance-weighted bound, k=100; --iwae-k 5000 gives" in printed
     assert "of one seeded binary draw of the data" in printed  # binarised by default
+    # Why this decoder: the data chose it, and the flag for the other is named.
+    assert "\nchosen from the data: a bernoulli decoder: the data is nearly binary" in printed
+    assert "(--decoder gaussian for grey values)" in printed
     assert "\ncode: " in printed and "\nbaseline: PCA-8 " in printed
     # The report draws the curves of the objective's terms.
     assert {"elbo_curves.png", "reconstructions.png", "codes.png", "kl_per_unit.png"} <= {

@@ -113,7 +113,30 @@ def _trained_lines(run: Run) -> Iterator[str]:
     for note in run.data.notes:
         yield f"data: {note}"
     yield f"model: {cfg.summary()}"
+    yield from _decoder_lines(cfg, run.config.model)
     yield f"training: {run.config.training.summary(run.fit.machine)}"
+
+
+def _decoder_lines(cfg: Any, given: dict[str, Any]) -> Iterator[str]:
+    """Why a VAE has the decoder it has, where the data chose it (not the user)."""
+    if getattr(cfg, "decoder", None) is None or "decoder" in given:
+        return
+    if cfg.decoder == "bernoulli":
+        why = "the data is nearly binary, as pen strokes are (half its values within 0.1 of 0 or 1)"
+        other = "--decoder gaussian for grey values"
+    elif cfg.scaling == "none":
+        why = "the data in [0, 1] is grey, not nearly binary (a photograph's values)"
+        other = "--decoder bernoulli for pen strokes"
+    else:
+        why = "the data lies outside [0, 1]; the inputs standardised"
+        other = "--decoder-variance, --decoder-sigma to fix its variance"
+    variance = ""
+    if cfg.decoder == "gaussian":
+        learned = cfg.decoder_variance == "learned"
+        variance = (
+            ", its variance learned per feature" if learned else f", sigma {cfg.decoder_sigma:g}"
+        )
+    yield f"chosen from the data: a {cfg.decoder} decoder{variance}: {why} ({other})"
 
 
 def _adjusted_lines(run: Run) -> Iterator[str]:
