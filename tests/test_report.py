@@ -213,7 +213,7 @@ def test_tensorboard_logs_every_epoch_and_the_figures(tmp_path):
 def test_captions_fit_the_runs_kind_and_corruption():
     """An autoencoder's reconstructions caption speaks of a corrupted middle row only where
     its model is trained on corrupted inputs (which its figure then draws); a VAE's never."""
-    from aekit.runs.report import _caption
+    from aekit.runs.captions import caption as _caption
 
     plain = _caption("reconstructions.png", vae=False)
     corrupted = _caption("reconstructions.png", vae=False, corrupted=True)

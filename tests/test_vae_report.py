@@ -19,8 +19,9 @@ from aekit.evaluation.likelihood import COLLAPSED, collapsed_units, kl_per_unit
 from aekit.evaluation.plots import elbo_curves, interpolation, kl_per_unit_plot, prior_samples
 from aekit.evaluation.vae_figures import vae_figures
 from aekit.models.vae import VAE, VAEConfig
+from aekit.runs.captions import CAPTIONS, VAE_CAPTIONS
 from aekit.runs.records import read_metrics
-from aekit.runs.report import CAPTIONS, VAE_CAPTIONS, write_report
+from aekit.runs.report import write_report
 
 from .conftest import run_cli
 

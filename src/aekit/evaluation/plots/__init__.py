@@ -27,7 +27,7 @@ none), decorated with :func:`~aekit.evaluation.plots.style.plain_text`, drawn wi
 :func:`~aekit.evaluation.plots.style.pyplot` and returned through
 :func:`~aekit.evaluation.plots.style.save`; exported here; and, where a run should draw
 it, called from :func:`run_figures` with its file name given a caption in
-:data:`aekit.runs.report.CAPTIONS` (which also sets its place in the report).
+:data:`aekit.runs.captions.CAPTIONS` (which also sets its place in the report).
 """
 
 from __future__ import annotations
