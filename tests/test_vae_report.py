@@ -257,11 +257,19 @@ def test_iwae_k_for_an_autoencoder_is_refused_by_every_command(sparse_run, tmp_p
         said = " ".join(capsys.readouterr().err.split())
         assert said.count("aekit: error") == 1 and REFUSED in said, said
         assert "--iwae-k" in said and "--kind vae" in said
+    # In a config file, at its default too.
+    config = tmp_path / "sparse.json"
+    config.write_text(json.dumps({"model": {"kind": "sparse"}, "output": {"iwae_k": 100}}))
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "new")]) == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert said.count("aekit: error") == 1 and REFUSED in said and "output.iwae_k" in said, said
     assert not out.exists() and not (tmp_path / "new").exists()
     assert {p.name: p.read_bytes() for p in sparse_run.iterdir() if p.is_file()} == before
     # From Python the same, in Python's words.
     with pytest.raises(aekit.ConfigError, match=r"output\.iwae_k is the samples of a VAE's"):
         aekit.train({"model": {"kind": "sparse"}, "output": {"iwae_k": 7}}, out=tmp_path / "p")
+    with pytest.raises(aekit.ConfigError, match=r"output\.iwae_k is the samples of a VAE's"):
+        aekit.train({"model": {"kind": "sparse"}, "output": {"iwae_k": 100}}, out=tmp_path / "p")
     with pytest.raises(aekit.ConfigError, match=REFUSED):
         aekit.resume(sparse_run, iwae_k=5)
     with pytest.raises(

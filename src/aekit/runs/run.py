@@ -339,7 +339,9 @@ def execute(
     kept = fit.best_epoch if fit.best_epoch is not None and cfg.training.keep == "best" else None
     epoch = kept if kept is not None else trainer.epoch
     try:
-        metrics, split, judged = judge(folder, trainer, dataset, rows, epoch, cfg.output.iwae_k)
+        metrics, split, judged = judge(
+            folder, trainer, dataset, rows, epoch, cfg.output.iwae_samples
+        )
     except TrainingInterrupted:
         raise
     except Exception as exc:  # the weights are saved: the folder says what failed
