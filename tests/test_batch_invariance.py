@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 import aekit
 from aekit.cli import main
@@ -76,6 +77,28 @@ def test_every_output_of_a_row_is_the_same_whatever_its_batch(model):
     decoded = model.decode(codes)
     for rows in _subsets(len(X), seed=1):
         assert np.array_equal(model.decode(codes[rows]), decoded[rows]), len(rows)
+
+
+@pytest.mark.parametrize("decoder", ["bernoulli", "gaussian"])
+def test_a_vae_gives_each_row_the_same_outputs_whatever_its_batch(decoder):
+    model = aekit.VAE.from_config(
+        aekit.VAEConfig(input_dim=64, code_dim=4, hidden=[32], decoder=decoder), seed=0
+    )
+    aekit.fit(model, X, epochs=2, progress=False)
+    full = {"codes": model.encode(X), "reconstructions": model.reconstruct(X)}
+    decoded = model.decode(full["codes"])
+    for rows in _subsets(len(X)):
+        assert np.array_equal(model.encode(X[rows]), full["codes"][rows]), len(rows)
+        assert np.array_equal(model.reconstruct(X[rows]), full["reconstructions"][rows])
+        assert np.array_equal(model.decode(full["codes"][rows]), decoded[rows]), len(rows)
+    # Images in, images out, as the autoencoder's.
+    images = X[:5].reshape(5, 8, 8)
+    assert np.array_equal(model.reconstruct(images), full["reconstructions"][:5].reshape(5, 8, 8))
+    # The prior's samples are the decoder's mean of their codes, one by one as in a batch.
+    drawn = model.sample(9, generator=3).numpy()
+    codes = torch.randn(9, 4, generator=torch.Generator().manual_seed(3)).numpy()
+    assert np.array_equal(drawn, model.decode(codes))
+    assert np.array_equal(drawn[4:5], model.decode(codes[4:5]))
 
 
 def test_the_block_size_of_inference_changes_nothing(model):

@@ -1,6 +1,6 @@
 """Inference a block of rows at a time: :func:`infer`, the same for each row whatever rows
 share its batch (a model's method evaluated in float64 and rounded to float32 once; the
-autoencoder's), and :func:`batched`, in the model's own float32 (the VAE's).
+autoencoder's and the VAE's).
 
 The matrix products of float32 sum in an order that depends on the shape (blocking,
 threads, the CPU's kernels), so a row's float32 result can change in its last bits with
@@ -11,7 +11,6 @@ weights and held beside the model, not in it (not pickled, copied or saved with 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -62,23 +61,6 @@ def infer(model: nn.Module, method: str, x: Tensor, batch_size: int = 4096) -> n
         fn = getattr(model, method)
         out = [fn(b.to(device, non_blocking=True)).cpu() for b in x.split(batch_size)]
     return torch.cat(out).numpy()
-
-
-def batched(
-    model: nn.Module, fn: Callable[[Tensor], Tensor], x: Tensor, batch_size: int = 4096
-) -> Tensor:
-    """``fn`` of ``x`` a block of rows at a time (each moved to ``model``'s device), with
-    ``model`` in evaluation mode and inference mode (its mode restored after), as one
-    float32 CPU tensor (an empty one for no rows)."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    try:
-        with torch.inference_mode():
-            out = [fn(b.to(device)).float().cpu() for b in x.split(batch_size)]
-    finally:
-        model.train(was_training)
-    return torch.cat(out) if out else torch.zeros(0)
 
 
 def float64_state(model: nn.Module) -> dict[str, Tensor]:

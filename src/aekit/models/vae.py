@@ -54,7 +54,7 @@ from ..data.validation import ArrayLike
 from .config import SIZES, check_conv, physical_memory
 from .corruption import Corruption
 from .families import register_family, save_model
-from .inference import batched
+from .inference import infer
 from .inputs import ModelInputs
 from .nets import ACTIVATIONS, conv_decoder, conv_encoder, mlp_decoder, mlp_encoder
 from .presets import default_code_dim
@@ -318,9 +318,11 @@ class VAE(ModelInputs, nn.Module):
         return nll + weighed, terms
 
     def posterior(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """The mean and log-variance of q(z | x), in float32, for ``x`` in the model's
-        units (scaled, where it scales: :meth:`scale`)."""
-        mean, logvar = self.encoder(x).float().chunk(2, dim=1)
+        """The mean and log-variance of q(z | x), for ``x`` in the model's units (scaled,
+        where it scales: :meth:`scale`): in float32 at least (bfloat16 training's are
+        raised; float64 inference's kept)."""
+        out = self.encoder(x)
+        mean, logvar = out.to(torch.promote_types(out.dtype, torch.float32)).chunk(2, dim=1)
         return mean, logvar
 
     def reconstruction_nll(self, out: Tensor, x: Tensor) -> Tensor:
@@ -338,12 +340,15 @@ class VAE(ModelInputs, nn.Module):
     # ---- using a trained model --------------------------------------------------------------
 
     def encode(self, x: Tensor | ArrayLike) -> Any:
-        """The posterior mean E[z | x]: a tensor for a tensor, else a float32 array."""
-        return self._on_rows(lambda b: self.posterior(self.scale(b))[0], x)
+        """The posterior mean E[z | x]: a tensor for a tensor (with autograd), else a
+        float32 array (validated; each row's the same whatever rows share its batch)."""
+        if isinstance(x, Tensor):
+            return self._encode(x)
+        return self._rows("_encode", self.check_input(x))
 
     def decode(self, z: Tensor | ArrayLike) -> Any:
         """The decoder's mean E[x | z] (a Bernoulli's probabilities, a Gaussian's mean), in
-        the data's units."""
+        the data's units; tensor or array like :meth:`encode`."""
         if isinstance(z, Tensor):
             return self._decode(z)
         codes = torch.as_tensor(np.asarray(z, dtype=np.float32))
@@ -351,11 +356,17 @@ class VAE(ModelInputs, nn.Module):
             raise DataError(
                 f"codes must have shape (samples, {self.config.code_dim}), got {tuple(codes.shape)}"
             )
-        return batched(self, self._decode, codes).numpy()
+        return self._rows("_decode", codes)
 
     def reconstruct(self, x: Tensor | ArrayLike) -> Any:
-        """The decoder's mean at the posterior mean: ``decode(encode(x))``."""
-        return self._on_rows(lambda b: self._decode(self.posterior(self.scale(b))[0]), x)
+        """The decoder's mean at the posterior mean, ``decode(encode(x))``, in the shape
+        of ``x``; tensor or array like :meth:`encode`."""
+        if isinstance(x, Tensor):
+            return self._reconstruct(x)
+        out = self._rows("_reconstruct", self.check_input(x))
+        shape = np.shape(x)
+        # Shapes in, shapes out: images (N, H, W) or (N, C, H, W) come back as images.
+        return out.reshape(shape) if len(shape) > 2 else out
 
     def sample(
         self, n: int, generator: torch.Generator | int | None = None, *, mean: bool = True
@@ -368,8 +379,8 @@ class VAE(ModelInputs, nn.Module):
             generator = torch.Generator().manual_seed(generator)
         z = torch.randn(n, self.config.code_dim, generator=generator)
         if mean:
-            return batched(self, self._decode, z)
-        out = batched(self, self.decoder, z)  # logits, or the mean in the model's units
+            return torch.from_numpy(self._rows("_decode", z))
+        out = torch.from_numpy(self._rows("decoder", z))  # logits, or the model-unit mean
         if self.config.decoder == "bernoulli":
             return torch.bernoulli(torch.sigmoid(out), generator=generator)
         sigma = torch.exp(self._log_sigma().detach()).cpu()
@@ -381,17 +392,28 @@ class VAE(ModelInputs, nn.Module):
             return self.log_sigma
         return torch.full((self.config.input_dim,), math.log(self.config.decoder_sigma))
 
+    def _encode(self, x: Tensor) -> Tensor:
+        """The posterior mean of ``x`` (in the data's units)."""
+        return self.posterior(self.scale(x))[0]
+
     def _decode(self, z: Tensor) -> Tensor:
         """The decoder's mean in the data's units."""
         out = self.decoder(z)
         return torch.sigmoid(out) if self.config.decoder == "bernoulli" else self.unscale(out)
 
-    def _on_rows(self, fn: Any, x: Tensor | ArrayLike) -> Any:
-        """``fn`` of ``x`` a block at a time in inference mode: a tensor for a tensor (on
-        the model's device), else a checked array in, a float32 array out."""
-        if isinstance(x, Tensor):
-            return fn(x)
-        return batched(self, fn, self.check_input(x)).numpy()
+    def _reconstruct(self, x: Tensor) -> Tensor:
+        return self._decode(self._encode(x))
+
+    def _rows(self, method: str, x: Tensor) -> np.ndarray:
+        """``method`` of ``x`` in evaluation and inference mode, a block of rows at a time,
+        as a float32 array: each row's result the same bit for bit whatever rows share its
+        batch (:func:`~aekit.models.inference.infer`, in float64 rounded once)."""
+        was_training = self.training
+        self.eval()
+        try:
+            return infer(self, method, x)
+        finally:
+            self.train(was_training)
 
     # ---- checks -----------------------------------------------------------------------------
 
