@@ -207,7 +207,10 @@ def test_sample_draws_from_the_prior_seeded(run, tmp_path, capsys):
     assert Image.open(a).size == (8 * 34 + 2, 8 * 34 + 2)  # 8 x 8 images of 32 pixels
     printed = _main(["sample", str(out), "-n", "5", "-o", str(tmp_path / "s.npy"), "--draw"])
     drawn = np.load(tmp_path / "s.npy")
-    assert drawn.shape == (5, 64) and set(np.unique(drawn)) <= {0.0, 1.0}
+    # Images as the run saw them, which aekit reads back.
+    assert drawn.shape == (5, 8, 8) and set(np.unique(drawn)) <= {0.0, 1.0}
+    assert "shaped (5, 8, 8)" in printed
+    assert aekit.score(out, drawn).shape == (5,)
     assert "drawn from p(x | z)" in printed
     means = aekit.sample(out, 5, seed=1)
     np.testing.assert_array_equal(means, aekit.sample(aekit.load(out), 5, seed=1))

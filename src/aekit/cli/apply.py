@@ -344,14 +344,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
     model = load(args.run)
     samples = sample_prior(model, args.n, seed=args.seed, mean=not args.draw)
     what = "drawn from p(x | z)" if args.draw else "the decoder's mean"
+    shape = model.config.image_shape
     if suffix == ".npy":
+        if shape is not None:  # images, as the run saw them: (n, H, W) for one channel
+            kept = shape[1:] if shape[0] == 1 else shape
+            samples = samples.reshape(len(samples), *kept)
         save_array(out, samples, suffixes=(".npy",))
         print(
             f"wrote {len(samples)} samples from the prior ({what}, seed {args.seed}) to {out}, "
             f"shaped {samples.shape}"
         )
         return 0
-    shape = model.config.image_shape
     if shape is None:
         raise ConfigError(
             f"{args.run} was not trained on images: its samples are rows of "

@@ -302,8 +302,9 @@ def _sample(sub: Subparsers) -> None:
         help="draw samples from a VAE's prior: a picture or an array",
         description="Draw -n samples from the model of a VAE run (aekit train --kind vae): "
         "codes from the prior N(0, I), decoded to the decoder's mean. -o samples.png draws "
-        "them as a grid of images (image data); -o samples.npy writes them, (n, features) "
-        "in the data's units. The same --seed gives the same file.",
+        "them as a grid of images (image data); -o samples.npy writes them in the data's "
+        "units, as images (n, H, W) or (n, C, H, W) for a run on images, else as rows "
+        "(n, features). The same --seed gives the same file.",
     )
     _add_run(s)
     _add_output(s, "samples.png or samples.npy")
