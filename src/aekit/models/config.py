@@ -55,6 +55,21 @@ def check_conv(config: Any) -> None:
     )
 
 
+def check_training_memory(parameters: int, activations: int, batch_size: int) -> None:
+    """Refuse, with the estimate, training that cannot fit in this machine's memory: about
+    20 bytes per parameter (weights, gradients, Adam's two moments, the best weights) and,
+    for each sample of a batch, 12 bytes per value of ``activations`` (the values a
+    forward pass keeps, their gradients, and slack)."""
+    need = 20 * parameters + 3 * 4 * batch_size * activations
+    have = physical_memory()
+    if need > have:
+        raise ConfigError(
+            f"training this model with batches of {batch_size} needs about "
+            f"{need / 2**30:,.1f} GiB (parameters, optimizer state and activations), and "
+            f"this machine has {have / 2**30:,.1f} GiB; use smaller layers or batches"
+        )
+
+
 @dataclasses.dataclass
 class ModelConfig(_Config):
     """Everything needed to rebuild an :class:`~aekit.AutoEncoder` exactly.
@@ -192,14 +207,7 @@ class ModelConfig(_Config):
         """Refuse, with the estimate, a model and batch whose training cannot fit in this
         machine's memory (parameters and their optimizer state, plus the batch's
         activations and their gradients)."""
-        need = 20 * self.parameter_count() + 3 * 4 * batch_size * self.activation_count()
-        have = physical_memory()
-        if need > have:
-            raise ConfigError(
-                f"training this model with batches of {batch_size} needs about "
-                f"{need / 2**30:,.1f} GiB (parameters, optimizer state and activations), and "
-                f"this machine has {have / 2**30:,.1f} GiB; use smaller layers or batches"
-            )
+        check_training_memory(self.parameter_count(), self.activation_count(), batch_size)
 
     def _check_size(self) -> None:
         """Refuse, with the estimate, a model that cannot fit: training holds about 20

@@ -51,7 +51,7 @@ from ..core.config import _Config, choices, require, within
 from ..core.errors import ConfigError, DataError
 from ..core.seeding import seeded
 from ..data.validation import ArrayLike
-from .config import SIZES, check_conv, physical_memory
+from .config import SIZES, check_conv, check_training_memory
 from .corruption import Corruption
 from .families import register_family, save_model
 from .inference import infer
@@ -179,15 +179,7 @@ class VAEConfig(_Config):
         with torch.device("meta"):
             parameters = sum(p.numel() for p in VAE(self).parameters())
         widths = [self.input_dim, *self.hidden, 2 * self.code_dim, *self.decoder_sizes]
-        activations = 2 * (sum(widths) + self.input_dim)
-        need = 20 * parameters + 3 * 4 * batch_size * activations
-        have = physical_memory()
-        if need > have:
-            raise ConfigError(
-                f"training this model with batches of {batch_size} needs about "
-                f"{need / 2**30:,.1f} GiB (parameters, optimizer state and activations), and "
-                f"this machine has {have / 2**30:,.1f} GiB; use smaller layers or batches"
-            )
+        check_training_memory(parameters, 2 * (sum(widths) + self.input_dim), batch_size)
 
     @property
     def weighs_kl(self) -> bool:
