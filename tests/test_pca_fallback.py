@@ -35,6 +35,9 @@ def test_a_deep_model_on_sixty_samples_becomes_pca_and_says_so(few, tmp_path, ca
     out = capsys.readouterr().out
     assert "kept PCA's solution: on the validation data its error" in out
     assert "this model 1" not in out or "(the same)" in out
+    assert main(["info", str(tmp_path / "deep")]) == 0
+    said = capsys.readouterr().out
+    assert f"train.npy; tested on {few / 'test.npy'}" in said, said
     metrics = aekit.evaluate(tmp_path / "deep", few / "test.npy")
     # The saved model is PCA: its codes are the projection on PCA's directions.
     model = aekit.load(tmp_path / "deep")

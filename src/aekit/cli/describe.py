@@ -20,7 +20,7 @@ from ..models.families import WEIGHTS_FILE
 from ..runs.config import RunConfig
 from ..runs.records import describe_samples, fallback_reason
 from ..runs.report import processes, read_metrics
-from ..runs.saved import data_origin, describe_origin, read_run_config
+from ..runs.saved import describe_data, read_run_config
 from .printing import dead_line, fmt
 from .train import resume_command
 
@@ -111,7 +111,7 @@ def _training_lines(run: Path, config: dict[str, Any]) -> Iterator[str]:
     """The data, the training settings, and how far it got."""
     settings = RunConfig.from_dict(config, "config.json") if "training" in config else None
     result = config.get("result")
-    yield f"data         {describe_origin(data_origin(config))}"
+    yield f"data         {describe_data(config)}"
     yield f"samples      {describe_samples(config)}"
     yield f"processes    {processes(config)}"
     if settings is not None:

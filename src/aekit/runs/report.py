@@ -22,7 +22,7 @@ from ..models.vae import VAE
 from ..training.config import TrainConfig
 from .captions import CAPTIONS, caption
 from .records import describe_samples, fallback_reason, read_history, read_metrics
-from .saved import data_origin, describe_origin, read_run_config
+from .saved import describe_data, read_run_config
 
 FIGURES = "figures"
 REPORT = "report.html"
@@ -209,7 +209,7 @@ def _facts(run: Path, info: dict[str, Any]) -> list[tuple[str, Any]]:
     training = config.get("training") or {}
     return [
         ("run folder", str(run.resolve())),
-        ("data", describe_origin(data_origin(config))),
+        ("data", describe_data(config)),
         ("samples", describe_samples(config)),
         ("judged on", metrics.get("split", "?")),
         ("epochs trained", info["epochs"]),

@@ -117,6 +117,15 @@ def describe_origin(source: str | None) -> str:
     return source
 
 
+def describe_data(config: dict[str, Any]) -> str:
+    """A run's training data in words (:func:`describe_origin`), and the test file it was
+    judged on where one was named (``--test``): what ``aekit info`` and the report say."""
+    words = describe_origin(data_origin(config))
+    section = config.get("data")
+    test = section.get("test") if isinstance(section, dict) else None
+    return f"{words}; tested on {test}" if isinstance(test, str) else words
+
+
 def unnamed_data(path: str | Path, config: dict[str, Any], need: str) -> str:
     """Why a run folder cannot say which data to use, and what to give instead: its data
     was an array in memory, or a file (paths in a run folder are never used), or it
